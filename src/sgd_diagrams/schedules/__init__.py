@@ -1,0 +1,21 @@
+"""Schedules (grids, seed 001 App. A.2) and history counting (App. A.3, A.5)."""
+
+from .grid import (
+    Schedule,
+    from_batches,
+    gd,
+    load_schedule,
+    parse_schedule_spec,
+    schedule_from_json,
+    sgd,
+)
+
+__all__ = [
+    "Schedule",
+    "from_batches",
+    "gd",
+    "load_schedule",
+    "parse_schedule_spec",
+    "schedule_from_json",
+    "sgd",
+]
