@@ -1,0 +1,113 @@
+"""Theorem 1, unresummed: the Taylor series of SGD's expected outcome in η.
+
+Seed 001 Theorem 3 / Theorem 1 (unresummed form) and ``DESIGN.md``:
+
+    E[s(θ_T)] = Σ_D (−1)^{d(D)} · (Σ_f 1/|Aut_f(D)| · Π_nodes 1/|B_t|) · uvalue(D) + o(η^d),
+
+the coefficient of η^k collecting every diagram with k edges.  What s is
+selects the diagrams:
+
+* ``test-loss`` — test diagrams (root alone in its part, a fresh point);
+* ``train-loss`` — train diagrams (the root reads training row n, weight 1/N,
+  and may share a part with non-root nodes);
+* ``gen-gap`` — test − train = −(train diagrams whose root shares its part),
+  because root-alone train diagrams have the test diagrams' values and counts;
+* ``displacement`` — θ_T − θ0: diagrams whose root has exactly one child, the
+  value a vector per coefficient.
+
+With a matrix learning rate η = scalar·P (``metric=P``) the coefficients are
+those of the scalar; uvalues contract through P.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..diagrams import Diagram, enumerate_diagrams
+from ..errors import SgdDiagramsError
+from ..schedules.grid import Schedule
+from ..schedules.histories import history_count
+from ..values.uvalue import UvalueEvaluator
+
+__all__ = ["QUANTITIES", "SeriesTerm", "Series", "taylor_series", "taylor_coefficients"]
+
+QUANTITIES = ("test-loss", "train-loss", "gen-gap", "displacement")
+
+
+@dataclass(frozen=True)
+class SeriesTerm:
+    """One diagram's contribution: sign·count·uvalue to the coefficient of η^edges."""
+
+    diagram: Diagram
+    count: float
+    uvalue: float | np.ndarray
+
+    @property
+    def contribution(self):
+        return (-1) ** self.diagram.n_edges * self.count * self.uvalue
+
+
+@dataclass
+class Series:
+    """Taylor coefficients c_0..c_D of E[quantity] with the per-diagram terms behind them."""
+
+    quantity: str
+    order: int
+    coefficients: list = field(default_factory=list)
+    terms: list[SeriesTerm] = field(default_factory=list)
+
+    def __call__(self, eta: float | np.ndarray):
+        """Evaluate the Taylor polynomial Σ_k c_k η^k at scalar η (array of η allowed)."""
+        eta = np.asarray(eta, dtype=np.float64)
+        coeffs = [np.asarray(c, dtype=np.float64) for c in self.coefficients]
+        out = sum(c * eta[..., None] ** k if c.ndim else c * eta**k for k, c in enumerate(coeffs))
+        return out
+
+
+def _diagrams_for(quantity: str, edges: int) -> tuple[Diagram, ...]:
+    if quantity == "test-loss":
+        return enumerate_diagrams(edges, "test")
+    if quantity == "train-loss":
+        return enumerate_diagrams(edges, "train")
+    if quantity == "gen-gap":
+        return tuple(d for d in enumerate_diagrams(edges, "train") if not d.root_alone)
+    if quantity == "displacement":
+        return enumerate_diagrams(edges, "displacement")
+    raise SgdDiagramsError(f"unknown quantity {quantity!r}; use one of {', '.join(QUANTITIES)}")
+
+
+def taylor_series(landscape, schedule: Schedule, order: int, quantity: str = "test-loss",
+                  metric: np.ndarray | None = None) -> Series:
+    """The order-``order`` Taylor series of E[quantity] after SGD on ``schedule`` (Theorem 1)."""
+    if quantity not in QUANTITIES:
+        raise SgdDiagramsError(f"unknown quantity {quantity!r}; use one of {', '.join(QUANTITIES)}")
+    if isinstance(order, bool) or not isinstance(order, int) or order < 0:
+        raise SgdDiagramsError(f"order must be a non-negative integer, got {order!r}")
+    if order > 6:
+        raise SgdDiagramsError(f"order {order} is too expensive; use order <= 6")
+    if not isinstance(schedule, Schedule):
+        raise SgdDiagramsError("taylor_series needs a Schedule")
+    evaluator = UvalueEvaluator(landscape, max(order, 0), metric)
+    root = "displacement" if quantity == "displacement" else "loss"
+    sign = -1.0 if quantity == "gen-gap" else 1.0
+    series = Series(quantity, order)
+    for k in range(order + 1):
+        coeff = np.zeros(landscape.dim) if root == "displacement" else 0.0
+        for d in _diagrams_for(quantity, k):
+            count = history_count(d, schedule)
+            if count == 0:
+                continue
+            val = evaluator(d, root=root)
+            term = SeriesTerm(d, count, val)
+            series.terms.append(term)
+            coeff = coeff + sign * term.contribution
+        series.coefficients.append(coeff)
+    return series
+
+
+def taylor_coefficients(landscape, schedule: Schedule, order: int, quantity: str = "test-loss",
+                        metric: np.ndarray | None = None) -> list:
+    """Just the coefficients [c_0, …, c_order] (floats, or vectors for displacement)."""
+    return taylor_series(landscape, schedule, order, quantity, metric).coefficients

@@ -1,0 +1,108 @@
+"""Un-resummed diagram values (uvalues) on finite-support landscapes, exactly.
+
+Seed 001 Def. 3 and App. A.4: a diagram's uvalue applies
+
+* the **node rule** — a node of degree k becomes ∇^k l_x (the root: ∇^k s);
+* the **outline rule** — each part becomes the joint cumulant of its nodes'
+  tensors (:mod:`sgd_diagrams.values.cumulants`);
+* the **edge rule** — each edge contracts one index of the child with one
+  index of the parent through η^{μν}.
+
+η is a scalar (take ``metric=None``: the value is the coefficient of η^d) or
+a symmetric matrix, an inverse metric (``metric`` = that matrix; the value is
+then computed with η = metric, still to be multiplied by scalar^d).
+
+For a loss root (test or train) the root is an ordinary node reading a data
+point: alone in its part its cumulant is the mean E[∇^k l_x].  For a
+displacement root (s(θ) = θ − θ0) the root tensor is the identity: the value
+is a vector whose free index is the root end of the root's single edge.
+"""
+
+from __future__ import annotations
+
+import string
+
+import numpy as np
+
+from ..diagrams.diagram import Diagram
+from ..errors import SgdDiagramsError
+from .cumulants import joint_cumulant
+
+__all__ = ["uvalue", "UvalueEvaluator"]
+
+_LETTERS = string.ascii_letters
+
+
+class UvalueEvaluator:
+    """Evaluates uvalues of many diagrams on one landscape, caching part cumulants."""
+
+    def __init__(self, landscape, max_degree: int, metric: np.ndarray | None = None) -> None:
+        self.landscape = landscape
+        self.tensors = landscape.derivative_tensors(max_degree)
+        self.probs = np.asarray(landscape.probs, dtype=np.float64)
+        self.dim = landscape.dim
+        if metric is not None:
+            metric = np.asarray(metric, dtype=np.float64)
+            if metric.shape != (self.dim, self.dim):
+                raise SgdDiagramsError(
+                    f"metric must be a {self.dim}x{self.dim} matrix (the landscape's dim), got shape {metric.shape}"
+                )
+            if not np.allclose(metric, metric.T):
+                raise SgdDiagramsError("metric (the inverse-metric learning rate η) must be symmetric")
+        self.metric = metric
+        self._cumulants: dict[tuple[int, ...], np.ndarray] = {}
+
+    def part_cumulant(self, degrees: tuple[int, ...]) -> np.ndarray:
+        """Joint cumulant of ∇^{k_1} l_x, …, ∇^{k_m} l_x (slots in that order)."""
+        if degrees not in self._cumulants:
+            if max(degrees) >= len(self.tensors):
+                raise SgdDiagramsError("internal: derivative order exceeds the prepared maximum")
+            self._cumulants[degrees] = joint_cumulant([self.tensors[k] for k in degrees], self.probs)
+        return self._cumulants[degrees]
+
+    def __call__(self, d: Diagram, root: str = "loss") -> float | np.ndarray:
+        """uvalue(d): a float for ``root='loss'``, a vector for ``root='displacement'``."""
+        if root not in ("loss", "displacement"):
+            raise SgdDiagramsError(f"root must be 'loss' or 'displacement', got {root!r}")
+        n = d.n_nodes
+        if 2 * d.n_edges + 1 > len(_LETTERS):
+            raise SgdDiagramsError("diagram too large to contract")
+        # letters: edge e (child c) has child-side letter and parent-side letter
+        child_side = {c: _LETTERS[2 * (c - 1)] for c in range(1, n)}
+        parent_side = {
+            c: (_LETTERS[2 * (c - 1) + 1] if self.metric is not None else child_side[c]) for c in range(1, n)
+        }
+        slots = {}
+        for v in range(n):
+            s = "" if v == 0 else child_side[v]
+            s += "".join(parent_side[c] for c in d.children[v])
+            slots[v] = s
+        operands, specs = [], []
+        output = ""
+        for members in d.part_members:
+            if root == "displacement" and 0 in members:
+                if len(members) != 1 or len(d.children[0]) != 1:
+                    raise SgdDiagramsError(
+                        f"{d} is not a displacement diagram: the root must be alone with one child"
+                    )
+                output = parent_side[d.children[0][0]]
+                continue
+            degrees = tuple(d.degree(v) for v in members)
+            operands.append(self.part_cumulant(degrees))
+            specs.append("".join(slots[v] for v in members))
+        if self.metric is not None:
+            for c in range(1, n):
+                operands.append(self.metric)
+                specs.append(child_side[c] + parent_side[c])
+        if root == "displacement" and self.metric is None:
+            # free index: keep it as the child's letter (η = identity).
+            output = child_side[d.children[0][0]]
+        expr = ",".join(specs) + "->" + output
+        value = np.einsum(expr, *operands, optimize="greedy") if operands else np.asarray(1.0)
+        return float(value) if root == "loss" else np.asarray(value, dtype=np.float64)
+
+
+def uvalue(d: Diagram, landscape, metric: np.ndarray | None = None, root: str = "loss"):
+    """The uvalue of one diagram on a finite landscape (see module docstring)."""
+    ev = UvalueEvaluator(landscape, max(d.degree(v) for v in range(d.n_nodes)), metric)
+    return ev(d, root=root)
