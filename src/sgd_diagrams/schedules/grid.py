@@ -40,7 +40,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=True)
 class Schedule:
     """N training points and the batch (a tuple of distinct row indices) of each step.
 
@@ -60,7 +60,11 @@ class Schedule:
             )
         object.__setattr__(self, "N", int(self.N))
         clean = []
+        seen: dict[int, tuple[int, ...]] = {}  # batches shared by identity are validated once
         for t, batch in enumerate(self.batches):
+            if id(batch) in seen:
+                clean.append(seen[id(batch)])
+                continue
             rows = tuple(int(r) for r in batch)
             if not rows:
                 raise SgdDiagramsError(
@@ -77,7 +81,16 @@ class Schedule:
                     f"indices must be below N={self.N}"
                 )
             clean.append(tuple(sorted(rows)))
+            if isinstance(batch, tuple):
+                seen[id(batch)] = clean[-1]
         object.__setattr__(self, "batches", tuple(clean))
+        object.__setattr__(self, "_hash", None)
+
+    def __hash__(self) -> int:
+        # Cached: hashing T batches of up to N points is O(NT).
+        if self._hash is None:
+            object.__setattr__(self, "_hash", hash((self.N, self.batches)))
+        return self._hash
 
     # -- basic shape -------------------------------------------------------------
     @property
@@ -165,7 +178,8 @@ def gd(N: int, T: int) -> Schedule:
     """Full-batch gradient descent: every one of the ``T`` steps uses all ``N`` points."""
     N = _positive_int(N, "N")
     T = _positive_int(T, "T")
-    return Schedule(N, tuple(tuple(range(N)) for _ in range(T)), {"N": N, "T": T, "gd": True})
+    everyone = tuple(range(N))  # one shared tuple: memory O(N + T), not O(NT)
+    return Schedule(N, (everyone,) * T, {"N": N, "T": T, "gd": True})
 
 
 def from_batches(N: int, batches: Iterable[Sequence[int]]) -> Schedule:

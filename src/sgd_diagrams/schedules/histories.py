@@ -107,25 +107,48 @@ def _sweep(d: Diagram) -> _Sweep:
 # -- the schedule side: grouped rows ----------------------------------------------------
 @lru_cache(maxsize=64)
 def _row_groups(schedule: Schedule, exact: bool) -> tuple[list[tuple[tuple[int, ...], tuple]], list[int]]:
-    """Distinct non-empty rows as (times, weights) with their multiplicities."""
-    cells = schedule.row_cells()
-    keyed: dict[tuple, int] = defaultdict(int)
+    """Distinct non-empty rows as (times, weights), with multiplicities.
+
+    Rows are grouped by two independent random 64-bit signatures Σ_t r(t) over
+    their shaded columns (a collision has probability ~2^-128), so GD's N identical
+    rows form one group and the work is O(total cells) in vectorized numpy.
+    """
+    N, T = schedule.N, schedule.T
+    rng = np.random.default_rng(20240607)
+    keys = rng.integers(0, 2**63, size=(2, T), dtype=np.uint64)
+    arrays: dict[int, np.ndarray] = {}
+    sig = np.zeros((2, N), dtype=np.uint64)
+    for t, batch in enumerate(schedule.batches):
+        idx = arrays.get(id(batch))
+        if idx is None:
+            idx = arrays[id(batch)] = np.fromiter(batch, dtype=np.int64, count=len(batch))
+        sig[:, idx] += keys[:, t : t + 1]
+    shaded = np.zeros(N, dtype=bool)
+    for idx in arrays.values():
+        shaded[idx] = True
+    rows_idx = np.flatnonzero(shaded)
+    _, first, counts = np.unique(sig[:, rows_idx].T, axis=0, return_index=True, return_counts=True)
+    reps = rows_idx[first]
+    group_of = np.full(N, -1, dtype=np.int64)
+    group_of[reps] = np.arange(len(reps))
+    times: list[list[int]] = [[] for _ in reps]
+    present: dict[int, np.ndarray] = {}
+    for t, batch in enumerate(schedule.batches):
+        g = present.get(id(batch))
+        if g is None:
+            g = group_of[arrays[id(batch)]]
+            g = present[id(batch)] = g[g >= 0]
+        for gi in g:
+            times[gi].append(t)
     sizes = schedule.batch_sizes
-    for r in range(schedule.N):
-        if not cells[r]:
-            continue
-        times = tuple(t for t, _ in cells[r])
-        keyed[times] += 1
     rows = []
-    mults = []
-    for times, mult in keyed.items():
+    for tl in times:
         if exact:
-            weights = tuple(Fraction(1, int(sizes[t])) for t in times)
+            weights = tuple(Fraction(1, int(sizes[t])) for t in tl)
         else:
-            weights = tuple(1.0 / float(sizes[t]) for t in times)
-        rows.append((times, weights))
-        mults.append(mult)
-    return rows, mults
+            weights = tuple(1.0 / float(sizes[t]) for t in tl)
+        rows.append((tuple(tl), weights))
+    return rows, [int(c) for c in counts]
 
 
 def _binomial_table(gaps: np.ndarray, kmax: int, exact: bool) -> list[np.ndarray]:

@@ -1,0 +1,59 @@
+"""Small I/O helpers: atomic writes and JSON encoding of numpy values."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import SgdDiagramsError
+
+__all__ = ["atomic_write_text", "to_jsonable", "dumps"]
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Convert numpy scalars/arrays (recursively) to plain Python for JSON."""
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return to_jsonable(obj.tolist())
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
+
+
+def dumps(obj: Any, indent: int | None = 2) -> str:
+    """JSON text of ``obj`` (numpy-aware; NaN is refused so output is valid JSON)."""
+    try:
+        return json.dumps(to_jsonable(obj), indent=indent, allow_nan=False)
+    except ValueError:
+        raise SgdDiagramsError("result contains NaN or infinity; reduce eta or check the landscape") from None
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically: a temporary file in the same folder, then rename."""
+    p = Path(path)
+    folder = p.parent if str(p.parent) else Path(".")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise SgdDiagramsError(f"cannot write {p}: {exc.strerror}; choose a writable location") from None
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, p)
+    except OSError as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise SgdDiagramsError(f"cannot write {p}: {exc.strerror}; choose a writable location") from None
