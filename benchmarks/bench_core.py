@@ -15,8 +15,7 @@ import time
 
 from sgd_diagrams.cli import load_landscape_spec
 from sgd_diagrams.diagrams import enumeration
-from sgd_diagrams.schedules import gd, sgd
-from sgd_diagrams.schedules import histories
+from sgd_diagrams.schedules import gd, histories, sgd
 from sgd_diagrams.theory import taylor_series
 
 

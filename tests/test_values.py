@@ -8,6 +8,7 @@ from conftest import random_landscape, seeds
 from hypothesis import given, settings
 
 from sgd_diagrams.diagrams import parse
+from sgd_diagrams.errors import SgdDiagramsError
 from sgd_diagrams.landscapes import FiniteLandscape
 from sgd_diagrams.values import UvalueEvaluator, joint_cumulant, set_partitions_of, uvalue
 
@@ -65,5 +66,5 @@ def test_uvalue_function_and_displacement_validation():
     L = FiniteLandscape(1, [0.0], [0.5, 0.5], ["t0**2/2 + t0", "t0**2/2 - t0"])
     assert uvalue(parse("r(a)"), L) == pytest.approx(0.0)  # G = 0
     assert uvalue(parse("r(aa)"), L) == pytest.approx(1.0)  # C = 1, H = 1
-    with pytest.raises(Exception):
+    with pytest.raises(SgdDiagramsError, match="not a displacement diagram"):
         uvalue(parse("r(ab)"), L, root="displacement")

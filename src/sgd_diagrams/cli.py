@@ -164,7 +164,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     schedule = sgd(args.N, 1, args.E)
     order = args.order
     print(f"sgd-diagrams {__version__} demo: {landscape!r}, {schedule}")
-    print(f"\nTest diagrams with <= 2 edges and their weighted history counts in this grid:")
+    print("\nTest diagrams with <= 2 edges and their weighted history counts in this grid:")
     for k in range(3):
         for d in enumerate_diagrams(k, "test"):
             print(f"  {str(d):<12} edges={k}  |Aut|={d.automorphisms}  histories={history_count(d, schedule):.6g}")
@@ -174,7 +174,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         print(f"  {q:<11} " + "  ".join(f"c{k}={c:.6g}" for k, c in enumerate(s.coefficients)))
     etas = np.array([0.005, 0.01, 0.02, 0.04])
     exact = exact_expectation(landscape, schedule, etas)
-    print(f"\nTaylor polynomial vs exact E[test loss] (all {landscape.n_points}^{schedule.N} training sets enumerated):")
+    n_sets = f"{landscape.n_points}^{schedule.N}"
+    print(f"\nTaylor polynomial vs exact E[test loss] (all {n_sets} training sets enumerated):")
     print(f"  {'eta':>7} {'order-' + str(order) + ' series':>16} {'exact SGD':>14} {'difference':>12}")
     for eta, ex in zip(etas, exact["test-loss"], strict=True):
         pred = float(series["test-loss"](eta))

@@ -26,7 +26,8 @@ ALLOWED_FUNCTIONS = {
     "sqrt": sp.sqrt,
 }
 _CONSTANTS = {"pi": sp.pi, "E": sp.E}
-_TOKEN = re.compile(r"\s*(?:(\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)|([A-Za-z_][A-Za-z_0-9]*)|(\*\*|[-+*/(),]))")
+_NUMBER = r"(\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)"
+_TOKEN = re.compile(r"\s*(?:" + _NUMBER + r"|([A-Za-z_][A-Za-z_0-9]*)|(\*\*|[-+*/(),]))")
 
 
 def weight_symbols(dim: int) -> tuple[sp.Symbol, ...]:
