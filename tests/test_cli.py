@@ -102,3 +102,23 @@ def test_malformed_landscape_file(tmp_path):
 def test_demo_runs(capsys):
     code, out, _ = run(capsys, "demo", "--N", "3", "--E", "1", "--order", "2")
     assert code == 0 and "exact" in out
+
+
+def test_predict_json_taylor_and_resummed(capsys, files):
+    lf, gf = files
+    code, out, _ = run(capsys, "predict", "--landscape", lf, "--grid", gf, "--order", "2", "--eta", "0.01,0.02",
+                       "--json")
+    data = json.loads(out)
+    assert code == 0 and data["eta"] == [0.01, 0.02] and len(data["value"]) == 2
+    ref = taylor_coefficients(landscape_from_json(LANDSCAPE), from_batches(3, GRID["batches"]), 2)
+    assert data["value"][0] == pytest.approx(sum(c * 0.01**k for k, c in enumerate(ref)), rel=1e-12)
+    code, out, _ = run(capsys, "predict", "--landscape", lf, "--grid", gf, "--order", "2", "--eta", "0.01",
+                       "--resum", "--quantity", "displacement", "--json")
+    data = json.loads(out)
+    assert code == 0 and len(data["value"][0]) == 2
+
+
+def test_predict_eta_too_large_is_an_error():
+    proc = subprocess.run([sys.executable, "-m", "sgd_diagrams.cli", "predict", "--schedule", "sgd:N=3",
+                           "--order", "2", "--eta", "1e6", "--resum"], capture_output=True, text=True)
+    assert proc.returncode == 2 and "eta too large" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1

@@ -9,6 +9,7 @@ import pytest
 from conftest import random_landscape
 
 from sgd_diagrams.diagrams import enumerate_diagrams
+from sgd_diagrams.errors import SgdDiagramsError
 from sgd_diagrams.landscapes import FiniteLandscape
 from sgd_diagrams.schedules import from_batches, gd, sgd
 from sgd_diagrams.schedules.histories import history_count
@@ -82,7 +83,10 @@ def test_continuous_time_tends_to_the_exact_sum():
     assert errors[0] > errors[1] > errors[2] and errors[2] < 2e-3
 
 
-def test_warns_when_propagators_grow():
+def test_eta_too_large_is_an_error_and_negative_curvature_warns():
     landscape = quadratic_landscape(1)
-    with pytest.warns(RuntimeWarning, match="grow"):
+    with pytest.raises(SgdDiagramsError, match="eta too large"):
         resummed_prediction(landscape, sgd(3, 1, 1), 2, [50.0])
+    concave = FiniteLandscape(1, [0.0], [0.5, 0.5], ["-t0**2/2 + t0", "-t0**2/2 - t0"])
+    with pytest.warns(RuntimeWarning, match="grow"):
+        resummed_prediction(concave, sgd(3, 1, 1), 2, [0.1])

@@ -129,6 +129,7 @@ def _cmd_series(args: argparse.Namespace) -> int:
 
     landscape = load_landscape_spec(args.landscape)
     schedule = load_schedule_spec(args.grid, args.schedule)
+    landscape = theory_landscape(landscape)
     series = taylor_series(landscape, schedule, args.order, args.quantity, metric=_metric(args.metric))
     coeffs = [np.asarray(c).tolist() for c in series.coefficients]
     payload = {"quantity": args.quantity, "order": args.order, "coefficients": coeffs}
@@ -150,6 +151,62 @@ def _cmd_series(args: argparse.Namespace) -> int:
         ]
     _emit(args, payload, "\n".join(lines))
     return 0
+
+
+# -- predict -------------------------------------------------------------------------------------
+def _etas(text: str) -> np.ndarray:
+    try:
+        etas = np.array([float(x) for x in text.split(",") if x.strip()], dtype=np.float64)
+    except ValueError:
+        raise SgdDiagramsError(f"--eta must be comma-separated numbers like 0.01,0.05, got {text!r}") from None
+    if etas.size == 0 or not np.all(np.isfinite(etas)):
+        raise SgdDiagramsError("--eta needs at least one finite number, e.g. --eta 0.01,0.05")
+    return etas
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    import warnings
+
+    from .theory import taylor_series
+    from .theory.resummation import resummed_prediction
+
+    landscape = theory_landscape(load_landscape_spec(args.landscape))
+    schedule = load_schedule_spec(args.grid, args.schedule)
+    etas = _etas(args.eta)
+    metric = _metric(args.metric)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RuntimeWarning)
+        if args.resum or args.continuous:
+            values = resummed_prediction(landscape, schedule, args.order, etas, args.quantity, metric=metric,
+                                         continuous=args.continuous).value
+        else:
+            values = taylor_series(landscape, schedule, args.order, args.quantity, metric=metric)(etas)
+    for w in caught:
+        print(f"sgd-diagrams: warning: {w.message}", file=sys.stderr)
+    if not np.all(np.isfinite(values)):
+        raise SgdDiagramsError("prediction is not finite: eta is too large for the series; use a smaller eta")
+    form = "continuous-time resummed" if args.continuous else ("resummed" if args.resum else "Taylor")
+    payload = {"quantity": args.quantity, "order": args.order, "form": form,
+               "eta": etas.tolist(), "value": np.asarray(values).tolist()}
+    lines = [f"{form} order-{args.order} prediction of E[{args.quantity}]   landscape={landscape.name}  {schedule}",
+             f"{'eta':>10}   value"]
+    for eta, v in zip(etas, values, strict=True):
+        shown = "[" + ", ".join(_fmt(x) for x in np.ravel(v)) + "]" if np.ndim(v) else _fmt(v)
+        lines.append(f"{eta:>10.6g}   {shown}")
+    _emit(args, payload, "\n".join(lines))
+    return 0
+
+
+def theory_landscape(landscape):
+    """The finite-support form the exact theory needs (built-ins expose ``to_finite``)."""
+    if hasattr(landscape, "derivative_tensors"):
+        return landscape
+    if hasattr(landscape, "to_finite"):
+        return landscape.to_finite()
+    raise SgdDiagramsError(
+        f"landscape {getattr(landscape, 'name', landscape)!r} has no exact theory form; "
+        "estimate its diagram values from samples instead"
+    )
 
 
 # -- demo -----------------------------------------------------------------------------------------
@@ -210,6 +267,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--out", help="write the output to this file (atomically)")
     p.set_defaults(func=_cmd_series)
+
+    p = sub.add_parser("predict", help="Taylor or resummed predictions at given learning rates")
+    p.add_argument("--landscape", default="example", help="finite landscape JSON, 'example', or a built-in name")
+    p.add_argument("--grid", help="schedule JSON file")
+    p.add_argument("--schedule", help="schedule spec, e.g. sgd:N=10,B=1,E=1 or gd:N=10,T=5")
+    p.add_argument("--order", type=int, required=True, help="number of edges kept")
+    p.add_argument("--eta", required=True, help="learning rates, comma-separated, e.g. 0.01,0.05")
+    p.add_argument("--resum", action="store_true", help="resummed (linkless diagrams, propagators) instead of Taylor")
+    p.add_argument("--continuous", action="store_true", help="resummed with Remark 1's continuous-time integrals")
+    p.add_argument("--quantity", choices=("test-loss", "train-loss", "gen-gap", "displacement"),
+                   default="test-loss")
+    p.add_argument("--metric", help="matrix learning rate direction P (η = scalar·P), e.g. '1,0;0,2'")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--out", help="write the output to this file (atomically)")
+    p.set_defaults(func=_cmd_predict)
 
     p = sub.add_parser("demo", help="the main job on the built-in example landscape")
     p.add_argument("--N", type=int, default=4, help="training points (default 4)")

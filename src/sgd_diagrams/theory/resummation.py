@@ -341,6 +341,13 @@ def resummed_prediction(landscape, schedule: Schedule, order: int, etas, quantit
 
 
 def _warn_if_growing(lam: np.ndarray, etas: np.ndarray, T: int) -> None:
+    """Error when η·λ_max > 2 (descent itself diverges); warn when some (1 − ηλ)^t grows."""
+    lmax = float(np.max(lam)) if len(lam) else 0.0
+    if lmax > 0 and T > 1 and np.any(etas * lmax > 2.0):
+        raise SgdDiagramsError(
+            f"eta too large for the series: eta*lambda_max > 2 (lambda_max = {lmax:.6g}) makes (1 - eta*H)^t "
+            f"diverge; use eta < {2.0 / lmax:.6g}"
+        )
     q = np.abs(1.0 - np.outer(etas, lam))
     bad = etas[np.any(q > 1.0 + 1e-12, axis=1)]
     if len(bad) and T > 1:
