@@ -200,6 +200,7 @@ def brute_series(landscape, schedule: Schedule, order: int, metric=None):
     K = landscape.n_points
     N = schedule.N
     out = {"test-loss": np.zeros(order + 1), "train-loss": np.zeros(order + 1),
+           "test-loss-squared": np.zeros(order + 1),
            "displacement": np.zeros((order + 1, dim))}
     eta_jet = np.zeros(order + 1)
     if order >= 1:
@@ -224,6 +225,7 @@ def brute_series(landscape, schedule: Schedule, order: int, metric=None):
         test = sum((as_jet(losses[j](*theta)) * float(landscape.probs[j]) for j in range(K)), Jet.const(0.0, order))
         train = sum((as_jet(losses[seq[n]](*theta)) for n in range(N)), Jet.const(0.0, order)) / float(N)
         out["test-loss"] += prob * test.c
+        out["test-loss-squared"] += prob * (test * test).c
         out["train-loss"] += prob * train.c
         for a in range(dim):
             out["displacement"][:, a] += prob * (theta[a] - float(landscape.init[a])).c

@@ -67,6 +67,9 @@ def load_schedule_spec(grid: str | None, schedule: str | None):
     raise SgdDiagramsError("no schedule: give --grid G.json or --schedule sgd:N=10,B=1,E=1")
 
 
+QUANTITY_CHOICES = ("test-loss", "train-loss", "gen-gap", "displacement", "test-loss-variance")
+
+
 def _emit(args: argparse.Namespace, payload: dict, table: str) -> None:
     text = dumps(payload) if args.json else table
     if getattr(args, "out", None):
@@ -127,17 +130,24 @@ def _metric(text: str | None):
 def _cmd_series(args: argparse.Namespace) -> int:
     from .theory import taylor_series
 
-    landscape = load_landscape_spec(args.landscape)
+    landscape = theory_landscape(load_landscape_spec(args.landscape))
     schedule = load_schedule_spec(args.grid, args.schedule)
-    landscape = theory_landscape(landscape)
-    series = taylor_series(landscape, schedule, args.order, args.quantity, metric=_metric(args.metric))
-    coeffs = [np.asarray(c).tolist() for c in series.coefficients]
+    if args.quantity == "test-loss-variance":
+        from .theory.variance import test_loss_variance_coefficients
+
+        if args.terms or args.metric:
+            raise SgdDiagramsError("test-loss-variance does not support --terms or --metric")
+        coeffs = test_loss_variance_coefficients(landscape, schedule, args.order)
+        series = None
+    else:
+        series = taylor_series(landscape, schedule, args.order, args.quantity, metric=_metric(args.metric))
+        coeffs = [np.asarray(c).tolist() for c in series.coefficients]
     payload = {"quantity": args.quantity, "order": args.order, "coefficients": coeffs}
     lines = [f"E[{args.quantity}] = Σ_k c_k η^k + o(η^{args.order})   landscape={landscape.name}  {schedule}"]
     for k, c in enumerate(coeffs):
         shown = "[" + ", ".join(_fmt(x) for x in c) + "]" if isinstance(c, list) else _fmt(c)
         lines.append(f"  c_{k} = {shown}")
-    if args.terms:
+    if args.terms and series is not None:
         lines.append("")
         lines.append(f"{'diagram':<24}{'edges':>6}{'histories':>16}   uvalue")
         for term in series.terms:
@@ -176,7 +186,13 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     metric = _metric(args.metric)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RuntimeWarning)
-        if args.resum or args.continuous:
+        if args.quantity == "test-loss-variance":
+            from .theory.variance import test_loss_variance
+
+            if args.continuous or metric is not None:
+                raise SgdDiagramsError("test-loss-variance supports --resum or Taylor, without --continuous/--metric")
+            values = test_loss_variance(landscape, schedule, args.order, etas, resum=args.resum)
+        elif args.resum or args.continuous:
             values = resummed_prediction(landscape, schedule, args.order, etas, args.quantity, metric=metric,
                                          continuous=args.continuous).value
         else:
@@ -260,8 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--grid", help="schedule JSON file")
     p.add_argument("--schedule", help="schedule spec, e.g. sgd:N=10,B=1,E=1 or gd:N=10,T=5")
     p.add_argument("--order", type=int, required=True, help="highest power of η")
-    p.add_argument("--quantity", choices=("test-loss", "train-loss", "gen-gap", "displacement"),
-                   default="test-loss")
+    p.add_argument("--quantity", choices=QUANTITY_CHOICES, default="test-loss")
     p.add_argument("--metric", help="matrix learning rate direction P (η = scalar·P), e.g. '1,0;0,2'")
     p.add_argument("--terms", action="store_true", help="also list every diagram's count and uvalue")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -276,8 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eta", required=True, help="learning rates, comma-separated, e.g. 0.01,0.05")
     p.add_argument("--resum", action="store_true", help="resummed (linkless diagrams, propagators) instead of Taylor")
     p.add_argument("--continuous", action="store_true", help="resummed with Remark 1's continuous-time integrals")
-    p.add_argument("--quantity", choices=("test-loss", "train-loss", "gen-gap", "displacement"),
-                   default="test-loss")
+    p.add_argument("--quantity", choices=QUANTITY_CHOICES, default="test-loss")
     p.add_argument("--metric", help="matrix learning rate direction P (η = scalar·P), e.g. '1,0;0,2'")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--out", help="write the output to this file (atomically)")

@@ -22,7 +22,7 @@ MAX_SEQUENCES = 200_000
 
 
 def exact_expectation(landscape, schedule: Schedule, etas, metric: np.ndarray | None = None) -> dict:
-    """E[test loss], E[train loss], E[gen gap], E[θ_T − θ0] for each η in ``etas``, exactly.
+    """E[test loss], E[train loss], E[gen gap], E[θ_T − θ0], Var[test loss] for each η, exactly.
 
     Vectorized over η.  Returns a dict of arrays: scalars with shape (len(etas),),
     ``displacement`` with shape (len(etas), dim).
@@ -61,6 +61,7 @@ def exact_expectation(landscape, schedule: Schedule, etas, metric: np.ndarray | 
     if not (np.all(np.isfinite(test)) and np.all(np.isfinite(train))):
         raise SgdDiagramsError("SGD diverged (NaN/inf loss) for some training sequence; use a smaller eta")
     out["test-loss"] = probs @ test
+    out["test-loss-variance"] = probs @ test**2 - out["test-loss"] ** 2
     out["train-loss"] = probs @ train
     out["gen-gap"] = out["test-loss"] - out["train-loss"]
     out["displacement"] = np.einsum("s,sea->ea", probs, theta - landscape.init)

@@ -84,7 +84,7 @@ def projected_uvalue(evaluator: UvalueEvaluator, d: Diagram, W: np.ndarray, root
         if root == "displacement" and 0 in members:
             out += y[d.children[0][0]]
             continue
-        operands.append(evaluator.part_cumulant(tuple(d.degree(v) for v in members)))
+        operands.append(evaluator.part_tensor(d, members))
         specs.append("".join(slots[v] for v in members))
     for c in range(1, n):
         operands += [W, W]
@@ -305,8 +305,12 @@ def _diagrams(quantity: str, edges: int, linkless: bool = True):
 
 
 def resummed_prediction(landscape, schedule: Schedule, order: int, etas, quantity: str = "test-loss",
-                        metric: np.ndarray | None = None, continuous: bool = False) -> ResummedPrediction:
-    """Theorem 1 resummed to ``order`` edges at each η in ``etas`` (Remark 1 if ``continuous``)."""
+                        metric: np.ndarray | None = None, continuous: bool = False,
+                        root_tensors: list[np.ndarray] | None = None) -> ResummedPrediction:
+    """Theorem 1 resummed to ``order`` edges at each η in ``etas`` (Remark 1 if ``continuous``).
+
+    ``root_tensors``: measure a deterministic s with derivatives [s, ∇s, …] instead of the test loss.
+    """
     if quantity not in QUANTITIES:
         raise SgdDiagramsError(f"unknown quantity {quantity!r}; use one of {', '.join(QUANTITIES)}")
     if isinstance(order, bool) or not isinstance(order, int) or not 0 <= order <= 5:
@@ -314,7 +318,7 @@ def resummed_prediction(landscape, schedule: Schedule, order: int, etas, quantit
     etas = np.atleast_1d(np.asarray(etas, dtype=np.float64))
     if not np.all(np.isfinite(etas)):
         raise SgdDiagramsError("every eta must be a finite number")
-    evaluator = UvalueEvaluator(landscape, max(order, 2), metric)
+    evaluator = UvalueEvaluator(landscape, max(order, 2), metric, root_tensors=root_tensors)
     H = landscape.mean_derivative(2)
     lam, W = eigen_propagator_basis(H, metric)
     root = "displacement" if quantity == "displacement" else "loss"

@@ -79,8 +79,13 @@ def _diagrams_for(quantity: str, edges: int) -> tuple[Diagram, ...]:
 
 
 def taylor_series(landscape, schedule: Schedule, order: int, quantity: str = "test-loss",
-                  metric: np.ndarray | None = None) -> Series:
-    """The order-``order`` Taylor series of E[quantity] after SGD on ``schedule`` (Theorem 1)."""
+                  metric: np.ndarray | None = None, root_tensors: list[np.ndarray] | None = None) -> Series:
+    """The order-``order`` Taylor series of E[quantity] after SGD on ``schedule`` (Theorem 1).
+
+    ``root_tensors`` (with ``quantity='test-loss'``) replaces the measured test loss by any
+    deterministic s, given its derivatives [s, ∇s, ∇²s, …] at θ0 (seed 001 §"SGD descends on a
+    C-smoothed landscape": replace the root's l by s).
+    """
     if quantity not in QUANTITIES:
         raise SgdDiagramsError(f"unknown quantity {quantity!r}; use one of {', '.join(QUANTITIES)}")
     if isinstance(order, bool) or not isinstance(order, int) or order < 0:
@@ -89,7 +94,9 @@ def taylor_series(landscape, schedule: Schedule, order: int, quantity: str = "te
         raise SgdDiagramsError(f"order {order} is too expensive; use order <= 6")
     if not isinstance(schedule, Schedule):
         raise SgdDiagramsError("taylor_series needs a Schedule")
-    evaluator = UvalueEvaluator(landscape, max(order, 0), metric)
+    if root_tensors is not None and quantity != "test-loss":
+        raise SgdDiagramsError("a custom measured quantity (root_tensors) uses the test-loss diagrams")
+    evaluator = UvalueEvaluator(landscape, max(order, 0), metric, root_tensors=root_tensors)
     root = "displacement" if quantity == "displacement" else "loss"
     sign = -1.0 if quantity == "gen-gap" else 1.0
     series = Series(quantity, order)

@@ -36,7 +36,8 @@ _LETTERS = string.ascii_letters
 class UvalueEvaluator:
     """Evaluates uvalues of many diagrams on one landscape, caching part cumulants."""
 
-    def __init__(self, landscape, max_degree: int, metric: np.ndarray | None = None) -> None:
+    def __init__(self, landscape, max_degree: int, metric: np.ndarray | None = None,
+                 root_tensors: list[np.ndarray] | None = None) -> None:
         self.landscape = landscape
         self.tensors = landscape.derivative_tensors(max_degree)
         self.probs = np.asarray(landscape.probs, dtype=np.float64)
@@ -50,7 +51,19 @@ class UvalueEvaluator:
             if not np.allclose(metric, metric.T):
                 raise SgdDiagramsError("metric (the inverse-metric learning rate η) must be symmetric")
         self.metric = metric
+        self.root_tensors = root_tensors
         self._cumulants: dict[tuple[int, ...], np.ndarray] = {}
+
+    def part_tensor(self, d: Diagram, members: tuple[int, ...]) -> np.ndarray:
+        """The outline rule for one part; a lone root uses ``root_tensors`` (∇^k s) when given."""
+        if self.root_tensors is not None and members == (0,):
+            k = d.degree(0)
+            if k >= len(self.root_tensors):
+                raise SgdDiagramsError("internal: root derivative order exceeds the prepared maximum")
+            return self.root_tensors[k]
+        if self.root_tensors is not None and 0 in members:
+            raise SgdDiagramsError("a custom measured quantity needs its root alone in its part (test diagrams)")
+        return self.part_cumulant(tuple(d.degree(v) for v in members))
 
     def part_cumulant(self, degrees: tuple[int, ...]) -> np.ndarray:
         """Joint cumulant of ∇^{k_1} l_x, …, ∇^{k_m} l_x (slots in that order)."""
@@ -87,8 +100,7 @@ class UvalueEvaluator:
                     )
                 output = parent_side[d.children[0][0]]
                 continue
-            degrees = tuple(d.degree(v) for v in members)
-            operands.append(self.part_cumulant(degrees))
+            operands.append(self.part_tensor(d, members))
             specs.append("".join(slots[v] for v in members))
         if self.metric is not None:
             for c in range(1, n):

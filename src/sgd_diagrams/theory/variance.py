@@ -1,0 +1,60 @@
+"""Variance over training sets of the final test loss (seed 001 App. A.6).
+
+App. A.6 computes second moments with *two-rooted* diagrams.  Equivalently
+(the product rule splits a root's children between two copies of l), the
+second moment E[l(θ_T)²] is Theorem 1 for the deterministic measurement
+s = l², whose root tensor is ∇^k(l²) = Σ_{S ⊆ slots} ∇^{|S|} l ⊗ ∇^{k−|S|} l;
+then Var = E[l²] − E[l]².  Both the Taylor and the resummed forms are offered.
+"""
+
+from __future__ import annotations
+
+import itertools
+import string
+
+import numpy as np
+
+from ..schedules.grid import Schedule
+from .resummation import resummed_prediction
+from .series import taylor_series
+
+__all__ = ["squared_loss_derivatives", "test_loss_variance_coefficients", "test_loss_variance"]
+
+_LETTERS = string.ascii_lowercase
+
+
+def squared_loss_derivatives(landscape, max_order: int) -> list[np.ndarray]:
+    """[∇^k (l²)(θ0) for k = 0..max_order] with l the expected test loss."""
+    means = [landscape.mean_derivative(k) for k in range(max_order + 1)]
+    out = []
+    for k in range(max_order + 1):
+        letters = _LETTERS[:k]
+        total = np.zeros((landscape.dim,) * k)
+        for r in range(k + 1):
+            for subset in itertools.combinations(range(k), r):
+                rest = [i for i in range(k) if i not in subset]
+                a = "".join(letters[i] for i in subset)
+                b = "".join(letters[i] for i in rest)
+                total = total + np.einsum(f"{a},{b}->{letters}", means[r], means[k - r])
+        out.append(total)
+    return out
+
+
+def test_loss_variance_coefficients(landscape, schedule: Schedule, order: int) -> list[float]:
+    """Taylor coefficients of Var[l(θ_T)] over training sets through η^order."""
+    second = taylor_series(landscape, schedule, order, "test-loss",
+                           root_tensors=squared_loss_derivatives(landscape, order)).coefficients
+    mean = taylor_series(landscape, schedule, order, "test-loss").coefficients
+    return [float(second[k] - sum(mean[a] * mean[k - a] for a in range(k + 1))) for k in range(order + 1)]
+
+
+def test_loss_variance(landscape, schedule: Schedule, order: int, etas, resum: bool = True) -> np.ndarray:
+    """Var[l(θ_T)] at each η: resummed (default) or the Taylor polynomial."""
+    etas = np.atleast_1d(np.asarray(etas, dtype=np.float64))
+    if not resum:
+        c = test_loss_variance_coefficients(landscape, schedule, order)
+        return sum(ck * etas**k for k, ck in enumerate(c))
+    second = resummed_prediction(landscape, schedule, order, etas, "test-loss",
+                                 root_tensors=squared_loss_derivatives(landscape, max(order, 2))).value
+    mean = resummed_prediction(landscape, schedule, order, etas, "test-loss").value
+    return second - mean**2
