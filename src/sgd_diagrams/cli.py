@@ -192,6 +192,10 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             if args.continuous or metric is not None:
                 raise SgdDiagramsError("test-loss-variance supports --resum or Taylor, without --continuous/--metric")
             values = test_loss_variance(landscape, schedule, args.order, etas, resum=args.resum)
+        elif args.limit:
+            from .theory.limits import resummed_limit
+
+            values, reached = resummed_limit(landscape, schedule, args.order, etas, args.quantity, family=args.limit)
         elif args.resum or args.continuous:
             values = resummed_prediction(landscape, schedule, args.order, etas, args.quantity, metric=metric,
                                          continuous=args.continuous).value
@@ -202,6 +206,8 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     if not np.all(np.isfinite(values)):
         raise SgdDiagramsError("prediction is not finite: eta is too large for the series; use a smaller eta")
     form = "continuous-time resummed" if args.continuous else ("resummed" if args.resum else "Taylor")
+    if args.limit:
+        form = f"resummed T->infinity ({args.limit}; converged by T={reached})"
     payload = {"quantity": args.quantity, "order": args.order, "form": form,
                "eta": etas.tolist(), "value": np.asarray(values).tolist()}
     lines = [f"{form} order-{args.order} prediction of E[{args.quantity}]   landscape={landscape.name}  {schedule}",
@@ -291,6 +297,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eta", required=True, help="learning rates, comma-separated, e.g. 0.01,0.05")
     p.add_argument("--resum", action="store_true", help="resummed (linkless diagrams, propagators) instead of Taylor")
     p.add_argument("--continuous", action="store_true", help="resummed with Remark 1's continuous-time integrals")
+    p.add_argument("--limit", choices=("epochs", "samples"),
+                   help="resummed T -> infinity limit (Theorem 2): grow epochs at fixed N, or N = T one-epoch")
     p.add_argument("--quantity", choices=QUANTITY_CHOICES, default="test-loss")
     p.add_argument("--metric", help="matrix learning rate direction P (η = scalar·P), e.g. '1,0;0,2'")
     p.add_argument("--json", action="store_true", help="print JSON")
