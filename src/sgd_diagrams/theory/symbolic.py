@@ -197,9 +197,15 @@ def symbolic_history_count(d: Diagram, family: str = "sgd") -> sp.Expr:
     )
 
 
-def in_steps(expr: sp.Expr) -> sp.Expr:
-    """Rewrite an ``sgd`` expression with T = E·N/B steps instead of E (E → T·B/N)."""
-    return sp.factor(sp.expand(sp.sympify(expr).subs(E, T * B / N)))
+def in_steps(expr: sp.Expr, fixed: Mapping[str, int] | None = None) -> sp.Expr:
+    """Rewrite an ``sgd`` expression with T = E·N/B steps instead of E (E → T·B/N).
+
+    ``fixed`` are symbols already given numbers (e.g. ``{"B": 1}``); they are put back after.
+    """
+    out = sp.sympify(expr).subs(E, T * B / N)
+    if fixed:
+        out = out.subs({sp.Symbol(k, positive=True): v for k, v in fixed.items()})
+    return sp.factor(sp.expand(out))
 
 
 # -- series -----------------------------------------------------------------------------------
@@ -245,6 +251,7 @@ class SymbolicSeries:
     order: int
     quantity: str
     terms: tuple[SymbolicTerm, ...]
+    fixed: tuple[tuple[str, int], ...] = ()
 
     @property
     def symbols(self) -> tuple[sp.Symbol, ...]:
@@ -267,7 +274,8 @@ class SymbolicSeries:
             c = sp.factor(t.coefficient.subs(subs))
             if c != 0:
                 new.append(SymbolicTerm(t.diagram, c, t.name, t.latex_name))
-        return SymbolicSeries(self.family, self.order, self.quantity, tuple(new))
+        fixed = tuple(sorted({**dict(self.fixed), **numbers}.items()))
+        return SymbolicSeries(self.family, self.order, self.quantity, tuple(new), fixed)
 
     def coefficients(self, uvalues: Mapping[Diagram, Any], **numbers: int) -> list:
         """c_k = Σ_{D with k edges} coefficient(D)·uvalue(D) at numbers (compare ``taylor_series``)."""
@@ -288,6 +296,7 @@ class SymbolicSeries:
             "order": self.order,
             "quantity": self.quantity,
             "symbols": [str(s) for s in self.symbols],
+            "fixed": dict(self.fixed),
             "terms": [
                 {
                     "notation": t.notation,

@@ -39,14 +39,16 @@ def describe(series: SymbolicSeries) -> str:
     else:
         sched = "full-batch GD on N points for T steps"
     measured = _MEASURED[series.quantity][0]
+    if series.fixed:
+        sched += " with " + ", ".join(f"{k} = {v}" for k, v in series.fixed)
     return (
         f"{measured} for {sched}, to order η^{series.order}: "
         "Σ_D η^d · coefficient(D) · value(D); an upper index is contracted through η"
     )
 
 
-def _coefficient(term: SymbolicTerm, steps: bool) -> sp.Expr:
-    return in_steps(term.coefficient) if steps else term.coefficient
+def _coefficient(series: SymbolicSeries, term: SymbolicTerm, steps: bool) -> sp.Expr:
+    return in_steps(term.coefficient, dict(series.fixed)) if steps else term.coefficient
 
 
 def _both_forms(series: SymbolicSeries, steps: bool) -> bool:
@@ -58,9 +60,9 @@ def _text(series: SymbolicSeries, steps: bool) -> str:
     both = _both_forms(series, steps)
     rows = [("η^d", "diagram", "coefficient") + (("with T = E·N/B",) if both else ()) + ("value",)]
     for t in series.terms:
-        row = (str(t.edges), t.notation, str(_coefficient(t, steps)))
+        row = (str(t.edges), t.notation, str(_coefficient(series, t, steps)))
         if both:
-            row += (str(in_steps(t.coefficient)),)
+            row += (str(in_steps(t.coefficient, dict(series.fixed))),)
         rows.append(row + (t.name,))
     ncol = len(rows[0])
     widths = [max(len(r[i]) for r in rows) for i in range(ncol)]
@@ -81,7 +83,7 @@ def _latex(series: SymbolicSeries, steps: bool) -> str:
             continue
         eta = "" if k == 0 else (r"\eta" if k == 1 else rf"\eta^{{{k}}}")
         body = " + ".join(
-            rf"\left({sp.latex(_coefficient(t, steps))}\right) {t.latex_name}" for t in terms
+            rf"\left({sp.latex(_coefficient(series, t, steps))}\right) {t.latex_name}" for t in terms
         ).replace("+ -", "- ")
         lead = "&= " if first else "&\\quad + "
         lines.append(rf"{lead}{eta}\Big[{body}\Big] \\")
@@ -100,9 +102,9 @@ def _markdown(series: SymbolicSeries, steps: bool, pictures: Mapping[Diagram, st
         if pictures:
             path = pictures.get(t.diagram)
             cells.append(f"![{t.notation}]({path})" if path else "")
-        cells.append(f"${sp.latex(_coefficient(t, steps))}$")
+        cells.append(f"${sp.latex(_coefficient(series, t, steps))}$")
         if both:
-            cells.append(f"${sp.latex(in_steps(t.coefficient))}$")
+            cells.append(f"${sp.latex(in_steps(t.coefficient, dict(series.fixed)))}$")
         cells.append(f"${t.latex_name}$")
         lines.append("| " + " | ".join(c.replace("|", r"\|") for c in cells) + " |")
     return "\n".join(lines) + "\n"
@@ -125,7 +127,7 @@ def _html(series: SymbolicSeries, steps: bool, pictures: Mapping[Diagram, str] |
             path = pictures.get(t.diagram)
             img = f'<img src="{html.escape(path)}" alt="{html.escape(t.notation)}">' if path else ""
             cells.append(f'<td class="pic">{img}</td>')
-        cells.append(f"<td><code>{html.escape(str(_coefficient(t, steps)))}</code></td>")
+        cells.append(f"<td><code>{html.escape(str(_coefficient(series, t, steps)))}</code></td>")
         cells.append(f"<td>{html.escape(t.name)}</td>")
         out.append("<tr>" + "".join(cells) + "</tr>")
     out += ["</table>", "</body></html>"]
@@ -160,7 +162,7 @@ def format_series(
     obj = series.to_json()
     if steps:
         for term, t in zip(obj["terms"], series.terms, strict=True):
-            c = _coefficient(t, True)
+            c = _coefficient(series, t, True)
             term["coefficient"], term["latex"] = str(c), sp.latex(c)
         obj["symbols"] = ["N", "B", "T"]
     return json.dumps(obj, indent=2, ensure_ascii=False) + "\n"
