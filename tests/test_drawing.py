@@ -164,7 +164,8 @@ def test_cli_draw(tmp_path, capsys):
     assert _cli(["draw", "r(a(a))", "-o", str(tmp_path / "h.png"), "--schedule", "sgd:N=3,B=1,E=2"]) == 0
     grid = tmp_path / "g.json"
     grid.write_text(json.dumps({"N": 3, "batches": [[0], [1, 2], [0, 2]]}))
-    assert _cli(["draw", "r(a(a))", "-o", str(tmp_path / "g.png"), "--grid", str(grid), "--history", "[[0,2],[0,0]]"]) == 0
+    history = ["--history", "[[0,2],[0,0]]"]
+    assert _cli(["draw", "r(a(a))", "-o", str(tmp_path / "g.png"), "--grid", str(grid), *history]) == 0
     assert _cli(["draw", "--all", "--edges", "1", "--kind", "test", "-o", str(tmp_path / "all")]) == 0
     assert (tmp_path / "all" / "index.md").exists() and (tmp_path / "all" / "r_a.png").exists()
     capsys.readouterr()
@@ -187,7 +188,7 @@ def test_cli_coefficients(tmp_path, capsys):
     out = tmp_path / "c.md"
     pics = tmp_path / "pics"
     assert _cli(["coefficients", "--order", "2", "--format", "markdown", "--pictures", str(pics), "-o", str(out)]) == 0
-    assert "![r(a(a))](pics/r_a_a.png)" in out.read_text()
+    assert '<img src="pics/r_a_a.png" alt="r(a(a))"' in out.read_text()
     assert _cli(["coefficients", "--order", "1", "--format", "text", "--pictures", str(pics)]) == 2
     assert _cli(["coefficients", "--order", "9"]) == 2
     assert _cli(["coefficients", "--at", "B=x"]) == 2

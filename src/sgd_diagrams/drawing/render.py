@@ -219,10 +219,13 @@ def diagram_figure(d: Diagram | str, style: Style = DIAGRAM_STYLE, label: bool =
 
 # -- histories ------------------------------------------------------------------------------------------
 def _cell_offsets(k: int) -> list[tuple[float, float]]:
+    """Offsets inside a cell for k nodes sharing it: stacked vertically (same step), or on a ring."""
     if k == 1:
         return [(0.0, 0.0)]
-    angles = np.linspace(0, 2 * np.pi, k, endpoint=False) + np.pi / 4
-    return [(0.22 * np.cos(a), 0.22 * np.sin(a)) for a in angles]
+    if k == 2:
+        return [(0.0, 0.23), (0.0, -0.23)]
+    angles = np.linspace(0, 2 * np.pi, k, endpoint=False) + np.pi / 2
+    return [(0.27 * np.cos(a), 0.27 * np.sin(a)) for a in angles]
 
 
 def history_figure(d: Diagram | str, schedule: Schedule, history: Mapping[int, tuple[int, int]] | None = None,

@@ -20,6 +20,7 @@ from .symbolic import SymbolicSeries, SymbolicTerm, in_steps
 __all__ = ["FORMATS", "format_series", "describe"]
 
 FORMATS = ("text", "latex", "markdown", "html", "json")
+PICTURE_HEIGHT_PX = 48  # pictures in tables share one height
 
 _MEASURED = {
     "test-loss": ("E[l(θ_T)]", r"\mathbb{E}[l(\theta_T)]"),
@@ -101,7 +102,7 @@ def _markdown(series: SymbolicSeries, steps: bool, pictures: Mapping[Diagram, st
         cells = [str(t.edges), f"`{t.notation}`"]
         if pictures:
             path = pictures.get(t.diagram)
-            cells.append(f"![{t.notation}]({path})" if path else "")
+            cells.append(f'<img src="{path}" alt="{t.notation}" height="{PICTURE_HEIGHT_PX}">' if path else "")
         cells.append(f"${sp.latex(_coefficient(series, t, steps))}$")
         if both:
             cells.append(f"${sp.latex(in_steps(t.coefficient, dict(series.fixed)))}$")
@@ -116,7 +117,7 @@ def _html(series: SymbolicSeries, steps: bool, pictures: Mapping[Diagram, str] |
         "<!DOCTYPE html>",
         '<html><head><meta charset="utf-8"><title>sgd-diagrams coefficients</title>',
         "<style>table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px}"
-        "td.pic img{height:60px}</style></head><body>",
+        f"td.pic img{{height:{PICTURE_HEIGHT_PX}px}}</style></head><body>",
         f"<p>{html.escape(describe(series))}</p>",
         "<table>",
         "<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr>",
