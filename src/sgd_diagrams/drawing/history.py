@@ -143,6 +143,10 @@ def auto_history(d: Diagram, schedule: Schedule) -> History:
         return False
 
     if not search(1):
+        if budget[0] < 0:
+            raise SgdDiagramsError(
+                f"no history of {d} found within the search budget in {schedule!r}; give one with --history"
+            )
         raise SgdDiagramsError(
             f"diagram {d} has no history in this schedule ({schedule!r}); use more steps or epochs"
         )
