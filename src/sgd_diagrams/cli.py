@@ -4,6 +4,9 @@ Subcommands (``sgd-diagrams <command> --help`` for details):
 
 * ``enumerate`` — list diagrams with d edges of a kind (test, train, displacement);
 * ``series`` — Taylor coefficients of E[test loss | train loss | gen gap | displacement];
+* ``predict`` — Taylor, resummed, continuous-time or T → ∞ predictions at given η;
+* ``coefficients`` — symbolic Taylor coefficients for in-order SGD (N, B, E) or GD (N, T);
+* ``draw`` — pictures of diagrams and of histories in their grid;
 * ``demo`` — the main job on the built-in example: diagrams, series, and the
   Taylor polynomial beside the exact expectation of SGD.
 
@@ -310,6 +313,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--E", type=int, default=2, help="epochs (default 2)")
     p.add_argument("--order", type=int, default=3, help="series order (default 3)")
     p.set_defaults(func=_cmd_demo)
+
+    from .commands import coefficients, draw
+
+    for module in (coefficients, draw):
+        module.register(sub).set_defaults(func=module.run)
     return parser
 
 
