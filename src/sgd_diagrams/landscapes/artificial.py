@@ -7,7 +7,7 @@ Gauss–Hermite nodes x_i with normalised weights w_i (probabilists' Hermite,
 ``numpy.polynomial.hermite_e.hermegauss``), exact for every moment of a
 polynomial in x of degree ≤ 2n−1.  All three losses are polynomials in x of
 degree ≤ 2, so every cumulant of derivatives the theory needs is reproduced
-exactly once n ≥ 3 (degree-4 moments need 2n−1 ≥ 4... n ≥ 3; default 5).
+exactly once 2n−1 reaches the degree needed (n ≥ 3 for covariances of GAUSS; default 5).
 
 * GAUSS (1-D, h = log σ²):  l_x(h) = ½(h + x² e^{−h});  l(h) = ½(h + e^{−h}); init h = 0.
 * HELIX (θ = (u, v, z)):     l_x = ½H(θ) + x S(θ), H = u² + v² + (cos z·u + sin z·v)²,
@@ -65,6 +65,7 @@ class GaussianDataLandscape(Landscape):
     """
 
     population_nodes = 8
+    """Gauss–Hermite nodes of the SDE's population (enough for exact G and C)."""
 
     def __init__(self, init: np.ndarray, dtype: torch.dtype = torch.float64) -> None:
         self.dtype = dtype
@@ -104,7 +105,11 @@ class GaussianDataLandscape(Landscape):
         expr = self.loss_expr(symbols, _X)
         losses = [expr.xreplace({_X: sp.Float(float(x), 30)}) for x in nodes]
         return FiniteLandscape(
-            self.dim, self.init.double().tolist(), weights.tolist(), losses, name=f"{self.name}-gh{n_nodes}"
+            self.dim,
+            self.init.double().tolist(),
+            weights.tolist(),
+            losses,
+            name=f"{self.name}-gh{n_nodes}",
         )
 
 
@@ -112,6 +117,7 @@ class Gauss(GaussianDataLandscape):
     """GAUSS: fit N(0, σ²) to standard normal data, h = log σ² (App. C.1)."""
 
     name = "gauss"
+    population_nodes = 3  # gradients are quadratic in x: C needs x-moments up to degree 4
 
     def __init__(self, init: float = 0.0, dtype: torch.dtype = torch.float64) -> None:
         super().__init__(np.array([_finite_number(init, "gauss init")]), dtype)
@@ -136,8 +142,11 @@ class Helix(GaussianDataLandscape):
     """HELIX: a screw-symmetric valley along z on which C(θ) rotates with z (App. C.1, Fig. 3)."""
 
     name = "helix"
+    population_nodes = 2  # gradients are affine in x: G and C need degree <= 2
 
-    def __init__(self, init: tuple[float, float, float] = (0.0, 0.0, 0.0), dtype=torch.float64) -> None:
+    def __init__(
+        self, init: tuple[float, float, float] = (0.0, 0.0, 0.0), dtype=torch.float64
+    ) -> None:
         if len(init) != 3:
             raise SgdDiagramsError("helix init needs 3 numbers (u, v, z)")
         super().__init__(np.array([_finite_number(v, "helix init") for v in init]), dtype)
@@ -168,6 +177,8 @@ class Helix(GaussianDataLandscape):
 
 class MeanEstimation(GaussianDataLandscape):
     """MEAN ESTIMATION l_x = ½Hθ² + xSθ, optionally with a tuned l2 coefficient λ ≥ 0 (App. C.1)."""
+
+    population_nodes = 2  # gradients are affine in x
 
     def __init__(
         self,

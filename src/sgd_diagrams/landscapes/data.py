@@ -25,7 +25,14 @@ import numpy as np
 
 from ..errors import SgdDiagramsError
 
-__all__ = ["ImageDataset", "load_digits_dataset", "load_fashion_mnist", "load_cifar10", "read_idx", "load_dataset"]
+__all__ = [
+    "ImageDataset",
+    "load_digits_dataset",
+    "load_fashion_mnist",
+    "load_cifar10",
+    "read_idx",
+    "load_dataset",
+]
 
 FASHION_FILES = (
     "train-images-idx3-ubyte",
@@ -50,7 +57,8 @@ class ImageDataset:
     def __post_init__(self) -> None:
         if self.inputs.ndim != 4 or self.targets.shape != (self.inputs.shape[0],):
             raise SgdDiagramsError(
-                f"data set {self.name} has inputs {self.inputs.shape} and labels {self.targets.shape}; "
+                f"data set {self.name} has inputs {self.inputs.shape} "
+                f"and labels {self.targets.shape}; "
                 "expected (n, c, h, w) and (n,)"
             )
         if self.inputs.shape[0] == 0:
@@ -79,7 +87,9 @@ def read_idx(path: Path) -> np.ndarray:
         with opener(path, "rb") as fh:
             raw = fh.read()
     except (OSError, EOFError) as exc:
-        raise SgdDiagramsError(f"cannot read IDX file {path}: {exc}; re-obtain it from {FASHION_URL}") from None
+        raise SgdDiagramsError(
+            f"cannot read IDX file {path}: {exc}; re-obtain it from {FASHION_URL}"
+        ) from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
         raise SgdDiagramsError(
             f"{path} is not an unsigned-byte IDX file (bad magic); re-obtain it from {FASHION_URL}"
@@ -87,12 +97,15 @@ def read_idx(path: Path) -> np.ndarray:
     ndim = raw[3]
     header = 4 + 4 * ndim
     if ndim == 0 or len(raw) < header:
-        raise SgdDiagramsError(f"{path} has a truncated IDX header; re-obtain it from {FASHION_URL}")
+        raise SgdDiagramsError(
+            f"{path} has a truncated IDX header; re-obtain it from {FASHION_URL}"
+        )
     shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     count = int(np.prod(shape))
     if len(raw) - header != count:
         raise SgdDiagramsError(
-            f"{path} should hold {count} bytes of data for shape {shape} but holds {len(raw) - header}; "
+            f"{path} should hold {count} bytes of data for shape {shape} "
+            f"but holds {len(raw) - header}; "
             f"re-obtain it from {FASHION_URL}"
         )
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
@@ -116,7 +129,8 @@ def load_fashion_mnist(directory: str | Path) -> ImageDataset:
     if missing:
         raise SgdDiagramsError(
             f"Fashion-MNIST file {missing[0]}(.gz) not found in {root}; "
-            f"download the four IDX files from {FASHION_URL} into that directory (no automatic download)"
+            f"download the four IDX files from {FASHION_URL} "
+            "into that directory (no automatic download)"
         )
     images, labels = [], []
     for split in ("train", "t10k"):
@@ -124,14 +138,17 @@ def load_fashion_mnist(directory: str | Path) -> ImageDataset:
         y = read_idx(paths[f"{split}-labels-idx1-ubyte"])
         if x.ndim != 3 or y.ndim != 1 or x.shape[0] != y.shape[0]:
             raise SgdDiagramsError(
-                f"Fashion-MNIST {split} images {x.shape} and labels {y.shape} do not match; re-obtain the files"
+                f"Fashion-MNIST {split} images {x.shape} and labels {y.shape} do not match; "
+                "re-obtain the files"
             )
         images.append(x)
         labels.append(y)
     inputs = (np.concatenate(images).astype(np.float32) / 255.0)[:, None, :, :]
     targets = np.concatenate(labels).astype(np.int64)
     if targets.max(initial=0) > 9:
-        raise SgdDiagramsError("Fashion-MNIST labels must lie in 0..9; the label files look corrupt")
+        raise SgdDiagramsError(
+            "Fashion-MNIST labels must lie in 0..9; the label files look corrupt"
+        )
     return ImageDataset("fashion", inputs, targets, 10)
 
 
@@ -152,13 +169,19 @@ def load_cifar10(directory: str | Path) -> ImageDataset:
             with open(root / name, "rb") as fh:
                 batch = pickle.load(fh, encoding="bytes")
         except (OSError, pickle.UnpicklingError, EOFError, ValueError) as exc:
-            raise SgdDiagramsError(f"cannot read CIFAR-10 batch {root / name}: {exc}; re-download it") from None
+            raise SgdDiagramsError(
+                f"cannot read CIFAR-10 batch {root / name}: {exc}; re-download it"
+            ) from None
         if not isinstance(batch, dict):
-            raise SgdDiagramsError(f"CIFAR-10 batch {root / name} is not a pickled dict; re-download it")
+            raise SgdDiagramsError(
+                f"CIFAR-10 batch {root / name} is not a pickled dict; re-download it"
+            )
         data = batch.get(b"data", batch.get("data"))
         lab = batch.get(b"labels", batch.get("labels"))
         if data is None or lab is None:
-            raise SgdDiagramsError(f"CIFAR-10 batch {root / name} lacks data/labels; re-download it")
+            raise SgdDiagramsError(
+                f"CIFAR-10 batch {root / name} lacks data/labels; re-download it"
+            )
         data = np.asarray(data, dtype=np.uint8)
         lab = np.asarray(lab, dtype=np.int64)
         if data.ndim != 2 or data.shape[1] != 3072 or data.shape[0] != lab.shape[0]:

@@ -55,7 +55,7 @@ class Landscape(ABC):
 
     @abstractmethod
     def sample_training_sets(self, generator: torch.Generator, trials: int, N: int) -> torch.Tensor:
-        """``trials`` independent training sets of ``N`` i.i.d. draws from D, leading axes (trials, N)."""
+        """``trials`` training sets of ``N`` i.i.d. draws from D: axes (trials, N, ...)."""
 
     @abstractmethod
     def batch_loss(self, theta: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
@@ -91,7 +91,9 @@ class Landscape(ABC):
         return {"name": self.name, "dim": self.dim}
 
 
-def per_sample_gradients(landscape: Landscape, theta: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+def per_sample_gradients(
+    landscape: Landscape, theta: torch.Tensor, rows: torch.Tensor
+) -> torch.Tensor:
     """∇l_x(θ) for every row x of a batch, shape (rows, dim); composable with grad/vmap."""
 
     def one(th: torch.Tensor, row: torch.Tensor) -> torch.Tensor:

@@ -45,7 +45,9 @@ def _check_params(name: str, params: dict[str, Any], allowed: set[str]) -> None:
     unknown = sorted(set(params) - allowed)
     if unknown:
         allowed_txt = ", ".join(sorted(allowed)) or "none"
-        raise SgdDiagramsError(f"landscape {name} has no parameter {unknown[0]!r}; allowed: {allowed_txt}")
+        raise SgdDiagramsError(
+            f"landscape {name} has no parameter {unknown[0]!r}; allowed: {allowed_txt}"
+        )
 
 
 def _int_param(params: dict[str, Any], key: str, default: int | None) -> int | None:
@@ -74,7 +76,9 @@ def resolve_landscape(
         if name == "gauss":
             return Gauss(params.get("init", 0.0), dtype=dt)
         if name == "helix":
-            return Helix((params.get("u", 0.0), params.get("v", 0.0), params.get("z", 0.0)), dtype=dt)
+            return Helix(
+                (params.get("u", 0.0), params.get("v", 0.0), params.get("z", 0.0)), dtype=dt
+            )
         return MeanEstimation(
             params.get("H", 1.0),
             params.get("S", 1.0),
@@ -103,5 +107,6 @@ def resolve_landscape(
         _check_params(name, params, set())
         return FiniteTorchLandscape(load_landscape_file(path), dtype=dtype or torch.float64)
     raise SgdDiagramsError(
-        f"unknown landscape {name!r}; use one of {', '.join(BUILTIN_LANDSCAPES)} or a finite landscape .json file"
+        f"unknown landscape {name!r}; use one of {', '.join(BUILTIN_LANDSCAPES)} "
+        "or a finite landscape .json file"
     )

@@ -63,7 +63,9 @@ class XavierLinear(nn.Module):
 class XavierConv2d(nn.Module):
     """Convolution with kernel W = sqrt(2/(fan_in+fan_out)) θ_W (fans include the kernel area)."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel: int, stride: int, padding: int) -> None:
+    def __init__(
+        self, in_channels: int, out_channels: int, kernel: int, stride: int, padding: int
+    ) -> None:
         super().__init__()
         self.weight = nn.Parameter(torch.zeros(out_channels, in_channels, kernel, kernel))
         self.bias = nn.Parameter(torch.zeros(out_channels))
@@ -72,7 +74,9 @@ class XavierConv2d(nn.Module):
         self.padding = padding
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(x, self.scale * self.weight, self.bias, stride=self.stride, padding=self.padding)
+        return F.conv2d(
+            x, self.scale * self.weight, self.bias, stride=self.stride, padding=self.padding
+        )
 
 
 class LogisticRegression(nn.Module):
@@ -113,7 +117,9 @@ class TanhConvNet(nn.Module):
 
         h2, w2 = out(out(h)), out(out(w))
         if h2 < 1 or w2 < 1:
-            raise SgdDiagramsError(f"images of size {h}x{w} are too small for the convnet; use at least 5x5")
+            raise SgdDiagramsError(
+                f"images of size {h}x{w} are too small for the convnet; use at least 5x5"
+            )
         self.dense1 = XavierLinear(channels * h2 * w2, hidden)
         self.dense2 = XavierLinear(hidden, n_classes)
 
@@ -174,7 +180,9 @@ class TorchModelLandscape(Landscape):
             init = standard_normal_init(model, None)
         init = np.asarray(init, dtype=np.float64).reshape(-1)
         if init.shape != (self.dim,):
-            raise SgdDiagramsError(f"model init has {init.size} entries but the model has {self.dim} parameters")
+            raise SgdDiagramsError(
+                f"model init has {init.size} entries but the model has {self.dim} parameters"
+            )
         self.init = torch.as_tensor(init, dtype=dtype)
         self.inputs = torch.as_tensor(dataset.inputs, dtype=dtype)
         self.targets = torch.as_tensor(dataset.targets, dtype=torch.long)

@@ -1,4 +1,7 @@
-"""Optimizers as vectorized simulators (seed 001 App. C.3–C.4): SGD, GD, GDC, SDE, ODE, momentum, STIC."""
+"""Optimizers as vectorized simulators (seed 001 App. C.3–C.4).
+
+SGD, GD, GDC, SDE, ODE, momentum and STIC over any schedule.
+"""
 
 from .base import Optimizer, Stepper
 from .continuous import ODE, SDE

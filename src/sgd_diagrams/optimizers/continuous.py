@@ -71,9 +71,9 @@ class _SdeStepper(Stepper):
 
     def _population_loss(self, theta: torch.Tensor) -> torch.Tensor:
         # Σ_j w_j l_j(θ) as a weighted batch mean: l_j enters with weight w_j.
-        losses = torch.func.vmap(
-            lambda row: self.landscape.batch_loss(theta, row.unsqueeze(0))
-        )(self.pop_rows)
+        losses = torch.func.vmap(lambda row: self.landscape.batch_loss(theta, row.unsqueeze(0)))(
+            self.pop_rows
+        )
         return self.pop_weights.to(losses.dtype) @ losses
 
     def noise_shape(self, t: int) -> tuple[int, ...]:
@@ -96,7 +96,7 @@ class _SdeStepper(Stepper):
 
 @dataclass(frozen=True)
 class ODE(Optimizer):
-    """Noiseless refinement of SGD's schedule: each step is ``substeps`` Euler steps of η/substeps."""
+    """Noiseless refinement of SGD's schedule: ``substeps`` Euler steps of η/substeps per step."""
 
     substeps: int = 16
 

@@ -38,7 +38,13 @@ from ..landscapes.protocol import Landscape, per_sample_gradients
 from ..schedules import Schedule
 from .base import Optimizer, State, Stepper
 
-__all__ = ["GDC", "STIC", "gdc_coefficient", "gradient_covariance_trace", "generalization_gap_estimate"]
+__all__ = [
+    "GDC",
+    "STIC",
+    "gdc_coefficient",
+    "gradient_covariance_trace",
+    "generalization_gap_estimate",
+]
 
 
 def gdc_coefficient(schedule: Schedule) -> float:
@@ -59,7 +65,9 @@ def gdc_coefficient(schedule: Schedule) -> float:
     return (gd_pairs - sgd_pairs) / (2 * T)
 
 
-def gradient_covariance_trace(landscape: Landscape, theta: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+def gradient_covariance_trace(
+    landscape: Landscape, theta: torch.Tensor, rows: torch.Tensor
+) -> torch.Tensor:
     """tr Ĉ(θ): Bessel's unbiased estimate of tr C from the per-sample gradients of ``rows``."""
     grads = per_sample_gradients(landscape, theta, rows)
     centred = grads - grads.mean(dim=0)
@@ -98,7 +106,9 @@ def generalization_gap_estimate(
 
 
 class _GdcStepper(Stepper):
-    def __init__(self, landscape: Landscape, schedule: Schedule, eta: float, coefficient: float) -> None:
+    def __init__(
+        self, landscape: Landscape, schedule: Schedule, eta: float, coefficient: float
+    ) -> None:
         super().__init__(landscape, schedule, eta)
         if schedule.N < 2:
             raise SgdDiagramsError("GDC needs N >= 2 training points to estimate C; enlarge N")

@@ -46,9 +46,7 @@ class Moments:
         n = self.count + other.count
         safe_n = np.maximum(n, 1)
         delta = np.nan_to_num(other.mean) - np.nan_to_num(self.mean)
-        mean = np.where(
-            n > 0, np.nan_to_num(self.mean) + delta * other.count / safe_n, np.nan
-        )
+        mean = np.where(n > 0, np.nan_to_num(self.mean) + delta * other.count / safe_n, np.nan)
         m2 = self.m2 + other.m2 + delta**2 * self.count * other.count / safe_n
         return Moments(n, mean, m2, self.nonfinite + other.nonfinite)
 
@@ -66,13 +64,19 @@ class Moments:
                 return v if np.isfinite(v) else None
             return [out(x) for x in a]
 
-        ci = [out(lo), out(hi)] if np.ndim(lo) == 0 else [[out(a), out(b)] for a, b in zip(lo, hi, strict=True)]
+        ci = (
+            [out(lo), out(hi)]
+            if np.ndim(lo) == 0
+            else [[out(a), out(b)] for a, b in zip(lo, hi, strict=True)]
+        )
         return {
             "mean": out(self.mean),
             "sem": out(sem),
             "ci95": ci,
             "n": int(np.min(n)) if np.ndim(n) else int(n),
-            "nonfinite": int(np.max(self.nonfinite)) if np.ndim(self.nonfinite) else int(self.nonfinite),
+            "nonfinite": int(np.max(self.nonfinite))
+            if np.ndim(self.nonfinite)
+            else int(self.nonfinite),
         }
 
     def to_json(self) -> dict[str, Any]:

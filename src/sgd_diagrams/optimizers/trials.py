@@ -54,7 +54,9 @@ ChunkStats = dict[str, dict[str, dict[str, dict[str, Moments]]]]
 
 
 def _seed(*entropy: int) -> int:
-    return int(np.random.SeedSequence(list(entropy)).generate_state(1, dtype=np.uint64)[0] % (2**63 - 1))
+    return int(
+        np.random.SeedSequence(list(entropy)).generate_state(1, dtype=np.uint64)[0] % (2**63 - 1)
+    )
 
 
 def chunk_sizes(trials: int, chunk: int) -> list[int]:
@@ -82,8 +84,10 @@ def run_trials(
     record = set(record_steps)
     out: dict[int, torch.Tensor] = {}
     with torch.no_grad():
-        state = vmap(stepper.init_state)(theta0) if vectorize else _stack(
-            [stepper.init_state(theta0[i]) for i in range(trials)]
+        state = (
+            vmap(stepper.init_state)(theta0)
+            if vectorize
+            else _stack([stepper.init_state(theta0[i]) for i in range(trials)])
         )
         if 0 in record:
             out[0] = state[0].clone()
@@ -171,11 +175,14 @@ def simulate_chunk(
     train_rows = landscape.sample_training_sets(data_gen, trials, schedule.N)
     per_opt: dict[str, dict[int, dict[str, np.ndarray]]] = {}
     for opt in optimizers:
-        noise_gen = torch.Generator().manual_seed(_seed(seed, chunk_index, zlib.crc32(opt.name.encode())))
+        noise_gen = torch.Generator().manual_seed(
+            _seed(seed, chunk_index, zlib.crc32(opt.name.encode()))
+        )
         stepper = opt.bind(landscape, schedule, eta)
         thetas = run_trials(stepper, train_rows, record_steps, noise_gen, vectorize, on_step)
         per_opt[opt.name] = {
-            step: trial_metrics(landscape, th, train_rows, eval_chunk) for step, th in thetas.items()
+            step: trial_metrics(landscape, th, train_rows, eval_chunk)
+            for step, th in thetas.items()
         }
     stats: ChunkStats = {"optimizers": {}, "differences": {}}
     names = [o.name for o in optimizers]
@@ -216,7 +223,10 @@ def stats_to_json(stats: ChunkStats) -> dict[str, Any]:
     """Serialise chunk statistics exactly."""
     return {
         kind: {
-            name: {step: {m: mom.to_json() for m, mom in metrics.items()} for step, metrics in steps.items()}
+            name: {
+                step: {m: mom.to_json() for m, mom in metrics.items()}
+                for step, metrics in steps.items()
+            }
             for name, steps in stats[kind].items()
         }
         for kind in ("optimizers", "differences")
@@ -243,7 +253,8 @@ def summarize(stats: ChunkStats, last_step: int) -> dict[str, Any]:
     def block(steps: dict[str, dict[str, Moments]]) -> dict[str, Any]:
         out: dict[str, Any] = {m: mom.summary() for m, mom in steps[str(last_step)].items()}
         out["at_steps"] = {
-            step: {m: mom.summary() for m, mom in metrics.items()} for step, metrics in steps.items()
+            step: {m: mom.summary() for m, mom in metrics.items()}
+            for step, metrics in steps.items()
         }
         return out
 
@@ -295,7 +306,9 @@ def simulate(
     steps = sorted(set(record_steps or []) | {schedule.T})
     bad = [s for s in steps if s < 0 or s > schedule.T]
     if bad:
-        raise SgdDiagramsError(f"step {bad[0]} is outside 0..T={schedule.T}; choose steps in that range")
+        raise SgdDiagramsError(
+            f"step {bad[0]} is outside 0..T={schedule.T}; choose steps in that range"
+        )
     sizes = chunk_sizes(trials, chunk)
     completed = dict(completed or {})
     todo = [c for c in range(len(sizes)) if c not in completed]
@@ -313,7 +326,17 @@ def simulate(
             size = sizes[c]
             tick = (lambda size=size: bar.update(size)) if bar is not None else None
             stats = simulate_chunk(
-                landscape, schedule, optimizers, eta, size, seed, c, steps, vectorize, eval_chunk, tick
+                landscape,
+                schedule,
+                optimizers,
+                eta,
+                size,
+                seed,
+                c,
+                steps,
+                vectorize,
+                eval_chunk,
+                tick,
             )
             if on_chunk is not None:
                 on_chunk(c, stats)
