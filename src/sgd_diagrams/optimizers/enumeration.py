@@ -68,7 +68,9 @@ def exact_expectations(
 ) -> dict[str, np.ndarray | float]:
     """Exact E[test loss], E[train loss], E[gen gap], E[θ_T − θ0] of sgd/gd/gdc/momentum."""
     if optimizer not in ("sgd", "gd", "gdc", "momentum"):
-        raise SgdDiagramsError(f"exact enumeration supports sgd, gd, gdc, momentum, not {optimizer!r}")
+        raise SgdDiagramsError(
+            f"exact enumeration supports sgd, gd, gdc, momentum, not {optimizer!r}"
+        )
     K, N = finite.n_points, schedule.N
     if K**N > max_sequences:
         raise SgdDiagramsError(
