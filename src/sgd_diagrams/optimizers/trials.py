@@ -136,16 +136,26 @@ def trial_metrics(
     train_rows: torch.Tensor,
     eval_chunk: int = 64,
     max_displacement_dim: int = 64,
+    vectorize: bool = True,
 ) -> dict[str, np.ndarray]:
-    """Per-trial metrics of θ (trials, dim); NaN for trials whose θ is not finite."""
+    """Per-trial metrics of θ (trials, dim); NaN for trials whose θ is not finite.
+
+    Evaluated with ``vmap`` in chunks of ``eval_chunk`` trials (or a per-trial loop).
+    """
+
+    def over_trials(fn: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
+        if vectorize:
+            return vmap(fn, chunk_size=eval_chunk)
+        return lambda *xs: torch.stack([fn(*(x[i] for x in xs)) for i in range(xs[0].shape[0])])
+
     with torch.no_grad():
         ok = torch.isfinite(theta).all(dim=1)
         safe = torch.where(ok.unsqueeze(1), theta, landscape.init.expand_as(theta))
-        test = vmap(landscape.test_loss, chunk_size=eval_chunk)(safe)
-        train = vmap(landscape.eval_batch_loss, chunk_size=eval_chunk)(safe, train_rows)
+        test = over_trials(landscape.test_loss)(safe)
+        train = over_trials(landscape.eval_batch_loss)(safe, train_rows)
         metrics = {"test_loss": test, "train_loss": train, "gen_gap": test - train}
         if landscape.has_accuracy:
-            metrics["accuracy"] = vmap(landscape.test_accuracy, chunk_size=eval_chunk)(safe)
+            metrics["accuracy"] = over_trials(landscape.test_accuracy)(safe)
         if landscape.dim <= max_displacement_dim:
             metrics["displacement"] = safe - landscape.init
     out = {}
@@ -181,7 +191,7 @@ def simulate_chunk(
         stepper = opt.bind(landscape, schedule, eta)
         thetas = run_trials(stepper, train_rows, record_steps, noise_gen, vectorize, on_step)
         per_opt[opt.name] = {
-            step: trial_metrics(landscape, th, train_rows, eval_chunk)
+            step: trial_metrics(landscape, th, train_rows, eval_chunk, vectorize=vectorize)
             for step, th in thetas.items()
         }
     stats: ChunkStats = {"optimizers": {}, "differences": {}}
