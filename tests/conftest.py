@@ -1,4 +1,4 @@
-"""Shared fixtures and generators for the test suite."""
+"""Shared fixtures and generators for the test suite (small finite landscapes, random schedules)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -76,3 +77,19 @@ def random_schedule(seed: int, max_N: int = 4, max_T: int = 6):
 
 
 seeds = st.integers(min_value=0, max_value=10**6)
+
+
+@pytest.fixture(scope="session")
+def curved_finite() -> FiniteLandscape:
+    """Two points, two weights, non-quadratic losses (C and H vary with θ)."""
+    return FiniteLandscape(2, [0.3, -0.2], [0.3, 0.7],
+                           ["t0**2*(1+t1) + exp(t1)*t0 + sin(t1)", "0.5*t1**2 - t0 + t0*t1**2 + cos(t0)"],
+                           name="curved")
+
+
+@pytest.fixture(scope="session")
+def chladni_finite() -> FiniteLandscape:
+    """1-D landscape with a slope and a θ-dependent gradient covariance (GDC's test bed)."""
+    return FiniteLandscape(1, [0.5], [0.5, 0.5],
+                           ["0.5*t0**2 + t0 + (t0 + 0.5*t0**2)", "0.5*t0**2 + t0 - (t0 + 0.5*t0**2)"],
+                           name="chladni")

@@ -7,6 +7,7 @@ Subcommands (``sgd-diagrams <command> --help`` for details):
 * ``predict`` — Taylor, resummed, continuous-time or T → ∞ predictions at given η;
 * ``coefficients`` — symbolic Taylor coefficients for in-order SGD (N, B, E) or GD (N, T);
 * ``draw`` — pictures of diagrams and of histories in their grid;
+* ``simulate`` — SGD and its rivals over thousands of vectorized trials, with CIs;
 * ``demo`` — the main job on the built-in example: diagrams, series, and the
   Taylor polynomial beside the exact expectation of SGD.
 
@@ -50,11 +51,19 @@ def load_landscape_spec(spec: str | None):
         return landscape_from_json(json.loads(text), name="example")
     if Path(spec).exists() or spec.endswith(".json"):
         return load_landscape_file(spec)
-    try:
-        from .landscapes.registry import resolve_landscape  # type: ignore[import-not-found]
-    except ImportError:
-        raise SgdDiagramsError(f"no landscape file {spec!r}; give a JSON file path or 'example'") from None
-    return resolve_landscape(spec)
+    from .landscapes.registry import resolve_landscape
+
+    name, _, rest = spec.partition(":")
+    params: dict[str, float] = {}
+    for item in filter(None, rest.split(",")):
+        key, eq, value = item.partition("=")
+        try:
+            params[key.strip()] = float(value)
+        except ValueError:
+            raise SgdDiagramsError(f"bad landscape parameter {item!r}; write e.g. mean-estimation:H=2,S=1") from None
+        if not eq:
+            raise SgdDiagramsError(f"bad landscape parameter {item!r}; write e.g. mean-estimation:H=2,S=1")
+    return resolve_landscape(name, **params)
 
 
 def load_schedule_spec(grid: str | None, schedule: str | None):
@@ -227,7 +236,9 @@ def theory_landscape(landscape):
     if hasattr(landscape, "derivative_tensors"):
         return landscape
     if hasattr(landscape, "to_finite"):
-        return landscape.to_finite()
+        # Gauss–Hermite nodes: 8 nodes integrate polynomials in x of degree ≤ 15 exactly, enough
+        # for every cumulant of the built-ins' x-polynomial losses through order 6.
+        return landscape.to_finite(n_nodes=8)
     raise SgdDiagramsError(
         f"landscape {getattr(landscape, 'name', landscape)!r} has no exact theory form; "
         "estimate its diagram values from samples instead"
@@ -318,6 +329,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     for module in (coefficients, draw):
         module.register(sub).set_defaults(func=module.run)
+    from .simulate_cli import add_simulate_parser, run_simulate
+
+    add_simulate_parser(sub).set_defaults(func=run_simulate)
     return parser
 
 

@@ -1,0 +1,1 @@
+"""The paper's experiments: runners that put simulations beside predictions."""

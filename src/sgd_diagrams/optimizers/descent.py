@@ -1,0 +1,94 @@
+"""Discrete descent: SGD, GD and heavy-ball momentum SGD (seed 001 §"Background").
+
+* SGD:  θ_{t+1} = θ_t − η ∇l_{B_t}(θ_t), batch B_t = ``schedule.batches[t]`` (any
+  schedule: batch size B, E epochs, in order or reshuffled per epoch).
+* GD:   the same number of steps T with every batch the whole training set
+  (B_t = {0..N−1}); comparing it with SGD on the same training sets gives
+  Corollary 2's GD − SGD difference.
+* Momentum (heavy ball): v_{t+1} = β v_t + ∇l_{B_t}(θ_t), θ_{t+1} = θ_t − η v_{t+1}, v_0 = 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ..errors import SgdDiagramsError
+from ..landscapes.protocol import Landscape
+from ..schedules import Schedule
+from .base import Optimizer, State, Stepper
+
+__all__ = ["SGD", "GD", "Momentum"]
+
+
+class _SgdStepper(Stepper):
+    def step(self, state, t, batch_rows, train_rows, noise) -> State:
+        theta = state[0] - self.eta * self.batch_gradient(state[0], batch_rows)
+        return (self.landscape.project(theta),)
+
+
+class _GdStepper(Stepper):
+    def step(self, state, t, batch_rows, train_rows, noise) -> State:
+        theta = state[0] - self.eta * self.batch_gradient(state[0], train_rows)
+        return (self.landscape.project(theta),)
+
+
+class _MomentumStepper(Stepper):
+    def __init__(self, landscape: Landscape, schedule: Schedule, eta: float, beta: float) -> None:
+        super().__init__(landscape, schedule, eta)
+        self.beta = beta
+
+    def init_state(self, theta0: torch.Tensor) -> State:
+        return (theta0, torch.zeros_like(theta0))
+
+    def step(self, state, t, batch_rows, train_rows, noise) -> State:
+        theta, velocity = state
+        velocity = self.beta * velocity + self.batch_gradient(theta, batch_rows)
+        theta = self.landscape.project(theta - self.eta * velocity)
+        return (theta, velocity)
+
+
+@dataclass(frozen=True)
+class SGD(Optimizer):
+    """Plain SGD over the schedule's batches."""
+
+    @property
+    def name(self) -> str:
+        return "sgd"
+
+    def bind(self, landscape, schedule, eta) -> Stepper:
+        return _SgdStepper(landscape, schedule, eta)
+
+
+@dataclass(frozen=True)
+class GD(Optimizer):
+    """Full-batch GD for the schedule's T steps."""
+
+    @property
+    def name(self) -> str:
+        return "gd"
+
+    def bind(self, landscape, schedule, eta) -> Stepper:
+        return _GdStepper(landscape, schedule, eta)
+
+
+@dataclass(frozen=True)
+class Momentum(Optimizer):
+    """Heavy-ball momentum SGD with coefficient β ∈ [0, 1)."""
+
+    beta: float = 0.9
+
+    def __post_init__(self) -> None:
+        if not (0.0 <= float(self.beta) < 1.0):
+            raise SgdDiagramsError(f"momentum beta must lie in [0, 1), got {self.beta!r}")
+
+    @property
+    def name(self) -> str:
+        return "momentum"
+
+    def bind(self, landscape, schedule, eta) -> Stepper:
+        return _MomentumStepper(landscape, schedule, eta, float(self.beta))
+
+    def describe(self) -> dict:
+        return {"name": self.name, "beta": float(self.beta)}

@@ -1,0 +1,178 @@
+"""GD on regularized losses: GDC (Corollary 2) and STIC (Corollary 6), seed 001.
+
+GDC — gradient descent that emulates SGD to order η².  Corollary 2 gives
+E[θ_GD − θ_SGD] = T·(N−1)/(4N)·η²·∇tr C + o(η²) for E = B = 1 (scalar η), so GD
+on l + l̂_c with l̂_c an unbiased estimator of (N−1)/(4N)·η·tr C matches SGD's
+expected test loss to order η².  We implement, on the trial's training set,
+
+    l̂_c(θ) = κ · η · tr Ĉ(θ),   tr Ĉ(θ) = (1/(N−1)) Σ_n |∇l_n(θ) − ḡ(θ)|²,
+
+Bessel's estimator, which equals the average over all pairs n ≠ m of
+½|∇l_n − ∇l_m|² (App. C.4's (∇l_x − ∇l_y)^{⊗2}/2 averaged over every pair; each
+pair is unbiased for tr C at fixed θ).  The coefficient generalizes Corollary 2 to
+the schedule SGD would run (derivation in :func:`gdc_coefficient`) and equals
+(N−1)/(4N) for E = B = 1.  Needs N ≥ 2.
+
+STIC — GD on l_train + Corollary 6's generalization-gap estimate
+
+    gap(θ) = tr( Ĉ φ(Ĥ) ) / N,  φ(H) = H⁻¹ (I − exp(−ηT H))  (φ(0) = ηT),
+
+with Ĉ (Bessel covariance of per-sample gradients) and Ĥ (Hessian of the
+training loss) estimated on the trial's training set at the *current* θ and
+restricted to the landscape's weight coordinates (``weight_mask``: a tuned
+hyperparameter such as λ of mean-estimation-l2 is excluded but still descends
+through the regularizer).  φ is applied through ``torch.linalg.eigh``; dimension
+should be small (cubic cost).  As T → ∞ the gap tends to tr(C H⁻¹)/N (TIC).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch.func import grad, hessian
+
+from ..errors import SgdDiagramsError
+from ..landscapes.protocol import Landscape, per_sample_gradients
+from ..schedules import Schedule
+from .base import Optimizer, State, Stepper
+
+__all__ = [
+    "GDC",
+    "STIC",
+    "gdc_coefficient",
+    "gradient_covariance_trace",
+    "generalization_gap_estimate",
+]
+
+
+def gdc_coefficient(schedule: Schedule) -> float:
+    """κ such that GD on l + κ η tr C matches SGD on ``schedule`` to order η².
+
+    Expanding θ_T to order η², the only schedule-dependent η² term of the mean is
+    η² Σ_{s<t} E[H_{B_t} g_{B_s}], whose excess over H·G is ½∇tr C times
+    o_{st} = |B_s ∩ B_t| / (|B_s||B_t|).  GD has o_{st} = 1/N for all T(T−1)/2 pairs, so
+    E[θ_GD − θ_SGD] = ½ η² D ∇tr C with D = T(T−1)/(2N) − Σ_{s<t} o_{st}.  GD on
+    l + R moves an extra −ηT∇R, so R = η D tr C / (2T), i.e. κ = D / (2T).
+    For E = B = 1 (T = N, disjoint batches) κ = (N−1)/(4N), Corollary 2's value.
+    """
+    T, N = schedule.T, schedule.N
+    weights = schedule.cell_weights()
+    overlap = weights.T @ weights
+    sgd_pairs = float(np.triu(overlap, k=1).sum())
+    gd_pairs = T * (T - 1) / (2 * N)
+    return (gd_pairs - sgd_pairs) / (2 * T)
+
+
+def gradient_covariance_trace(
+    landscape: Landscape, theta: torch.Tensor, rows: torch.Tensor
+) -> torch.Tensor:
+    """tr Ĉ(θ): Bessel's unbiased estimate of tr C from the per-sample gradients of ``rows``."""
+    grads = per_sample_gradients(landscape, theta, rows)
+    centred = grads - grads.mean(dim=0)
+    return (centred**2).sum() / (grads.shape[0] - 1)
+
+
+def _phi(eigenvalues: torch.Tensor, horizon: float) -> torch.Tensor:
+    """φ(λ) = (1 − exp(−ηTλ))/λ, smooth at λ = 0 (= ηT)."""
+    a = horizon * eigenvalues
+    small = a.abs() < 1e-6
+    safe = torch.where(small, torch.ones_like(a), a)
+    value = -torch.expm1(-safe) / safe
+    series = 1.0 - a / 2 + a**2 / 6
+    return horizon * torch.where(small, series, value)
+
+
+def generalization_gap_estimate(
+    landscape: Landscape, theta: torch.Tensor, rows: torch.Tensor, horizon: float
+) -> torch.Tensor:
+    """Corollary 6's gen-gap tr(Ĉ H⁻¹(I − exp(−horizon·Ĥ)))/N on the weight coordinates.
+
+    ``horizon`` is ηT; Ĉ and Ĥ come from the batch ``rows`` at θ.
+    """
+    mask = landscape.weight_mask
+    index = torch.nonzero(mask).squeeze(-1)
+    grads = per_sample_gradients(landscape, theta, rows)[:, index]
+    centred = grads - grads.mean(dim=0)
+    n = grads.shape[0]
+    covariance = centred.T @ centred / (n - 1)
+    full_hessian = hessian(landscape.batch_loss)(theta, rows)
+    hess = full_hessian[index][:, index]
+    hess = 0.5 * (hess + hess.T)
+    eigenvalues, vectors = torch.linalg.eigh(hess)
+    phi = vectors @ torch.diag(_phi(eigenvalues, horizon)) @ vectors.T
+    return torch.trace(covariance @ phi) / n
+
+
+class _GdcStepper(Stepper):
+    def __init__(
+        self, landscape: Landscape, schedule: Schedule, eta: float, coefficient: float
+    ) -> None:
+        super().__init__(landscape, schedule, eta)
+        if schedule.N < 2:
+            raise SgdDiagramsError("GDC needs N >= 2 training points to estimate C; enlarge N")
+        self.coefficient = coefficient
+
+        def objective(theta: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+            trace = gradient_covariance_trace(landscape, theta, rows)
+            return landscape.batch_loss(theta, rows) + self.coefficient * self.eta * trace
+
+        self.objective_gradient = grad(objective)
+
+    def step(self, state, t, batch_rows, train_rows, noise) -> State:
+        theta = state[0] - self.eta * self.objective_gradient(state[0], train_rows)
+        return (self.landscape.project(theta),)
+
+
+class _SticStepper(Stepper):
+    def __init__(self, landscape: Landscape, schedule: Schedule, eta: float, weight: float) -> None:
+        super().__init__(landscape, schedule, eta)
+        if schedule.N < 2:
+            raise SgdDiagramsError("STIC needs N >= 2 training points to estimate C; enlarge N")
+        horizon = self.eta * schedule.T
+
+        def objective(theta: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+            gap = generalization_gap_estimate(landscape, theta, rows, horizon)
+            return landscape.batch_loss(theta, rows) + weight * gap
+
+        self.objective_gradient = grad(objective)
+
+    def step(self, state, t, batch_rows, train_rows, noise) -> State:
+        theta = state[0] - self.eta * self.objective_gradient(state[0], train_rows)
+        return (self.landscape.project(theta),)
+
+
+@dataclass(frozen=True)
+class GDC(Optimizer):
+    """GD plus the covariance regularizer κ η tr Ĉ (κ from the schedule, or given)."""
+
+    coefficient: float | None = None
+
+    @property
+    def name(self) -> str:
+        return "gdc"
+
+    def bind(self, landscape, schedule, eta) -> Stepper:
+        kappa = gdc_coefficient(schedule) if self.coefficient is None else float(self.coefficient)
+        return _GdcStepper(landscape, schedule, eta, kappa)
+
+    def describe(self) -> dict:
+        return {"name": self.name, "coefficient": self.coefficient}
+
+
+@dataclass(frozen=True)
+class STIC(Optimizer):
+    """GD on the training loss plus ``weight`` × Corollary 6's gen-gap estimate."""
+
+    weight: float = 1.0
+
+    @property
+    def name(self) -> str:
+        return "stic"
+
+    def bind(self, landscape, schedule, eta) -> Stepper:
+        return _SticStepper(landscape, schedule, eta, float(self.weight))
+
+    def describe(self) -> dict:
+        return {"name": self.name, "weight": float(self.weight)}

@@ -1,0 +1,357 @@
+"""Independent trials of optimizers, vectorized with ``torch.func.vmap``, in seeded chunks.
+
+A *trial* draws a fresh training set of N i.i.d. points from the landscape and
+runs an optimizer over the schedule (batch t = rows ``schedule.batches[t]`` of
+that training set).  Trials are processed in chunks of at most ``chunk`` (which
+bounds memory); within a chunk every optimizer step is one ``vmap``-ped call of
+the optimizer's per-trial step, so there is no Python loop over trials
+(``vectorize=False`` runs the same per-trial code in a loop, for benchmarks and
+tests: both see identical data and noise).
+
+Seeds.  Chunk c of a run with ``seed`` draws its training sets from
+``SeedSequence([seed, c])``, shared by all optimizers (paired comparisons,
+seed 001 App. C.3); an optimizer's noise (SDE) comes from
+``SeedSequence([seed, c, crc32(name)])``.  Chunks are independent of each other,
+so a run can be resumed chunk by chunk.
+
+Metrics at each recorded step (number of completed updates): ``test_loss``,
+``train_loss`` (objective-free loss on the trial's training set), ``gen_gap`` =
+test − train, ``accuracy`` (classifiers), ``displacement`` θ − θ0 per coordinate
+(when dim ≤ ``max_displacement_dim``).  A trial whose θ becomes non-finite has
+all its metrics counted as non-finite and excluded from the means.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch.func import vmap
+
+from ..errors import SgdDiagramsError
+from ..landscapes.protocol import Landscape
+from ..schedules import Schedule
+from .base import Optimizer, Stepper, check_eta
+from .statistics import Moments
+
+__all__ = [
+    "ChunkStats",
+    "chunk_sizes",
+    "run_trials",
+    "trial_metrics",
+    "simulate_chunk",
+    "simulate",
+    "summarize",
+]
+
+ChunkStats = dict[str, dict[str, dict[str, dict[str, Moments]]]]
+"""{"optimizers"|"differences": {name: {step: {metric: Moments}}}}"""
+
+
+def _seed(*entropy: int) -> int:
+    return int(
+        np.random.SeedSequence(list(entropy)).generate_state(1, dtype=np.uint64)[0] % (2**63 - 1)
+    )
+
+
+def chunk_sizes(trials: int, chunk: int) -> list[int]:
+    """Trials in each chunk: ``chunk`` each, the last one possibly smaller."""
+    if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
+        raise SgdDiagramsError(f"trials must be a positive integer, got {trials!r}")
+    if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
+        raise SgdDiagramsError(f"chunk must be a positive integer, got {chunk!r}")
+    n = math.ceil(trials / chunk)
+    return [min(chunk, trials - i * chunk) for i in range(n)]
+
+
+def run_trials(
+    stepper: Stepper,
+    train_rows: torch.Tensor,
+    record_steps: Sequence[int],
+    noise_generator: torch.Generator,
+    vectorize: bool = True,
+    on_step: Callable[[], None] | None = None,
+) -> dict[int, torch.Tensor]:
+    """Run ``stepper`` on every trial's training set; θ (trials, dim) at each recorded step."""
+    landscape, schedule = stepper.landscape, stepper.schedule
+    trials = train_rows.shape[0]
+    theta0 = landscape.init.expand(trials, landscape.dim).clone()
+    record = set(record_steps)
+    out: dict[int, torch.Tensor] = {}
+    with torch.no_grad():
+        state = (
+            vmap(stepper.init_state)(theta0)
+            if vectorize
+            else _stack([stepper.init_state(theta0[i]) for i in range(trials)])
+        )
+        if 0 in record:
+            out[0] = state[0].clone()
+        for t, batch in enumerate(schedule.batches):
+            batch_rows = train_rows[:, torch.tensor(batch)]
+            shape = stepper.noise_shape(t)
+            noise = (
+                None
+                if shape is None
+                else torch.randn((trials, *shape), generator=noise_generator, dtype=landscape.dtype)
+            )
+
+            def one(st, rows, train, nz, t=t):
+                return stepper.step(st, t, rows, train, nz)
+
+            if vectorize:
+                state = vmap(one, in_dims=(0, 0, 0, None if noise is None else 0))(
+                    state, batch_rows, train_rows, noise
+                )
+            else:
+                state = _stack(
+                    [
+                        one(
+                            tuple(s[i] for s in state),
+                            batch_rows[i],
+                            train_rows[i],
+                            None if noise is None else noise[i],
+                        )
+                        for i in range(trials)
+                    ]
+                )
+            if t + 1 in record:
+                out[t + 1] = state[0].clone()
+            if on_step is not None:
+                on_step()
+    return out
+
+
+def _stack(states: list[tuple[torch.Tensor, ...]]) -> tuple[torch.Tensor, ...]:
+    return tuple(torch.stack(parts) for parts in zip(*states, strict=True))
+
+
+def trial_metrics(
+    landscape: Landscape,
+    theta: torch.Tensor,
+    train_rows: torch.Tensor,
+    eval_chunk: int = 64,
+    max_displacement_dim: int = 64,
+    vectorize: bool = True,
+) -> dict[str, np.ndarray]:
+    """Per-trial metrics of θ (trials, dim); NaN for trials whose θ is not finite.
+
+    Evaluated with ``vmap`` in chunks of ``eval_chunk`` trials (or a per-trial loop).
+    """
+
+    def over_trials(fn: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
+        if vectorize:
+            return vmap(fn, chunk_size=eval_chunk)
+        return lambda *xs: torch.stack([fn(*(x[i] for x in xs)) for i in range(xs[0].shape[0])])
+
+    with torch.no_grad():
+        ok = torch.isfinite(theta).all(dim=1)
+        safe = torch.where(ok.unsqueeze(1), theta, landscape.init.expand_as(theta))
+        test = over_trials(landscape.test_loss)(safe)
+        train = over_trials(landscape.eval_batch_loss)(safe, train_rows)
+        metrics = {"test_loss": test, "train_loss": train, "gen_gap": test - train}
+        if landscape.has_accuracy:
+            metrics["accuracy"] = over_trials(landscape.test_accuracy)(safe)
+        if landscape.dim <= max_displacement_dim:
+            metrics["displacement"] = safe - landscape.init
+    out = {}
+    mask = ok.numpy()
+    for key, value in metrics.items():
+        arr = value.detach().to(torch.float64).numpy().copy()
+        arr[~mask] = np.nan
+        out[key] = arr
+    return out
+
+
+def simulate_chunk(
+    landscape: Landscape,
+    schedule: Schedule,
+    optimizers: Sequence[Optimizer],
+    eta: float,
+    trials: int,
+    seed: int,
+    chunk_index: int,
+    record_steps: Sequence[int],
+    vectorize: bool = True,
+    eval_chunk: int = 64,
+    on_step: Callable[[], None] | None = None,
+) -> ChunkStats:
+    """One chunk: shared training sets, every optimizer, per-trial metrics reduced to moments."""
+    data_gen = torch.Generator().manual_seed(_seed(seed, chunk_index))
+    train_rows = landscape.sample_training_sets(data_gen, trials, schedule.N)
+    per_opt: dict[str, dict[int, dict[str, np.ndarray]]] = {}
+    for opt in optimizers:
+        noise_gen = torch.Generator().manual_seed(
+            _seed(seed, chunk_index, zlib.crc32(opt.name.encode()))
+        )
+        stepper = opt.bind(landscape, schedule, eta)
+        thetas = run_trials(stepper, train_rows, record_steps, noise_gen, vectorize, on_step)
+        per_opt[opt.name] = {
+            step: trial_metrics(landscape, th, train_rows, eval_chunk, vectorize=vectorize)
+            for step, th in thetas.items()
+        }
+    stats: ChunkStats = {"optimizers": {}, "differences": {}}
+    names = [o.name for o in optimizers]
+    for name in names:
+        stats["optimizers"][name] = {
+            str(step): {m: Moments.from_values(v) for m, v in metrics.items()}
+            for step, metrics in per_opt[name].items()
+        }
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            stats["differences"][f"{b} - {a}"] = {
+                str(step): {
+                    m: Moments.from_values(per_opt[b][step][m] - per_opt[a][step][m])
+                    for m in per_opt[a][step]
+                }
+                for step in per_opt[a]
+            }
+    return stats
+
+
+def merge_stats(a: ChunkStats | None, b: ChunkStats) -> ChunkStats:
+    """Combine two chunks' statistics."""
+    if a is None:
+        return b
+    return {
+        kind: {
+            name: {
+                step: {m: a[kind][name][step][m].merge(mom) for m, mom in metrics.items()}
+                for step, metrics in steps.items()
+            }
+            for name, steps in b[kind].items()
+        }
+        for kind in ("optimizers", "differences")
+    }
+
+
+def stats_to_json(stats: ChunkStats) -> dict[str, Any]:
+    """Serialise chunk statistics exactly."""
+    return {
+        kind: {
+            name: {
+                step: {m: mom.to_json() for m, mom in metrics.items()}
+                for step, metrics in steps.items()
+            }
+            for name, steps in stats[kind].items()
+        }
+        for kind in ("optimizers", "differences")
+    }
+
+
+def stats_from_json(obj: dict[str, Any]) -> ChunkStats:
+    """Inverse of :func:`stats_to_json`."""
+    return {
+        kind: {
+            name: {
+                step: {m: Moments.from_json(mom) for m, mom in metrics.items()}
+                for step, metrics in steps.items()
+            }
+            for name, steps in obj[kind].items()
+        }
+        for kind in ("optimizers", "differences")
+    }
+
+
+def summarize(stats: ChunkStats, last_step: int) -> dict[str, Any]:
+    """Per optimizer (and per pair): metric summaries at the last step, plus ``at_steps``."""
+
+    def block(steps: dict[str, dict[str, Moments]]) -> dict[str, Any]:
+        out: dict[str, Any] = {m: mom.summary() for m, mom in steps[str(last_step)].items()}
+        out["at_steps"] = {
+            step: {m: mom.summary() for m, mom in metrics.items()}
+            for step, metrics in steps.items()
+        }
+        return out
+
+    return {
+        "optimizers": {name: block(steps) for name, steps in stats["optimizers"].items()},
+        "differences": {name: block(steps) for name, steps in stats["differences"].items()},
+    }
+
+
+@dataclass
+class SimulationResult:
+    """Merged statistics of a run and its summary."""
+
+    stats: ChunkStats
+    last_step: int
+    chunks_done: list[int] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        """See :func:`summarize`."""
+        return summarize(self.stats, self.last_step)
+
+
+def simulate(
+    landscape: Landscape,
+    schedule: Schedule,
+    optimizers: Sequence[Optimizer],
+    eta: float,
+    trials: int,
+    seed: int = 0,
+    chunk: int = 1000,
+    record_steps: Sequence[int] | None = None,
+    vectorize: bool = True,
+    eval_chunk: int = 64,
+    completed: dict[int, ChunkStats] | None = None,
+    on_chunk: Callable[[int, ChunkStats], None] | None = None,
+    progress: bool = False,
+) -> SimulationResult:
+    """Run ``trials`` paired trials of every optimizer; resumable chunk by chunk.
+
+    ``completed`` maps chunk index → statistics already computed (skipped);
+    ``on_chunk(c, stats)`` is called after each newly computed chunk.
+    """
+    eta = check_eta(eta)
+    if not optimizers:
+        raise SgdDiagramsError("give at least one optimizer")
+    names = [o.name for o in optimizers]
+    if len(set(names)) != len(names):
+        raise SgdDiagramsError(f"optimizer names must be distinct, got {names}")
+    steps = sorted(set(record_steps or []) | {schedule.T})
+    bad = [s for s in steps if s < 0 or s > schedule.T]
+    if bad:
+        raise SgdDiagramsError(
+            f"step {bad[0]} is outside 0..T={schedule.T}; choose steps in that range"
+        )
+    sizes = chunk_sizes(trials, chunk)
+    completed = dict(completed or {})
+    todo = [c for c in range(len(sizes)) if c not in completed]
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        total_steps = sum(sizes[c] for c in todo) * len(optimizers) * schedule.T
+        bar = tqdm(total=total_steps, unit="trial-step", leave=False)
+    merged: ChunkStats | None = None
+    for c in range(len(sizes)):
+        if c in completed:
+            stats = completed[c]
+        else:
+            size = sizes[c]
+            tick = (lambda size=size: bar.update(size)) if bar is not None else None
+            stats = simulate_chunk(
+                landscape,
+                schedule,
+                optimizers,
+                eta,
+                size,
+                seed,
+                c,
+                steps,
+                vectorize,
+                eval_chunk,
+                tick,
+            )
+            if on_chunk is not None:
+                on_chunk(c, stats)
+        merged = merge_stats(merged, stats)
+    if bar is not None:
+        bar.close()
+    assert merged is not None
+    return SimulationResult(merged, schedule.T, list(range(len(sizes))))
