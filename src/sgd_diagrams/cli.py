@@ -268,11 +268,15 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     etas = np.array([0.005, 0.01, 0.02, 0.04])
     exact = exact_expectation(landscape, schedule, etas)
     n_sets = f"{landscape.n_points}^{schedule.N}"
-    print(f"\nTaylor polynomial vs exact E[test loss] (all {n_sets} training sets enumerated):")
-    print(f"  {'eta':>7} {'order-' + str(order) + ' series':>16} {'exact SGD':>14} {'difference':>12}")
-    for eta, ex in zip(etas, exact["test-loss"], strict=True):
+    print(f"\nOrder-{order} Taylor polynomial and resummed prediction vs exact E[test loss]"
+          f" (all {n_sets} training sets enumerated):")
+    from .theory.resummation import resummed_prediction
+
+    resummed = resummed_prediction(landscape, schedule, order, etas).value
+    print(f"  {'eta':>7} {'Taylor':>14} {'resummed':>14} {'exact SGD':>14} {'Taylor err':>11} {'resum err':>11}")
+    for eta, ex, rs in zip(etas, exact["test-loss"], resummed, strict=True):
         pred = float(series["test-loss"](eta))
-        print(f"  {eta:>7.3f} {pred:>16.10f} {ex:>14.10f} {pred - ex:>12.2e}")
+        print(f"  {eta:>7.3f} {pred:>14.10f} {rs:>14.10f} {ex:>14.10f} {pred - ex:>11.2e} {rs - ex:>11.2e}")
     return 0
 
 
