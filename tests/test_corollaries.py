@@ -85,3 +85,49 @@ def test_corollary6_mean_estimation_exact_and_non_monotonic():
     L = mean_estimation(2.0, np.sqrt(2.0))
     gap = resummed_prediction(L, gd(N, 5000), 2, [eta], "gen-gap").value[0]
     assert gap == pytest.approx(1.0 / N, rel=1e-9)
+
+
+def test_corollary3_sgd_minus_ode_on_a_noiseless_landscape():
+    # Noiseless: every point has the same loss.  ODE = SGD refined k-fold (T·k steps at η/k), k → ∞.
+    expr = "exp(0.3*t0)*t1 + 0.5*t0**2 + sin(t1)"
+    L = FiniteLandscape(2, [0.2, -0.1], [0.5, 0.5], [expr, expr])
+    st = cor.named_statistics(L)
+    T, eta, k = 5, 0.01, 2000
+    sgd_disp = np.array(taylor_coefficients(L, sgd(T, 1, 1), 2, "displacement"))
+    ode_disp = np.array(taylor_coefficients(L, sgd(T * k, 1, 1), 2, "displacement"))
+    diff = sgd_disp[2] * eta**2 - ode_disp[2] * (eta / k) ** 2
+    np.testing.assert_allclose(diff, cor.corollary3_sgd_minus_ode(st.G, st.H, eta, T), rtol=2 / k)
+
+
+def test_corollary1_closed_form_and_engine_on_helix():
+    from sgd_diagrams.experiments.helix_theory import helix_drift_prediction
+    from sgd_diagrams.landscapes.artificial import Helix
+
+    st = cor.named_statistics(Helix().to_finite(n_nodes=8))
+    for eta in (0.05, 0.02):
+        T = 10_000
+        closed = cor.corollary1_displacement(st.C, st.H, st.J, eta, T)
+        assert closed[2] / T == pytest.approx(eta**2 / 6, rel=1e-9)  # the paper's +η²/6 per step
+        assert np.allclose(closed[:2], 0, atol=1e-12)
+        engine = helix_drift_prediction(eta, T)["asymptotic_drift_per_step"]
+        assert engine == pytest.approx(closed[2] / T, rel=eta)  # agree up to O(η) corrections
+
+
+def test_corollary5_is_the_resummed_skew_diagram():
+    from sgd_diagrams.diagrams import parse
+    from sgd_diagrams.theory.resummation import continuous_history_sum, eigen_propagator_basis, projected_uvalue
+    from sgd_diagrams.values import UvalueEvaluator
+
+    base = "0.5*(t0**2 + 0.7*t1**2) + 0.2*t0**3 + 0.1*t0*t1**2"
+    xs, probs = (-1.0, 0.0, 2.0), (0.3, 0.5, 0.2)  # skewed data: S ≠ 0
+    L = FiniteLandscape(2, [0.0, 0.0], probs, [f"{base} + ({x})*(t0 + 0.5*t1 + 0.3*t0*t1)" for x in xs])
+    st = cor.named_statistics(L)
+    assert np.min(np.linalg.eigvalsh(st.H)) > 0 and np.abs(st.S).max() > 0.1
+    eta, T = 0.01, 300
+    d = parse("r(aaa)")
+    lam, W = eigen_propagator_basis(st.H)
+    U = projected_uvalue(UvalueEvaluator(L, 3), d, W)
+    labels = np.array(list(np.ndindex(2, 2, 2)))
+    S_sum = continuous_history_sum(d, sgd(T, 1, 1), eta * lam[labels])
+    engine = (-eta) ** 3 * float(S_sum @ U.reshape(-1))
+    assert engine == pytest.approx(cor.corollary5_skew_term(st.S, st.H, st.J, eta, T), rel=1e-10)
