@@ -131,3 +131,20 @@ def test_corollary5_is_the_resummed_skew_diagram():
     S_sum = continuous_history_sum(d, sgd(T, 1, 1), eta * lam[labels])
     engine = (-eta) ** 3 * float(S_sum @ U.reshape(-1))
     assert engine == pytest.approx(cor.corollary5_skew_term(st.S, st.H, st.J, eta, T), rel=1e-10)
+
+
+def test_corollary4_is_sgd_minus_ode_and_sde_matches_sgd_at_order_two():
+    quad = "0.5*(1.5*t0**2 + 0.6*t0*t1 + 0.8*t1**2)"
+
+    def noisy(scale):
+        noise = f"{scale}*(0.7*t0 - 0.4*t1)"
+        return FiniteLandscape(2, [0.0, 0.0], [0.5, 0.5], [f"{quad} + {noise}", f"{quad} - {noise}"])
+
+    T, k, eta = 4, 50, 0.01
+    L = noisy(1.0)
+    st = cor.named_statistics(L)
+    c_sgd = taylor_coefficients(L, sgd(T, 1, 1), 2)[2] * eta**2
+    c_sde = taylor_coefficients(noisy(np.sqrt(k)), sgd(T * k, 1, 1), 2)[2] * (eta / k) ** 2  # Wiener scaling
+    c_ode = taylor_coefficients(FiniteLandscape(2, [0.0, 0.0], [1.0], [quad]), sgd(T * k, 1, 1), 2)[2] * (eta / k) ** 2
+    assert c_sgd - c_ode == pytest.approx(cor.corollary4_noise_term(st.C, st.H, eta, T), rel=1e-10)
+    assert c_sgd - c_sde == pytest.approx(0.0, abs=1e-15)
