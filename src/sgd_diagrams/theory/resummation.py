@@ -225,6 +225,23 @@ def _tied_geometric(sw, schedule, idle, events, nA, ns):
         v = np.zeros((nA, Q, ns))
         v[:, :, 0] = 1.0
         prev = np.full(Q, -1, dtype=np.int64)
+        consecutive = n_events > 1 and np.all(np.diff(times, axis=1) == 1)
+        constant = all(np.all(w == w[:, :1]) for w in wts)
+        if consecutive and constant and Q <= 64:
+            # One run of identical steps (GD): a single matrix power per row tuple.
+            v = _power_apply(v, powers, times[:, 0] - prev - 1)
+            for q_index in range(Q):
+                step = idle.copy()
+                for counts, mat in events.items():
+                    coef = 1.0
+                    for j, c in enumerate(counts):
+                        if c:
+                            coef *= wts[j][q_index, 0] ** c
+                    step = step + mat * coef
+                v[:, q_index] = np.einsum("as,ast->at", v[:, q_index], np.linalg.matrix_power(step, n_events))
+            v = _power_apply(v, powers, T - times[:, -1] - 1)
+            total += (v[:, :, sw.full] * mult[None]).sum(axis=1)
+            continue
         for e in range(n_events):
             v = _power_apply(v, powers, times[:, e] - prev - 1)
             new = np.einsum("aqs,ast->aqt", v, idle)
