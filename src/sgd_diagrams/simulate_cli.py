@@ -27,19 +27,14 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from . import __version__
+from .catalog import BUILTIN_LANDSCAPES, OPTIMIZER_NAMES
 from .errors import SgdDiagramsError
-from .landscapes.registry import BUILTIN_LANDSCAPES, resolve_landscape
-from .optimizers.registry import OPTIMIZER_NAMES, make_optimizer
-from .optimizers.trials import simulate, stats_from_json, stats_to_json
+from .io import atomic_write_text
 from .schedules import Schedule, load_schedule, parse_schedule_spec
 
 __all__ = ["add_simulate_parser", "run_simulate", "atomic_write_json"]
@@ -121,26 +116,12 @@ def _steps(text: str) -> list[int]:
 
 
 def atomic_write_json(path: Path, obj: Any) -> None:
-    """Write JSON to ``path`` via a temporary file in the same directory and ``os.replace``."""
-    path = Path(path)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    except OSError as exc:
-        raise SgdDiagramsError(
-            f"cannot write --out {path}: {exc.strerror}; check the directory"
-        ) from None
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(obj, fh, indent=1)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Write JSON to ``path`` atomically (see :func:`sgd_diagrams.io.atomic_write_text`)."""
+    atomic_write_text(path, json.dumps(obj, indent=1) + "\n")
 
 
 def _load_checkpoint(path: Path, fingerprint: str) -> dict[int, Any]:
+    from .optimizers.trials import stats_from_json
     if not path.exists():
         return {}
     try:
@@ -189,6 +170,11 @@ def _human(result: dict[str, Any], names: list[str]) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
+    import torch
+
+    from .landscapes.registry import resolve_landscape
+    from .optimizers.registry import make_optimizer
+    from .optimizers.trials import simulate, stats_to_json
     eta = _number(args.eta, "eta")
     trials = _number(args.trials, "trials", int)
     seed = _number(args.seed, "seed", int)
