@@ -16,8 +16,13 @@ compute those contractions:
 * :class:`MatrixFreeEstimatedEvaluator` — nested Jacobian/Hessian-vector products
   (:mod:`.matrix_free`), never a P×P tensor.
 
-One *replication* draws G = (most nodes) groups of S samples; R independent replications give
-a mean and a standard error std/√R of anything computed linearly or not from them.
+A *block* is G = (most nodes) groups of S samples.  Each part's estimator is averaged over the
+B blocks of a *replication* (parts read disjoint groups, so the product of the part averages stays
+unbiased; the matrix-free path averages whole-diagram contractions per block, also unbiased).
+R independent replications give a mean and a standard error std/√R of anything computed from
+them, linear or not.  S = 1 by default: App. C.6's group means with S > 1 are unbiased too but
+their variance grows like S when the means (G) are not small (S·{x}_{01} − (S−1)·{x}_{0|1}
+multiplies an O(1/√S) fluctuation by S), so many small blocks beat few large ones.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ import itertools
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from functools import lru_cache, reduce
+from functools import lru_cache
 
 import numpy as np
 
@@ -58,11 +63,12 @@ def statistic_terms(d: Diagram, S: int, root: str = "loss") -> tuple[tuple[float
 
 
 class DenseEstimatedEvaluator(UvalueEvaluator):
-    """A :class:`UvalueEvaluator` whose part cumulants are unbiased estimates from sample groups.
+    """A :class:`UvalueEvaluator` whose part cumulants are unbiased estimates from sample blocks.
 
-    ``group_tensors[g][k]`` is the mean ∇^k l_x(θ0) over group g (S samples each).  A part with
-    node labels ``members`` reads the groups named by those labels, so the parts of one diagram
-    use disjoint groups.  ``part_cumulant(degrees)`` (e.g. H for the propagators) reads groups 0….
+    ``group_tensors[g][k]`` has shape (B,) + (dim,)*k: per block, the mean ∇^k l_x(θ0) over group g
+    (S samples).  A part with node labels ``members`` reads the groups named by those labels, so the
+    parts of one diagram use disjoint groups; its estimate is averaged over the B blocks.
+    ``part_cumulant(degrees)`` (e.g. H for the propagators) reads groups 0, 1, ….
     """
 
     def __init__(self, group_tensors: Sequence[Sequence[np.ndarray]], S: int, dim: int,
@@ -87,56 +93,115 @@ class DenseEstimatedEvaluator(UvalueEvaluator):
                 raise SgdDiagramsError("internal: diagram has more nodes than sample groups")
             if max(degrees) >= len(self.group_tensors[0]):
                 raise SgdDiagramsError("internal: derivative order exceeds the prepared maximum")
-            total = None
-            for tau, b in cumulant_estimator(members, self.S).items():
-                g = block_groups(tau)
-                factors = [self.group_tensors[g[m]][k] for m, k in zip(members, degrees, strict=True)]
-                term = b * reduce(np.multiply.outer, factors)
-                total = term if total is None else total + term
-            self._estimates[key] = total
+            B = self.group_tensors[0][0].shape[0]
+            size = self.dim ** sum(degrees)
+            step = max(1, int(4e6 // max(size, 1)))
+            total = np.zeros((self.dim,) * sum(degrees))
+            for lo in range(0, B, step):
+                for tau, b in cumulant_estimator(members, self.S).items():
+                    g = block_groups(tau)
+                    factors = [self.group_tensors[g[m]][k][lo:lo + step] for m, k in zip(members, degrees, strict=True)]
+                    total += b * _batched_outer(factors).sum(axis=0)
+            self._estimates[key] = total / B
         return self._estimates[key]
 
 
-class MatrixFreeEstimatedEvaluator:
-    """Estimated uvalues by matrix-free contractions (scalar η only); callable like a UvalueEvaluator."""
+def _batched_outer(factors: Sequence[np.ndarray]) -> np.ndarray:
+    """Per-block outer product: (B, a…) ⊗ (B, b…) → (B, a…, b…)."""
+    out = factors[0]
+    for f in factors[1:]:
+        out = out.reshape(out.shape + (1,) * (f.ndim - 1)) * f.reshape((f.shape[0],) + (1,) * (out.ndim - 1)
+                                                                     + f.shape[1:])
+    return out
 
-    def __init__(self, cache, S: int) -> None:
-        self.cache = cache
-        self.S = S
+
+class MatrixFreeEstimatedEvaluator:
+    """Estimated uvalues by matrix-free contractions (scalar η only); callable like a UvalueEvaluator.
+
+    ``blocks`` holds the rows of one replication, shape (B, G, S, …).  Every diagram's estimator is
+    contracted per block (vectorized over blocks with ``torch.func.vmap``) and averaged;
+    :meth:`prepare` evaluates many diagrams in one pass so they share messages.
+    """
+
+    def __init__(self, landscape, blocks, chunk: int = 64) -> None:
+        self.landscape = landscape
+        self.blocks = blocks
+        self.S = int(blocks.shape[2])
+        self.chunk = chunk
         self.metric = None
+        self._values: dict[tuple[Diagram, str], np.ndarray] = {}
+        self.node_evaluations = 0
+
+    def prepare(self, diagrams: Sequence[Diagram], root: str = "loss") -> None:
+        """Estimate all ``diagrams`` in one vectorized pass over the blocks."""
+        import torch
+        from torch.func import vmap
+
+        from .matrix_free import MessageCache
+
+        todo = [d for d in diagrams if (d, root) not in self._values]
+        if not todo:
+            return
+        land, S = self.landscape, self.S
+        theta = land.init.detach()
+        counter = []
+
+        def one_block(block):
+            losses = [[(1.0, lambda th, r=block[g]: land.batch_loss(th, r))] for g in range(block.shape[0])]
+            cache = MessageCache(losses, theta)
+            outs = []
+            for d in todo:
+                total = None
+                for coef, groups in statistic_terms(d, S, root):
+                    term = coef * cache.contract(d, dict(groups), root)
+                    total = term if total is None else total + term
+                outs.append(total.reshape(-1))
+            counter.append(cache.node_evaluations)
+            return torch.cat(outs)
+
+        flat = vmap(one_block, chunk_size=self.chunk)(self.blocks).to(torch.float64).mean(dim=0).numpy()
+        self.node_evaluations += counter[-1] if counter else 0
+        width = 1 if root == "loss" else land.dim
+        for i, d in enumerate(todo):
+            v = flat[i * width:(i + 1) * width]
+            self._values[(d, root)] = v[0] if root == "loss" else v
 
     def __call__(self, d: Diagram, root: str = "loss"):
-        total = None
-        for coef, groups in statistic_terms(d, self.S, root):
-            value = self.cache.contract(d, dict(groups), root)
-            if root == "displacement":
-                value = value.detach().to("cpu").double().numpy()
-            term = coef * value
-            total = term if total is None else total + term
-        return float(total) if root == "loss" else np.asarray(total, dtype=np.float64)
+        if (d, root) not in self._values:
+            self.prepare([d], root)
+        v = self._values[(d, root)]
+        return float(v) if root == "loss" else np.asarray(v, dtype=np.float64)
 
 
 # -- sampling plans ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class SamplePlan:
-    """K samples split as R replications × G groups × S samples (K − R·G·S left unused)."""
+    """K samples split as R replications × B blocks × G groups × S samples (the rest unused)."""
 
     samples: int
     replications: int
+    blocks: int
     groups: int
     per_group: int
 
+    @property
+    def used(self) -> int:
+        return self.replications * self.blocks * self.groups * self.per_group
 
-def plan_samples(samples: int, groups: int, replications: int | None = None) -> SamplePlan:
-    """Split ``samples`` into replications of ``groups`` groups (default R = 20, fewer if scarce)."""
+
+def plan_samples(samples: int, groups: int, replications: int | None = None, per_group: int = 1) -> SamplePlan:
+    """Split ``samples`` into R replications (default 20, fewer if scarce) of blocks of ``groups`` groups."""
     if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
         raise SgdDiagramsError(f"--samples must be a positive integer, got {samples!r}")
-    R = replications if replications is not None else min(20, samples // max(groups, 1))
-    if R < 2 or samples < R * groups:
+    if replications is not None and replications < 2:
+        raise SgdDiagramsError(f"--replications must be at least 2, got {replications}")
+    unit = groups * per_group
+    R = replications if replications is not None else min(20, samples // max(unit, 1))
+    if R < 2 or samples < R * unit:
         raise SgdDiagramsError(
-            f"{samples} samples are too few: need at least {2 * groups} (2 replications of {groups} groups)"
+            f"{samples} samples are too few: need at least {2 * unit} (2 replications of {groups} groups)"
         )
-    return SamplePlan(samples, R, groups, samples // (R * groups))
+    return SamplePlan(samples, R, samples // (R * unit), groups, per_group)
 
 
 def _is_torch_landscape(landscape) -> bool:
@@ -166,62 +231,55 @@ def _draw_rows(landscape, n: int, seed: int):
     raise SgdDiagramsError(f"cannot sample data points from landscape {getattr(landscape, 'name', landscape)!r}")
 
 
-def _dense_group_tensors(landscape, rows, max_degree: int) -> list[np.ndarray]:
+def _dense_tensors(landscape, blocks, max_degree: int) -> list[list[np.ndarray]]:
+    """group_tensors[g][k] of shape (B,) + (dim,)*k from rows ``blocks`` (B, G, S, …)."""
+    G = blocks.shape[1]
     if hasattr(landscape, "derivative_tensors") and not _is_torch_landscape(landscape):
         tensors = landscape.derivative_tensors(max_degree)
-        return [t[np.asarray(rows)].mean(axis=0) for t in tensors]
+        idx = np.asarray(blocks)
+        return [[t[idx[:, g]].mean(axis=1) for t in tensors] for g in range(G)]
     import torch
-    from torch.func import grad, jacfwd
+    from torch.func import grad, jacfwd, vmap
 
     theta = landscape.init.detach()
+    out = []
+    for g in range(G):
+        rows = blocks[:, g]
 
-    def loss(th):
-        return landscape.batch_loss(th, rows)
+        def loss(th, r):
+            return landscape.batch_loss(th, r)
 
-    out = [float(loss(theta).detach())]
-    fn = grad(loss)
-    for _ in range(1, max_degree + 1):
-        out.append(fn(theta).detach().to(torch.float64).numpy())
-        fn = jacfwd(fn)
-    return [np.asarray(t, dtype=np.float64) for t in out]
+        per = [vmap(loss, in_dims=(None, 0))(theta, rows)]
+        fn = grad(loss)
+        for _ in range(1, max_degree + 1):
+            per.append(vmap(fn, in_dims=(None, 0))(theta, rows))
+            fn = jacfwd(fn)
+        out.append([t.detach().to(torch.float64).numpy() for t in per])
+    return out
 
 
-def _group_losses(landscape, rows, chunk: int):
-    losses = []
-    n = len(rows)
-    for start in range(0, n, chunk):
-        r = rows[start:start + chunk]
-        losses.append((len(r) / n, lambda th, r=r: landscape.batch_loss(th, r)))
-    return losses
+def dense_evaluator(landscape, blocks, max_degree: int, metric: np.ndarray | None = None) -> DenseEstimatedEvaluator:
+    """The dense estimated evaluator on sample rows ``blocks`` of shape (B, G, S, …)."""
+    return DenseEstimatedEvaluator(_dense_tensors(landscape, blocks, max_degree), int(blocks.shape[2]),
+                                   landscape.dim, metric)
+
+
+def matrix_free_evaluator(landscape, blocks, chunk: int = 64) -> MatrixFreeEstimatedEvaluator:
+    """The matrix-free estimated evaluator on sample rows ``blocks`` of shape (B, G, S, …)."""
+    return MatrixFreeEstimatedEvaluator(landscape, blocks, chunk)
 
 
 def replication_evaluators(landscape, plan: SamplePlan, max_degree: int, seed: int = 0, method: str = "auto",
-                           metric: np.ndarray | None = None, chunk: int = 512) -> Iterator:
+                           metric: np.ndarray | None = None, chunk: int = 64) -> Iterator:
     """One estimated evaluator per replication (independent samples; deterministic in ``seed``)."""
     method = choose_method(landscape, method)
     if metric is not None and method != "dense":
         raise SgdDiagramsError("a matrix learning rate (--metric) needs the dense estimation path (small dim)")
-    rows = _draw_rows(landscape, plan.replications * plan.groups * plan.per_group, seed)
-    S = plan.per_group
+    rows = _draw_rows(landscape, plan.used, seed)
+    shape = (plan.replications, plan.blocks, plan.groups, plan.per_group) + tuple(rows.shape[1:])
+    rows = rows.reshape(shape)
     for r in range(plan.replications):
-        base = r * plan.groups * S
-        group_rows = [rows[base + g * S: base + (g + 1) * S] for g in range(plan.groups)]
         if method == "dense":
-            yield dense_evaluator(landscape, group_rows, max_degree, metric)
+            yield dense_evaluator(landscape, rows[r], max_degree, metric)
         else:
-            yield matrix_free_evaluator(landscape, group_rows, chunk)
-
-
-def dense_evaluator(landscape, group_rows: Sequence, max_degree: int,
-                    metric: np.ndarray | None = None) -> DenseEstimatedEvaluator:
-    """The dense estimated evaluator on explicit sample groups (all of one size S)."""
-    tensors = [_dense_group_tensors(landscape, gr, max_degree) for gr in group_rows]
-    return DenseEstimatedEvaluator(tensors, len(group_rows[0]), landscape.dim, metric)
-
-
-def matrix_free_evaluator(landscape, group_rows: Sequence, chunk: int = 512) -> MatrixFreeEstimatedEvaluator:
-    """The matrix-free estimated evaluator on explicit sample groups (all of one size S)."""
-    from .matrix_free import MessageCache
-
-    cache = MessageCache([_group_losses(landscape, gr, chunk) for gr in group_rows], landscape.init.detach())
-    return MatrixFreeEstimatedEvaluator(cache, len(group_rows[0]))
+            yield matrix_free_evaluator(landscape, rows[r], chunk)

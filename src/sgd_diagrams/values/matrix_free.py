@@ -68,7 +68,7 @@ class MessageCache:
         self.losses = losses
         self.theta = theta
         self._vectors: dict[tuple, torch.Tensor] = {}
-        self._scalars: dict[tuple, float] = {}
+        self._scalars: dict[tuple, torch.Tensor] = {}
         self.node_evaluations = 0
 
     def _key(self, d: Diagram, v: int, groups: dict[int, int]) -> tuple:
@@ -83,11 +83,11 @@ class MessageCache:
                 part = weight * node_vector(loss, self.theta, msgs)
                 total = part if total is None else total + part
                 self.node_evaluations += 1
-            self._vectors[key] = total.detach()
+            self._vectors[key] = total
         return self._vectors[key]
 
     def contract(self, d: Diagram, groups: dict[int, int], root: str = "loss"):
-        """{x} for diagram ``d`` with node v reading group ``groups[v]``: a float, or a vector (displacement)."""
+        """{x} for diagram ``d`` with node v reading group ``groups[v]``: a 0-d tensor, or a vector (displacement)."""
         if root == "displacement":
             if len(d.children[0]) != 1 or not d.root_alone:
                 raise SgdDiagramsError(f"{d} is not a displacement diagram: the root must be alone with one child")
@@ -98,9 +98,10 @@ class MessageCache:
         if key not in self._scalars:
             g, kids = key
             msgs = [self._vector(k) for k in kids]
-            total = 0.0
+            total = None
             for weight, loss in self.losses[g]:
-                total += weight * float(node_scalar(loss, self.theta, msgs))
+                part = weight * node_scalar(loss, self.theta, msgs)
+                total = part if total is None else total + part
                 self.node_evaluations += 1
             self._scalars[key] = total
         return self._scalars[key]
