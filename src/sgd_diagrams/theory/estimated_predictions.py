@@ -26,6 +26,7 @@ from ..diagrams import Diagram, enumerate_diagrams
 from ..errors import SgdDiagramsError
 from ..io import atomic_write_text
 from ..schedules.grid import Schedule
+from ..schedules.histories import history_count
 from ..values.estimated import SamplePlan, choose_method, plan_samples, replication_evaluators
 from .resummation import resummed_prediction
 from .series import QUANTITIES, taylor_series
@@ -90,16 +91,22 @@ def _kind_diagrams(kind: str, order: int) -> list[Diagram]:
 
 def estimate_uvalues(landscape, kind: str, order: int, samples: int, seed: int = 0,
                      replications: int | None = None, method: str = "auto", progress: bool = False,
-                     use_cache: bool = True, chunk: int = 64) -> UvalueEstimates:
-    """Estimate the uvalue of every ``kind`` diagram with ≤ ``order`` edges, R times independently."""
+                     use_cache: bool = True, chunk: int = 64, schedule: Schedule | None = None) -> UvalueEstimates:
+    """Estimate the uvalue of every ``kind`` diagram with ≤ ``order`` edges, R times independently.
+
+    With ``schedule``, only diagrams with histories in it (nonzero counts) are estimated.
+    """
     if kind not in ("test", "train", "displacement"):
         raise SgdDiagramsError(f"unknown diagram kind {kind!r}; use test, train or displacement")
     method = choose_method(landscape, method)
     plan = plan_samples(samples, order + 1, replications)
     root = "displacement" if kind == "displacement" else "loss"
     diagrams = _kind_diagrams(kind, order)
+    if schedule is not None:
+        diagrams = [d for d in diagrams if history_count(d, schedule) != 0]
     key = json.dumps({**_fingerprint(landscape), "samples": samples, "seed": seed, "plan": str(plan),
-                      "order": order, "kind": kind, "method": method}, sort_keys=True, default=str)
+                      "order": order, "kind": kind, "method": method, "diagrams": [str(d) for d in diagrams]},
+                     sort_keys=True, default=str)
     path = cache_dir() / (hashlib.sha256(key.encode()).hexdigest()[:24] + ".json")
     if use_cache and path.exists():
         try:
@@ -172,7 +179,7 @@ def estimated_prediction(landscape, schedule: Schedule, order: int, etas, quanti
                 preds.append(taylor_series(landscape, schedule, order, quantity, metric=metric, evaluator=ev)(etas))
     else:
         est = estimate_uvalues(landscape, _KIND[quantity], order, samples, seed, replications, method, progress,
-                               use_cache)
+                               use_cache, schedule=schedule)
         plan = est.plan
         for r in range(plan.replications):
             series = taylor_series(landscape, schedule, order, quantity, evaluator=_Lookup(est, r))
