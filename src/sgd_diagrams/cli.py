@@ -7,6 +7,7 @@ Subcommands (``sgd-diagrams <command> --help`` for details):
 * ``predict`` — Taylor, resummed, continuous-time or T → ∞ predictions at given η;
 * ``coefficients`` — symbolic Taylor coefficients for in-order SGD (N, B, E) or GD (N, T);
 * ``draw`` — pictures of diagrams and of histories in their grid;
+* ``stats`` — named landscape statistics (G·ηG, tr(CηHη), …) estimated from samples, with errors;
 * ``simulate`` — SGD and its rivals over thousands of vectorized trials, with CIs;
 * ``demo`` — the main job on the built-in example: diagrams, series, and the
   Taylor polynomial beside the exact expectation of SGD.
@@ -192,6 +193,10 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     from .theory import taylor_series
     from .theory.resummation import resummed_prediction
 
+    if args.samples is not None:
+        from .commands.estimate import run_estimated_predict
+
+        return run_estimated_predict(args)
     landscape = theory_landscape(load_landscape_spec(args.landscape))
     schedule = load_schedule_spec(args.grid, args.schedule)
     etas = _etas(args.eta)
@@ -319,6 +324,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="resummed T -> infinity limit (Theorem 2): grow epochs at fixed N, or N = T one-epoch")
     p.add_argument("--quantity", choices=QUANTITY_CHOICES, default="test-loss")
     p.add_argument("--metric", help="matrix learning rate direction P (η = scalar·P), e.g. '1,0;0,2'")
+    from .commands.estimate import add_sampling_options
+
+    add_sampling_options(p)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--out", help="write the output to this file (atomically)")
     p.set_defaults(func=_cmd_predict)
@@ -329,9 +337,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--order", type=int, default=3, help="series order (default 3)")
     p.set_defaults(func=_cmd_demo)
 
-    from .commands import coefficients, draw
+    from .commands import coefficients, draw, estimate
 
-    for module in (coefficients, draw):
+    for module in (coefficients, draw, estimate):
         module.register(sub).set_defaults(func=module.run)
     from .simulate_cli import add_simulate_parser, run_simulate
 

@@ -323,10 +323,13 @@ def _diagrams(quantity: str, edges: int, linkless: bool = True):
 
 def resummed_prediction(landscape, schedule: Schedule, order: int, etas, quantity: str = "test-loss",
                         metric: np.ndarray | None = None, continuous: bool = False,
-                        root_tensors: list[np.ndarray] | None = None) -> ResummedPrediction:
+                        root_tensors: list[np.ndarray] | None = None,
+                        evaluator: UvalueEvaluator | None = None) -> ResummedPrediction:
     """Theorem 1 resummed to ``order`` edges at each η in ``etas`` (Remark 1 if ``continuous``).
 
     ``root_tensors``: measure a deterministic s with derivatives [s, ∇s, …] instead of the test loss.
+    ``evaluator``: use its part cumulants (e.g. estimated ones) instead of the landscape's exact
+    ones; H is then ``evaluator.part_cumulant((2,))`` and only ``landscape.dim`` is read.
     """
     if quantity not in QUANTITIES:
         raise SgdDiagramsError(f"unknown quantity {quantity!r}; use one of {', '.join(QUANTITIES)}")
@@ -335,8 +338,11 @@ def resummed_prediction(landscape, schedule: Schedule, order: int, etas, quantit
     etas = np.atleast_1d(np.asarray(etas, dtype=np.float64))
     if not np.all(np.isfinite(etas)):
         raise SgdDiagramsError("every eta must be a finite number")
-    evaluator = UvalueEvaluator(landscape, max(order, 2), metric, root_tensors=root_tensors)
-    H = landscape.mean_derivative(2)
+    if evaluator is None:
+        evaluator = UvalueEvaluator(landscape, max(order, 2), metric, root_tensors=root_tensors)
+        H = landscape.mean_derivative(2)
+    else:
+        H = evaluator.part_cumulant((2,))
     lam, W = eigen_propagator_basis(H, metric)
     root = "displacement" if quantity == "displacement" else "loss"
     sign = -1.0 if quantity == "gen-gap" else 1.0

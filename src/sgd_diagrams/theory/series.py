@@ -79,12 +79,14 @@ def _diagrams_for(quantity: str, edges: int) -> tuple[Diagram, ...]:
 
 
 def taylor_series(landscape, schedule: Schedule, order: int, quantity: str = "test-loss",
-                  metric: np.ndarray | None = None, root_tensors: list[np.ndarray] | None = None) -> Series:
+                  metric: np.ndarray | None = None, root_tensors: list[np.ndarray] | None = None,
+                  evaluator=None) -> Series:
     """The order-``order`` Taylor series of E[quantity] after SGD on ``schedule`` (Theorem 1).
 
     ``root_tensors`` (with ``quantity='test-loss'``) replaces the measured test loss by any
     deterministic s, given its derivatives [s, ∇s, ∇²s, …] at θ0 (seed 001 §"SGD descends on a
-    C-smoothed landscape": replace the root's l by s).
+    C-smoothed landscape": replace the root's l by s).  ``evaluator`` replaces the exact uvalues
+    (any callable ``evaluator(d, root=...)``, e.g. estimated ones; then only ``landscape.dim`` is read).
     """
     if quantity not in QUANTITIES:
         raise SgdDiagramsError(f"unknown quantity {quantity!r}; use one of {', '.join(QUANTITIES)}")
@@ -96,7 +98,8 @@ def taylor_series(landscape, schedule: Schedule, order: int, quantity: str = "te
         raise SgdDiagramsError("taylor_series needs a Schedule")
     if root_tensors is not None and quantity != "test-loss":
         raise SgdDiagramsError("a custom measured quantity (root_tensors) uses the test-loss diagrams")
-    evaluator = UvalueEvaluator(landscape, max(order, 0), metric, root_tensors=root_tensors)
+    if evaluator is None:
+        evaluator = UvalueEvaluator(landscape, max(order, 0), metric, root_tensors=root_tensors)
     root = "displacement" if quantity == "displacement" else "loss"
     sign = -1.0 if quantity == "gen-gap" else 1.0
     series = Series(quantity, order)

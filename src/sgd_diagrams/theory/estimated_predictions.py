@@ -1,0 +1,190 @@
+"""Predictions from estimated diagram values, with error bars (seed 001 App. C.3, C.6; Theorem 1).
+
+K sampled data points are split into R independent replications (:mod:`sgd_diagrams.values.estimated`);
+every replication gives unbiased uvalue estimates and hence a whole prediction.  The reported value
+is the mean of the R predictions and its standard error their standard deviation / √R — honest for
+any correlation between diagrams, and for the resummed form (nonlinear in H) too.
+
+* Taylor form: any landscape; the matrix-free path for large P.  The per-replication uvalues are
+  cached on disk (by landscape, θ0, samples, seed, replications, order and kind), written atomically,
+  so other schedules and η reuse them.
+* Resummed form: needs the eigenbasis of the estimated H, so only the dense path (small dim); for
+  large models use the Taylor form (documented limitation).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..diagrams import Diagram, enumerate_diagrams
+from ..errors import SgdDiagramsError
+from ..io import atomic_write_text
+from ..schedules.grid import Schedule
+from ..schedules.histories import history_count
+from ..values.estimated import SamplePlan, choose_method, plan_samples, replication_evaluators
+from .resummation import resummed_prediction
+from .series import QUANTITIES, taylor_series
+
+__all__ = ["EstimatedPrediction", "UvalueEstimates", "estimate_uvalues", "estimated_prediction", "cache_dir"]
+
+_KIND = {"test-loss": "test", "train-loss": "train", "gen-gap": "train", "displacement": "displacement"}
+
+
+@dataclass
+class UvalueEstimates:
+    """Per-replication estimated uvalues: ``replicas[notation]`` has shape (R,) or (R, dim)."""
+
+    plan: SamplePlan
+    method: str
+    replicas: dict[str, np.ndarray]
+
+    def mean(self, d: Diagram) -> np.ndarray:
+        return self.replicas[str(d)].mean(axis=0)
+
+    def stderr(self, d: Diagram) -> np.ndarray:
+        r = self.replicas[str(d)]
+        return r.std(axis=0, ddof=1) / np.sqrt(len(r))
+
+
+@dataclass
+class EstimatedPrediction:
+    """Mean prediction over replications at each η, its standard error, and the replications."""
+
+    quantity: str
+    order: int
+    form: str
+    eta: np.ndarray
+    value: np.ndarray
+    stderr: np.ndarray
+    replicas: np.ndarray  # (R, len(eta)[, dim])
+    plan: SamplePlan
+    method: str
+
+
+def cache_dir() -> Path:
+    """Where estimates are cached: ``$SGD_DIAGRAMS_CACHE`` or ``~/.cache/sgd-diagrams``."""
+    return Path(os.environ.get("SGD_DIAGRAMS_CACHE", Path.home() / ".cache" / "sgd-diagrams")) / "estimates"
+
+
+def _fingerprint(landscape) -> dict:
+    if hasattr(landscape, "describe"):
+        desc = landscape.describe()
+    elif hasattr(landscape, "to_json"):
+        desc = landscape.to_json()
+    else:
+        desc = {"name": getattr(landscape, "name", "?")}
+    init = landscape.init
+    init = init.detach().cpu().double().numpy() if hasattr(init, "detach") else np.asarray(init, dtype=np.float64)
+    return {"landscape": desc, "theta0": hashlib.sha256(np.ascontiguousarray(init).tobytes()).hexdigest()}
+
+
+def _kind_diagrams(kind: str, order: int) -> list[Diagram]:
+    start = 1 if kind == "displacement" else 0
+    return [d for k in range(start, order + 1) for d in enumerate_diagrams(k, kind)]
+
+
+def estimate_uvalues(landscape, kind: str, order: int, samples: int, seed: int = 0,
+                     replications: int | None = None, method: str = "auto", progress: bool = False,
+                     use_cache: bool = True, chunk: int = 64, schedule: Schedule | None = None) -> UvalueEstimates:
+    """Estimate the uvalue of every ``kind`` diagram with ≤ ``order`` edges, R times independently.
+
+    With ``schedule``, only diagrams with histories in it (nonzero counts) are estimated.
+    """
+    if kind not in ("test", "train", "displacement"):
+        raise SgdDiagramsError(f"unknown diagram kind {kind!r}; use test, train or displacement")
+    method = choose_method(landscape, method)
+    plan = plan_samples(samples, order + 1, replications)
+    root = "displacement" if kind == "displacement" else "loss"
+    diagrams = _kind_diagrams(kind, order)
+    if schedule is not None:
+        diagrams = [d for d in diagrams if history_count(d, schedule) != 0]
+    key = json.dumps({**_fingerprint(landscape), "samples": samples, "seed": seed, "plan": str(plan),
+                      "order": order, "kind": kind, "method": method, "diagrams": [str(d) for d in diagrams]},
+                     sort_keys=True, default=str)
+    path = cache_dir() / (hashlib.sha256(key.encode()).hexdigest()[:24] + ".json")
+    if use_cache and path.exists():
+        try:
+            stored = json.loads(path.read_text())
+            if stored.get("key") == key:
+                return UvalueEstimates(plan, method, {k: np.asarray(v) for k, v in stored["replicas"].items()})
+        except (OSError, ValueError):
+            pass
+    rows: dict[str, list] = {str(d): [] for d in diagrams}
+    evaluators = replication_evaluators(landscape, plan, order, seed=seed, method=method, chunk=chunk)
+    if progress:
+        from tqdm import tqdm
+
+        evaluators = tqdm(evaluators, total=plan.replications, desc="estimating diagram values", unit="rep")
+    for ev in evaluators:
+        if hasattr(ev, "prepare"):
+            ev.prepare(diagrams, root)
+        for d in diagrams:
+            rows[str(d)].append(np.asarray(ev(d, root=root), dtype=np.float64))
+    replicas = {k: np.stack(v) for k, v in rows.items()}
+    if use_cache:
+        try:
+            payload = {"key": key, "replicas": {k: v.tolist() for k, v in replicas.items()}}
+            atomic_write_text(path, json.dumps(payload))
+        except OSError:
+            pass
+    return UvalueEstimates(plan, method, replicas)
+
+
+class _Lookup:
+    """An evaluator answering from one replication of cached estimates."""
+
+    def __init__(self, estimates: UvalueEstimates, r: int) -> None:
+        self.estimates, self.r = estimates, r
+
+    def __call__(self, d: Diagram, root: str = "loss"):
+        value = self.estimates.replicas[str(d)][self.r]
+        return float(value) if root == "loss" else value
+
+
+def estimated_prediction(landscape, schedule: Schedule, order: int, etas, quantity: str = "test-loss", *,
+                         samples: int, seed: int = 0, resum: bool = False, replications: int | None = None,
+                         method: str = "auto", metric: np.ndarray | None = None, progress: bool = False,
+                         use_cache: bool = True) -> EstimatedPrediction:
+    """Taylor (or resummed, dense path) prediction of E[quantity] from ``samples`` sampled data points."""
+    if quantity not in QUANTITIES:
+        raise SgdDiagramsError(f"--samples supports {', '.join(QUANTITIES)}, not {quantity!r}")
+    if isinstance(order, bool) or not isinstance(order, int) or not 0 <= order <= 4:
+        raise SgdDiagramsError(f"estimated predictions support order 0..4, got {order!r}")
+    etas = np.atleast_1d(np.asarray(etas, dtype=np.float64))
+    method = choose_method(landscape, method)
+    preds = []
+    if resum or metric is not None:
+        if method != "dense":
+            raise SgdDiagramsError(
+                f"resummed (or --metric) estimation needs the dense path, i.e. a landscape with dim <= 24 "
+                f"(this one has {landscape.dim}); use the Taylor form for large models"
+            )
+        plan = plan_samples(samples, max(order, 2) + 1, replications)
+        evaluators = replication_evaluators(landscape, plan, max(order, 2), seed=seed, method="dense", metric=metric)
+        if progress:
+            from tqdm import tqdm
+
+            evaluators = tqdm(evaluators, total=plan.replications, desc="estimating", unit="rep")
+        for ev in evaluators:
+            if resum:
+                preds.append(resummed_prediction(landscape, schedule, order, etas, quantity, metric=metric,
+                                                 evaluator=ev).value)
+            else:
+                preds.append(taylor_series(landscape, schedule, order, quantity, metric=metric, evaluator=ev)(etas))
+    else:
+        est = estimate_uvalues(landscape, _KIND[quantity], order, samples, seed, replications, method, progress,
+                               use_cache, schedule=schedule)
+        plan = est.plan
+        for r in range(plan.replications):
+            series = taylor_series(landscape, schedule, order, quantity, evaluator=_Lookup(est, r))
+            preds.append(series(etas))
+    replicas = np.stack([np.asarray(p, dtype=np.float64) for p in preds])
+    R = len(replicas)
+    return EstimatedPrediction(quantity, order, "resummed" if resum else "Taylor", etas, replicas.mean(axis=0),
+                               replicas.std(axis=0, ddof=1) / np.sqrt(R), replicas, plan, method)

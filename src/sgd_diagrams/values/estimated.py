@@ -1,0 +1,285 @@
+"""Estimated uvalues from sampled data, unbiased, with standard errors (seed 001 App. C.3, C.6).
+
+A uvalue is Π_parts 𝒞[part] contracted along edges.  Each part's cumulant has the unbiased
+estimator Σ_τ b(τ) {x}_τ of :mod:`.estimators` (τ ranging over partitions of the part), with
+the factors of a τ-block reading the sample group labelled by the block's smallest node.
+Parts are disjoint, so different parts read different groups and the product of their
+estimators is unbiased for the product of cumulants: the uvalue estimator is
+
+    Σ_{(τ_p)_p} Π_p b(τ_p) · {x}_{∪τ_p},
+
+a linear combination of tree contractions of group-mean derivative tensors.  Two evaluators
+compute those contractions:
+
+* :class:`DenseEstimatedEvaluator` — materializes each group's mean tensors ∇^k L_g(θ0)
+  (small dim; serves the resummed form too, through the exact machinery's ``part_tensor``);
+* :class:`MatrixFreeEstimatedEvaluator` — nested Jacobian/Hessian-vector products
+  (:mod:`.matrix_free`), never a P×P tensor.
+
+A *block* is G = (most nodes) groups of S samples.  Each part's estimator is averaged over the
+B blocks of a *replication* (parts read disjoint groups, so the product of the part averages stays
+unbiased; the matrix-free path averages whole-diagram contractions per block, also unbiased).
+R independent replications give a mean and a standard error std/√R of anything computed from
+them, linear or not.  S = 1 by default: App. C.6's group means with S > 1 are unbiased too but
+their variance grows like S when the means (G) are not small (S·{x}_{01} − (S−1)·{x}_{0|1}
+multiplies an O(1/√S) fluctuation by S), so many small blocks beat few large ones.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from ..diagrams.diagram import Diagram
+from ..errors import SgdDiagramsError
+from .estimators import Partition, block_groups, cumulant_estimator
+from .uvalue import UvalueEvaluator
+
+__all__ = ["statistic_terms", "DenseEstimatedEvaluator", "MatrixFreeEstimatedEvaluator", "SamplePlan",
+           "plan_samples", "replication_evaluators", "dense_evaluator", "matrix_free_evaluator",
+           "choose_method", "DENSE_MAX_DIM"]
+
+DENSE_MAX_DIM = 24
+
+
+@lru_cache(maxsize=4096)
+def statistic_terms(d: Diagram, S: int, root: str = "loss") -> tuple[tuple[float, tuple[tuple[int, int], ...]], ...]:
+    """The uvalue estimator of ``d`` as [(coefficient, ((node, group), …))], groups by node label."""
+    parts = [m for m in d.part_members if not (root == "displacement" and 0 in m)]
+    options: list[list[tuple[Partition, float]]] = [list(cumulant_estimator(tuple(m), S).items()) for m in parts]
+    terms = []
+    for combo in itertools.product(*options):
+        coef = math.prod(b for _, b in combo)
+        groups: dict[int, int] = {}
+        for tau, _ in combo:
+            groups.update(block_groups(tau))
+        terms.append((coef, tuple(sorted(groups.items()))))
+    return tuple(terms)
+
+
+class DenseEstimatedEvaluator(UvalueEvaluator):
+    """A :class:`UvalueEvaluator` whose part cumulants are unbiased estimates from sample blocks.
+
+    ``group_tensors[g][k]`` has shape (B,) + (dim,)*k: per block, the mean ∇^k l_x(θ0) over group g
+    (S samples).  A part with node labels ``members`` reads the groups named by those labels, so the
+    parts of one diagram use disjoint groups; its estimate is averaged over the B blocks.
+    ``part_cumulant(degrees)`` (e.g. H for the propagators) reads groups 0, 1, ….
+    """
+
+    def __init__(self, group_tensors: Sequence[Sequence[np.ndarray]], S: int, dim: int,
+                 metric: np.ndarray | None = None) -> None:
+        self.group_tensors = [[np.asarray(t, dtype=np.float64) for t in g] for g in group_tensors]
+        self.S = S
+        self.dim = dim
+        self.metric = None if metric is None else np.asarray(metric, dtype=np.float64)
+        self.root_tensors = None
+        self._estimates: dict[tuple, np.ndarray] = {}
+
+    def part_tensor(self, d: Diagram, members: tuple[int, ...]) -> np.ndarray:
+        return self._estimate(tuple(members), tuple(d.degree(v) for v in members))
+
+    def part_cumulant(self, degrees: tuple[int, ...]) -> np.ndarray:
+        return self._estimate(tuple(range(len(degrees))), tuple(degrees))
+
+    def _estimate(self, members: tuple[int, ...], degrees: tuple[int, ...]) -> np.ndarray:
+        key = (members, degrees)
+        if key not in self._estimates:
+            if max(members) >= len(self.group_tensors):
+                raise SgdDiagramsError("internal: diagram has more nodes than sample groups")
+            if max(degrees) >= len(self.group_tensors[0]):
+                raise SgdDiagramsError("internal: derivative order exceeds the prepared maximum")
+            B = self.group_tensors[0][0].shape[0]
+            size = self.dim ** sum(degrees)
+            step = max(1, int(4e6 // max(size, 1)))
+            total = np.zeros((self.dim,) * sum(degrees))
+            for lo in range(0, B, step):
+                for tau, b in cumulant_estimator(members, self.S).items():
+                    g = block_groups(tau)
+                    factors = [self.group_tensors[g[m]][k][lo:lo + step] for m, k in zip(members, degrees, strict=True)]
+                    total += b * _batched_outer(factors).sum(axis=0)
+            self._estimates[key] = total / B
+        return self._estimates[key]
+
+
+def _batched_outer(factors: Sequence[np.ndarray]) -> np.ndarray:
+    """Per-block outer product: (B, a…) ⊗ (B, b…) → (B, a…, b…)."""
+    out = factors[0]
+    for f in factors[1:]:
+        out = out.reshape(out.shape + (1,) * (f.ndim - 1)) * f.reshape((f.shape[0],) + (1,) * (out.ndim - 1)
+                                                                     + f.shape[1:])
+    return out
+
+
+class MatrixFreeEstimatedEvaluator:
+    """Estimated uvalues by matrix-free contractions (scalar η only); callable like a UvalueEvaluator.
+
+    ``blocks`` holds the rows of one replication, shape (B, G, S, …).  Every diagram's estimator is
+    contracted per block (vectorized over blocks with ``torch.func.vmap``) and averaged;
+    :meth:`prepare` evaluates many diagrams in one pass so they share messages.
+    """
+
+    def __init__(self, landscape, blocks, chunk: int = 64) -> None:
+        self.landscape = landscape
+        self.blocks = blocks
+        self.S = int(blocks.shape[2])
+        self.chunk = chunk
+        self.metric = None
+        self._values: dict[tuple[Diagram, str], np.ndarray] = {}
+        self.node_evaluations = 0
+
+    def prepare(self, diagrams: Sequence[Diagram], root: str = "loss") -> None:
+        """Estimate all ``diagrams`` in one vectorized pass over the blocks."""
+        import torch
+        from torch.func import vmap
+
+        from .matrix_free import MessageCache
+
+        todo = [d for d in diagrams if (d, root) not in self._values]
+        if not todo:
+            return
+        land, S = self.landscape, self.S
+        theta = land.init.detach()
+        counter = []
+
+        def one_block(block):
+            losses = [[(1.0, lambda th, r=block[g]: land.batch_loss(th, r))] for g in range(block.shape[0])]
+            cache = MessageCache(losses, theta)
+            outs = []
+            for d in todo:
+                total = None
+                for coef, groups in statistic_terms(d, S, root):
+                    term = coef * cache.contract(d, dict(groups), root)
+                    total = term if total is None else total + term
+                outs.append(total.reshape(-1))
+            counter.append(cache.node_evaluations)
+            return torch.cat(outs)
+
+        flat = vmap(one_block, chunk_size=self.chunk)(self.blocks).to(torch.float64).mean(dim=0).numpy()
+        self.node_evaluations += counter[-1] if counter else 0
+        width = 1 if root == "loss" else land.dim
+        for i, d in enumerate(todo):
+            v = flat[i * width:(i + 1) * width]
+            self._values[(d, root)] = v[0] if root == "loss" else v
+
+    def __call__(self, d: Diagram, root: str = "loss"):
+        if (d, root) not in self._values:
+            self.prepare([d], root)
+        v = self._values[(d, root)]
+        return float(v) if root == "loss" else np.asarray(v, dtype=np.float64)
+
+
+# -- sampling plans ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SamplePlan:
+    """K samples split as R replications × B blocks × G groups × S samples (the rest unused)."""
+
+    samples: int
+    replications: int
+    blocks: int
+    groups: int
+    per_group: int
+
+    @property
+    def used(self) -> int:
+        return self.replications * self.blocks * self.groups * self.per_group
+
+
+def plan_samples(samples: int, groups: int, replications: int | None = None, per_group: int = 1) -> SamplePlan:
+    """Split ``samples`` into R replications (default 20, fewer if scarce) of blocks of ``groups`` groups."""
+    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
+        raise SgdDiagramsError(f"--samples must be a positive integer, got {samples!r}")
+    if replications is not None and replications < 2:
+        raise SgdDiagramsError(f"--replications must be at least 2, got {replications}")
+    unit = groups * per_group
+    R = replications if replications is not None else min(20, samples // max(unit, 1))
+    if R < 2 or samples < R * unit:
+        raise SgdDiagramsError(
+            f"{samples} samples are too few: need at least {2 * unit} (2 replications of {groups} groups)"
+        )
+    return SamplePlan(samples, R, samples // (R * unit), groups, per_group)
+
+
+def _is_torch_landscape(landscape) -> bool:
+    return hasattr(landscape, "batch_loss") and hasattr(landscape, "sample_training_sets")
+
+
+def choose_method(landscape, method: str = "auto") -> str:
+    """'dense' (small dim or a numpy finite landscape) or 'matrix-free'."""
+    if method not in ("auto", "dense", "matrix-free"):
+        raise SgdDiagramsError(f"method must be auto, dense or matrix-free, got {method!r}")
+    torch_ok = _is_torch_landscape(landscape)
+    if method == "matrix-free" and not torch_ok:
+        raise SgdDiagramsError("the matrix-free path needs a torch landscape (a built-in name or a model)")
+    if method == "auto":
+        return "dense" if (not torch_ok or landscape.dim <= DENSE_MAX_DIM) else "matrix-free"
+    return method
+
+
+def _draw_rows(landscape, n: int, seed: int):
+    if _is_torch_landscape(landscape):
+        import torch
+
+        gen = torch.Generator().manual_seed(int(seed))
+        return landscape.sample_training_sets(gen, 1, n)[0]
+    if hasattr(landscape, "sample_points"):
+        return landscape.sample_points(np.random.default_rng(seed), n)
+    raise SgdDiagramsError(f"cannot sample data points from landscape {getattr(landscape, 'name', landscape)!r}")
+
+
+def _dense_tensors(landscape, blocks, max_degree: int) -> list[list[np.ndarray]]:
+    """group_tensors[g][k] of shape (B,) + (dim,)*k from rows ``blocks`` (B, G, S, …)."""
+    G = blocks.shape[1]
+    if hasattr(landscape, "derivative_tensors") and not _is_torch_landscape(landscape):
+        tensors = landscape.derivative_tensors(max_degree)
+        idx = np.asarray(blocks)
+        return [[t[idx[:, g]].mean(axis=1) for t in tensors] for g in range(G)]
+    import torch
+    from torch.func import grad, jacfwd, vmap
+
+    theta = landscape.init.detach()
+    out = []
+    for g in range(G):
+        rows = blocks[:, g]
+
+        def loss(th, r):
+            return landscape.batch_loss(th, r)
+
+        per = [vmap(loss, in_dims=(None, 0))(theta, rows)]
+        fn = grad(loss)
+        for _ in range(1, max_degree + 1):
+            per.append(vmap(fn, in_dims=(None, 0))(theta, rows))
+            fn = jacfwd(fn)
+        out.append([t.detach().to(torch.float64).numpy() for t in per])
+    return out
+
+
+def dense_evaluator(landscape, blocks, max_degree: int, metric: np.ndarray | None = None) -> DenseEstimatedEvaluator:
+    """The dense estimated evaluator on sample rows ``blocks`` of shape (B, G, S, …)."""
+    return DenseEstimatedEvaluator(_dense_tensors(landscape, blocks, max_degree), int(blocks.shape[2]),
+                                   landscape.dim, metric)
+
+
+def matrix_free_evaluator(landscape, blocks, chunk: int = 64) -> MatrixFreeEstimatedEvaluator:
+    """The matrix-free estimated evaluator on sample rows ``blocks`` of shape (B, G, S, …)."""
+    return MatrixFreeEstimatedEvaluator(landscape, blocks, chunk)
+
+
+def replication_evaluators(landscape, plan: SamplePlan, max_degree: int, seed: int = 0, method: str = "auto",
+                           metric: np.ndarray | None = None, chunk: int = 64) -> Iterator:
+    """One estimated evaluator per replication (independent samples; deterministic in ``seed``)."""
+    method = choose_method(landscape, method)
+    if metric is not None and method != "dense":
+        raise SgdDiagramsError("a matrix learning rate (--metric) needs the dense estimation path (small dim)")
+    rows = _draw_rows(landscape, plan.used, seed)
+    shape = (plan.replications, plan.blocks, plan.groups, plan.per_group) + tuple(rows.shape[1:])
+    rows = rows.reshape(shape)
+    for r in range(plan.replications):
+        if method == "dense":
+            yield dense_evaluator(landscape, rows[r], max_degree, metric)
+        else:
+            yield matrix_free_evaluator(landscape, rows[r], chunk)

@@ -1,0 +1,107 @@
+"""Matrix-free contraction of a diagram's tree of derivative tensors (seed 001 App. C.3).
+
+Assign every node v of a diagram a *group* g(v) of samples and let L_g(θ) be the mean loss
+over that group.  The statistic {x}_τ of App. C.6 for a diagram is the tree contraction
+
+    Π_v ∇^{deg v} L_{g(v)}(θ0)   contracted along every edge (scalar η: the identity),
+
+which we evaluate bottom-up by *messages*: a non-root node v with children c_1..c_m sends
+its parent the vector
+
+    m_v = ∇^{m+1} L_{g(v)}[m_{c_1}, …, m_{c_m}, ·] = (jvp ∘ … ∘ jvp)(∇L_{g(v)}; m_{c_1}, …, m_{c_m}),
+
+nested forward-mode directional derivatives of the gradient (forward-over-reverse, one
+Hessian-vector product per child).  The root closes the tree: a loss root gives the scalar
+D^m L_{g(0)}[m_{c_1}, …, m_{c_m}] (⟨m_v-message of its first m−1 children, m_{c_m}⟩); a
+displacement root returns its single child's message.  Nothing bigger than a vector of P
+weights is ever stored: memory O(P·depth), time about one gradient-equivalent per node.
+
+Messages depend only on the subtree's shape and groups, so a :class:`MessageCache` keyed by
+that canonical code serves every statistic of every diagram computed on the same groups.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+from torch.func import grad, jvp
+
+from ..diagrams.diagram import Diagram
+from ..errors import SgdDiagramsError
+
+__all__ = ["node_vector", "node_scalar", "MessageCache"]
+
+GroupLoss = Callable[[torch.Tensor], torch.Tensor]
+
+
+def node_vector(loss: GroupLoss, theta: torch.Tensor, messages: Sequence[torch.Tensor]) -> torch.Tensor:
+    """∇^{m+1} L(θ)[v_1, …, v_m, ·]: the gradient differentiated along each message in turn."""
+    fn: Callable[[torch.Tensor], torch.Tensor] = grad(loss)
+    for v in messages:
+        fn = _directional(fn, v)
+    return fn(theta)
+
+
+def _directional(fn: Callable[[torch.Tensor], torch.Tensor], v: torch.Tensor):
+    def along(th: torch.Tensor) -> torch.Tensor:
+        return jvp(fn, (th,), (v,))[1]
+
+    return along
+
+
+def node_scalar(loss: GroupLoss, theta: torch.Tensor, messages: Sequence[torch.Tensor]) -> torch.Tensor:
+    """∇^m L(θ)[v_1, …, v_m] (m = 0: the loss itself)."""
+    if not messages:
+        return loss(theta)
+    return torch.dot(node_vector(loss, theta, messages[:-1]), messages[-1])
+
+
+class MessageCache:
+    """Tree contractions on fixed groups: ``losses[g]`` is θ ↦ L_g(θ), ``chunks[g]`` splits it.
+
+    ``losses[g]`` may be a list of (weight, chunk loss) pairs so large groups are evaluated in
+    pieces: a node's tensor is linear in its loss, so m_v = Σ_chunks weight · m_v(chunk).
+    """
+
+    def __init__(self, losses: Sequence[Sequence[tuple[float, GroupLoss]]], theta: torch.Tensor) -> None:
+        self.losses = losses
+        self.theta = theta
+        self._vectors: dict[tuple, torch.Tensor] = {}
+        self._scalars: dict[tuple, torch.Tensor] = {}
+        self.node_evaluations = 0
+
+    def _key(self, d: Diagram, v: int, groups: dict[int, int]) -> tuple:
+        return (groups[v], tuple(sorted(self._key(d, c, groups) for c in d.children[v])))
+
+    def _vector(self, key: tuple) -> torch.Tensor:
+        if key not in self._vectors:
+            g, kids = key
+            msgs = [self._vector(k) for k in kids]
+            total = None
+            for weight, loss in self.losses[g]:
+                part = weight * node_vector(loss, self.theta, msgs)
+                total = part if total is None else total + part
+                self.node_evaluations += 1
+            self._vectors[key] = total
+        return self._vectors[key]
+
+    def contract(self, d: Diagram, groups: dict[int, int], root: str = "loss"):
+        """{x} for diagram ``d`` with node v reading group ``groups[v]``: a 0-d tensor, or a vector (displacement)."""
+        if root == "displacement":
+            if len(d.children[0]) != 1 or not d.root_alone:
+                raise SgdDiagramsError(f"{d} is not a displacement diagram: the root must be alone with one child")
+            return self._vector(self._key(d, d.children[0][0], groups))
+        if root != "loss":
+            raise SgdDiagramsError(f"root must be 'loss' or 'displacement', got {root!r}")
+        key = self._key(d, 0, groups)
+        if key not in self._scalars:
+            g, kids = key
+            msgs = [self._vector(k) for k in kids]
+            total = None
+            for weight, loss in self.losses[g]:
+                part = weight * node_scalar(loss, self.theta, msgs)
+                total = part if total is None else total + part
+                self.node_evaluations += 1
+            self._scalars[key] = total
+        return self._scalars[key]

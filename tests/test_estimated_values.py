@@ -1,0 +1,106 @@
+"""Estimated uvalues: exact unbiasedness by enumeration, matrix-free == dense, CLI."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from sgd_diagrams.diagrams import enumerate_diagrams
+from sgd_diagrams.landscapes.protocol import FiniteTorchLandscape
+from sgd_diagrams.values import UvalueEvaluator
+from sgd_diagrams.values.estimated import dense_evaluator, matrix_free_evaluator
+
+KINDS = (("test", "loss"), ("train", "loss"), ("displacement", "displacement"))
+
+
+def _diagrams(max_edges: int = 3):
+    for kind, root in KINDS:
+        for k in range(0 if kind != "displacement" else 1, max_edges + 1):
+            for d in enumerate_diagrams(k, kind):
+                yield d, root
+
+
+def test_dense_estimator_is_exactly_unbiased_by_enumeration(curved_finite):
+    """Average the estimate over every assignment of the 2 support points to 4 groups × S=2 samples."""
+    exact = UvalueEvaluator(curved_finite, 4)
+    diagrams = list(_diagrams(3))
+    G, S = 4, 2
+    totals = [0.0 * np.asarray(exact(d, root=r)) for d, r in diagrams]
+    for rows in itertools.product(range(2), repeat=G * S):
+        weight = float(np.prod(curved_finite.probs[list(rows)]))
+        ev = dense_evaluator(curved_finite, np.array(rows).reshape(1, G, S), 4)
+        for i, (d, r) in enumerate(diagrams):
+            totals[i] = totals[i] + weight * np.asarray(ev(d, root=r))
+    for (d, r), total in zip(diagrams, totals, strict=True):
+        np.testing.assert_allclose(total, exact(d, root=r), rtol=1e-9, atol=1e-11, err_msg=f"{d} {r}")
+
+
+def test_matrix_free_matches_dense_on_the_same_samples(curved_finite):
+    torch_land = FiniteTorchLandscape(curved_finite)
+    rng = np.random.default_rng(3)
+    rows = rng.choice(2, size=(1, 4, 3), p=curved_finite.probs)  # 1 block of 4 groups of 3 samples
+    import torch
+
+    dense = dense_evaluator(curved_finite, rows, 4)
+    dense_torch = dense_evaluator(torch_land, torch.as_tensor(rows), 4)
+    free = matrix_free_evaluator(torch_land, torch.as_tensor(rows), chunk=2)
+    for d, r in _diagrams(3):
+        a = np.asarray(dense(d, root=r))
+        np.testing.assert_allclose(np.asarray(dense_torch(d, root=r)), a, rtol=1e-9, atol=1e-11, err_msg=str(d))
+        np.testing.assert_allclose(np.asarray(free(d, root=r)), a, rtol=1e-9, atol=1e-11, err_msg=str(d))
+
+
+def test_z_scores_against_exact_values_look_standard_normal(curved_finite):
+    """Over independent runs (fixed seeds), (estimate − exact)/stderr pools to roughly N(0, 1)."""
+    from sgd_diagrams.theory.estimated_predictions import estimate_uvalues
+
+    exact = UvalueEvaluator(curved_finite, 4)
+    zs = []
+    for seed in range(12):
+        for kind, root in KINDS:
+            est = estimate_uvalues(curved_finite, kind, 3, 1600, seed=seed, use_cache=False)
+            for k in range(1 if kind == "displacement" else 0, 4):
+                for d in enumerate_diagrams(k, kind):
+                    se = np.ravel(est.stderr(d))
+                    ok = se > 1e-12
+                    zs.extend(((np.ravel(est.mean(d)) - np.ravel(exact(d, root=root)))[ok] / se[ok]).tolist())
+    zs = np.asarray(zs)
+    # t_19-distributed z's, correlated within a run: loose, honest bounds.
+    assert abs(zs.mean()) < 0.25, zs.mean()
+    assert 0.8 < zs.std() < 1.3, zs.std()
+    assert np.mean(np.abs(zs) > 3) < 0.03
+
+
+def test_estimates_converge_to_exact(curved_finite):
+    from sgd_diagrams.theory.estimated_predictions import estimate_uvalues
+
+    exact = UvalueEvaluator(curved_finite, 3)
+    est = estimate_uvalues(curved_finite, "test", 2, 400000, seed=1, use_cache=False)
+    for k in range(3):
+        for d in enumerate_diagrams(k, "test"):
+            assert abs(est.mean(d) - exact(d)) < 5 * est.stderr(d) + 1e-12
+            assert abs(est.mean(d) - exact(d)) < 0.03 * (1 + abs(exact(d)))
+
+
+def test_estimated_prediction_errors_and_cli(tmp_path, monkeypatch, capsys):
+    import json
+
+    from sgd_diagrams.cli import main
+
+    monkeypatch.setenv("SGD_DIAGRAMS_CACHE", str(tmp_path))
+    args = ["predict", "--schedule", "sgd:N=4,B=1,E=2", "--order", "2", "--eta", "0.01,0.05", "--json",
+            "--samples", "600", "--seed", "3"]
+    assert main(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert len(out["stderr"]) == 2 and all(s > 0 for s in out["stderr"])
+    assert main(args) == 0  # from the cache: identical
+    assert json.loads(capsys.readouterr().out)["value"] == out["value"]
+    assert list(tmp_path.rglob("*.json"))
+    assert main(args + ["--resum"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["stderr"]) == 2
+    assert main(["stats", "--landscape", "gauss", "--samples", "400", "--order", "2", "--json"]) == 0
+    stats = json.loads(capsys.readouterr().out)["statistics"]
+    assert [s["notation"] for s in stats][:2] == ["r", "r(a)"]
+    assert main(["predict", "--schedule", "sgd:N=4,B=1,E=2", "--order", "2", "--eta", "0.01", "--samples", "3"]) == 2
+    assert "too few" in capsys.readouterr().err
