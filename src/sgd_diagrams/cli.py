@@ -28,7 +28,7 @@ import numpy as np
 
 from . import __version__
 from .errors import SgdDiagramsError
-from .io import atomic_write_text, dumps
+from .io import emit
 
 __all__ = ["main", "build_parser", "load_landscape_spec", "load_schedule_spec"]
 
@@ -84,11 +84,7 @@ QUANTITY_CHOICES = ("test-loss", "train-loss", "gen-gap", "displacement", "test-
 
 
 def _emit(args: argparse.Namespace, payload: dict, table: str) -> None:
-    text = dumps(payload) if args.json else table
-    if getattr(args, "out", None):
-        atomic_write_text(args.out, text + "\n")
-    else:
-        print(text)
+    emit(payload, table, args.json, getattr(args, "out", None))
 
 
 def _fmt(x: float) -> str:

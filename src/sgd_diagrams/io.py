@@ -12,7 +12,7 @@ import numpy as np
 
 from .errors import SgdDiagramsError
 
-__all__ = ["atomic_write_text", "to_jsonable", "dumps"]
+__all__ = ["atomic_write_text", "to_jsonable", "dumps", "emit"]
 
 
 def to_jsonable(obj: Any) -> Any:
@@ -57,3 +57,12 @@ def atomic_write_text(path: str | Path, text: str) -> None:
         except OSError:
             pass
         raise SgdDiagramsError(f"cannot write {p}: {exc.strerror}; choose a writable location") from None
+
+
+def emit(payload: Any, table: str, as_json: bool, out: str | Path | None = None) -> None:
+    """Print ``payload`` as JSON (or the readable ``table``), or write it atomically to ``out``."""
+    text = dumps(payload) if as_json else table
+    if out:
+        atomic_write_text(out, text + "\n")
+    else:
+        print(text)

@@ -20,7 +20,7 @@ import sys
 import numpy as np
 
 from ..errors import SgdDiagramsError
-from ..io import dumps
+from ..io import emit
 
 __all__ = ["add_sampling_options", "register", "run", "run_estimated_predict"]
 
@@ -35,13 +35,7 @@ def add_sampling_options(p: argparse.ArgumentParser) -> None:
 
 
 def _emit(args: argparse.Namespace, payload: dict, table: str) -> None:
-    from ..io import atomic_write_text
-
-    text = dumps(payload) if args.json else table
-    if getattr(args, "out", None):
-        atomic_write_text(args.out, text + "\n")
-    else:
-        print(text)
+    emit(payload, table, args.json, getattr(args, "out", None))
 
 
 def _progress(args) -> bool:
