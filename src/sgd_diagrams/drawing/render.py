@@ -167,6 +167,16 @@ def _draw_node(ax, v: int, xy: np.ndarray, color: str, radius: float, ring: bool
     ax.add_patch(patch)
 
 
+def _draw_tree(ax, d, pos, colors, style) -> None:
+    """Thin edges, then a dot per node (the root larger; ringed when it shares its part)."""
+    for v in range(1, d.n_nodes):
+        _draw_edge(ax, pos[v], pos[d.parents[v]], style)
+    for v in range(d.n_nodes):
+        root = v == 0
+        _draw_node(ax, v, pos[v], colors[d.parts[v]], style.root_radius if root else style.node_radius,
+                   ring=root and not d.root_alone)
+
+
 def _draw_edge(ax, a: np.ndarray, b: np.ndarray, style: Style) -> None:
     ax.plot([a[0], b[0]], [a[1], b[1]], color="#222222", linewidth=style.edge_width_pt,
             solid_capstyle="round", zorder=3)
@@ -205,12 +215,7 @@ def diagram_figure(d: Diagram | str, style: Style = DIAGRAM_STYLE, label: bool =
     ax.set_xlim(x0, x1)
     ax.set_ylim(y0, y1)
     ax.set_aspect("equal")
-    for v in range(1, d.n_nodes):
-        _draw_edge(ax, pos[v], pos[d.parents[v]], style)
-    for v in range(d.n_nodes):
-        root = v == 0
-        _draw_node(ax, v, pos[v], colors[d.parts[v]], style.root_radius if root else style.node_radius,
-                   ring=root and not d.root_alone)
+    _draw_tree(ax, d, pos, colors, style)
     if label:
         ax.text((x0 + x1) / 2, y0 + 0.12, str(d), ha="center", va="bottom", fontsize=8,
                 family="monospace", color="#333333")
@@ -294,12 +299,7 @@ def history_figure(d: Diagram | str, schedule: Schedule, history: Mapping[int, t
         if len(members) >= 2:
             others = [pos[v] for v in range(d.n_nodes) if d.parts[v] != p]
             _draw_fuzz(ax, [pos[v] for v in members], others, colors[p], style)
-    for v in range(1, d.n_nodes):
-        _draw_edge(ax, pos[v], pos[d.parents[v]], style)
-    for v in range(d.n_nodes):
-        root = v == 0
-        _draw_node(ax, v, pos[v], colors[d.parts[v]], style.root_radius if root else style.node_radius,
-                   ring=root and not d.root_alone)
+    _draw_tree(ax, d, pos, colors, style)
     return fig
 
 

@@ -74,16 +74,20 @@ class MessageCache:
     def _key(self, d: Diagram, v: int, groups: dict[int, int]) -> tuple:
         return (groups[v], tuple(sorted(self._key(d, c, groups) for c in d.children[v])))
 
+    def _node_sum(self, key: tuple, node_fn) -> torch.Tensor:
+        """Σ over the group's weighted losses of ``node_fn`` contracted with the children's messages."""
+        g, kids = key
+        msgs = [self._vector(k) for k in kids]
+        total = None
+        for weight, loss in self.losses[g]:
+            part = weight * node_fn(loss, self.theta, msgs)
+            total = part if total is None else total + part
+            self.node_evaluations += 1
+        return total
+
     def _vector(self, key: tuple) -> torch.Tensor:
         if key not in self._vectors:
-            g, kids = key
-            msgs = [self._vector(k) for k in kids]
-            total = None
-            for weight, loss in self.losses[g]:
-                part = weight * node_vector(loss, self.theta, msgs)
-                total = part if total is None else total + part
-                self.node_evaluations += 1
-            self._vectors[key] = total
+            self._vectors[key] = self._node_sum(key, node_vector)
         return self._vectors[key]
 
     def contract(self, d: Diagram, groups: dict[int, int], root: str = "loss"):
@@ -96,12 +100,5 @@ class MessageCache:
             raise SgdDiagramsError(f"root must be 'loss' or 'displacement', got {root!r}")
         key = self._key(d, 0, groups)
         if key not in self._scalars:
-            g, kids = key
-            msgs = [self._vector(k) for k in kids]
-            total = None
-            for weight, loss in self.losses[g]:
-                part = weight * node_scalar(loss, self.theta, msgs)
-                total = part if total is None else total + part
-                self.node_evaluations += 1
-            self._scalars[key] = total
+            self._scalars[key] = self._node_sum(key, node_scalar)
         return self._scalars[key]
