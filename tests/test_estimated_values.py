@@ -37,35 +37,70 @@ def test_dense_estimator_is_exactly_unbiased_by_enumeration(curved_finite):
 
 
 def test_matrix_free_matches_dense_on_the_same_samples(curved_finite):
-    torch_land = FiniteTorchLandscape(curved_finite)
-    rng = np.random.default_rng(3)
-    rows = rng.choice(2, size=(1, 4, 3), p=curved_finite.probs)  # 1 block of 4 groups of 3 samples
+    """One sample per group: both compute App. C.6's statistic.  S = 3: equal wherever every part is a singleton."""
     import torch
 
-    dense = dense_evaluator(curved_finite, rows, 4)
-    dense_torch = dense_evaluator(torch_land, torch.as_tensor(rows), 4)
-    free = matrix_free_evaluator(torch_land, torch.as_tensor(rows), chunk=2)
-    for d, r in _diagrams(3):
-        a = np.asarray(dense(d, root=r))
-        np.testing.assert_allclose(np.asarray(dense_torch(d, root=r)), a, rtol=1e-9, atol=1e-11, err_msg=str(d))
-        np.testing.assert_allclose(np.asarray(free(d, root=r)), a, rtol=1e-9, atol=1e-11, err_msg=str(d))
+    torch_land = FiniteTorchLandscape(curved_finite)
+    rng = np.random.default_rng(3)
+    for S in (1, 3):
+        rows = rng.choice(2, size=(1, 4, S), p=curved_finite.probs)  # 1 block of 4 groups of S samples
+        dense = dense_evaluator(curved_finite, rows, 4)
+        dense_torch = dense_evaluator(torch_land, torch.as_tensor(rows), 4)
+        free = matrix_free_evaluator(torch_land, torch.as_tensor(rows), chunk=2, relabel=False)
+        for d, r in _diagrams(3):
+            a = np.asarray(dense(d, root=r))
+            np.testing.assert_allclose(np.asarray(dense_torch(d, root=r)), a, rtol=1e-9, atol=1e-11, err_msg=str(d))
+            if S == 1 or all(len(m) == 1 for m in d.part_members):
+                np.testing.assert_allclose(np.asarray(free(d, root=r)), a, rtol=1e-9, atol=1e-11, err_msg=str(d))
 
 
-def test_z_scores_against_exact_values_look_standard_normal(curved_finite):
-    """Over independent runs (fixed seeds), (estimate − exact)/stderr pools to roughly N(0, 1)."""
-    from sgd_diagrams.theory.estimated_predictions import estimate_uvalues
+def test_matrix_free_estimator_with_groups_is_exactly_unbiased_by_enumeration(curved_finite):
+    """Group means and per-sample (zipped) products with S = 2: average over all 2^8 sample assignments."""
+    import torch
 
     exact = UvalueEvaluator(curved_finite, 4)
+    G, S = 4, 2
+    rows = np.array(list(itertools.product(range(2), repeat=G * S)))
+    weights = torch.as_tensor(np.prod(curved_finite.probs[rows], axis=1))
+    free = matrix_free_evaluator(FiniteTorchLandscape(curved_finite), torch.as_tensor(rows.reshape(-1, G, S)),
+                                 chunk=64)
+    for kind, root in KINDS:
+        diagrams = [d for d, r in _diagrams(3) if r == root and d.is_kind(kind)]
+        per_block = free.per_block(diagrams, root)
+        means = (weights[:, None] * per_block).sum(dim=0).numpy()
+        width = 1 if root == "loss" else curved_finite.dim
+        for i, d in enumerate(diagrams):
+            np.testing.assert_allclose(means[i * width:(i + 1) * width], np.ravel(exact(d, root=root)),
+                                       rtol=1e-9, atol=1e-11, err_msg=f"{d} {root}")
+
+
+def _pooled_z_scores(finite, landscape, seeds, samples: int, method: str) -> np.ndarray:
+    from sgd_diagrams.theory.estimated_predictions import estimate_uvalues
+
+    exact = UvalueEvaluator(finite, 4)
     zs = []
-    for seed in range(12):
+    for seed in seeds:
         for kind, root in KINDS:
-            est = estimate_uvalues(curved_finite, kind, 3, 1600, seed=seed, use_cache=False)
+            est = estimate_uvalues(landscape, kind, 3, samples, seed=seed, use_cache=False, method=method)
             for k in range(1 if kind == "displacement" else 0, 4):
                 for d in enumerate_diagrams(k, kind):
                     se = np.ravel(est.stderr(d))
                     ok = se > 1e-12
                     zs.extend(((np.ravel(est.mean(d)) - np.ravel(exact(d, root=root)))[ok] / se[ok]).tolist())
-    zs = np.asarray(zs)
+    return np.asarray(zs)
+
+
+def test_matrix_free_z_scores_look_standard_normal(curved_finite):
+    """The large-group matrix-free plan: (estimate − exact)/stderr pools to roughly N(0, 1) too."""
+    zs = _pooled_z_scores(curved_finite, FiniteTorchLandscape(curved_finite), range(4), 1600, "matrix-free")
+    assert abs(zs.mean()) < 0.3, zs.mean()
+    assert 0.75 < zs.std() < 1.35, zs.std()
+    assert np.mean(np.abs(zs) > 3) < 0.04
+
+
+def test_z_scores_against_exact_values_look_standard_normal(curved_finite):
+    """Over independent runs (fixed seeds), (estimate − exact)/stderr pools to roughly N(0, 1)."""
+    zs = _pooled_z_scores(curved_finite, curved_finite, range(12), 1600, "auto")
     # t_19-distributed z's, correlated within a run: loose, honest bounds.
     assert abs(zs.mean()) < 0.25, zs.mean()
     assert 0.8 < zs.std() < 1.3, zs.std()

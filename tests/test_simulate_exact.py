@@ -8,9 +8,9 @@ import torch
 
 from sgd_diagrams.landscapes.protocol import FiniteTorchLandscape
 from sgd_diagrams.optimizers import make_optimizer, simulate
-from sgd_diagrams.optimizers.enumeration import exact_expectations
 from sgd_diagrams.optimizers.trials import run_trials
 from sgd_diagrams.schedules import from_batches, gd, sgd
+from sgd_diagrams.theory.exact import exact_expectation
 
 CASES = [
     ("sgd", sgd(4, 1, 1), 0.2),
@@ -25,7 +25,8 @@ CASES = [
 
 @pytest.mark.parametrize("name,schedule,eta", CASES)
 def test_simulated_means_match_enumeration(curved_finite, name, schedule, eta):
-    exact = exact_expectations(curved_finite, schedule, eta, name, beta=0.9)
+    raw = exact_expectation(curved_finite, schedule, eta, optimizer=name, beta=0.9)
+    exact = {k.replace("-", "_"): v[0] for k, v in raw.items()}
     landscape = FiniteTorchLandscape(curved_finite)
     result = simulate(landscape, schedule, [make_optimizer(name)], eta, 6000, seed=11, chunk=3000)
     block = result.summary()["optimizers"][name]
@@ -39,8 +40,8 @@ def test_simulated_means_match_enumeration(curved_finite, name, schedule, eta):
 
 
 def test_enumeration_is_sensitive_to_the_schedule(curved_finite):
-    one = exact_expectations(curved_finite, sgd(4, 1, 1), 0.2)["test_loss"]
-    full = exact_expectations(curved_finite, gd(4, 4), 0.2)["test_loss"]
+    one = exact_expectation(curved_finite, sgd(4, 1, 1), 0.2)["test-loss"][0]
+    full = exact_expectation(curved_finite, gd(4, 4), 0.2)["test-loss"][0]
     assert abs(one - full) > 1e-3
 
 

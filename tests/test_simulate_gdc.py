@@ -7,8 +7,8 @@ from hypothesis import strategies as st
 
 from sgd_diagrams.landscapes.protocol import FiniteTorchLandscape
 from sgd_diagrams.optimizers import gdc_coefficient, make_optimizer, simulate
-from sgd_diagrams.optimizers.enumeration import exact_expectations
 from sgd_diagrams.schedules import gd, sgd
+from sgd_diagrams.theory.exact import exact_expectation
 
 
 @given(st.integers(min_value=2, max_value=40))
@@ -23,7 +23,7 @@ def test_coefficient_vanishes_for_gd(n, t):
 
 
 def _exact_gaps(finite, schedule, eta):
-    e = {o: exact_expectations(finite, schedule, eta, o)["test_loss"] for o in ("sgd", "gd", "gdc")}
+    e = {o: exact_expectation(finite, schedule, eta, optimizer=o)["test-loss"][0] for o in ("sgd", "gd", "gdc")}
     return e["gd"] - e["sgd"], e["gdc"] - e["sgd"]
 
 

@@ -27,7 +27,15 @@ from ..errors import SgdDiagramsError
 from ..io import atomic_write_text
 from ..schedules.grid import Schedule
 from ..schedules.histories import history_count
-from ..values.estimated import SamplePlan, choose_method, plan_samples, replication_evaluators
+from ..values.estimated import (
+    SamplePlan,
+    choose_method,
+    draw_rows,
+    matrix_free_evaluator,
+    plan_groups,
+    plan_samples,
+    replication_evaluators,
+)
 from .resummation import resummed_prediction
 from .series import QUANTITIES, taylor_series
 
@@ -99,7 +107,8 @@ def estimate_uvalues(landscape, kind: str, order: int, samples: int, seed: int =
     if kind not in ("test", "train", "displacement"):
         raise SgdDiagramsError(f"unknown diagram kind {kind!r}; use test, train or displacement")
     method = choose_method(landscape, method)
-    plan = plan_samples(samples, order + 1, replications)
+    planner = plan_groups if method == "matrix-free" else plan_samples
+    plan = planner(samples, order + 1, replications)
     root = "displacement" if kind == "displacement" else "loss"
     diagrams = _kind_diagrams(kind, order)
     if schedule is not None:
@@ -115,18 +124,19 @@ def estimate_uvalues(landscape, kind: str, order: int, samples: int, seed: int =
                 return UvalueEstimates(plan, method, {k: np.asarray(v) for k, v in stored["replicas"].items()})
         except (OSError, ValueError):
             pass
-    rows: dict[str, list] = {str(d): [] for d in diagrams}
-    evaluators = replication_evaluators(landscape, plan, order, seed=seed, method=method, chunk=chunk)
-    if progress:
-        from tqdm import tqdm
+    if method == "matrix-free":
+        replicas = _matrix_free_replicas(landscape, plan, diagrams, root, seed, chunk, progress)
+    else:
+        rows: dict[str, list] = {str(d): [] for d in diagrams}
+        evaluators = replication_evaluators(landscape, plan, order, seed=seed, method=method, chunk=chunk)
+        if progress:
+            from tqdm import tqdm
 
-        evaluators = tqdm(evaluators, total=plan.replications, desc="estimating diagram values", unit="rep")
-    for ev in evaluators:
-        if hasattr(ev, "prepare"):
-            ev.prepare(diagrams, root)
-        for d in diagrams:
-            rows[str(d)].append(np.asarray(ev(d, root=root), dtype=np.float64))
-    replicas = {k: np.stack(v) for k, v in rows.items()}
+            evaluators = tqdm(evaluators, total=plan.replications, desc="estimating diagram values", unit="rep")
+        for ev in evaluators:
+            for d in diagrams:
+                rows[str(d)].append(np.asarray(ev(d, root=root), dtype=np.float64))
+        replicas = {k: np.stack(v) for k, v in rows.items()}
     if use_cache:
         try:
             payload = {"key": key, "replicas": {k: v.tolist() for k, v in replicas.items()}}
@@ -134,6 +144,31 @@ def estimate_uvalues(landscape, kind: str, order: int, samples: int, seed: int =
         except OSError:
             pass
     return UvalueEstimates(plan, method, replicas)
+
+
+def _matrix_free_replicas(landscape, plan: SamplePlan, diagrams: list[Diagram], root: str, seed: int, chunk: int,
+                          progress: bool) -> dict[str, np.ndarray]:
+    """Per-replication matrix-free estimates, several replications (one block each) per vectorized pass."""
+    rows = draw_rows(landscape, plan.used, seed)
+    rows = rows.reshape((plan.replications, plan.groups, plan.per_group) + tuple(rows.shape[1:]))
+    step = max(1, 256 // plan.per_group)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=plan.replications, desc="estimating diagram values", unit="rep")
+    parts = []
+    for lo in range(0, plan.replications, step):
+        ev = matrix_free_evaluator(landscape, rows[lo:lo + step], chunk)
+        parts.append(ev.per_block(diagrams, root).numpy())
+        if bar is not None:
+            bar.update(len(parts[-1]))
+    if bar is not None:
+        bar.close()
+    flat = np.concatenate(parts, axis=0)
+    width = 1 if root == "loss" else landscape.dim
+    return {str(d): (flat[:, i] if root == "loss" else flat[:, i * width:(i + 1) * width])
+            for i, d in enumerate(diagrams)}
 
 
 class _Lookup:

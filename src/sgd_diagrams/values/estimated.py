@@ -16,13 +16,17 @@ compute those contractions:
 * :class:`MatrixFreeEstimatedEvaluator` — nested Jacobian/Hessian-vector products
   (:mod:`.matrix_free`), never a P×P tensor.
 
-A *block* is G = (most nodes) groups of S samples.  Each part's estimator is averaged over the
-B blocks of a *replication* (parts read disjoint groups, so the product of the part averages stays
-unbiased; the matrix-free path averages whole-diagram contractions per block, also unbiased).
-R independent replications give a mean and a standard error std/√R of anything computed from
-them, linear or not.  S = 1 by default: App. C.6's group means with S > 1 are unbiased too but
-their variance grows like S when the means (G) are not small (S·{x}_{01} − (S−1)·{x}_{0|1}
-multiplies an O(1/√S) fluctuation by S), so many small blocks beat few large ones.
+Sampling plans.  The dense path uses blocks of G = (most nodes) groups of S = 1 sample: each
+part's estimator is averaged over the B blocks of a *replication* (parts read disjoint groups, so
+the product of the part averages stays unbiased).  App. C.6's group means with S > 1 are unbiased
+too, but their variance grows like S when the means (G) are not small (S·{x}_{01} − (S−1)·{x}_{0|1}
+multiplies an O(1/√S) fluctuation by S).  The matrix-free path (:func:`plan_groups`) instead uses
+one block of G *large* groups per replication: a factor alone in its correlator block reads its
+group's mean, factors sharing a block read one sample at a time (averaged), so no Bessel-type
+correction is needed and products of means replace products of single samples — for G·ηG that
+turns a variance tr(C²)/K into ≈ 4·GᵀCG/K.  Diagrams with few factors are repeated on disjoint
+groups (:func:`_disjoint_relabelings`).  R independent replications give a mean and a standard
+error std/√R of anything computed from them, linear or not.
 """
 
 from __future__ import annotations
@@ -41,8 +45,8 @@ from .estimators import Partition, block_groups, cumulant_estimator
 from .uvalue import UvalueEvaluator
 
 __all__ = ["statistic_terms", "DenseEstimatedEvaluator", "MatrixFreeEstimatedEvaluator", "SamplePlan",
-           "plan_samples", "replication_evaluators", "dense_evaluator", "matrix_free_evaluator",
-           "choose_method", "DENSE_MAX_DIM"]
+           "plan_samples", "plan_groups", "replication_evaluators", "dense_evaluator", "matrix_free_evaluator",
+           "choose_method", "draw_rows", "DENSE_MAX_DIM"]
 
 DENSE_MAX_DIM = 24
 
@@ -118,50 +122,78 @@ def _batched_outer(factors: Sequence[np.ndarray]) -> np.ndarray:
 class MatrixFreeEstimatedEvaluator:
     """Estimated uvalues by matrix-free contractions (scalar η only); callable like a UvalueEvaluator.
 
-    ``blocks`` holds the rows of one replication, shape (B, G, S, …).  Every diagram's estimator is
-    contracted per block (vectorized over blocks with ``torch.func.vmap``) and averaged;
-    :meth:`prepare` evaluates many diagrams in one pass so they share messages.
+    ``blocks`` holds the rows of one replication, shape (B, G, S, …).  Each diagram's cumulants are
+    expanded into correlators (Möbius, :func:`statistic_terms` with S = 1); a correlator's factor
+    that is alone in its block reads its group's *mean* loss, factors sharing a block read one
+    sample at a time and are averaged over the S samples (:func:`~.matrix_free.zipped_nodes`).
+    Unbiased for every S; with S = 1 it is App. C.6's one-sample-per-group statistic.  Blocks are
+    vectorized with ``torch.func.vmap`` (``chunk`` at a time) and averaged; :meth:`prepare`
+    evaluates many diagrams in one pass so they share messages.
     """
 
-    def __init__(self, landscape, blocks, chunk: int = 64) -> None:
+    def __init__(self, landscape, blocks, chunk: int = 64, relabel: bool = True) -> None:
         self.landscape = landscape
         self.blocks = blocks
         self.S = int(blocks.shape[2])
         self.chunk = chunk
+        self.relabel = relabel
         self.metric = None
         self._values: dict[tuple[Diagram, str], np.ndarray] = {}
         self.node_evaluations = 0
 
-    def prepare(self, diagrams: Sequence[Diagram], root: str = "loss") -> None:
-        """Estimate all ``diagrams`` in one vectorized pass over the blocks."""
+    def per_block(self, diagrams: Sequence[Diagram], root: str = "loss"):
+        """Each block's estimate of each diagram: a tensor (B, len(diagrams) × width), width = 1 or dim."""
         import torch
         from torch.func import vmap
 
-        from .matrix_free import MessageCache
+        from .matrix_free import MessageCache, zipped_nodes
 
+        land = self.landscape
+        theta = land.init.detach()
+        G = int(self.blocks.shape[1])
+        width = 1 if root == "loss" else land.dim
+        counter: dict[str, int] = {}
+
+        def one_block(block):
+            cache = MessageCache([[(1.0, lambda th, r=block[g]: land.batch_loss(th, r))] for g in range(G)], theta)
+            totals: list = [None] * len(diagrams)
+            per_sample: list[tuple[int, float, Diagram, dict[int, int], frozenset[int]]] = []
+            for i, d in enumerate(diagrams):
+                for coef, groups in _disjoint_relabelings(statistic_terms(d, 1, root), G if self.relabel else 0):
+                    zipped = zipped_nodes(d, groups)
+                    if zipped and self.S > 1:
+                        cache.prefetch(d, groups, zipped)
+                        per_sample.append((i, coef, d, groups, zipped))
+                        continue
+                    term = coef * cache.contract(d, groups, root)
+                    totals[i] = term if totals[i] is None else totals[i] + term
+            if per_sample:
+                def one_sample(rows):  # rows: (G, …), sample s of every group
+                    losses = [lambda th, r=rows[g]: land.batch_loss(th, r.unsqueeze(0)) for g in range(G)]
+                    sample_cache = MessageCache(None, theta, sample_losses=losses, shared=cache)
+                    out = torch.cat([(coef * sample_cache.contract(d, groups, root, zipped)).reshape(-1)
+                                     for _, coef, d, groups, zipped in per_sample])
+                    counter["per-sample"] = sample_cache.node_evaluations
+                    return out
+
+                zipped_means = vmap(one_sample, in_dims=1, chunk_size=self.chunk)(block).mean(dim=0)
+                for j, (i, *_rest) in enumerate(per_sample):
+                    term = zipped_means[j * width:(j + 1) * width]
+                    totals[i] = term if totals[i] is None else totals[i] + term
+            counter["group-mean"] = cache.node_evaluations
+            return torch.cat([t.reshape(-1) for t in totals])
+
+        out = vmap(one_block, chunk_size=self.chunk)(self.blocks).to(torch.float64)
+        self.node_evaluations += sum(counter.values())  # distinct node evaluations per block (and per sample)
+        return out
+
+    def prepare(self, diagrams: Sequence[Diagram], root: str = "loss") -> None:
+        """Estimate all ``diagrams`` in one vectorized pass over the blocks."""
         todo = [d for d in diagrams if (d, root) not in self._values]
         if not todo:
             return
-        land, S = self.landscape, self.S
-        theta = land.init.detach()
-        counter = []
-
-        def one_block(block):
-            losses = [[(1.0, lambda th, r=block[g]: land.batch_loss(th, r))] for g in range(block.shape[0])]
-            cache = MessageCache(losses, theta)
-            outs = []
-            for d in todo:
-                total = None
-                for coef, groups in statistic_terms(d, S, root):
-                    term = coef * cache.contract(d, dict(groups), root)
-                    total = term if total is None else total + term
-                outs.append(total.reshape(-1))
-            counter.append(cache.node_evaluations)
-            return torch.cat(outs)
-
-        flat = vmap(one_block, chunk_size=self.chunk)(self.blocks).to(torch.float64).mean(dim=0).numpy()
-        self.node_evaluations += counter[-1] if counter else 0
-        width = 1 if root == "loss" else land.dim
+        flat = self.per_block(todo, root).mean(dim=0).numpy()
+        width = 1 if root == "loss" else self.landscape.dim
         for i, d in enumerate(todo):
             v = flat[i * width:(i + 1) * width]
             self._values[(d, root)] = v[0] if root == "loss" else v
@@ -171,6 +203,26 @@ class MatrixFreeEstimatedEvaluator:
             self.prepare([d], root)
         v = self._values[(d, root)]
         return float(v) if root == "loss" else np.asarray(v, dtype=np.float64)
+
+
+def _disjoint_relabelings(terms, G: int) -> list[tuple[float, dict[int, int]]]:
+    """Each term repeated on ⌊G/m⌋ disjoint sets of its m groups, weights 1/⌊G/m⌋ (still unbiased).
+
+    A diagram with few factors (the order-0 root, G·G, …) thus reads every group, not just the
+    first m: independent copies that divide its variance by ⌊G/m⌋ at negligible cost.
+    """
+    out = []
+    for coef, groups in terms:
+        labels = sorted(set(g for _, g in groups))
+        m = len(labels)
+        copies = max(1, G // max(m, 1)) if G else 1
+        if copies == 1:
+            out.append((coef, dict(groups)))
+            continue
+        for j in range(copies):
+            index = {g: j * m + k for k, g in enumerate(labels)}
+            out.append((coef / copies, {v: index[g] for v, g in groups}))
+    return out
 
 
 # -- sampling plans ---------------------------------------------------------------------------------
@@ -204,6 +256,25 @@ def plan_samples(samples: int, groups: int, replications: int | None = None, per
     return SamplePlan(samples, R, samples // (R * unit), groups, per_group)
 
 
+def plan_groups(samples: int, groups: int, replications: int | None = None) -> SamplePlan:
+    """K samples as R replications (default 20) of one block of G groups of S = K // (R·G) samples.
+
+    The matrix-free statistic reads group means wherever a factor stands alone, so large groups
+    cost no more than many small blocks and give products of means instead of products of samples.
+    """
+    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
+        raise SgdDiagramsError(f"--samples must be a positive integer, got {samples!r}")
+    if replications is not None and replications < 2:
+        raise SgdDiagramsError(f"--replications must be at least 2, got {replications}")
+    R = replications if replications is not None else max(2, min(20, samples // (2 * groups)))
+    S = samples // (R * groups)
+    if S < 1:
+        raise SgdDiagramsError(
+            f"{samples} samples are too few: need at least {2 * groups} (2 replications of {groups} groups)"
+        )
+    return SamplePlan(samples, R, 1, groups, S)
+
+
 def _is_torch_landscape(landscape) -> bool:
     return hasattr(landscape, "batch_loss") and hasattr(landscape, "sample_training_sets")
 
@@ -220,7 +291,8 @@ def choose_method(landscape, method: str = "auto") -> str:
     return method
 
 
-def _draw_rows(landscape, n: int, seed: int):
+def draw_rows(landscape, n: int, seed: int):
+    """n data points sampled from the landscape's law (deterministic in ``seed``)."""
     if _is_torch_landscape(landscape):
         import torch
 
@@ -264,9 +336,12 @@ def dense_evaluator(landscape, blocks, max_degree: int, metric: np.ndarray | Non
                                    landscape.dim, metric)
 
 
-def matrix_free_evaluator(landscape, blocks, chunk: int = 64) -> MatrixFreeEstimatedEvaluator:
-    """The matrix-free estimated evaluator on sample rows ``blocks`` of shape (B, G, S, …)."""
-    return MatrixFreeEstimatedEvaluator(landscape, blocks, chunk)
+def matrix_free_evaluator(landscape, blocks, chunk: int = 64, relabel: bool = True) -> MatrixFreeEstimatedEvaluator:
+    """The matrix-free estimated evaluator on sample rows ``blocks`` of shape (B, G, S, …).
+
+    ``relabel`` repeats diagrams with few factors on disjoint groups (:func:`_disjoint_relabelings`).
+    """
+    return MatrixFreeEstimatedEvaluator(landscape, blocks, chunk, relabel)
 
 
 def replication_evaluators(landscape, plan: SamplePlan, max_degree: int, seed: int = 0, method: str = "auto",
@@ -275,7 +350,7 @@ def replication_evaluators(landscape, plan: SamplePlan, max_degree: int, seed: i
     method = choose_method(landscape, method)
     if metric is not None and method != "dense":
         raise SgdDiagramsError("a matrix learning rate (--metric) needs the dense estimation path (small dim)")
-    rows = _draw_rows(landscape, plan.used, seed)
+    rows = draw_rows(landscape, plan.used, seed)
     shape = (plan.replications, plan.blocks, plan.groups, plan.per_group) + tuple(rows.shape[1:])
     rows = rows.reshape(shape)
     for r in range(plan.replications):
