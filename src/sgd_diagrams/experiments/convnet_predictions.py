@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from ..io import atomic_write_text
 from ..landscapes.registry import resolve_landscape
@@ -69,8 +70,6 @@ def convnet_predictions(landscape_name: str = "convnet-digits", schedule_spec: s
                           "stderr": (reps.std(axis=0, ddof=1) / np.sqrt(R)).tolist(),
                           "change": change.mean(axis=0).tolist(),
                           "change_stderr": (change.std(axis=0, ddof=1) / np.sqrt(R)).tolist()}
-    import torch
-
     with torch.no_grad():
         initial = float(landscape.test_loss(landscape.init.detach()))
     start = time.perf_counter()

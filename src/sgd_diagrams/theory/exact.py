@@ -52,17 +52,27 @@ def _hessian(landscape, j: int, theta: np.ndarray) -> np.ndarray:
 
 
 def _point_sum(landscape, seqs: np.ndarray, columns, theta: np.ndarray, fn) -> np.ndarray:
-    """Σ over ``columns`` n of fn(x_n, θ), each sequence with its own points."""
+    """Σ over ``columns`` n of fn(x_n, θ[mask], mask), each sequence with its own points (mask: its rows)."""
     total = None
     for n in columns:
         for j in range(landscape.n_points):
             mask = seqs[:, n] == j
             if mask.any():
-                value = fn(j, theta[mask])
+                value = fn(j, theta[mask], mask)
                 if total is None:
                     total = np.zeros(theta.shape[:2] + value.shape[2:])
                 total[mask] += value
     return total
+
+
+def _gradient(landscape):
+    return lambda j, th, _rows: landscape.gradient(j, th)
+
+
+def _hessian_times_centred(landscape, mean: np.ndarray):
+    """(j, θ, rows) ↦ ∇²l_j(θ) (∇l_j(θ) − ḡ), with ḡ each sequence's mean gradient."""
+    return lambda j, th, rows: np.einsum("seab,seb->sea", _hessian(landscape, j, th),
+                                         landscape.gradient(j, th) - mean[rows])
 
 
 def exact_expectation(landscape, schedule: Schedule, etas, metric: np.ndarray | None = None,
@@ -95,22 +105,17 @@ def exact_expectation(landscape, schedule: Schedule, etas, metric: np.ndarray | 
     with np.errstate(all="ignore"):
         for batch in schedule.batches:
             columns = range(N) if optimizer in ("gd", "gdc") else batch
-            step = _point_sum(landscape, seqs, columns, theta, landscape.gradient) / len(columns)
+            step = _point_sum(landscape, seqs, columns, theta, _gradient(landscape)) / len(columns)
             if optimizer == "gdc":
                 # ∇ of the unbiased variance estimate Σ_n |g_n − ḡ|²/(2(N−1)) · 2 = 2/(N−1) Σ_n H_n (g_n − ḡ).
-                mean = step
-                trace_grad = _point_sum(landscape, seqs, range(N), theta,
-                                        lambda j, th: np.einsum("seab,seb->sea", _hessian(landscape, j, th),
-                                                                landscape.gradient(j, th)))
-                trace_grad -= np.einsum("seab,seb->sea", _point_sum(
-                    landscape, seqs, range(N), theta, lambda j, th: _hessian(landscape, j, th)), mean)
+                trace_grad = _point_sum(landscape, seqs, range(N), theta, _hessian_times_centred(landscape, step))
                 step = step + gdc_coefficient * etas[None, :, None] * (2.0 / (N - 1)) * trace_grad
             if optimizer == "momentum":
                 velocity = beta * velocity + step
                 step = velocity
             theta = theta - etas[None, :, None] * (step @ P.T)
         test = landscape.test_loss(theta)
-        train = _point_sum(landscape, seqs, range(N), theta, landscape.loss) / N
+        train = _point_sum(landscape, seqs, range(N), theta, lambda j, th, _: landscape.loss(j, th)) / N
     if not (np.all(np.isfinite(test)) and np.all(np.isfinite(train))):
         raise SgdDiagramsError("SGD diverged (NaN/inf loss) for some training sequence; use a smaller eta")
     out = {"test-loss": probs @ test}

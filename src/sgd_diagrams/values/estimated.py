@@ -139,7 +139,6 @@ class MatrixFreeEstimatedEvaluator:
         self.relabel = relabel
         self.metric = None
         self._values: dict[tuple[Diagram, str], np.ndarray] = {}
-        self.node_evaluations = 0
 
     def per_block(self, diagrams: Sequence[Diagram], root: str = "loss"):
         """Each block's estimate of each diagram: a tensor (B, len(diagrams) × width), width = 1 or dim."""
@@ -152,14 +151,15 @@ class MatrixFreeEstimatedEvaluator:
         theta = land.init.detach()
         G = int(self.blocks.shape[1])
         width = 1 if root == "loss" else land.dim
-        counter: dict[str, int] = {}
 
         def one_block(block):
             cache = MessageCache([[(1.0, lambda th, r=block[g]: land.batch_loss(th, r))] for g in range(G)], theta)
             totals: list = [None] * len(diagrams)
             per_sample: list[tuple[int, float, Diagram, dict[int, int], frozenset[int]]] = []
             for i, d in enumerate(diagrams):
-                for coef, groups in _disjoint_relabelings(statistic_terms(d, 1, root), G if self.relabel else 0):
+                terms = statistic_terms(d, 1, root)
+                for coef, groups in (_disjoint_relabelings(terms, G) if self.relabel
+                                     else [(c, dict(g)) for c, g in terms]):
                     zipped = zipped_nodes(d, groups)
                     if zipped and self.S > 1:
                         cache.prefetch(d, groups, zipped)
@@ -173,18 +173,15 @@ class MatrixFreeEstimatedEvaluator:
                     sample_cache = MessageCache(None, theta, sample_losses=losses, shared=cache)
                     out = torch.cat([(coef * sample_cache.contract(d, groups, root, zipped)).reshape(-1)
                                      for _, coef, d, groups, zipped in per_sample])
-                    counter["per-sample"] = sample_cache.node_evaluations
                     return out
 
                 zipped_means = vmap(one_sample, in_dims=1, chunk_size=self.chunk)(block).mean(dim=0)
                 for j, (i, *_rest) in enumerate(per_sample):
                     term = zipped_means[j * width:(j + 1) * width]
                     totals[i] = term if totals[i] is None else totals[i] + term
-            counter["group-mean"] = cache.node_evaluations
             return torch.cat([t.reshape(-1) for t in totals])
 
         out = vmap(one_block, chunk_size=self.chunk)(self.blocks).to(torch.float64)
-        self.node_evaluations += sum(counter.values())  # distinct node evaluations per block (and per sample)
         return out
 
     def prepare(self, diagrams: Sequence[Diagram], root: str = "loss") -> None:
@@ -215,7 +212,7 @@ def _disjoint_relabelings(terms, G: int) -> list[tuple[float, dict[int, int]]]:
     for coef, groups in terms:
         labels = sorted(set(g for _, g in groups))
         m = len(labels)
-        copies = max(1, G // max(m, 1)) if G else 1
+        copies = max(1, G // max(m, 1))
         if copies == 1:
             out.append((coef, dict(groups)))
             continue

@@ -99,7 +99,6 @@ class MessageCache:
         self.shared = shared
         self._vectors: dict[tuple, torch.Tensor] = {}
         self._scalars: dict[tuple, torch.Tensor] = {}
-        self.node_evaluations = 0
 
     def _key(self, d: Diagram, v: int, groups: dict[int, int], zipped: frozenset[int]) -> tuple:
         return (groups[v], v in zipped, tuple(sorted(self._key(d, c, groups, zipped) for c in d.children[v])))
@@ -108,7 +107,6 @@ class MessageCache:
         """Σ over the group's weighted losses of ``node_fn`` contracted with the children's messages."""
         g, zipped, kids = key
         msgs = [self._vector(k) for k in kids]
-        self.node_evaluations += 1
         if zipped:
             if self.sample_losses is None:
                 raise SgdDiagramsError("internal: a zipped node needs per-sample losses")
