@@ -139,3 +139,14 @@ def test_estimated_prediction_errors_and_cli(tmp_path, monkeypatch, capsys):
     assert [s["notation"] for s in stats][:2] == ["r", "r(a)"]
     assert main(["predict", "--schedule", "sgd:N=4,B=1,E=2", "--order", "2", "--eta", "0.01", "--samples", "3"]) == 2
     assert "too few" in capsys.readouterr().err
+
+
+def test_convnet_experiment_rejects_bad_input_in_one_line(tmp_path, capsys):
+    from sgd_diagrams.experiments.convnet_predictions import main
+
+    out = tmp_path / "p.png"
+    assert main(["--samples", "7", "-o", str(out)]) == 2
+    assert main(["--eta", "0.1,x", "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and "too few" in err[0] and "--eta" in err[1]
+    assert not out.exists() and not out.with_suffix(".json").exists()

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..commands._common import guarded
 from ..io import atomic_write_text
 from ..landscapes.registry import resolve_landscape
 from ..optimizers import make_optimizer, simulate
@@ -136,8 +137,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--trials", type=int, default=2000)
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
-    etas = [float(x) for x in args.eta.split(",")]
-    result = convnet_predictions(args.landscape, args.schedule, etas, args.order, args.samples, args.trials, args.seed)
+    return guarded("convnet_predictions", lambda: _run(args))
+
+
+def _run(args: argparse.Namespace) -> int:
+    from ..cli import _etas
+
+    result = convnet_predictions(args.landscape, args.schedule, _etas(args.eta).tolist(), args.order, args.samples,
+                                 args.trials, args.seed)
     atomic_write_text(Path(args.output).with_suffix(".json"), json.dumps(result, indent=1) + "\n")
     plot(result, args.output)
     print(f"test loss at θ0: {result['initial_test_loss']:.5f}; change of the test loss after SGD:")

@@ -19,6 +19,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from ..commands._common import guarded
 from ..landscapes.artificial import Helix
 from ..optimizers import make_optimizer, simulate
 from ..schedules import sgd
@@ -77,9 +78,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--optimizers", nargs="+", default=["sgd", "sde", "sde-frozen"])
     args = parser.parse_args(argv)
-    rows = [helix_drift(e, args.T, args.trials, args.optimizers, args.seed) for e in args.eta]
-    print(json.dumps(rows, indent=2))
-    return 0
+
+    def run() -> int:
+        rows = [helix_drift(e, args.T, args.trials, args.optimizers, args.seed) for e in args.eta]
+        print(json.dumps(rows, indent=2))
+        return 0
+
+    return guarded("helix_drift", run)
 
 
 if __name__ == "__main__":
