@@ -21,8 +21,8 @@ import torch
 from torch.func import grad, vmap
 
 from sgd_diagrams.diagrams import enumerate_diagrams
+from sgd_diagrams.estimation.evaluators import matrix_free_evaluator, statistic_terms
 from sgd_diagrams.landscapes.registry import resolve_landscape
-from sgd_diagrams.values.estimated import matrix_free_evaluator, statistic_terms
 
 
 def main() -> None:

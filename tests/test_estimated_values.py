@@ -7,9 +7,9 @@ import itertools
 import numpy as np
 
 from sgd_diagrams.diagrams import enumerate_diagrams
+from sgd_diagrams.estimation.evaluators import dense_evaluator, matrix_free_evaluator
 from sgd_diagrams.landscapes.protocol import FiniteTorchLandscape
 from sgd_diagrams.values import UvalueEvaluator
-from sgd_diagrams.values.estimated import dense_evaluator, matrix_free_evaluator
 
 KINDS = (("test", "loss"), ("train", "loss"), ("displacement", "displacement"))
 
@@ -75,7 +75,7 @@ def test_matrix_free_estimator_with_groups_is_exactly_unbiased_by_enumeration(cu
 
 
 def _pooled_z_scores(finite, landscape, seeds, samples: int, method: str) -> np.ndarray:
-    from sgd_diagrams.theory.estimated_predictions import estimate_uvalues
+    from sgd_diagrams.estimation.predictions import estimate_uvalues
 
     exact = UvalueEvaluator(finite, 4)
     zs = []
@@ -108,7 +108,7 @@ def test_z_scores_against_exact_values_look_standard_normal(curved_finite):
 
 
 def test_estimates_converge_to_exact(curved_finite):
-    from sgd_diagrams.theory.estimated_predictions import estimate_uvalues
+    from sgd_diagrams.estimation.predictions import estimate_uvalues
 
     exact = UvalueEvaluator(curved_finite, 3)
     est = estimate_uvalues(curved_finite, "test", 2, 400000, seed=1, use_cache=False)

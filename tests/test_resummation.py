@@ -11,10 +11,10 @@ from conftest import random_landscape
 from sgd_diagrams.diagrams import enumerate_diagrams
 from sgd_diagrams.errors import SgdDiagramsError
 from sgd_diagrams.landscapes import FiniteLandscape
+from sgd_diagrams.optimizers.exact_expectation import exact_expectation
 from sgd_diagrams.schedules import from_batches, gd, sgd
 from sgd_diagrams.schedules.histories import history_count
 from sgd_diagrams.theory import taylor_coefficients
-from sgd_diagrams.theory.exact import exact_expectation
 from sgd_diagrams.theory.resummation import geometric_history_sum, resummed_prediction
 
 SCHEDULES = [sgd(3, 1, 1), sgd(4, 2, 2, shuffle_seed=1), gd(3, 4),

@@ -8,9 +8,9 @@ import torch
 
 from sgd_diagrams.landscapes.protocol import FiniteTorchLandscape
 from sgd_diagrams.optimizers import make_optimizer, simulate
+from sgd_diagrams.optimizers.exact_expectation import exact_expectation
 from sgd_diagrams.optimizers.trials import run_trials
 from sgd_diagrams.schedules import from_batches, gd, sgd
-from sgd_diagrams.theory.exact import exact_expectation
 
 CASES = [
     ("sgd", sgd(4, 1, 1), 0.2),

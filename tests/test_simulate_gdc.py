@@ -7,8 +7,8 @@ from hypothesis import strategies as st
 
 from sgd_diagrams.landscapes.protocol import FiniteTorchLandscape
 from sgd_diagrams.optimizers import gdc_coefficient, make_optimizer, simulate
+from sgd_diagrams.optimizers.exact_expectation import exact_expectation
 from sgd_diagrams.schedules import gd, sgd
-from sgd_diagrams.theory.exact import exact_expectation
 
 
 @given(st.integers(min_value=2, max_value=40))

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sgd_diagrams.diagrams import enumerate_diagrams, parse
+from sgd_diagrams.diagrams.value_names import value_name
 from sgd_diagrams.errors import SgdDiagramsError
 from sgd_diagrams.landscapes import FiniteLandscape
 from sgd_diagrams.schedules import gd, sgd
@@ -29,7 +30,6 @@ from sgd_diagrams.theory.symbolic import (
     symbolic_series,
 )
 from sgd_diagrams.theory.symbolic_format import FORMATS, format_series
-from sgd_diagrams.theory.value_names import value_name
 from sgd_diagrams.values import UvalueEvaluator
 
 TEST_DIAGRAMS = [d for k in range(4) for d in enumerate_diagrams(k, "test")]

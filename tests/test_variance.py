@@ -10,9 +10,9 @@ from conftest import random_landscape
 from reference import brute_series
 
 from sgd_diagrams.cli import main
+from sgd_diagrams.optimizers.exact_expectation import exact_expectation
 from sgd_diagrams.schedules import gd, sgd
 from sgd_diagrams.theory import variance
-from sgd_diagrams.theory.exact import exact_expectation
 
 
 @pytest.mark.parametrize("schedule", [sgd(3, 1, 1), sgd(2, 1, 2, shuffle_seed=1), gd(3, 2), sgd(4, 2, 2)], ids=repr)

@@ -249,10 +249,10 @@ def theory_landscape(landscape):
 # -- demo -----------------------------------------------------------------------------------------
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .diagrams import enumerate_diagrams
+    from .optimizers.exact_expectation import exact_expectation
     from .schedules import sgd
     from .schedules.histories import history_count
     from .theory import taylor_series
-    from .theory.exact import exact_expectation
 
     landscape = load_landscape_spec("example")
     schedule = sgd(args.N, 1, args.E)

@@ -45,7 +45,7 @@ def _progress(args) -> bool:
 def run_estimated_predict(args: argparse.Namespace) -> int:
     """``predict`` with ``--samples``: estimated Taylor (or dense resummed) predictions with stderr."""
     from ..cli import _etas, _metric, load_landscape_spec, load_schedule_spec
-    from ..theory.estimated_predictions import estimated_prediction
+    from ..estimation.predictions import estimated_prediction
 
     if args.continuous or args.limit or args.quantity == "test-loss-variance":
         raise SgdDiagramsError("--samples supports the Taylor and --resum forms of test-loss, train-loss, gen-gap "
@@ -97,8 +97,8 @@ def run(args: argparse.Namespace) -> int:
     """Print every diagram's estimated value ± stderr, with its name (and the exact value when known)."""
     from ..cli import load_landscape_spec
     from ..diagrams import enumerate_diagrams
-    from ..theory.estimated_predictions import estimate_uvalues
-    from ..theory.value_names import value_name
+    from ..diagrams.value_names import value_name
+    from ..estimation.predictions import estimate_uvalues
 
     if not 0 <= args.order <= 4:
         raise SgdDiagramsError(f"--order must be 0..4, got {args.order}")

@@ -14,8 +14,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ..diagrams import KINDS, Diagram, enumerate_diagrams
+from ..diagrams.value_names import value_latex
 from ..errors import SgdDiagramsError
-from ..theory.value_names import value_latex
 from .filenames import picture_filename
 from .render import SUFFIXES, diagram_figure, save_figure
 

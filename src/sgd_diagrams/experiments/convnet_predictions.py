@@ -31,11 +31,11 @@ import numpy as np
 import torch
 
 from ..commands._common import guarded
+from ..estimation.predictions import estimate_uvalues
 from ..io import atomic_write_text
 from ..landscapes.registry import resolve_landscape
 from ..optimizers import make_optimizer, simulate
 from ..schedules import parse_schedule_spec
-from ..theory.estimated_predictions import estimate_uvalues
 from ..theory.series import taylor_series
 
 __all__ = ["convnet_predictions", "plot", "main"]

@@ -52,12 +52,12 @@ from typing import Any
 import sympy as sp
 
 from ..diagrams import Diagram
+from ..diagrams.value_names import value_latex, value_name
 from ..errors import SgdDiagramsError
 from ..schedules.grid import Schedule, gd, sgd
 from ..schedules.histories import history_count
 from .interpolation import ExponentRange, check_polynomial, fit_polynomial
 from .series import QUANTITIES, _diagrams_for
-from .value_names import value_latex, value_name
 
 __all__ = [
     "FAMILIES",

@@ -41,8 +41,8 @@ import numpy as np
 
 from ..diagrams.diagram import Diagram
 from ..errors import SgdDiagramsError
-from .estimators import Partition, block_groups, cumulant_estimator
-from .uvalue import UvalueEvaluator
+from ..values.estimators import Partition, block_groups, cumulant_estimator
+from ..values.uvalue import UvalueEvaluator
 
 __all__ = ["statistic_terms", "DenseEstimatedEvaluator", "MatrixFreeEstimatedEvaluator", "SamplePlan",
            "plan_samples", "plan_groups", "replication_evaluators", "dense_evaluator", "matrix_free_evaluator",

@@ -27,7 +27,9 @@ from ..errors import SgdDiagramsError
 from ..io import atomic_write_text
 from ..schedules.grid import Schedule
 from ..schedules.histories import history_count
-from ..values.estimated import (
+from ..theory.resummation import resummed_prediction
+from ..theory.series import QUANTITIES, taylor_series
+from .evaluators import (
     SamplePlan,
     choose_method,
     draw_rows,
@@ -36,8 +38,6 @@ from ..values.estimated import (
     plan_samples,
     replication_evaluators,
 )
-from .resummation import resummed_prediction
-from .series import QUANTITIES, taylor_series
 
 __all__ = ["EstimatedPrediction", "UvalueEstimates", "estimate_uvalues", "estimated_prediction", "cache_dir"]
 

@@ -23,7 +23,7 @@ three edges; larger diagrams fall back to ``uvalue[<notation>]``.
 
 from __future__ import annotations
 
-from ..diagrams import Diagram
+from .diagram import Diagram
 
 __all__ = ["value_name", "value_latex", "MAX_NAMED_EDGES"]
 

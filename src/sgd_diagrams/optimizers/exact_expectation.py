@@ -24,6 +24,7 @@ import sympy as sp
 
 from ..errors import SgdDiagramsError
 from ..schedules.grid import Schedule
+from ..theory.gdc import gdc_coefficient as schedule_gdc_coefficient
 
 __all__ = ["exact_expectation", "MAX_SEQUENCES", "OPTIMIZERS"]
 
@@ -94,8 +95,6 @@ def exact_expectation(landscape, schedule: Schedule, etas, metric: np.ndarray | 
         raise SgdDiagramsError("GDC needs at least 2 training points")
     P = np.eye(landscape.dim) if metric is None else np.asarray(metric, dtype=np.float64)
     if gdc_coefficient is None and optimizer == "gdc":
-        from ..optimizers.regularized import gdc_coefficient as schedule_gdc_coefficient
-
         gdc_coefficient = schedule_gdc_coefficient(schedule)
     seqs = np.array(list(itertools.product(range(K), repeat=N)), dtype=np.int64)  # (S, N)
     probs = np.prod(landscape.probs[seqs], axis=1)
