@@ -8,7 +8,7 @@ import numpy as np
 
 from sgd_diagrams.diagrams import enumerate_diagrams
 from sgd_diagrams.estimation.evaluators import dense_evaluator, matrix_free_evaluator
-from sgd_diagrams.landscapes.protocol import FiniteTorchLandscape
+from sgd_diagrams.landscapes.sampled import FiniteTorchLandscape
 from sgd_diagrams.values import UvalueEvaluator
 
 KINDS = (("test", "loss"), ("train", "loss"), ("displacement", "displacement"))
@@ -81,7 +81,7 @@ def _pooled_z_scores(finite, landscape, seeds, samples: int, method: str) -> np.
     zs = []
     for seed in seeds:
         for kind, root in KINDS:
-            est = estimate_uvalues(landscape, kind, 3, samples, seed=seed, use_cache=False, method=method)
+            est = estimate_uvalues(landscape, kind, 3, samples, seed=seed, method=method)
             for k in range(1 if kind == "displacement" else 0, 4):
                 for d in enumerate_diagrams(k, kind):
                     se = np.ravel(est.stderr(d))
@@ -111,7 +111,7 @@ def test_estimates_converge_to_exact(curved_finite):
     from sgd_diagrams.estimation.predictions import estimate_uvalues
 
     exact = UvalueEvaluator(curved_finite, 3)
-    est = estimate_uvalues(curved_finite, "test", 2, 400000, seed=1, use_cache=False)
+    est = estimate_uvalues(curved_finite, "test", 2, 400000, seed=1)
     for k in range(3):
         for d in enumerate_diagrams(k, "test"):
             assert abs(est.mean(d) - exact(d)) < 5 * est.stderr(d) + 1e-12

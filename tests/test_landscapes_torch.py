@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from sgd_diagrams.errors import SgdDiagramsError
 from sgd_diagrams.landscapes.artificial import Gauss, Helix, MeanEstimation, gauss_hermite_nodes
-from sgd_diagrams.landscapes.protocol import (
+from sgd_diagrams.landscapes.sampled import (
     FiniteTorchLandscape,
     per_sample_gradients,
     population_covariance,

@@ -29,10 +29,10 @@ def test_single_optimizer_json(capsys):
     )
     assert rc == 0
     res = json.loads(out)
-    for metric in ("test_loss", "train_loss", "gen_gap", "displacement"):
+    for metric in ("test-loss", "train-loss", "gen-gap", "displacement"):
         assert set(res[metric]) >= {"mean", "sem", "ci95"}
-    lo, hi = res["test_loss"]["ci95"]
-    assert lo < res["test_loss"]["mean"] < hi
+    lo, hi = res["test-loss"]["ci95"]
+    assert lo < res["test-loss"]["mean"] < hi
     assert len(res["displacement"]["mean"]) == 1 and len(res["displacement"]["ci95"][0]) == 2
     assert set(res["at_steps"]) == {"2", "4"}
 
@@ -41,9 +41,9 @@ def test_paired_differences(capsys):
     rc, out, _ = _run([*BASE, "--optimizer", "sgd", "gd", "--trials", "60", "--json"], capsys)
     res = json.loads(out)
     assert rc == 0 and set(res["optimizers"]) == {"sgd", "gd"}
-    d = res["differences"]["gd - sgd"]["test_loss"]["mean"]
+    d = res["differences"]["gd - sgd"]["test-loss"]["mean"]
     diff = (
-        res["optimizers"]["gd"]["test_loss"]["mean"] - res["optimizers"]["sgd"]["test_loss"]["mean"]
+        res["optimizers"]["gd"]["test-loss"]["mean"] - res["optimizers"]["sgd"]["test-loss"]["mean"]
     )
     assert abs(d - diff) < 1e-12
 
@@ -68,14 +68,14 @@ def test_out_is_resumable_and_refuses_other_args(tmp_path, capsys):
     rc, second, _ = _run(args, capsys)
     a, b = json.loads(first), json.loads(second)
     assert b["meta"]["resumed_chunks"] == [0, 1, 2]
-    assert a["test_loss"] == b["test_loss"]
+    assert a["test-loss"] == b["test-loss"]
     # A partially finished file resumes only the missing chunks and reproduces the result.
     del saved["chunks"]["2"]
     saved["complete"] = False
     out_file.write_text(json.dumps(saved))
     rc, third, _ = _run(args, capsys)
     c = json.loads(third)
-    assert c["meta"]["resumed_chunks"] == [0, 1] and c["test_loss"] == a["test_loss"]
+    assert c["meta"]["resumed_chunks"] == [0, 1] and c["test-loss"] == a["test-loss"]
     other = [a if a != "0.1" else "0.2" for a in args]
     rc, _, err = _run(other, capsys)
     assert rc == 2 and "different arguments" in err and err.count("\n") == 1
@@ -134,6 +134,6 @@ def test_divergent_trials_are_reported_not_averaged(capsys):
     )
     res = json.loads(out)
     assert rc == 0
-    s = res["test_loss"]
+    s = res["test-loss"]
     assert 0 < s["nonfinite"] < 60 and s["n"] + s["nonfinite"] == 60
     assert s["mean"] is not None and np.isfinite(s["mean"])

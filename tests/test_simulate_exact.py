@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from sgd_diagrams.landscapes.protocol import FiniteTorchLandscape
+from sgd_diagrams.landscapes.sampled import FiniteTorchLandscape
 from sgd_diagrams.optimizers import make_optimizer, simulate
 from sgd_diagrams.optimizers.exact_expectation import exact_expectation
 from sgd_diagrams.optimizers.trials import run_trials
@@ -26,11 +26,11 @@ CASES = [
 @pytest.mark.parametrize("name,schedule,eta", CASES)
 def test_simulated_means_match_enumeration(curved_finite, name, schedule, eta):
     raw = exact_expectation(curved_finite, schedule, eta, optimizer=name, beta=0.9)
-    exact = {k.replace("-", "_"): v[0] for k, v in raw.items()}
+    exact = {k: v[0] for k, v in raw.items()}
     landscape = FiniteTorchLandscape(curved_finite)
     result = simulate(landscape, schedule, [make_optimizer(name)], eta, 6000, seed=11, chunk=3000)
     block = result.summary()["optimizers"][name]
-    for metric in ("test_loss", "train_loss", "gen_gap"):
+    for metric in ("test-loss", "train-loss", "gen-gap"):
         s = block[metric]
         assert s["nonfinite"] == 0
         assert abs(s["mean"] - exact[metric]) < 4 * s["sem"], (metric, s, exact[metric])
@@ -61,6 +61,6 @@ def test_results_reproducible_and_chunking_invariant(curved_finite):
     a = simulate(landscape, sgd(4), [make_optimizer("sgd")], 0.1, 300, seed=3, chunk=100)
     b = simulate(landscape, sgd(4), [make_optimizer("sgd")], 0.1, 300, seed=3, chunk=100)
     c = simulate(landscape, sgd(4), [make_optimizer("sgd")], 0.1, 300, seed=4, chunk=100)
-    ma = a.summary()["optimizers"]["sgd"]["test_loss"]["mean"]
-    assert ma == b.summary()["optimizers"]["sgd"]["test_loss"]["mean"]
-    assert ma != c.summary()["optimizers"]["sgd"]["test_loss"]["mean"]
+    ma = a.summary()["optimizers"]["sgd"]["test-loss"]["mean"]
+    assert ma == b.summary()["optimizers"]["sgd"]["test-loss"]["mean"]
+    assert ma != c.summary()["optimizers"]["sgd"]["test-loss"]["mean"]

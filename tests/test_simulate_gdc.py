@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sgd_diagrams.landscapes.protocol import FiniteTorchLandscape
+from sgd_diagrams.landscapes.sampled import FiniteTorchLandscape
 from sgd_diagrams.optimizers import gdc_coefficient, make_optimizer, simulate
 from sgd_diagrams.optimizers.exact_expectation import exact_expectation
 from sgd_diagrams.schedules import gd, sgd
@@ -46,7 +46,7 @@ def test_simulated_gdc_matches_sgd_while_gd_does_not(chladni_finite):
     diffs = simulate(landscape, schedule, opts, eta, 8000, seed=1, chunk=4000).summary()[
         "differences"
     ]
-    gd_d, gdc_d = diffs["gd - sgd"]["test_loss"], diffs["gdc - sgd"]["test_loss"]
+    gd_d, gdc_d = diffs["gd - sgd"]["test-loss"], diffs["gdc - sgd"]["test-loss"]
     assert gd_d["ci95"][0] > 0  # GD measurably worse than SGD
     assert abs(gd_d["mean"] - gd_gap) < 4 * gd_d["sem"]
     assert abs(gdc_d["mean"] - gdc_gap) < 4 * gdc_d["sem"]

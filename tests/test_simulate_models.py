@@ -19,12 +19,12 @@ def test_logistic_and_convnet_digits_end_to_end():
         opts = [make_optimizer(n) for n in ("sgd", "gd", "gdc")]
         res = simulate(land, sgd(6, 2, 1), opts, 0.05, 12, seed=0, chunk=6).summary()
         sgd_block = res["optimizers"]["sgd"]
-        assert sgd_block["test_loss"]["n"] == 12 and sgd_block["test_loss"]["nonfinite"] == 0
+        assert sgd_block["test-loss"]["n"] == 12 and sgd_block["test-loss"]["nonfinite"] == 0
         assert 0.0 <= sgd_block["accuracy"]["mean"] <= 1.0
         assert "displacement" not in sgd_block  # too many coordinates to list
         # Training moves the weights, so the test loss changes from its initial value.
         initial = float(land.test_loss(land.init))
-        assert abs(sgd_block["test_loss"]["mean"] - initial) > 1e-5
+        assert abs(sgd_block["test-loss"]["mean"] - initial) > 1e-5
         assert set(res["differences"]) == {"gd - sgd", "gdc - sgd", "gdc - gd"}
 
 
@@ -49,4 +49,4 @@ def test_convnet_on_fashion_files(tmp_path):
     _fashion(tmp_path)
     land = resolve_landscape("convnet-fashion", data_dir=str(tmp_path))
     res = simulate(land, sgd(4), [make_optimizer("sgd")], 0.05, 4, chunk=4).summary()
-    assert res["optimizers"]["sgd"]["test_loss"]["nonfinite"] == 0
+    assert res["optimizers"]["sgd"]["test-loss"]["nonfinite"] == 0

@@ -48,7 +48,7 @@ def test_stic_raises_lambda_and_beats_gd():
     res = simulate(land, gd(10, 100), opts, 0.01, 400, seed=2, chunk=400).summary()
     assert res["optimizers"]["stic"]["displacement"]["mean"][1] > 0.1  # λ tuned upward
     assert res["optimizers"]["gd"]["displacement"]["mean"][1] == 0.0
-    assert res["differences"]["stic - gd"]["test_loss"]["ci95"][1] < 0
+    assert res["differences"]["stic - gd"]["test-loss"]["ci95"][1] < 0
 
 
 @given(st.lists(st.floats(-1e3, 1e3), min_size=2, max_size=40), st.integers(1, 39))

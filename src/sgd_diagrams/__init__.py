@@ -1,11 +1,74 @@
 """sgd-diagrams: the diagrammatic perturbation theory of SGD, as software.
 
-See seed 001 ("A Perturbative Analysis of Stochastic Gradient Descent") and
-``DESIGN.md``.  Layers: diagrams → histories on a schedule → values from a
-landscape → predictions.
+Everything a user types after ``import sgd_diagrams as sd`` (seed 001, "A Perturbative Analysis of
+Stochastic Gradient Descent"; ``docs/architecture.md`` for the layers)::
+
+    land = sd.landscape("helix")                   # or "mean-estimation:H=2,S=1", "example", a JSON path
+    sched = sd.sgd(N=100, B=5, E=3)                # sd.gd(N=.., T=..), sd.from_batches(N, batches)
+    s = sd.taylor_series(land, sched, order=3, quantity="test-loss")    # s.coefficients, s(eta)
+    p = sd.predict(land, sched, order=3, eta=[0.01, 0.05], method="resummed")   # p.value, p.stderr
+    r = sd.simulate(land, sched, optimizers=["sgd", "gd"], eta=[0.01, 0.05], trials=1000, seed=0)
+    net = sd.TorchLandscape(model, loss_fn, inputs, targets)          # any nn.Module; predict(..., samples=K)
+
+Importing the package does not import torch: :class:`TorchLandscape` and the simulators load it on
+first use (``pip install -c constraints.txt 'sgd-diagrams[torch]'``).
 """
 
+from typing import Any
+
+from .api import METHODS, Prediction, Simulation, predict, simulate, taylor_series
+from .diagrams import QUANTITY_NAMES, Diagram, Quantity, enumerate_diagrams, parse, quantity
 from .errors import SgdDiagramsError
+from .landscapes import (
+    ExactLandscape,
+    FiniteLandscape,
+    SampledLandscape,
+    as_exact,
+    as_sampled,
+    landscape,
+    load_landscape,
+)
+from .schedules import Schedule, from_batches, gd, load_schedule, sgd
+from .schedules.histories import history_count
+from .theory.orders import ORDER_LIMITS
 
 __version__ = "0.1.0"
-__all__ = ["SgdDiagramsError", "__version__"]
+__all__ = [
+    "Diagram",
+    "ExactLandscape",
+    "FiniteLandscape",
+    "METHODS",
+    "ORDER_LIMITS",
+    "Prediction",
+    "QUANTITY_NAMES",
+    "Quantity",
+    "SampledLandscape",
+    "Schedule",
+    "SgdDiagramsError",
+    "Simulation",
+    "TorchLandscape",
+    "__version__",
+    "as_exact",
+    "as_sampled",
+    "enumerate_diagrams",
+    "from_batches",
+    "gd",
+    "history_count",
+    "landscape",
+    "load_landscape",
+    "load_schedule",
+    "parse",
+    "predict",
+    "quantity",
+    "sgd",
+    "simulate",
+    "taylor_series",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "TorchLandscape":
+        from .landscapes import TorchLandscape
+
+        return TorchLandscape
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -10,8 +10,8 @@ Usage::
         [--momentum 0.9] [--substeps 16] [--sde-noise varying|frozen]
         [--stic-weight 1.0] [--gdc-coefficient K] [--json] [--out R.json] [--quiet]
 
-With one optimizer the JSON is ``{"test_loss": {"mean", "sem", "ci95", "n",
-"nonfinite"}, "train_loss": ..., "gen_gap": ..., "displacement": {"mean": [per
+With one optimizer the JSON is ``{"test-loss": {"mean", "sem", "ci95", "n",
+"nonfinite"}, "train-loss": ..., "gen-gap": ..., "displacement": {"mean": [per
 coordinate], ...}, ["accuracy": ...], "at_steps": {step: {...}}, "meta": {...}}``
 at the last step; with several, ``{"optimizers": {name: that}, "differences":
 {"b - a": that}, "meta": ...}`` where differences are paired (same training sets).
@@ -158,7 +158,7 @@ def _human(result: dict[str, Any], names: list[str]) -> str:
     )
     lines = []
     for label, block in blocks.items():
-        for metric in ("test_loss", "train_loss", "gen_gap", "accuracy"):
+        for metric in ("test-loss", "train-loss", "gen-gap", "accuracy"):
             if metric in block:
                 s = block[metric]
                 lines.append(

@@ -41,6 +41,7 @@ import numpy as np
 
 from ..diagrams.diagram import Diagram
 from ..errors import SgdDiagramsError
+from ..landscapes.conversions import is_exact, is_sampled
 from ..values.estimators import Partition, block_groups, cumulant_estimator
 from ..values.uvalue import UvalueEvaluator
 
@@ -273,7 +274,7 @@ def plan_groups(samples: int, groups: int, replications: int | None = None) -> S
 
 
 def _is_torch_landscape(landscape) -> bool:
-    return hasattr(landscape, "batch_loss") and hasattr(landscape, "sample_training_sets")
+    return is_sampled(landscape)
 
 
 def choose_method(landscape, method: str = "auto") -> str:
@@ -295,15 +296,15 @@ def draw_rows(landscape, n: int, seed: int):
 
         gen = torch.Generator().manual_seed(int(seed))
         return landscape.sample_training_sets(gen, 1, n)[0]
-    if hasattr(landscape, "sample_points"):
+    if is_exact(landscape):
         return landscape.sample_points(np.random.default_rng(seed), n)
-    raise SgdDiagramsError(f"cannot sample data points from landscape {getattr(landscape, 'name', landscape)!r}")
+    raise SgdDiagramsError(f"cannot sample data points from {getattr(landscape, 'name', landscape)!r}: not a landscape")
 
 
 def _dense_tensors(landscape, blocks, max_degree: int) -> list[list[np.ndarray]]:
     """group_tensors[g][k] of shape (B,) + (dim,)*k from rows ``blocks`` (B, G, S, …)."""
     G = blocks.shape[1]
-    if hasattr(landscape, "derivative_tensors") and not _is_torch_landscape(landscape):
+    if is_exact(landscape):
         tensors = landscape.derivative_tensors(max_degree)
         idx = np.asarray(blocks)
         return [[t[idx[:, g]].mean(axis=1) for t in tensors] for g in range(G)]

@@ -5,9 +5,10 @@ every replication gives unbiased uvalue estimates and hence a whole prediction. 
 is the mean of the R predictions and its standard error their standard deviation / √R — honest for
 any correlation between diagrams, and for the resummed form (nonlinear in H) too.
 
-* Taylor form: any landscape; the matrix-free path for large P.  The per-replication uvalues are
-  cached on disk (by landscape, θ0, samples, seed, replications, order and kind), written atomically,
-  so other schedules and η reuse them.
+* Taylor form: any landscape; the matrix-free path for large P.  With ``cache=DIR`` (opt-in; the
+  library never writes anywhere unasked) the per-replication uvalues are cached in DIR by landscape,
+  θ0, samples, seed, replications, order and kind, written atomically, so other schedules and η reuse
+  them.  A cache that cannot be read or written is a warning, never a lost result.
 * Resummed form: needs the eigenbasis of the estimated H, so only the dense path (small dim); for
   large models use the Taylor form (documented limitation).
 """
@@ -16,19 +17,22 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..diagrams import Diagram, enumerate_diagrams
+from ..diagrams import DIAGRAM_QUANTITY_NAMES, Diagram, Quantity, enumerate_diagrams
+from ..diagrams import quantity as quantity_of
 from ..errors import SgdDiagramsError
 from ..io import atomic_write_text
+from ..landscapes.conversions import is_exact
 from ..schedules.grid import Schedule
 from ..schedules.histories import history_count
+from ..theory.orders import check_order
 from ..theory.resummation import resummed_prediction
-from ..theory.series import QUANTITIES, taylor_series
+from ..theory.series import taylor_series
 from .evaluators import (
     SamplePlan,
     choose_method,
@@ -40,8 +44,6 @@ from .evaluators import (
 )
 
 __all__ = ["EstimatedPrediction", "UvalueEstimates", "estimate_uvalues", "estimated_prediction", "cache_dir"]
-
-_KIND = {"test-loss": "test", "train-loss": "train", "gen-gap": "train", "displacement": "displacement"}
 
 
 @dataclass
@@ -75,20 +77,18 @@ class EstimatedPrediction:
     method: str
 
 
-def cache_dir() -> Path:
-    """Where estimates are cached: ``$SGD_DIAGRAMS_CACHE`` or ``~/.cache/sgd-diagrams``."""
-    return Path(os.environ.get("SGD_DIAGRAMS_CACHE", Path.home() / ".cache" / "sgd-diagrams")) / "estimates"
+def cache_dir(cache: str | Path) -> Path:
+    """The folder inside a user-chosen cache directory where estimates live."""
+    return Path(cache) / "estimates"
 
 
 def _fingerprint(landscape) -> dict:
-    if hasattr(landscape, "describe"):
-        desc = landscape.describe()
-    elif hasattr(landscape, "to_json"):
+    if is_exact(landscape):
         desc = landscape.to_json()
+        init = np.asarray(landscape.init, dtype=np.float64)
     else:
-        desc = {"name": getattr(landscape, "name", "?")}
-    init = landscape.init
-    init = init.detach().cpu().double().numpy() if hasattr(init, "detach") else np.asarray(init, dtype=np.float64)
+        desc = landscape.describe()
+        init = landscape.init.detach().cpu().double().numpy()
     return {"landscape": desc, "theta0": hashlib.sha256(np.ascontiguousarray(init).tobytes()).hexdigest()}
 
 
@@ -99,10 +99,12 @@ def _kind_diagrams(kind: str, order: int) -> list[Diagram]:
 
 def estimate_uvalues(landscape, kind: str, order: int, samples: int, seed: int = 0,
                      replications: int | None = None, method: str = "auto", progress: bool = False,
-                     use_cache: bool = True, chunk: int = 64, schedule: Schedule | None = None) -> UvalueEstimates:
+                     cache: str | Path | None = None, chunk: int = 64,
+                     schedule: Schedule | None = None) -> UvalueEstimates:
     """Estimate the uvalue of every ``kind`` diagram with ≤ ``order`` edges, R times independently.
 
-    With ``schedule``, only diagrams with histories in it (nonzero counts) are estimated.
+    With ``schedule``, only diagrams with histories in it (nonzero counts) are estimated.  ``cache``: a
+    directory to read and write estimates in (opt-in).
     """
     if kind not in ("test", "train", "displacement"):
         raise SgdDiagramsError(f"unknown diagram kind {kind!r}; use test, train or displacement")
@@ -116,14 +118,11 @@ def estimate_uvalues(landscape, kind: str, order: int, samples: int, seed: int =
     key = json.dumps({**_fingerprint(landscape), "samples": samples, "seed": seed, "plan": str(plan),
                       "order": order, "kind": kind, "method": method, "diagrams": [str(d) for d in diagrams]},
                      sort_keys=True, default=str)
-    path = cache_dir() / (hashlib.sha256(key.encode()).hexdigest()[:24] + ".json")
-    if use_cache and path.exists():
-        try:
-            stored = json.loads(path.read_text())
-            if stored.get("key") == key:
-                return UvalueEstimates(plan, method, {k: np.asarray(v) for k, v in stored["replicas"].items()})
-        except (OSError, ValueError):
-            pass
+    path = cache_dir(cache) / (hashlib.sha256(key.encode()).hexdigest()[:24] + ".json") if cache else None
+    if path is not None and path.exists():
+        cached = _read_cache(path, key, diagrams, plan.replications, getattr(landscape, "dim", 1), root)
+        if cached is not None:
+            return UvalueEstimates(plan, method, cached)
     if method == "matrix-free":
         replicas = _matrix_free_replicas(landscape, plan, diagrams, root, seed, chunk, progress)
     else:
@@ -137,13 +136,38 @@ def estimate_uvalues(landscape, kind: str, order: int, samples: int, seed: int =
             for d in diagrams:
                 rows[str(d)].append(np.asarray(ev(d, root=root), dtype=np.float64))
         replicas = {k: np.stack(v) for k, v in rows.items()}
-    if use_cache:
+    if path is not None:
         try:
             payload = {"key": key, "replicas": {k: v.tolist() for k, v in replicas.items()}}
             atomic_write_text(path, json.dumps(payload))
-        except OSError:
-            pass
+        except (OSError, SgdDiagramsError) as exc:
+            warnings.warn(f"could not write the estimate cache {path} ({exc}); the result is not affected",
+                          RuntimeWarning, stacklevel=2)
     return UvalueEstimates(plan, method, replicas)
+
+
+def _read_cache(path: Path, key: str, diagrams: list[Diagram], R: int, dim: int,
+                root: str) -> dict[str, np.ndarray] | None:
+    """Cached replicas if the file is ours and well-formed (shapes and finiteness checked), else None."""
+    try:
+        stored = json.loads(path.read_text())
+    except (OSError, ValueError):
+        warnings.warn(f"ignoring unreadable estimate cache file {path}", RuntimeWarning, stacklevel=3)
+        return None
+    if not isinstance(stored, dict) or stored.get("key") != key or not isinstance(stored.get("replicas"), dict):
+        return None
+    shape = (R,) if root == "loss" else (R, dim)
+    out = {}
+    for d in diagrams:
+        try:
+            value = np.asarray(stored["replicas"][str(d)], dtype=np.float64)
+        except (KeyError, TypeError, ValueError):
+            value = None
+        if value is None or value.shape != shape or not np.all(np.isfinite(value)):
+            warnings.warn(f"ignoring malformed estimate cache file {path}", RuntimeWarning, stacklevel=3)
+            return None
+        out[str(d)] = value
+    return out
 
 
 def _matrix_free_replicas(landscape, plan: SamplePlan, diagrams: list[Diagram], root: str, seed: int, chunk: int,
@@ -182,15 +206,13 @@ class _Lookup:
         return float(value) if root == "loss" else value
 
 
-def estimated_prediction(landscape, schedule: Schedule, order: int, etas, quantity: str = "test-loss", *,
+def estimated_prediction(landscape, schedule: Schedule, order: int, etas, quantity: str | Quantity = "test-loss", *,
                          samples: int, seed: int = 0, resum: bool = False, replications: int | None = None,
                          method: str = "auto", metric: np.ndarray | None = None, progress: bool = False,
-                         use_cache: bool = True) -> EstimatedPrediction:
+                         cache: str | Path | None = None) -> EstimatedPrediction:
     """Taylor (or resummed, dense path) prediction of E[quantity] from ``samples`` sampled data points."""
-    if quantity not in QUANTITIES:
-        raise SgdDiagramsError(f"--samples supports {', '.join(QUANTITIES)}, not {quantity!r}")
-    if isinstance(order, bool) or not isinstance(order, int) or not 0 <= order <= 4:
-        raise SgdDiagramsError(f"estimated predictions support order 0..4, got {order!r}")
+    q = quantity_of(quantity, DIAGRAM_QUANTITY_NAMES)
+    check_order(order, "estimated")
     etas = np.atleast_1d(np.asarray(etas, dtype=np.float64))
     method = choose_method(landscape, method)
     preds = []
@@ -208,18 +230,18 @@ def estimated_prediction(landscape, schedule: Schedule, order: int, etas, quanti
             evaluators = tqdm(evaluators, total=plan.replications, desc="estimating", unit="rep")
         for ev in evaluators:
             if resum:
-                preds.append(resummed_prediction(landscape, schedule, order, etas, quantity, metric=metric,
+                preds.append(resummed_prediction(landscape, schedule, order, etas, q.name, metric=metric,
                                                  evaluator=ev).value)
             else:
-                preds.append(taylor_series(landscape, schedule, order, quantity, metric=metric, evaluator=ev)(etas))
+                preds.append(taylor_series(landscape, schedule, order, q.name, metric=metric, evaluator=ev)(etas))
     else:
-        est = estimate_uvalues(landscape, _KIND[quantity], order, samples, seed, replications, method, progress,
-                               use_cache, schedule=schedule)
+        est = estimate_uvalues(landscape, q.kind, order, samples, seed, replications, method, progress,
+                               cache, schedule=schedule)
         plan = est.plan
         for r in range(plan.replications):
-            series = taylor_series(landscape, schedule, order, quantity, evaluator=_Lookup(est, r))
+            series = taylor_series(landscape, schedule, order, q.name, evaluator=_Lookup(est, r))
             preds.append(series(etas))
     replicas = np.stack([np.asarray(p, dtype=np.float64) for p in preds])
     R = len(replicas)
-    return EstimatedPrediction(quantity, order, "resummed" if resum else "Taylor", etas, replicas.mean(axis=0),
+    return EstimatedPrediction(q.name, order, "resummed" if resum else "Taylor", etas, replicas.mean(axis=0),
                                replicas.std(axis=0, ddof=1) / np.sqrt(R), replicas, plan, method)

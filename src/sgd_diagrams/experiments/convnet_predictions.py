@@ -77,7 +77,7 @@ def convnet_predictions(landscape_name: str = "convnet-digits", schedule_spec: s
     simulated = []
     for eta in etas:
         res = simulate(landscape, schedule, [make_optimizer("sgd")], float(eta), trials, seed=seed)
-        tl = res.summary()["optimizers"]["sgd"]["test_loss"]
+        tl = res.summary()["optimizers"]["sgd"]["test-loss"]
         simulated.append({"mean": tl["mean"], "sem": tl["sem"], "ci95": tl["ci95"],
                           "change": tl["mean"] - initial,
                           "change_ci95": [tl["ci95"][0] - initial, tl["ci95"][1] - initial]})

@@ -1,4 +1,4 @@
-"""The landscape protocol used by the simulators, and a torch adapter for finite landscapes.
+"""The two kinds of landscape: exact derivative tensors, and sampled torch losses (this module needs no torch).
 
 A *landscape* (seed 001 §"Notation and assumptions") is a distribution D over
 per-sample loss functions l_x of a flat weight vector θ ∈ R^dim, with an
@@ -26,30 +26,28 @@ that are model weights rather than tuned hyperparameters, used by STIC) and
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import torch
-from torch.func import grad, vmap
+from ..errors import SgdDiagramsError
+from ..values.protocol import ExactLandscape
 
-from .finite import FiniteLandscape
-from .sympy_torch import sympy_to_torch
+if TYPE_CHECKING:  # torch is needed only by the concrete landscapes
+    import torch
 
-__all__ = [
-    "Landscape",
-    "FiniteTorchLandscape",
-    "per_sample_gradients",
-    "population_gradient_and_noise_factor",
-    "population_covariance",
-]
+__all__ = ["ExactLandscape", "Landscape", "SampledLandscape"]
 
 
-class Landscape(ABC):
-    """A distribution over per-sample losses of a flat weight vector, ready for vectorized SGD."""
+class SampledLandscape(ABC):
+    """A distribution over per-sample losses of a flat weight vector, ready for vectorized SGD.
+
+    The second of the two landscape kinds (the first is :class:`ExactLandscape`): per-sample losses as
+    pure torch functions of θ, from which simulators run trials and estimators measure diagram values.
+    :meth:`to_exact` gives the exact form where one exists.
+    """
 
     name: str = "landscape"
     dim: int
-    dtype: torch.dtype = torch.float64
+    dtype: torch.dtype
     init: torch.Tensor
     has_accuracy: bool = False
 
@@ -90,78 +88,16 @@ class Landscape(ABC):
         """A JSON-able description identifying this landscape (used to fingerprint runs)."""
         return {"name": self.name, "dim": self.dim}
 
+    def to_exact(self) -> ExactLandscape:
+        """The exact (finite-support) form of this landscape, for the exact theory.
 
-def per_sample_gradients(
-    landscape: Landscape, theta: torch.Tensor, rows: torch.Tensor
-) -> torch.Tensor:
-    """∇l_x(θ) for every row x of a batch, shape (rows, dim); composable with grad/vmap."""
-
-    def one(th: torch.Tensor, row: torch.Tensor) -> torch.Tensor:
-        return landscape.batch_loss(th, row.unsqueeze(0))
-
-    return vmap(grad(one), in_dims=(None, 0))(theta, rows)
-
-
-def population_gradient_and_noise_factor(
-    landscape: Landscape, theta: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """G(θ) = Σ_j w_j ∇l_j(θ) and F with rows √w_j (∇l_j(θ) − G(θ)), so that FᵀF = C(θ).
-
-    A Gaussian vector with covariance C(θ) is then Fᵀz for z ~ N(0, I), with no
-    matrix square root (used by the SDE, App. C.4).
-    """
-    rows, weights = landscape.population()
-    grads = per_sample_gradients(landscape, theta, rows)
-    weights = weights.to(grads.dtype)
-    mean = weights @ grads
-    factor = torch.sqrt(weights).unsqueeze(-1) * (grads - mean)
-    return mean, factor
+        Landscapes without one (neural networks on data sets) raise a one-line error that says to
+        estimate diagram values from samples instead.
+        """
+        raise SgdDiagramsError(
+            f"landscape {self.name!r} has no exact form for the theory; estimate its diagram values from "
+            "samples instead (Python: samples=K; CLI: --samples K)"
+        )
 
 
-def population_covariance(landscape: Landscape, theta: torch.Tensor) -> torch.Tensor:
-    """C(θ) = E[(∇l_x − G)^{⊗2}] over the landscape's population support."""
-    _, factor = population_gradient_and_noise_factor(landscape, theta)
-    return factor.T @ factor
-
-
-class FiniteTorchLandscape(Landscape):
-    """A :class:`FiniteLandscape` as a torch landscape: rows are support-point indices.
-
-    The losses' sympy expressions are compiled to torch (see :mod:`.sympy_torch`);
-    the test loss Σ_j p_j l_j(θ) is exact.
-    """
-
-    def __init__(self, finite: FiniteLandscape, dtype: torch.dtype = torch.float64) -> None:
-        self.finite = finite
-        self.name = finite.name
-        self.dim = finite.dim
-        self.dtype = dtype
-        self.init = torch.as_tensor(finite.init, dtype=dtype)
-        self.probs = torch.as_tensor(finite.probs, dtype=dtype)
-        self._loss_fns = [sympy_to_torch(l, finite.symbols) for l in finite.losses]
-
-    def all_losses(self, theta: torch.Tensor) -> torch.Tensor:
-        """(l_0(θ), …, l_{K−1}(θ))."""
-        values = [fn(theta) for fn in self._loss_fns]
-        return torch.stack([v.to(theta.dtype) * torch.ones((), dtype=theta.dtype) for v in values])
-
-    def sample_training_sets(self, generator: torch.Generator, trials: int, N: int) -> torch.Tensor:
-        flat = torch.multinomial(self.probs, trials * N, replacement=True, generator=generator)
-        return flat.reshape(trials, N)
-
-    def batch_loss(self, theta: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
-        return self.all_losses(theta)[rows].mean()
-
-    def test_loss(self, theta: torch.Tensor) -> torch.Tensor:
-        return self.probs @ self.all_losses(theta)
-
-    def population(self) -> tuple[torch.Tensor, torch.Tensor]:
-        return torch.arange(self.finite.n_points), self.probs
-
-    def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "finite": self.finite.to_json()}
-
-
-def as_numpy(x: torch.Tensor) -> np.ndarray:
-    """Detach a tensor to a float64 numpy array."""
-    return x.detach().to(torch.float64).cpu().numpy()
+Landscape = SampledLandscape  # the name the simulators have always used

@@ -22,7 +22,8 @@ from ..errors import SgdDiagramsError
 from .artificial import Gauss, Helix, MeanEstimation
 from .data import load_dataset
 from .finite import load_landscape_file
-from .protocol import FiniteTorchLandscape, Landscape
+from .protocol import Landscape
+from .sampled import FiniteTorchLandscape
 from .torch_models import LogisticRegression, TanhConvNet, TorchModelLandscape, standard_normal_init
 
 __all__ = ["BUILTIN_LANDSCAPES", "resolve_landscape"]

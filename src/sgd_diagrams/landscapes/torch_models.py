@@ -21,6 +21,8 @@ the logistic model starts at 0 as in App. C.3.
 
 from __future__ import annotations
 
+import copy
+import hashlib
 import math
 from collections.abc import Callable
 from typing import Any
@@ -41,6 +43,7 @@ __all__ = [
     "LogisticRegression",
     "TanhConvNet",
     "standard_normal_init",
+    "TorchLandscape",
     "TorchModelLandscape",
 ]
 
@@ -150,10 +153,191 @@ def cross_entropy_per_sample(logits: torch.Tensor, targets: torch.Tensor) -> tor
     return F.cross_entropy(logits, targets, reduction="none")
 
 
-class TorchModelLandscape(Landscape):
-    """Landscape of an ``nn.Module`` with flattened parameters, a per-sample loss and a data set."""
+def _as_tensor(x: Any, dtype: torch.dtype, what: str) -> torch.Tensor:
+    """Inputs/targets as a tensor: floating data in the landscape's dtype, integer labels as int64."""
+    try:
+        t = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x)
+    except (TypeError, ValueError, RuntimeError):
+        raise SgdDiagramsError(f"{what} must be an array or tensor of numbers") from None
+    if t.dtype == torch.bool or not (t.is_floating_point() or t.dtype in _INTEGER_DTYPES):
+        raise SgdDiagramsError(f"{what} must hold real numbers or integer labels, got {t.dtype}")
+    t = t.detach().cpu()
+    if t.is_floating_point():
+        if not torch.all(torch.isfinite(t)):
+            raise SgdDiagramsError(f"{what} contains NaN or infinity; clean the data first")
+        return t.to(dtype)
+    return t.to(torch.long)
 
-    has_accuracy = True
+
+_INTEGER_DTYPES = (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8)
+
+
+class TorchLandscape(Landscape):
+    """Any ``nn.Module`` with any loss on any data, as a sampled landscape over its flattened weights.
+
+    ``loss_fn(outputs, targets)`` may return per-sample losses or their mean (a vector is averaged), so
+    ``torch.nn.functional.mse_loss``, ``nn.CrossEntropyLoss()`` or a custom function all work;
+    ``inputs`` is ``(n, ...)`` — tabular ``(n, d)`` rows or images — and ``targets`` ``(n, ...)``
+    (integer labels or real values).  As in seed 001 App. C.2 the data set is the distribution D:
+    training sets are drawn from its rows uniformly with replacement, and the test loss is the mean over
+    all rows (a fixed subsample of ``eval_size`` rows when there are more).  With ``test_inputs`` and
+    ``test_targets`` the test loss and accuracy are measured on that held-out set instead.
+
+    θ0 is the model's own current weights unless ``init`` (a flat vector) is given; the model itself is
+    copied, never modified.  ``dtype`` defaults to the model's parameter dtype.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+        inputs: Any,
+        targets: Any,
+        *,
+        test_inputs: Any = None,
+        test_targets: Any = None,
+        init: Any = None,
+        name: str | None = None,
+        eval_size: int = 4096,
+        population_size: int = 256,
+        eval_seed: int = 0,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        if not isinstance(model, nn.Module):
+            raise SgdDiagramsError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        if not callable(loss_fn):
+            raise SgdDiagramsError("loss_fn must be a function loss_fn(outputs, targets)")
+        params = list(model.parameters())
+        if not params:
+            raise SgdDiagramsError("the model has no parameters to train")
+        dtype = dtype or params[0].dtype
+        if dtype not in (torch.float32, torch.float64):
+            raise SgdDiagramsError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
+        for key, value in (("eval_size", eval_size), ("population_size", population_size), ("eval_seed", eval_seed)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise SgdDiagramsError(f"{key} must be a non-negative integer, got {value!r}")
+        if eval_size < 1 or population_size < 2:
+            raise SgdDiagramsError("eval_size must be >= 1 and population_size >= 2")
+        self.model = copy.deepcopy(model).to(dtype)
+        self.per_sample_loss = loss_fn
+        self.dtype = dtype
+        self.name = name or f"{type(model).__name__.lower()}"
+        self._names = [n for n, _ in self.model.named_parameters()]
+        self._shapes = [tuple(p.shape) for _, p in self.model.named_parameters()]
+        self._sizes = [int(np.prod(s)) for s in self._shapes]
+        self.dim = int(sum(self._sizes))
+        if init is None:
+            init = torch.cat([p.detach().reshape(-1).to(torch.float64) for p in model.parameters()]).numpy()
+        init = np.asarray(init.detach().cpu() if isinstance(init, torch.Tensor) else init, dtype=np.float64)
+        init = init.reshape(-1)
+        if init.shape != (self.dim,):
+            raise SgdDiagramsError(f"init has {init.size} entries but the model has {self.dim} parameters")
+        if not np.all(np.isfinite(init)):
+            raise SgdDiagramsError("init contains NaN or infinity; give finite weights")
+        self.init = torch.as_tensor(init, dtype=dtype)
+        self.inputs = _as_tensor(inputs, dtype, "inputs")
+        self.targets = _as_tensor(targets, dtype, "targets")
+        n = self.inputs.shape[0] if self.inputs.ndim else 0
+        if n < 2 or self.targets.ndim == 0 or self.targets.shape[0] != n:
+            raise SgdDiagramsError(
+                f"inputs and targets need the same number of rows (at least 2); got {tuple(self.inputs.shape)} "
+                f"and {tuple(self.targets.shape)}"
+            )
+        if (test_inputs is None) != (test_targets is None):
+            raise SgdDiagramsError("give both test_inputs and test_targets, or neither")
+        self.test_inputs = None if test_inputs is None else _as_tensor(test_inputs, dtype, "test_inputs")
+        self.test_targets = None if test_targets is None else _as_tensor(test_targets, dtype, "test_targets")
+        if self.test_inputs is not None and (
+            self.test_inputs.ndim == 0 or self.test_targets.ndim == 0
+            or self.test_inputs.shape[0] != self.test_targets.shape[0] or self.test_inputs.shape[0] < 1
+        ):
+            raise SgdDiagramsError("test_inputs and test_targets need the same number of rows (at least 1)")
+        n_eval = n if self.test_inputs is None else self.test_inputs.shape[0]
+        if n_eval <= eval_size:
+            eval_rows = torch.arange(n_eval)
+        else:
+            gen = torch.Generator().manual_seed(eval_seed)
+            eval_rows = torch.randperm(n_eval, generator=gen)[:eval_size]
+        self.eval_rows = eval_rows
+        pool = torch.arange(n) if n <= eval_size else torch.randperm(n, generator=torch.Generator().manual_seed(
+            eval_seed))[:eval_size]
+        self.population_rows = pool[: min(population_size, pool.numel())]
+        self.eval_size = eval_size
+        self._check_loss()
+
+    def _check_loss(self) -> None:
+        """Evaluate the loss once at θ0 on two rows: a clear error beats a failure inside vmap."""
+        try:
+            value = self.batch_loss(self.init, torch.arange(2))
+        except Exception as exc:  # the user's model or loss: report it in one line
+            raise SgdDiagramsError(
+                f"the model or loss_fn failed on two rows of inputs ({type(exc).__name__}: "
+                f"{str(exc).splitlines()[0] if str(exc) else ''}); check shapes and dtypes"
+            ) from None
+        if value.ndim != 0 or not torch.isfinite(value):
+            raise SgdDiagramsError("loss_fn must give finite losses at init; check the model, data and init")
+        out = self.logits(self.init, torch.arange(1))
+        self.has_accuracy = (not self.targets.is_floating_point()) and out.ndim == 2 and self.targets.ndim == 1
+
+    def unflatten(self, theta: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Split a flat θ into the module's named parameter tensors."""
+        pieces = torch.split(theta, self._sizes)
+        return {n: p.reshape(s) for n, p, s in zip(self._names, pieces, self._shapes, strict=True)}
+
+    def outputs(self, theta: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+        """Model outputs for a batch of inputs, through ``torch.func.functional_call``."""
+        return functional_call(self.model, self.unflatten(theta), (inputs,))
+
+    def logits(self, theta: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        """Model outputs on data-set rows."""
+        return self.outputs(theta, self.inputs[rows])
+
+    def _mean_loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        value = self.per_sample_loss(outputs, targets)
+        return value.mean() if value.ndim else value
+
+    def sample_training_sets(self, generator: torch.Generator, trials: int, N: int) -> torch.Tensor:
+        return torch.randint(0, self.inputs.shape[0], (trials, N), generator=generator)
+
+    def batch_loss(self, theta: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        return self._mean_loss(self.logits(theta, rows), self.targets[rows])
+
+    def _eval_data(self) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.test_inputs is None:
+            return self.inputs[self.eval_rows], self.targets[self.eval_rows]
+        return self.test_inputs[self.eval_rows], self.test_targets[self.eval_rows]
+
+    def test_loss(self, theta: torch.Tensor) -> torch.Tensor:
+        x, y = self._eval_data()
+        return self._mean_loss(self.outputs(theta, x), y)
+
+    def test_accuracy(self, theta: torch.Tensor) -> torch.Tensor:
+        if not self.has_accuracy:
+            raise NotImplementedError
+        x, y = self._eval_data()
+        predicted = self.outputs(theta, x).argmax(dim=-1)
+        return (predicted == y).to(self.dtype).mean()
+
+    def population(self) -> tuple[torch.Tensor, torch.Tensor]:
+        m = self.population_rows.numel()
+        return self.population_rows, torch.full((m,), 1.0 / m, dtype=self.dtype)
+
+    def describe(self) -> dict[str, Any]:
+        digest = hashlib.sha256
+        return {
+            "name": self.name,
+            "dim": self.dim,
+            "n_data": int(self.inputs.shape[0]),
+            "data_sha": digest(self.inputs.numpy().tobytes() + self.targets.numpy().tobytes()).hexdigest()[:16],
+            "test_data": None if self.test_inputs is None else int(self.test_inputs.shape[0]),
+            "eval_size": int(self.eval_rows.numel()),
+            "init_sha": digest(self.init.double().numpy().tobytes()).hexdigest()[:16],
+            "dtype": str(self.dtype),
+        }
+
+
+class TorchModelLandscape(TorchLandscape):
+    """A built-in model on an :class:`~.data.ImageDataset` with per-sample cross-entropy (App. C.2)."""
 
     def __init__(
         self,
@@ -167,70 +351,15 @@ class TorchModelLandscape(Landscape):
         eval_seed: int = 0,
         dtype: torch.dtype = torch.float32,
     ) -> None:
-        self.model = model.to(dtype)
-        self.dataset = dataset
-        self.per_sample_loss = per_sample_loss
-        self.dtype = dtype
-        self.name = name or f"{type(model).__name__.lower()}-{dataset.name}"
-        self._names = [n for n, _ in model.named_parameters()]
-        self._shapes = [tuple(p.shape) for _, p in model.named_parameters()]
-        self._sizes = [int(np.prod(s)) for s in self._shapes]
-        self.dim = int(sum(self._sizes))
         if init is None:
             init = standard_normal_init(model, None)
-        init = np.asarray(init, dtype=np.float64).reshape(-1)
-        if init.shape != (self.dim,):
-            raise SgdDiagramsError(
-                f"model init has {init.size} entries but the model has {self.dim} parameters"
-            )
-        self.init = torch.as_tensor(init, dtype=dtype)
-        self.inputs = torch.as_tensor(dataset.inputs, dtype=dtype)
-        self.targets = torch.as_tensor(dataset.targets, dtype=torch.long)
-        n = self.inputs.shape[0]
-        if eval_size < 1 or population_size < 2:
-            raise SgdDiagramsError("eval_size must be >= 1 and population_size >= 2")
-        if n <= eval_size:
-            eval_rows = torch.arange(n)
-        else:
-            gen = torch.Generator().manual_seed(eval_seed)
-            eval_rows = torch.randperm(n, generator=gen)[:eval_size]
-        self.eval_rows = eval_rows
-        self.population_rows = eval_rows[: min(population_size, eval_rows.numel())]
-        self.eval_size = eval_size
-
-    def unflatten(self, theta: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Split a flat θ into the module's named parameter tensors."""
-        pieces = torch.split(theta, self._sizes)
-        return {n: p.reshape(s) for n, p, s in zip(self._names, pieces, self._shapes, strict=True)}
-
-    def logits(self, theta: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
-        """Model outputs on data-set rows, through ``torch.func.functional_call``."""
-        return functional_call(self.model, self.unflatten(theta), (self.inputs[rows],))
-
-    def sample_training_sets(self, generator: torch.Generator, trials: int, N: int) -> torch.Tensor:
-        return torch.randint(0, self.inputs.shape[0], (trials, N), generator=generator)
-
-    def batch_loss(self, theta: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
-        return self.per_sample_loss(self.logits(theta, rows), self.targets[rows]).mean()
-
-    def test_loss(self, theta: torch.Tensor) -> torch.Tensor:
-        return self.batch_loss(theta, self.eval_rows)
-
-    def test_accuracy(self, theta: torch.Tensor) -> torch.Tensor:
-        predicted = self.logits(theta, self.eval_rows).argmax(dim=-1)
-        return (predicted == self.targets[self.eval_rows]).to(self.dtype).mean()
-
-    def population(self) -> tuple[torch.Tensor, torch.Tensor]:
-        m = self.population_rows.numel()
-        return self.population_rows, torch.full((m,), 1.0 / m, dtype=self.dtype)
+        super().__init__(
+            model, per_sample_loss, dataset.inputs, dataset.targets, init=init,
+            name=name or f"{type(model).__name__.lower()}-{dataset.name}", eval_size=eval_size,
+            population_size=population_size, eval_seed=eval_seed, dtype=dtype,
+        )
+        self.dataset = dataset
+        self.has_accuracy = True
 
     def describe(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "dim": self.dim,
-            "data": self.dataset.name,
-            "n_data": int(self.inputs.shape[0]),
-            "eval_size": int(self.eval_rows.numel()),
-            "init_sha": float(self.init.double().abs().sum()),
-            "dtype": str(self.dtype),
-        }
+        return {**super().describe(), "data": self.dataset.name}

@@ -28,7 +28,8 @@ import torch
 from torch.func import grad
 
 from ..errors import SgdDiagramsError
-from ..landscapes.protocol import Landscape, population_gradient_and_noise_factor
+from ..landscapes.protocol import Landscape
+from ..landscapes.sampled import population_gradient_and_noise_factor
 from ..schedules import Schedule
 from .base import Optimizer, State, Stepper
 

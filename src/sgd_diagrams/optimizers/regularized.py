@@ -33,7 +33,8 @@ import torch
 from torch.func import grad, hessian
 
 from ..errors import SgdDiagramsError
-from ..landscapes.protocol import Landscape, per_sample_gradients
+from ..landscapes.protocol import Landscape
+from ..landscapes.sampled import per_sample_gradients
 from ..schedules import Schedule
 from ..theory.gdc import gdc_coefficient
 from .base import Optimizer, State, Stepper

@@ -14,8 +14,8 @@ seed 001 App. C.3); an optimizer's noise (SDE) comes from
 ``SeedSequence([seed, c, crc32(name)])``.  Chunks are independent of each other,
 so a run can be resumed chunk by chunk.
 
-Metrics at each recorded step (number of completed updates): ``test_loss``,
-``train_loss`` (objective-free loss on the trial's training set), ``gen_gap`` =
+Metrics at each recorded step (number of completed updates): ``test-loss``,
+``train-loss`` (objective-free loss on the trial's training set), ``gen-gap`` =
 test − train, ``accuracy`` (classifiers), ``displacement`` θ − θ0 per coordinate
 (when dim ≤ ``max_displacement_dim``).  A trial whose θ becomes non-finite has
 all its metrics counted as non-finite and excluded from the means.
@@ -34,6 +34,7 @@ import torch
 from torch.func import vmap
 
 from ..errors import SgdDiagramsError
+from ..landscapes.conversions import as_sampled
 from ..landscapes.protocol import Landscape
 from ..schedules import Schedule
 from .base import Optimizer, Stepper, check_eta
@@ -153,7 +154,7 @@ def trial_metrics(
         safe = torch.where(ok.unsqueeze(1), theta, landscape.init.expand_as(theta))
         test = over_trials(landscape.test_loss)(safe)
         train = over_trials(landscape.eval_batch_loss)(safe, train_rows)
-        metrics = {"test_loss": test, "train_loss": train, "gen_gap": test - train}
+        metrics = {"test-loss": test, "train-loss": train, "gen-gap": test - train}
         if landscape.has_accuracy:
             metrics["accuracy"] = over_trials(landscape.test_accuracy)(safe)
         if landscape.dim <= max_displacement_dim:
@@ -305,8 +306,10 @@ def simulate(
     """Run ``trials`` paired trials of every optimizer; resumable chunk by chunk.
 
     ``completed`` maps chunk index → statistics already computed (skipped);
-    ``on_chunk(c, stats)`` is called after each newly computed chunk.
+    ``on_chunk(c, stats)`` is called after each newly computed chunk.  A finite (exact) landscape is
+    converted to its torch form (:func:`~sgd_diagrams.landscapes.as_sampled`).
     """
+    landscape = as_sampled(landscape)
     eta = check_eta(eta)
     if not optimizers:
         raise SgdDiagramsError("give at least one optimizer")

@@ -25,15 +25,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..diagrams import Diagram, enumerate_diagrams
+from ..diagrams import DIAGRAM_QUANTITY_NAMES, Diagram, Quantity, quantity
 from ..errors import SgdDiagramsError
 from ..schedules.grid import Schedule
 from ..schedules.histories import history_count
 from ..values.uvalue import UvalueEvaluator
+from .orders import check_order
 
 __all__ = ["QUANTITIES", "SeriesTerm", "Series", "taylor_series", "taylor_coefficients"]
 
-QUANTITIES = ("test-loss", "train-loss", "gen-gap", "displacement")
+QUANTITIES = DIAGRAM_QUANTITY_NAMES  # the quantities with diagrams of their own (names)
 
 
 @dataclass(frozen=True)
@@ -66,19 +67,16 @@ class Series:
         return out
 
 
-def _diagrams_for(quantity: str, edges: int) -> tuple[Diagram, ...]:
-    if quantity == "test-loss":
-        return enumerate_diagrams(edges, "test")
-    if quantity == "train-loss":
-        return enumerate_diagrams(edges, "train")
-    if quantity == "gen-gap":
-        return tuple(d for d in enumerate_diagrams(edges, "train") if not d.root_alone)
-    if quantity == "displacement":
-        return enumerate_diagrams(edges, "displacement")
-    raise SgdDiagramsError(f"unknown quantity {quantity!r}; use one of {', '.join(QUANTITIES)}")
+def _diagrams_for(quantity: str | Quantity, edges: int) -> tuple[Diagram, ...]:
+    """The diagrams with ``edges`` edges that make up ``quantity`` (see :class:`~sgd_diagrams.diagrams.Quantity`)."""
+    return _as_quantity(quantity).diagrams(edges)
 
 
-def taylor_series(landscape, schedule: Schedule, order: int, quantity: str = "test-loss",
+def _as_quantity(value: str | Quantity) -> Quantity:
+    return quantity(value, DIAGRAM_QUANTITY_NAMES)
+
+
+def taylor_series(landscape, schedule: Schedule, order: int, quantity: str | Quantity = "test-loss",
                   metric: np.ndarray | None = None, root_tensors: list[np.ndarray] | None = None,
                   evaluator=None) -> Series:
     """The order-``order`` Taylor series of E[quantity] after SGD on ``schedule`` (Theorem 1).
@@ -88,31 +86,25 @@ def taylor_series(landscape, schedule: Schedule, order: int, quantity: str = "te
     C-smoothed landscape": replace the root's l by s).  ``evaluator`` replaces the exact uvalues
     (any callable ``evaluator(d, root=...)``, e.g. estimated ones; then only ``landscape.dim`` is read).
     """
-    if quantity not in QUANTITIES:
-        raise SgdDiagramsError(f"unknown quantity {quantity!r}; use one of {', '.join(QUANTITIES)}")
-    if isinstance(order, bool) or not isinstance(order, int) or order < 0:
-        raise SgdDiagramsError(f"order must be a non-negative integer, got {order!r}")
-    if order > 6:
-        raise SgdDiagramsError(f"order {order} is too expensive; use order <= 6")
+    q = _as_quantity(quantity)
+    check_order(order, "taylor")
     if not isinstance(schedule, Schedule):
         raise SgdDiagramsError("taylor_series needs a Schedule")
-    if root_tensors is not None and quantity != "test-loss":
+    if root_tensors is not None and q.name != "test-loss":
         raise SgdDiagramsError("a custom measured quantity (root_tensors) uses the test-loss diagrams")
     if evaluator is None:
         evaluator = UvalueEvaluator(landscape, max(order, 0), metric, root_tensors=root_tensors)
-    root = "displacement" if quantity == "displacement" else "loss"
-    sign = -1.0 if quantity == "gen-gap" else 1.0
-    series = Series(quantity, order)
+    series = Series(q.name, order)
     for k in range(order + 1):
-        coeff = np.zeros(landscape.dim) if root == "displacement" else 0.0
-        for d in _diagrams_for(quantity, k):
+        coeff = np.zeros(landscape.dim) if q.is_vector else 0.0
+        for d in q.diagrams(k):
             count = history_count(d, schedule)
             if count == 0:
                 continue
-            val = evaluator(d, root=root)
+            val = evaluator(d, root=q.root)
             term = SeriesTerm(d, count, val)
             series.terms.append(term)
-            coeff = coeff + sign * term.contribution
+            coeff = coeff + q.sign * term.contribution
         series.coefficients.append(coeff)
     return series
 

@@ -1,0 +1,309 @@
+"""The public API: what a user types after ``import sgd_diagrams as sd``.
+
+Three verbs over any landscape and any schedule, with the same keyword names everywhere
+(``order``, ``quantity``, ``eta``, ``samples``, ``seed``):
+
+* :func:`taylor_series` — Theorem 1's coefficients c_0..c_order of E[quantity] (seed 001 §"Main result"),
+  exactly, on any landscape with an exact form (finite files and the built-in artificial landscapes);
+* :func:`predict` — values at given learning rates: the Taylor polynomial, the resummed form
+  (§"Re-summation cures large-T divergences"), Remark 1's continuous-time form, or the T → ∞ limit
+  (Theorem 2); with ``samples=K`` from diagram values *estimated* on K sampled data points (App. C.6),
+  with standard errors — the way to predict on a neural network;
+* :func:`simulate` — SGD and its rivals over many independent trials (App. C.3–C.4), an η sweep with
+  paired training sets across η and across optimizers.
+
+Landscapes of either kind work in each: the exact theory converts with
+:func:`~sgd_diagrams.landscapes.as_exact`, simulation with :func:`~sgd_diagrams.landscapes.as_sampled`;
+an impossible combination (exact theory on a convnet) is a one-line :class:`SgdDiagramsError` that says
+what to do instead.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .diagrams import QUANTITY_NAMES, Quantity, quantity
+from .errors import SgdDiagramsError
+from .landscapes import as_exact, is_exact
+from .schedules import Schedule
+from .theory.orders import check_order
+from .theory.series import Series
+from .theory.series import taylor_series as _taylor_series
+
+__all__ = ["METHODS", "Prediction", "Simulation", "check_etas", "predict", "simulate", "taylor_series"]
+
+METHODS = ("taylor", "resummed", "continuous", "limit")
+"""Forms of :func:`predict`: the Taylor polynomial, resummed, continuous-time resummed, T → ∞ limit."""
+
+LIMIT_FAMILIES = ("epochs", "samples")
+
+
+def check_etas(eta: Any, positive: bool = True) -> np.ndarray:
+    """η as a 1-D float64 array of finite (positive) numbers, or a one-line error."""
+    try:
+        etas = np.atleast_1d(np.asarray(eta, dtype=np.float64))
+    except (TypeError, ValueError):
+        raise SgdDiagramsError(f"eta must be a number or a list of numbers, got {eta!r}") from None
+    if etas.ndim != 1 or etas.size == 0:
+        raise SgdDiagramsError("eta must be a number or a non-empty flat list of numbers")
+    if not np.all(np.isfinite(etas)):
+        raise SgdDiagramsError("every eta must be a finite number")
+    if positive and np.any(etas <= 0):
+        raise SgdDiagramsError(f"every eta must be positive (got {etas[etas <= 0][0]:g}); SGD descends with eta > 0")
+    return etas
+
+
+def _check_schedule(schedule: Any) -> Schedule:
+    if not isinstance(schedule, Schedule):
+        raise SgdDiagramsError(
+            f"schedule must be a Schedule (sd.sgd(N=.., B=.., E=..), sd.gd(N=.., T=..), sd.from_batches(N, batches)), "
+            f"got {type(schedule).__name__}"
+        )
+    return schedule
+
+
+def _exact(landscape: Any) -> Any:
+    return as_exact(landscape)
+
+
+def taylor_series(landscape: Any, schedule: Schedule, order: int, quantity: str | Quantity = "test-loss", *,
+                  metric: np.ndarray | None = None) -> Series:
+    """Theorem 1's Taylor series of E[quantity] to η^order, exactly (``s.coefficients``, ``s(eta)``).
+
+    ``metric``: a matrix learning rate η = scalar·P (P symmetric).  Landscapes without an exact form
+    (neural networks) raise an error pointing to ``predict(..., samples=K)``.
+    """
+    q = _quantity(quantity, exclude_variance=True)
+    return _taylor_series(_exact(landscape), _check_schedule(schedule), order, q, metric=_metric(metric, landscape))
+
+
+def _quantity(value: str | Quantity, exclude_variance: bool = False) -> Quantity:
+    names = tuple(n for n in QUANTITY_NAMES if not (exclude_variance and n == "test-loss-variance"))
+    return quantity(value, names)
+
+
+def _metric(metric: Any, landscape: Any) -> np.ndarray | None:
+    if metric is None:
+        return None
+    try:
+        m = np.asarray(metric, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise SgdDiagramsError("metric must be a square matrix of numbers") from None
+    dim = getattr(landscape, "dim", None)
+    if m.ndim != 2 or m.shape[0] != m.shape[1] or (dim is not None and m.shape[0] != dim):
+        raise SgdDiagramsError(f"metric must be a {dim}x{dim} matrix (one row per weight), got shape {m.shape}")
+    if not np.all(np.isfinite(m)) or not np.allclose(m, m.T):
+        raise SgdDiagramsError("metric must be a finite symmetric matrix")
+    return m
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Predicted E[quantity] at each η: ``value`` (and ``stderr`` when estimated from samples, else None).
+
+    ``value`` has shape (len(eta),) — (len(eta), dim) for displacement; ``warnings`` are the theory's
+    cautions (growing propagators, …); ``details`` records how it was computed (samples, replications,
+    horizon reached by a limit, …).
+    """
+
+    quantity: str
+    order: int
+    method: str
+    form: str
+    eta: np.ndarray
+    value: np.ndarray
+    stderr: np.ndarray | None = None
+    warnings: tuple[str, ...] = ()
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-able record (the CLI's ``--json`` output)."""
+        out: dict[str, Any] = {"quantity": self.quantity, "order": self.order, "form": self.form,
+                               "eta": self.eta.tolist(), "value": np.asarray(self.value).tolist()}
+        if self.stderr is not None:
+            out["stderr"] = np.asarray(self.stderr).tolist()
+        out.update(self.details)
+        if self.warnings:
+            out["warnings"] = list(self.warnings)
+        return out
+
+
+def predict(landscape: Any, schedule: Schedule, order: int, eta: Any, quantity: str | Quantity = "test-loss",
+            method: str = "taylor", *, samples: int | None = None, seed: int = 0, replications: int | None = None,
+            metric: Any = None, limit: str = "epochs", cache: str | Path | None = None,
+            progress: bool = False) -> Prediction:
+    """Predict E[quantity] after SGD on ``schedule`` at each learning rate in ``eta``.
+
+    ``method``: ``"taylor"`` (Theorem 1's polynomial), ``"resummed"`` (linkless diagrams with propagators
+    (I − ηH)^{Δt−1}η), ``"continuous"`` (Remark 1) or ``"limit"`` (T → ∞, Theorem 2; ``limit`` says how T
+    grows: ``"epochs"`` at fixed N, or ``"samples"`` with N = T one-epoch SGD).
+
+    ``samples=K`` estimates every diagram value from K sampled data points (``seed``; ``replications`` R
+    for the standard errors, default 20) — any landscape, including a :class:`TorchLandscape`; Taylor and
+    resummed forms.  ``cache``: a directory where estimates are stored and reused (opt-in).
+    Order limits: :data:`sgd_diagrams.theory.orders.ORDER_LIMITS`.
+    """
+    if method not in METHODS:
+        raise SgdDiagramsError(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
+    q = _quantity(quantity)
+    schedule = _check_schedule(schedule)
+    etas = check_etas(eta)
+    if limit not in LIMIT_FAMILIES:
+        raise SgdDiagramsError(f"limit must be one of {', '.join(LIMIT_FAMILIES)}, got {limit!r}")
+    metric_m = _metric(metric, landscape)
+    if samples is not None:
+        return _estimated(landscape, schedule, order, etas, q, method, samples, seed, replications, metric_m, cache,
+                          progress)
+    if replications is not None:
+        raise SgdDiagramsError("replications only apply with samples=K (estimated values)")
+    check_order(order, "taylor" if method == "taylor" else method)
+    exact = _exact(landscape)
+    details: dict[str, Any] = {}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RuntimeWarning)
+        if q.is_variance:
+            from .theory.variance import test_loss_variance
+
+            if method not in ("taylor", "resummed") or metric_m is not None:
+                raise SgdDiagramsError("test-loss-variance has the taylor and resummed forms, without a metric")
+            values = test_loss_variance(exact, schedule, order, etas, resum=method == "resummed")
+        elif method == "limit":
+            from .theory.limits import resummed_limit
+
+            if metric_m is not None:
+                raise SgdDiagramsError("the T -> infinity limit takes no metric; drop it")
+            values, reached = resummed_limit(exact, schedule, order, etas, q.name, family=limit)
+            details["horizon"] = reached
+        elif method in ("resummed", "continuous"):
+            from .theory.resummation import resummed_prediction
+
+            values = resummed_prediction(exact, schedule, order, etas, q.name, metric=metric_m,
+                                         continuous=method == "continuous").value
+        else:
+            values = _taylor_series(exact, schedule, order, q, metric=metric_m)(etas)
+    messages = tuple(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)))
+    for message in messages:
+        warnings.warn(message, RuntimeWarning, stacklevel=2)
+    values = np.asarray(values, dtype=np.float64)
+    if not np.all(np.isfinite(values)):
+        raise SgdDiagramsError("prediction is not finite: eta is too large for the series; use a smaller eta")
+    return Prediction(q.name, order, method, _form(method, limit, details.get("horizon")), etas, values, None,
+                      messages, details)
+
+
+def _form(method: str, limit: str, horizon: int | None = None, estimated: bool = False) -> str:
+    text = {"taylor": "Taylor", "resummed": "resummed", "continuous": "continuous-time resummed"}.get(method)
+    if method == "limit":
+        text = f"resummed T->infinity ({limit}; converged by T={horizon})"
+    return f"{text} (estimated)" if estimated else str(text)
+
+
+def _estimated(landscape, schedule, order, etas, q, method, samples, seed, replications, metric, cache,
+               progress) -> Prediction:
+    from .estimation.predictions import estimated_prediction
+
+    if method not in ("taylor", "resummed") or q.is_variance:
+        raise SgdDiagramsError("samples=K supports the taylor and resummed forms of test-loss, train-loss, gen-gap "
+                               "and displacement")
+    for name, value, low in (("samples", samples, 1), ("seed", seed, 0)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+            raise SgdDiagramsError(f"{name} must be an integer >= {low}, got {value!r}")
+    if replications is not None and (isinstance(replications, bool) or not isinstance(replications, int)
+                                     or replications < 2):
+        raise SgdDiagramsError(f"replications must be an integer >= 2, got {replications!r}")
+    land = landscape if is_exact(landscape) else _sampled(landscape)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RuntimeWarning)
+        pred = estimated_prediction(land, schedule, order, etas, q, samples=int(samples), seed=int(seed),
+                                    resum=method == "resummed", replications=replications, metric=metric,
+                                    progress=progress, cache=cache)
+    messages = tuple(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)))
+    for message in messages:
+        warnings.warn(message, RuntimeWarning, stacklevel=3)
+    if not (np.all(np.isfinite(pred.value)) and np.all(np.isfinite(pred.stderr))):
+        raise SgdDiagramsError("prediction is not finite: eta is too large for the series; use a smaller eta")
+    plan = pred.plan
+    details = {"samples": int(samples), "seed": int(seed), "replications": plan.replications,
+               "samples_per_group": plan.per_group, "groups": plan.groups, "estimator": pred.method}
+    return Prediction(q.name, order, method, _form(method, "epochs", estimated=True), etas, pred.value,
+                      pred.stderr, messages, details)
+
+
+def _sampled(landscape: Any) -> Any:
+    from .landscapes import as_sampled
+
+    return as_sampled(landscape)
+
+
+@dataclass
+class Simulation:
+    """Simulated outcomes over an η sweep: one summary per η, each with every optimizer and paired differences.
+
+    ``summaries[i]`` is ``{"optimizers": {name: {metric: {"mean", "sem", "ci95", "n", "nonfinite"}, …,
+    "at_steps": …}}, "differences": {"b - a": …}}`` at ``eta[i]``; metrics are ``test-loss``, ``train-loss``,
+    ``gen-gap``, ``displacement`` (small dim) and ``accuracy`` (classifiers).  Training sets are the same
+    for every η and every optimizer (paired).
+    """
+
+    eta: np.ndarray
+    optimizers: list[str]
+    trials: int
+    seed: int
+    summaries: list[dict[str, Any]]
+
+    def _pick(self, metric: str, optimizer: str | None, key: str) -> np.ndarray:
+        name = optimizer or self.optimizers[0]
+        block = "differences" if " - " in name else "optimizers"
+        try:
+            return np.array([s[block][name][metric][key] for s in self.summaries], dtype=np.float64)
+        except KeyError:
+            raise SgdDiagramsError(f"no {metric!r} for {name!r}; optimizers: {', '.join(self.optimizers)}") from None
+
+    def mean(self, metric: str = "test-loss", optimizer: str | None = None) -> np.ndarray:
+        """Mean of ``metric`` over trials at each η (first optimizer by default; ``"gd - sgd"`` for a pair)."""
+        return self._pick(metric, optimizer, "mean")
+
+    def sem(self, metric: str = "test-loss", optimizer: str | None = None) -> np.ndarray:
+        """Standard error of that mean at each η."""
+        return self._pick(metric, optimizer, "sem")
+
+
+def simulate(landscape: Any, schedule: Schedule, optimizers: Sequence[str] = ("sgd",), eta: Any = 0.01,
+             trials: int = 1000, seed: int = 0, *, chunk: int = 1000, record_steps: Sequence[int] = (),
+             eval_chunk: int = 64, momentum: float = 0.9, substeps: int = 16, sde_noise: str = "varying",
+             stic_weight: float = 1.0, gdc_coefficient: float | None = None, progress: bool = False,
+             completed: dict[tuple[int, int], Any] | None = None,
+             on_chunk: Callable[[int, int, Any], None] | None = None) -> Simulation:
+    """Simulate ``optimizers`` (names: sgd gd gdc sde sde-frozen ode momentum stic) at each η in ``eta``.
+
+    ``trials`` independent training sets per η, in vectorized chunks of ``chunk``; the same seed at every η
+    (paired across η and optimizers).  Any landscape: a finite one is compiled to torch.  ``completed`` /
+    ``on_chunk(i, c, stats)`` resume a run chunk by chunk (keys: η index, chunk index).
+    """
+    from .landscapes import as_sampled
+    from .optimizers import make_optimizer
+    from .optimizers.trials import simulate as simulate_trials
+
+    etas = check_etas(eta)
+    schedule = _check_schedule(schedule)
+    if isinstance(optimizers, str):
+        optimizers = [optimizers]
+    built = [make_optimizer(str(n), momentum=momentum, substeps=substeps, sde_noise=sde_noise,
+                            stic_weight=stic_weight, gdc_coefficient=gdc_coefficient) for n in optimizers]
+    land = as_sampled(landscape)
+    done = completed or {}
+    summaries = []
+    for i, e in enumerate(etas):
+        have = {c: s for (j, c), s in done.items() if j == i}
+        hook = (lambda c, stats, i=i: on_chunk(i, c, stats)) if on_chunk is not None else None
+        result = simulate_trials(land, schedule, built, float(e), trials, seed=seed, chunk=chunk,
+                                 record_steps=list(record_steps), eval_chunk=eval_chunk, completed=have,
+                                 on_chunk=hook, progress=progress)
+        summaries.append(result.summary())
+    return Simulation(etas, [o.name for o in built], trials, seed, summaries)

@@ -1,0 +1,43 @@
+"""The highest order (number of edges) each method offers, in one place.
+
+The cost of a prediction grows with the number of diagrams (1, 4, 17, 101, 700, 5861 test diagrams
+with 1..6 edges), with the history sweep's states (2^edges at worst) and, for estimates from samples,
+with the correlator terms of tied parts.  The limits below keep every accepted job within minutes on a
+2-core machine; they are stated in ``--help`` and raised where a method became cheaper.
+
+===============  =====  ===============================================================
+method           limit  why
+===============  =====  ===============================================================
+``taylor``         6    5861 test diagrams at order 6; exact tensors of size dim^6
+``resummed``       5    eigen-label sums over dim^edges labels per diagram
+``continuous``     5    same sweep as ``resummed`` with a generator
+``limit``          5    repeated resummed predictions while T doubles
+``estimated``      4    per-sample estimators: tied parts cost 5–15 gradients per sample
+``symbolic``       4    polynomial interpolation of history counts in N, B, E
+===============  =====  ===============================================================
+"""
+
+from __future__ import annotations
+
+from ..errors import SgdDiagramsError
+
+__all__ = ["ORDER_LIMITS", "check_order"]
+
+ORDER_LIMITS: dict[str, int] = {
+    "taylor": 6,
+    "resummed": 5,
+    "continuous": 5,
+    "limit": 5,
+    "estimated": 4,
+    "symbolic": 4,
+}
+
+
+def check_order(order: object, method: str) -> int:
+    """``order`` as an int, or a one-line error naming the method's limit."""
+    limit = ORDER_LIMITS[method]
+    if isinstance(order, bool) or not isinstance(order, int) or order < 0:
+        raise SgdDiagramsError(f"order must be a non-negative integer, got {order!r}")
+    if order > limit:
+        raise SgdDiagramsError(f"order {order} is too expensive for the {method} form; use order <= {limit}")
+    return order
