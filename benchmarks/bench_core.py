@@ -15,15 +15,15 @@ import time
 
 from sgd_diagrams.cli import load_landscape_spec
 from sgd_diagrams.diagrams import enumeration
-from sgd_diagrams.schedules import gd, histories, sgd
+from sgd_diagrams.schedules import gd, histories, sgd, sweep
 from sgd_diagrams.theory import taylor_series
 
 
 def clear_caches() -> None:
     enumeration._enumerate.cache_clear()
     enumeration.rooted_trees.cache_clear()
-    histories._sweep.cache_clear()
-    histories._row_groups.cache_clear()
+    sweep.history_sweep.cache_clear()
+    histories.row_groups.cache_clear()
 
 
 def timed(fn):

@@ -1,7 +1,8 @@
 """Pictures of diagrams and histories, drawn as seed 001 draws them.
 
-:mod:`.layout` (node positions) and :mod:`.history` (checking and finding a
-history) need only numpy; :mod:`.render` and :mod:`.gallery` need matplotlib
+:mod:`.layout` (node positions) and :mod:`.history` (finding a history;
+checking one is :func:`sgd_diagrams.schedules.histories.check_history`,
+re-exported here) need only numpy; :mod:`.render` and :mod:`.gallery` need matplotlib
 (``pip install 'sgd-diagrams[plot]'``) and are imported on first use.
 """
 
@@ -9,8 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..schedules.histories import History, check_history
 from .filenames import picture_filename
-from .history import History, auto_history, check_history, parse_history
+from .history import auto_history, parse_history
 from .layout import Layout, diagram_layout
 
 __all__ = [

@@ -9,7 +9,9 @@ shaded cell (n, t) of the schedule's grid so that
   its part reads that row too).
 
 We store a history as ``{v: (n, t)}`` for v = 1..m in the diagram's canonical
-labelling.  :func:`auto_history` finds one by depth-first search, placing
+labelling.  :func:`check_history` (re-exported from
+:mod:`sgd_diagrams.schedules.histories`, where it lives) validates one;
+:func:`auto_history` finds one by depth-first search, placing
 parents before children and preferring cells that make a readable picture:
 steps spread evenly down each chain, distinct parts on distinct rows, no two
 nodes in one cell.
@@ -18,50 +20,14 @@ nodes in one cell.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 from ..diagrams import Diagram
 from ..errors import SgdDiagramsError
 from ..schedules.grid import Schedule
+from ..schedules.histories import History, check_history
 
 __all__ = ["History", "check_history", "auto_history", "parse_history"]
-
-History = dict[int, tuple[int, int]]
-
-
-def check_history(d: Diagram, schedule: Schedule, history: Mapping[int, tuple[int, int]]) -> History:
-    """Validate ``history`` as a history of ``d`` in ``schedule``; return it normalised."""
-    m = d.n_edges
-    if set(history) != set(range(1, m + 1)):
-        raise SgdDiagramsError(
-            f"a history of {d} places nodes 1..{m} (canonical preorder, root 0 excluded); got nodes {sorted(history)}"
-        )
-    grid = schedule.grid()
-    out: History = {}
-    for v, cell in history.items():
-        try:
-            n, t = (int(x) for x in cell)
-        except (TypeError, ValueError):
-            raise SgdDiagramsError(f"history cell of node {v} must be a pair (n, t), got {cell!r}") from None
-        if not (0 <= n < schedule.N and 0 <= t < schedule.T) or not grid[n, t]:
-            raise SgdDiagramsError(
-                f"node {v} of {d} is placed at (n={n}, t={t}), which is not a shaded cell; "
-                "pick a cell whose point is in that step's batch"
-            )
-        out[v] = (n, t)
-    for v in range(1, m + 1):
-        p = d.parents[v]
-        if p != 0 and not out[v][1] < out[p][1]:
-            raise SgdDiagramsError(
-                f"node {v} of {d} is at step {out[v][1]}, not before its parent {p} at step {out[p][1]}; "
-                "times must strictly increase towards the root"
-            )
-    rows: dict[int, int] = {}
-    for v in range(1, m + 1):
-        part = d.parts[v]
-        if rows.setdefault(part, out[v][0]) != out[v][0]:
-            raise SgdDiagramsError(f"nodes of one part of {d} sit in different rows; tied nodes must share a row n")
-    return out
 
 
 def parse_history(text: str, d: Diagram) -> History:

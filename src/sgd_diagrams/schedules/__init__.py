@@ -1,4 +1,4 @@
-"""Schedules (grids, seed 001 App. A.2) and history counting (App. A.3, A.5)."""
+"""Schedules (grids, seed 001 App. A.2), the history sweep and history counting (App. A.3, A.5)."""
 
 from .grid import (
     Schedule,

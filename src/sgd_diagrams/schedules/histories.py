@@ -9,7 +9,9 @@ reads a training row with weight 1/N.  By orbit–stabilizer, summing
 *labelled* maps divided by |Aut(D)| (``DESIGN.md``).
 
 Algorithm (never enumerates the T^d maps).  Sweep time from 0 to T−1 with a
-state = the set of nodes already placed (closed under children).  Nodes alone
+state = the set of nodes already placed (closed under children); the states and
+one-step transitions are the shared :func:`~sgd_diagrams.schedules.sweep.history_sweep`
+(also behind the resummed sums of :mod:`sgd_diagrams.theory.geometric`).  Nodes alone
 in their part ("singletons") can sit in any column with total weight
 Σ_n 1/|B_t| = 1, so between the cells that matter the sweep applies one
 fixed transition matrix A = I + N₁ with N₁ nilpotent, and g idle steps cost
@@ -21,6 +23,8 @@ O(Σ_tuples events × states²): for order ≤ 3 at most one tied part exists, s
 SGD schedule costs O(N·E) and GD O(T); diagrams with k tied parts cost
 O(groups^k · events).  With no tied part the count is the closed form
 Σ_k C(T, k)·(N₁^k)[∅, all].
+
+:func:`check_history` validates one concrete history (a node → cell map).
 """
 
 from __future__ import annotations
@@ -28,86 +32,83 @@ from __future__ import annotations
 import itertools
 import math
 from collections import defaultdict
+from collections.abc import Mapping
 from fractions import Fraction
 from functools import lru_cache
+from typing import NamedTuple
 
 import numpy as np
 
 from ..diagrams.diagram import Diagram
 from ..errors import SgdDiagramsError
 from .grid import Schedule
+from .sweep import HistorySweep, history_sweep
 
-__all__ = ["history_count", "history_counts", "has_history"]
+__all__ = ["History", "RowGroup", "check_history", "has_history", "history_count", "history_counts", "row_groups"]
 
-
-# -- the diagram side: states and transitions -------------------------------------------
-class _Sweep:
-    """States and transition matrices of the time sweep for one diagram."""
-
-    def __init__(self, d: Diagram) -> None:
-        m = d.n_edges  # non-root nodes are 1..m
-        self.m = m
-        kids = d.children
-        root_part = d.parts[0]
-        members: dict[int, list[int]] = defaultdict(list)
-        for v in range(1, m + 1):
-            members[d.parts[v]].append(v)
-        # 1/N for a root that shares its part (train loss reads a training row).
-        self.root_shared = not d.root_alone
-        self.tied_parts = [tuple(vs) for p, vs in sorted(members.items()) if len(vs) >= 2]
-        self.root_tied_index = None
-        for i, vs in enumerate(self.tied_parts):
-            if d.parts[vs[0]] == root_part:
-                self.root_tied_index = i
-        tied_of = {v: i for i, vs in enumerate(self.tied_parts) for v in vs}
-        child_mask = [0] * (m + 1)
-        for v in range(1, m + 1):
-            for c in kids[v]:
-                child_mask[v] |= 1 << (c - 1)
-        states = [s for s in range(1 << m) if all(
-            not (s >> (v - 1)) & 1 or (s & child_mask[v]) == child_mask[v] for v in range(1, m + 1)
-        )]
-        self.states = states
-        self.index = {s: i for i, s in enumerate(states)}
-        self.full = self.index[(1 << m) - 1]
-        k = len(self.tied_parts)
-        # transitions grouped by the vector of tied-node counts per tied part
-        by_counts: dict[tuple[int, ...], list[tuple[int, int]]] = defaultdict(list)
-        for s in states:
-            avail = [v for v in range(1, m + 1)
-                     if not (s >> (v - 1)) & 1 and (s & child_mask[v]) == child_mask[v]]
-            for r in range(0, len(avail) + 1):
-                for placed in itertools.combinations(avail, r):
-                    counts = [0] * k
-                    for v in placed:
-                        if v in tied_of:
-                            counts[tied_of[v]] += 1
-                    target = s | sum(1 << (v - 1) for v in placed)
-                    by_counts[tuple(counts)].append((self.index[s], self.index[target]))
-        self.transitions = dict(by_counts)
-        zero = tuple([0] * k)
-        ns = len(states)
-        self.idle_nilpotent = np.zeros((ns, ns), dtype=np.int64)  # N1: singletons only, ≥1 node
-        for a, b in self.transitions[zero]:
-            if a != b:
-                self.idle_nilpotent[a, b] += 1
-        self.event_matrices = {}
-        for counts, pairs in self.transitions.items():
-            mat = np.zeros((ns, ns), dtype=np.int64)
-            for a, b in pairs:
-                mat[a, b] += 1
-            self.event_matrices[counts] = mat
+History = dict[int, tuple[int, int]]
+"""A history as ``{v: (n, t)}`` for the non-root nodes v = 1..m of a diagram (canonical labelling)."""
 
 
-@lru_cache(maxsize=4096)
-def _sweep(d: Diagram) -> _Sweep:
-    return _Sweep(d)
+# -- one history ---------------------------------------------------------------------------
+def check_history(d: Diagram, schedule: Schedule, history: Mapping[int, tuple[int, int]]) -> History:
+    """Validate ``history`` as a history of ``d`` in ``schedule``; return it normalised.
+
+    A history (seed 001 Def. 2, App. A.3, Figure 11) maps each non-root node v = 1..m
+    to a shaded cell (n, t) of the schedule's grid with a child's step strictly before
+    its parent's (the root sits at t = T) and the nodes of one part on one row n.
+    Raises :class:`~sgd_diagrams.errors.SgdDiagramsError` naming the first rule broken.
+    """
+    m = d.n_edges
+    if set(history) != set(range(1, m + 1)):
+        raise SgdDiagramsError(
+            f"a history of {d} places nodes 1..{m} (canonical preorder, root 0 excluded); got nodes {sorted(history)}"
+        )
+    grid = schedule.grid()
+    out: History = {}
+    for v, cell in history.items():
+        try:
+            n, t = (int(x) for x in cell)
+        except (TypeError, ValueError):
+            raise SgdDiagramsError(f"history cell of node {v} must be a pair (n, t), got {cell!r}") from None
+        if not (0 <= n < schedule.N and 0 <= t < schedule.T) or not grid[n, t]:
+            raise SgdDiagramsError(
+                f"node {v} of {d} is placed at (n={n}, t={t}), which is not a shaded cell; "
+                "pick a cell whose point is in that step's batch"
+            )
+        out[v] = (n, t)
+    for v in range(1, m + 1):
+        p = d.parents[v]
+        if p != 0 and not out[v][1] < out[p][1]:
+            raise SgdDiagramsError(
+                f"node {v} of {d} is at step {out[v][1]}, not before its parent {p} at step {out[p][1]}; "
+                "times must strictly increase towards the root"
+            )
+    rows: dict[int, int] = {}
+    for v in range(1, m + 1):
+        part = d.parts[v]
+        if rows.setdefault(part, out[v][0]) != out[v][0]:
+            raise SgdDiagramsError(f"nodes of one part of {d} sit in different rows; tied nodes must share a row n")
+    return out
+
 
 
 # -- the schedule side: grouped rows ----------------------------------------------------
+class RowGroup(NamedTuple):
+    """One distinct non-empty row of the grid: its shaded steps and their weights 1/|B_t|."""
+
+    times: tuple[int, ...]
+    weights: tuple  # Fractions when exact, floats otherwise
+
+
 @lru_cache(maxsize=64)
-def _row_groups(schedule: Schedule, exact: bool) -> tuple[list[tuple[tuple[int, ...], tuple]], list[int]]:
-    """Distinct non-empty rows as (times, weights), with multiplicities.
+def row_groups(schedule: Schedule, exact: bool) -> tuple[tuple[RowGroup, ...], tuple[int, ...]]:
+    """Distinct non-empty rows of the grid as :class:`RowGroup`, with their multiplicities.
+
+    A tied part's nodes share one row n (seed 001 App. A.3), so history sums over
+    tied parts run over rows; identical rows contribute identically and are summed
+    once, times their multiplicity.  Weights are :class:`fractions.Fraction` with
+    ``exact`` and float64 otherwise.
 
     Rows are grouped by two independent random 64-bit signatures Σ_t r(t) over
     their shaded columns (a collision has probability ~2^-128), so GD's N identical
@@ -147,8 +148,8 @@ def _row_groups(schedule: Schedule, exact: bool) -> tuple[list[tuple[tuple[int, 
             weights = tuple(Fraction(1, int(sizes[t])) for t in tl)
         else:
             weights = tuple(1.0 / float(sizes[t]) for t in tl)
-        rows.append((tuple(tl), weights))
-    return rows, [int(c) for c in counts]
+        rows.append(RowGroup(tuple(tl), weights))
+    return tuple(rows), tuple(int(c) for c in counts)
 
 
 def _binomial_table(gaps: np.ndarray, kmax: int, exact: bool) -> list[np.ndarray]:
@@ -164,7 +165,7 @@ def _binomial_table(gaps: np.ndarray, kmax: int, exact: bool) -> list[np.ndarray
     return out
 
 
-def _idle(v: np.ndarray, gaps: np.ndarray, sw: _Sweep, exact: bool) -> np.ndarray:
+def _idle(v: np.ndarray, gaps: np.ndarray, sw: HistorySweep, exact: bool) -> np.ndarray:
     """Apply A^g = Σ_k C(g,k) N₁^k to each row of v (one gap per row)."""
     nil = sw.idle_nilpotent.astype(object) if exact else sw.idle_nilpotent.astype(np.float64)
     binoms = _binomial_table(gaps, sw.m, exact)
@@ -176,12 +177,15 @@ def _idle(v: np.ndarray, gaps: np.ndarray, sw: _Sweep, exact: bool) -> np.ndarra
     return out
 
 
-def _count_tied(sw: _Sweep, schedule: Schedule, exact: bool):
-    rows, mults = _row_groups(schedule, exact)
+def _count_tied(sw: HistorySweep, schedule: Schedule, exact: bool):
+    rows, mults = row_groups(schedule, exact)
     k = len(sw.tied_parts)
     zero = Fraction(0) if exact else 0.0
     total = zero
-    mats = {c: (m.astype(object) if exact else m.astype(np.float64)) for c, m in sw.event_matrices.items()}
+    idle, events = sw.step_matrices()
+    # the idle step (zero tied counts) first, then the events, as transitions first list them
+    mats = {c: (m.astype(object) if exact else m.astype(np.float64))
+            for c, m in {sw.zero_counts: idle, **events}.items()}
     ns = len(sw.states)
     # Group row tuples by their number of events so they can be swept together.
     batches: dict[int, list[tuple[list[int], list[list], object]]] = defaultdict(list)
@@ -257,7 +261,7 @@ def history_count(d: Diagram, schedule: Schedule, exact: bool = False) -> float 
         raise SgdDiagramsError("history_count needs a Diagram (use sgd_diagrams.diagrams.parse)")
     if not isinstance(schedule, Schedule):
         raise SgdDiagramsError("history_count needs a Schedule (see sgd_diagrams.schedules)")
-    sw = _sweep(d)
+    sw = history_sweep(d)
     T = schedule.T
     if not sw.tied_parts:
         nil = sw.idle_nilpotent.astype(object)

@@ -1,0 +1,191 @@
+"""The time sweep of a diagram: its states and one-step transitions (seed 001 App. A.3).
+
+A history places every non-root node of a diagram D in a shaded cell (n, t), a
+child strictly before its parent, the root at time T (seed 001 Def. 2, App.
+A.3).  Sweeping t from 0 to T−1, the nodes placed so far form a *state*: a set
+of non-root nodes closed under children.  One step moves a state s to a state
+s' ⊇ s by placing some of the nodes *available* in s (unplaced, every child
+placed) — possibly none.  Nodes of one part must share a row n, so a step that
+places nodes of a *tied* part (a part with two or more non-root nodes) must
+happen in a cell of that part's row; such transitions are grouped by their
+*tied-count vector* (how many nodes of each tied part the step places).
+
+Both consumers read the same :class:`HistorySweep`:
+
+* :mod:`sgd_diagrams.schedules.histories` counts histories (Theorem 1's
+  Σ_f 1/|Aut_f(D)|) with weight 1 per step: :meth:`HistorySweep.step_matrices`
+  without ``q`` gives the integer idle matrix A = I + N₁ and the event matrices;
+* :mod:`sgd_diagrams.theory.geometric` sums propagators over histories
+  (seed 001 §"Re-summation cures large-T divergences"): each step is weighted by
+  q_e for every edge e *open* during it (its child placed before the step, its
+  parent after), so :meth:`HistorySweep.step_matrices` with ``q`` gives the
+  weighted matrices, and Remark 1's continuous-time generator reads the open
+  edges of a state with :meth:`HistorySweep.open_edges`.
+
+States are bitmasks over nodes 1..m (bit v−1 for node v); edges are named by
+their child c = 1..m (index c−1 in ``q``).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
+from types import MappingProxyType
+from typing import NamedTuple
+
+import numpy as np
+
+from ..diagrams.diagram import Diagram
+
+__all__ = ["HistorySweep", "SweepTransition", "history_sweep"]
+
+
+class SweepTransition(NamedTuple):
+    """One step of the sweep: state ``source`` → state ``target`` (indices into ``states``).
+
+    ``tied_counts[j]`` is how many nodes of tied part j the step places; ``open_edges``
+    lists the children c whose edge (c → parent) is open during the step.
+    """
+
+    source: int
+    target: int
+    tied_counts: tuple[int, ...]
+    open_edges: tuple[int, ...]
+
+
+@dataclass(frozen=True, eq=False)
+class HistorySweep:
+    """States and transitions of the time sweep of one diagram (build with :func:`history_sweep`).
+
+    ``states[i]`` is a bitmask of placed nodes, ``index`` its inverse, ``states[0] == 0``
+    (nothing placed) and ``full`` indexes the state with every node placed.
+    ``tied_parts`` lists the non-root nodes of each part with two or more of them;
+    ``root_shared`` is True for a train root that shares its part (weight 1/N), and
+    ``root_tied_index`` is the tied part holding the root's partners (None if none).
+    """
+
+    m: int
+    parents: tuple[int, ...]
+    states: tuple[int, ...]
+    index: Mapping[int, int]
+    full: int
+    tied_parts: tuple[tuple[int, ...], ...]
+    root_shared: bool
+    root_tied_index: int | None
+    transitions: tuple[SweepTransition, ...] = field(repr=False)
+
+    @property
+    def n_states(self) -> int:
+        """Number of states (the size of every step matrix)."""
+        return len(self.states)
+
+    @property
+    def zero_counts(self) -> tuple[int, ...]:
+        """The tied-count vector of an idle step (no tied node placed)."""
+        return (0,) * len(self.tied_parts)
+
+    def open_edges(self, before: int, after: int) -> tuple[int, ...]:
+        """Edges open during a step from state bitmask ``before`` to ``after``: child placed, parent not yet.
+
+        With ``before == after`` these are the edges open while the sweep rests in that state.
+        """
+        return _open_edges(self.parents, before, after)
+
+    @cached_property
+    def _counting(self) -> tuple[np.ndarray, dict[tuple[int, ...], np.ndarray]]:
+        ns = self.n_states
+        mats: dict[tuple[int, ...], np.ndarray] = {}
+        for a, b, counts, _open in self.transitions:
+            mats.setdefault(counts, np.zeros((ns, ns), dtype=np.int64))[a, b] += 1
+        for mat in mats.values():
+            mat.setflags(write=False)
+        idle = mats.pop(self.zero_counts)
+        return idle, mats
+
+    @cached_property
+    def idle_nilpotent(self) -> np.ndarray:
+        """N₁ = A − I for the counting idle matrix A: steps placing ≥ 1 singleton node (nilpotent, N₁^{m+1} = 0)."""
+        idle, _ = self._counting
+        out = idle - np.eye(self.n_states, dtype=np.int64)
+        out.setflags(write=False)
+        return out
+
+    def step_matrices(self, q: np.ndarray | None = None) -> tuple[np.ndarray, dict[tuple[int, ...], np.ndarray]]:
+        """The idle matrix and the event matrices (keyed by nonzero tied-count vector) of one step.
+
+        Without ``q`` every step has weight 1: read-only int64 (ns, ns) matrices counting
+        transitions, exact for :func:`~sgd_diagrams.schedules.histories.history_count`.
+        With ``q`` of shape (nA, m) (per-step factor of each edge, indexed by child − 1) a
+        transition is weighted by Π_{e open} q_e and the matrices are float64 (nA, ns, ns).
+        Event matrices are listed in the order their tied-count vectors first occur.
+        """
+        if q is None:
+            idle, events = self._counting
+            return idle, dict(events)
+        q = np.asarray(q, dtype=np.float64)
+        nA = q.shape[0]
+        ns = self.n_states
+        mats: dict[tuple[int, ...], np.ndarray] = {}
+        for a, b, counts, open_edges in self.transitions:
+            w = np.prod(q[:, [c - 1 for c in open_edges]], axis=1) if open_edges else np.ones(nA)
+            mat = mats.setdefault(counts, np.zeros((nA, ns, ns)))
+            mat[:, a, b] += w
+        return mats.pop(self.zero_counts), mats
+
+
+def _open_edges(parents: tuple[int, ...], before: int, after: int) -> tuple[int, ...]:
+    return tuple(
+        c for c in range(1, len(parents))
+        if (before >> (c - 1)) & 1 and (parents[c] == 0 or not (after >> (parents[c] - 1)) & 1)
+    )
+
+
+def _build(d: Diagram) -> HistorySweep:
+    m = d.n_edges  # non-root nodes are 1..m
+    kids = d.children
+    root_part = d.parts[0]
+    members: dict[int, list[int]] = defaultdict(list)
+    for v in range(1, m + 1):
+        members[d.parts[v]].append(v)
+    tied_parts = tuple(tuple(vs) for _, vs in sorted(members.items()) if len(vs) >= 2)
+    root_tied_index = None
+    for i, vs in enumerate(tied_parts):
+        if d.parts[vs[0]] == root_part:
+            root_tied_index = i
+    tied_of = {v: i for i, vs in enumerate(tied_parts) for v in vs}
+    child_mask = [0] * (m + 1)
+    for v in range(1, m + 1):
+        for c in kids[v]:
+            child_mask[v] |= 1 << (c - 1)
+    states = tuple(s for s in range(1 << m) if all(
+        not (s >> (v - 1)) & 1 or (s & child_mask[v]) == child_mask[v] for v in range(1, m + 1)
+    ))
+    index = {s: i for i, s in enumerate(states)}
+    parents = tuple(d.parents)
+    transitions = []
+    for s in states:
+        avail = [v for v in range(1, m + 1)
+                 if not (s >> (v - 1)) & 1 and (s & child_mask[v]) == child_mask[v]]
+        for r in range(len(avail) + 1):
+            for placed in itertools.combinations(avail, r):
+                counts = [0] * len(tied_parts)
+                for v in placed:
+                    if v in tied_of:
+                        counts[tied_of[v]] += 1
+                target = s | sum(1 << (v - 1) for v in placed)
+                transitions.append(SweepTransition(index[s], index[target], tuple(counts),
+                                                   _open_edges(parents, s, target)))
+    return HistorySweep(
+        m=m, parents=parents, states=states, index=MappingProxyType(index), full=index[(1 << m) - 1],
+        tied_parts=tied_parts, root_shared=not d.root_alone, root_tied_index=root_tied_index,
+        transitions=tuple(transitions),
+    )
+
+
+@lru_cache(maxsize=4096)
+def history_sweep(d: Diagram) -> HistorySweep:
+    """The (cached) :class:`HistorySweep` of diagram ``d``: every state and one-step transition."""
+    return _build(d)

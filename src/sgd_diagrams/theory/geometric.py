@@ -1,0 +1,187 @@
+"""The schedule side of resummation: geometric (and continuous-time) history sums.
+
+Seed 001 §"Re-summation cures large-T divergences": in the eigenbasis of the
+propagator (:mod:`sgd_diagrams.theory.propagators`) an rvalue is Σ_i U_D[i]·S_D(i)
+with the *geometric history sum*
+
+    S_D(i) = Σ_f w(f) Π_e q_{i_e}^{Δt_e−1} / |Aut(D)|,   q = 1 − ηλ,
+
+over histories f (seed 001 App. A.3) with node weights w(f) = Π 1/|B_t|.  S_D
+is the history sweep of :func:`sgd_diagrams.schedules.sweep.history_sweep` with
+each time step weighted by q_e for every edge "open" during it (child placed
+before, parent after); with q ≡ 1 it is
+:func:`~sgd_diagrams.schedules.histories.history_count`.  Idle stretches become
+matrix powers (binary lifting); for one-epoch schedules the sum over the single
+event of a tied part is one block-matrix power (Σ_t A^t E A^{T−1−t} is the corner
+of [[A, E], [0, A]]^T), and a run of identical consecutive events (GD) is one
+matrix power.  Cost grows like log T.
+
+Remark 1's continuous-time approximation replaces (1−ηλ)^{Δt−1} by e^{−ηλΔt}
+and sums by integrals; for one-epoch schedules it is the same sweep with a
+generator: :func:`continuous_history_sum`.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+
+import numpy as np
+import scipy.linalg
+
+from ..diagrams import Diagram
+from ..errors import SgdDiagramsError
+from ..schedules.grid import Schedule
+from ..schedules.histories import row_groups
+from ..schedules.sweep import HistorySweep, history_sweep
+
+__all__ = ["continuous_history_sum", "geometric_history_sum"]
+
+
+def _power_apply(v: np.ndarray, powers: list[np.ndarray], gaps: np.ndarray) -> np.ndarray:
+    """v[:, q] ← v[:, q] · A^{gaps[q]} by binary lifting; v (nA, Q, ns), powers[j] = A^{2^j} (nA, ns, ns)."""
+    g = gaps.copy()
+    for j, P in enumerate(powers):
+        bit = (g >> j) & 1
+        if not bit.any():
+            continue
+        sel = np.flatnonzero(bit)
+        v[:, sel] = np.einsum("aqs,ast->aqt", v[:, sel], P)
+    return v
+
+
+def geometric_history_sum(d: Diagram, schedule: Schedule, q: np.ndarray) -> np.ndarray:
+    """S_D(i) = Σ_f Π_nodes 1/|B_t| · Π_e q_e^{Δt_e−1} / |Aut(D)| for each row of ``q`` (nA, d).
+
+    With q ≡ 1 this is :func:`~sgd_diagrams.schedules.histories.history_count`.
+    """
+    sw = history_sweep(d)
+    q = np.atleast_2d(np.asarray(q, dtype=np.float64))
+    nA = q.shape[0]
+    T = schedule.T
+    if sw.m == 0:
+        return np.ones(nA)
+    idle, events = sw.step_matrices(q)
+    ns = len(sw.states)
+    if not sw.tied_parts:
+        total = np.linalg.matrix_power(idle, T)[:, 0, sw.full]
+    else:
+        total = _tied_geometric(sw, schedule, idle, events, nA, ns)
+    if sw.root_shared:
+        total = total / schedule.N
+    return total / d.automorphisms
+
+
+def _tied_geometric(sw: HistorySweep, schedule: Schedule, idle: np.ndarray,
+                    events: dict[tuple[int, ...], np.ndarray], nA: int, ns: int) -> np.ndarray:
+    """S_D·|Aut(D)| (before the 1/N of a shared root) for a diagram with tied parts.
+
+    Sums over row tuples of the tied parts (:func:`~sgd_diagrams.schedules.histories.row_groups`);
+    between a tuple's events (the cells that matter) the sweep applies powers of ``idle``.
+    """
+    rows, mults = row_groups(schedule, False)
+    T = schedule.T
+    k = len(sw.tied_parts)
+    # Fast path: one tied part, every row a single cell, all batches of one size B, every column full.
+    sizes = schedule.batch_sizes
+    if k == 1 and all(len(t) == 1 for t, _ in rows) and len(set(sizes.tolist())) == 1:
+        B = int(sizes[0])
+        E = sum(mat * (1.0 / B) ** counts[0] for counts, mat in events.items())
+        block = np.zeros((nA, 2 * ns, 2 * ns))
+        block[:, :ns, :ns] = idle
+        block[:, ns:, ns:] = idle
+        block[:, :ns, ns:] = E
+        corner = np.linalg.matrix_power(block, T)[:, :ns, ns:]
+        return B * corner[:, 0, sw.full]
+    powers = [idle]
+    while (1 << len(powers)) <= T:
+        powers.append(powers[-1] @ powers[-1])
+    total = np.zeros(nA)
+    batches: dict[int, list] = defaultdict(list)
+    for combo in itertools.product(range(len(rows)), repeat=k):
+        lookup = [dict(zip(rows[g][0], rows[g][1], strict=True)) for g in combo]
+        times = sorted(set().union(*(rows[g][0] for g in combo)))
+        weights = [[lk.get(t, 0.0) for t in times] for lk in lookup]
+        mult = float(np.prod([mults[g] for g in combo]))
+        batches[len(times)].append((times, weights, mult))
+    for n_events, items in batches.items():
+        Q = len(items)
+        times = np.array([it[0] for it in items], dtype=np.int64).reshape(Q, n_events)
+        wts = [np.array([it[1][j] for it in items]).reshape(Q, n_events) for j in range(k)]
+        mult = np.array([it[2] for it in items])
+        v = np.zeros((nA, Q, ns))
+        v[:, :, 0] = 1.0
+        prev = np.full(Q, -1, dtype=np.int64)
+        consecutive = n_events > 1 and np.all(np.diff(times, axis=1) == 1)
+        constant = all(np.all(w == w[:, :1]) for w in wts)
+        if consecutive and constant and Q <= 64:
+            # One run of identical steps (GD): a single matrix power per row tuple.
+            v = _power_apply(v, powers, times[:, 0] - prev - 1)
+            for q_index in range(Q):
+                step = idle.copy()
+                for counts, mat in events.items():
+                    coef = 1.0
+                    for j, c in enumerate(counts):
+                        if c:
+                            coef *= wts[j][q_index, 0] ** c
+                    step = step + mat * coef
+                v[:, q_index] = np.einsum("as,ast->at", v[:, q_index], np.linalg.matrix_power(step, n_events))
+            v = _power_apply(v, powers, T - times[:, -1] - 1)
+            total += (v[:, :, sw.full] * mult[None]).sum(axis=1)
+            continue
+        for e in range(n_events):
+            v = _power_apply(v, powers, times[:, e] - prev - 1)
+            new = np.einsum("aqs,ast->aqt", v, idle)
+            for counts, mat in events.items():
+                coef = np.ones(Q)
+                for j, c in enumerate(counts):
+                    if c:
+                        coef = coef * wts[j][:, e] ** c
+                new += np.einsum("aqs,ast->aqt", v, mat) * coef[None, :, None]
+            v = new
+            prev = times[:, e]
+        v = _power_apply(v, powers, T - prev - 1)
+        total += (v[:, :, sw.full] * mult[None]).sum(axis=1)
+    return total
+
+
+def continuous_history_sum(d: Diagram, schedule: Schedule, rates: np.ndarray) -> np.ndarray:
+    """Remark 1: Σ over histories → ∫ over times, (1−ηλ)^{Δt−1} → e^{−ηλΔt}, for one-epoch schedules.
+
+    ``rates`` (nA, d) are ηλ per edge.  Nodes alone in their part arrive at rate 1 per
+    step; a tied part of k nodes (one epoch: they share one cell) arrives at once with
+    rate B^{1−k}; an open edge decays at its rate.  Value = [exp(T·Gen)]_{∅, all}.
+    """
+    sizes = schedule.batch_sizes
+    cells = schedule.grid().sum(axis=1)
+    if np.any(cells > 1) or len(set(sizes.tolist())) != 1:
+        raise SgdDiagramsError("the continuous-time approximation needs a one-epoch schedule with one batch size")
+    B = int(sizes[0])
+    sw = history_sweep(d)
+    rates = np.atleast_2d(np.asarray(rates, dtype=np.float64))
+    nA = rates.shape[0]
+    if sw.m == 0:
+        return np.ones(nA)
+    ns = len(sw.states)
+    tied_sizes = [len(p) for p in sw.tied_parts]
+    gen = np.zeros((nA, ns, ns))
+    for a, b, counts, _open in sw.transitions:
+        if a == b:
+            continue
+        placed = sw.states[b] & ~sw.states[a]
+        n_placed = bin(placed).count("1")
+        tied_placed = sum(counts)
+        # a legal continuous move places one singleton, or one whole tied part at once
+        whole = [j for j, c in enumerate(counts) if c]
+        if tied_placed == 0 and n_placed == 1:
+            gen[:, a, b] += 1.0
+        elif len(whole) == 1 and counts[whole[0]] == tied_sizes[whole[0]] == n_placed:
+            gen[:, a, b] += float(B) ** (1 - tied_sizes[whole[0]])
+    for s_index, s in enumerate(sw.states):
+        open_edges = sw.open_edges(s, s)
+        gen[:, s_index, s_index] -= rates[:, [c - 1 for c in open_edges]].sum(axis=1) if open_edges else 0.0
+    T = schedule.T
+    out = np.array([scipy.linalg.expm(T * g)[0, sw.full] for g in gen])
+    if sw.root_shared:
+        out = out / schedule.N
+    return out / d.automorphisms
