@@ -13,8 +13,8 @@ from __future__ import annotations
 import platform
 import time
 
-from sgd_diagrams.cli import load_landscape_spec
 from sgd_diagrams.diagrams import enumeration
+from sgd_diagrams.landscapes import landscape as load_landscape_spec
 from sgd_diagrams.schedules import gd, histories, sgd, sweep
 from sgd_diagrams.theory import taylor_series
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from sgd_diagrams.cli import load_landscape_spec
+from sgd_diagrams.landscapes import landscape as load_landscape_spec
 from sgd_diagrams.schedules import gd, sgd
 from sgd_diagrams.theory.resummation import resummed_prediction
 

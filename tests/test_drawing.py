@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import xml.etree.ElementTree as ET
 
@@ -10,8 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sgd_diagrams.commands import coefficients as coefficients_command
-from sgd_diagrams.commands import draw as draw_command
+from sgd_diagrams.cli import main
 from sgd_diagrams.diagrams import enumerate_diagrams, parse
 from sgd_diagrams.drawing import (
     auto_history,
@@ -150,13 +148,7 @@ def test_bad_output_suffix_and_huge_grid(tmp_path):
 
 # -- CLI handlers --------------------------------------------------------------------------------------------
 def _cli(argv):
-    parser = argparse.ArgumentParser(prog="sgd-diagrams")
-    sub = parser.add_subparsers(dest="command", required=True)
-    draw_command.register(sub)
-    coefficients_command.register(sub)
-    args = parser.parse_args(argv)
-    module = draw_command if args.command == "draw" else coefficients_command
-    return module.run(args)
+    return main(argv)
 
 
 def test_cli_draw(tmp_path, capsys):

@@ -12,12 +12,12 @@ from hypothesis import strategies as st
 
 from sgd_diagrams.errors import SgdDiagramsError
 from sgd_diagrams.landscapes.artificial import Gauss, Helix, MeanEstimation, gauss_hermite_nodes
+from sgd_diagrams.landscapes.registry import resolve_landscape
 from sgd_diagrams.landscapes.sampled import (
     FiniteTorchLandscape,
     per_sample_gradients,
     population_covariance,
 )
-from sgd_diagrams.landscapes.registry import resolve_landscape
 
 coords = st.floats(min_value=-1.5, max_value=1.5, allow_nan=False)
 

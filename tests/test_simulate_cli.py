@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import numpy as np
 import pytest
 
-from sgd_diagrams.simulate_cli import add_simulate_parser, run_simulate
+from sgd_diagrams.cli import main
 
 
 def _run(argv, capsys):
-    parser = argparse.ArgumentParser(prog="sgd-diagrams")
-    sub = parser.add_subparsers(dest="command", required=True)
-    add_simulate_parser(sub)
-    rc = run_simulate(parser.parse_args(["simulate", *argv]))
+    rc = main(["simulate", *argv])
     out = capsys.readouterr()
     return rc, out.out, out.err
 

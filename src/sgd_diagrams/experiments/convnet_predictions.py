@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..commands._common import guarded
+from ..errors import guarded, parse_numbers
 from ..estimation.predictions import estimate_uvalues
 from ..io import atomic_write_text
 from ..landscapes.registry import resolve_landscape
@@ -128,7 +128,7 @@ def plot(result: dict[str, Any], path: str | Path) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry: compute, write ``<output>.json`` and the picture, print a table."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("-o", "--output", default="docs/convnet_predictions.png")
+    p.add_argument("-o", "--output", default="out/convnet_predictions.png")
     p.add_argument("--landscape", default="convnet-digits")
     p.add_argument("--schedule", default="sgd:N=10,B=1,E=1")
     p.add_argument("--eta", default="0.005,0.01,0.02,0.03,0.05,0.07,0.1")
@@ -141,10 +141,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..cli import _etas
+    from ..api import check_etas
 
-    result = convnet_predictions(args.landscape, args.schedule, _etas(args.eta).tolist(), args.order, args.samples,
-                                 args.trials, args.seed)
+    etas = check_etas(parse_numbers(args.eta, "--eta")).tolist()
+    result = convnet_predictions(args.landscape, args.schedule, etas, args.order, args.samples, args.trials, args.seed)
     atomic_write_text(Path(args.output).with_suffix(".json"), json.dumps(result, indent=1) + "\n")
     plot(result, args.output)
     print(f"test loss at θ0: {result['initial_test_loss']:.5f}; change of the test loss after SGD:")

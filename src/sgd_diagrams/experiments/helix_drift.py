@@ -19,7 +19,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from ..commands._common import guarded
+from ..errors import guarded
 from ..landscapes.artificial import Helix
 from ..optimizers import make_optimizer, simulate
 from ..schedules import sgd

@@ -19,11 +19,11 @@ import argparse
 import os
 from pathlib import Path
 
+from ..diagrams import DIAGRAM_QUANTITY_NAMES
 from ..errors import SgdDiagramsError
-from ..theory.series import QUANTITIES
+from ..io import atomic_write_text
 from ..theory.symbolic import FAMILIES, MAX_SYMBOLIC_ORDER, symbolic_series
 from ..theory.symbolic_format import FORMATS, format_series
-from ._common import guarded
 
 __all__ = ["register", "run"]
 
@@ -39,12 +39,13 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--schedule", choices=FAMILIES, default="sgd",
                    help="sgd: in-order SGD with N, B, E; gd: full batch with N, T (default sgd)")
     p.add_argument("--order", type=int, default=2, help=f"largest power of η (default 2, at most {MAX_SYMBOLIC_ORDER})")
-    p.add_argument("--quantity", choices=QUANTITIES, default="test-loss", help="default test-loss")
+    p.add_argument("--quantity", choices=DIAGRAM_QUANTITY_NAMES, default="test-loss", help="default test-loss")
     p.add_argument("--format", choices=FORMATS, default="text", help="default text")
     p.add_argument("--at", default="", help="fix some symbols, e.g. B=1,E=1")
     p.add_argument("--in-steps", action="store_true", help="write SGD coefficients with T = E·N/B instead of E")
     p.add_argument("--pictures", metavar="DIR", help="markdown/html: draw the diagrams into DIR and show them")
-    p.add_argument("-o", "--output", help="write to this file instead of stdout")
+    p.add_argument("-o", "--output", "--out", dest="output", help="write to this file (atomically) instead of stdout")
+    p.add_argument("--quiet", action="store_true", help="no warnings on stderr")
     p.set_defaults(run=run)
     return p
 
@@ -63,7 +64,7 @@ def _parse_at(text: str) -> dict[str, int]:
     return values
 
 
-def _run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     if args.pictures and args.format not in ("markdown", "html"):
         raise SgdDiagramsError("--pictures works with --format markdown or html")
     series = symbolic_series(args.order, args.schedule, args.quantity)
@@ -79,15 +80,7 @@ def _run(args: argparse.Namespace) -> int:
         pictures = {d: Path(os.path.relpath(p, base)).as_posix() for d, p in paths.items()}
     text = format_series(series, args.format, pictures=pictures, steps=args.in_steps)
     if args.output:
-        try:
-            Path(args.output).write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise SgdDiagramsError(f"cannot write {args.output}: {exc.strerror}") from None
+        atomic_write_text(args.output, text)
     else:
         print(text, end="")
     return 0
-
-
-def run(args: argparse.Namespace) -> int:
-    """Execute ``coefficients``; returns 0, or 2 after printing a one-line error to stderr."""
-    return guarded("coefficients", lambda: _run(args))

@@ -22,7 +22,6 @@ from pathlib import Path
 from ..diagrams import KINDS, parse
 from ..errors import SgdDiagramsError
 from ..schedules import load_schedule, parse_schedule_spec
-from ._common import guarded
 
 __all__ = ["register", "run"]
 
@@ -36,7 +35,8 @@ def register(subparsers) -> argparse.ArgumentParser:
         "a colour and a fuzzy outline per part. The file format follows the suffix (.svg or .png).",
     )
     p.add_argument("notation", nargs="?", help="diagram notation, e.g. 'r(a(b)c)' (omit with --all)")
-    p.add_argument("-o", "--output", required=True, help="output file (.svg/.png), or a directory with --all")
+    p.add_argument("-o", "--output", "--out", dest="output", required=True,
+                   help="output file (.svg/.png), or a directory with --all")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--schedule", help="draw a history in this grid: sgd:N=..,B=..,E=.. or gd:N=..,T=..")
     src.add_argument("--grid", help="draw a history in the grid of this schedule JSON file")
@@ -47,11 +47,12 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--picture-format", choices=("png", "svg"), default="png",
                    help="with --all: picture file format (default png)")
     p.add_argument("--label", action="store_true", help="write the notation under a single diagram")
+    p.add_argument("--quiet", action="store_true", help="no warnings on stderr")
     p.set_defaults(run=run)
     return p
 
 
-def _run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     from ..drawing import draw_gallery, draw_history
     from ..drawing.history import parse_history
 
@@ -82,8 +83,3 @@ def _run(args: argparse.Namespace) -> int:
     history = None if args.history in (None, "auto") else parse_history(args.history, d)
     print(draw_history(d, schedule, history, out))
     return 0
-
-
-def run(args: argparse.Namespace) -> int:
-    """Execute ``draw``; returns 0, or 2 after printing a one-line error to stderr."""
-    return guarded("draw", lambda: _run(args))

@@ -1,0 +1,99 @@
+"""The ``sgd-diagrams`` command: one module per subcommand, shared options, one error handler.
+
+Subcommands (``sgd-diagrams <command> --help`` for details):
+
+* ``enumerate`` — list diagrams with d edges of a kind (test, train, displacement);
+* ``series`` — Taylor coefficients of E[test loss | train loss | gen gap | displacement | variance];
+* ``predict`` — Taylor, resummed, continuous-time or T → ∞ predictions at given η (exact or from samples);
+* ``stats`` — named landscape statistics (G·ηG, tr(CηHη), …) estimated from samples, with errors;
+* ``coefficients`` — symbolic Taylor coefficients for in-order SGD (N, B, E) or GD (N, T);
+* ``draw`` — pictures of diagrams and of histories in their grid;
+* ``simulate`` — SGD and its rivals over thousands of vectorized trials, an η sweep, with CIs;
+* ``demo`` — the main job on the built-in example.
+
+Every command takes the same option names for the same things (:mod:`._options`).  Errors print one line
+``sgd-diagrams <command>: error: …`` on stderr and exit with status 2 (no traceback; set
+``SGD_DIAGRAMS_DEBUG=1`` to see one); warnings print ``sgd-diagrams <command>: warning: …`` unless
+``--quiet``.  The parser is built without importing torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import warnings
+
+from .. import __version__
+from ..errors import SgdDiagramsError
+from . import coefficients, demo, draw, predict, series, simulate, stats
+from . import enumerate as enumerate_command
+from ._options import join_negative_values
+
+__all__ = ["build_parser", "main"]
+
+COMMANDS = (enumerate_command, series, predict, stats, coefficients, draw, simulate, demo)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``sgd-diagrams`` parser with every subcommand registered."""
+    parser = _Parser(prog="sgd-diagrams", description="Diagrammatic perturbation theory of SGD.")
+    parser.add_argument("--version", action="version", version=f"sgd-diagrams {__version__}")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
+    for module in COMMANDS:
+        module.register(sub)
+    return parser
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status (0 ok, 2 bad input, 1 internal error, 130 interrupted)."""
+    parser = build_parser()
+    args = parser.parse_args(join_negative_values(list(sys.argv[1:] if argv is None else argv)))
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    prefix = f"sgd-diagrams {args.command}"
+    quiet = getattr(args, "quiet", False)
+
+    def show(message, category, filename, lineno, file=None, line=None):  # noqa: ARG001 - warnings API
+        if not quiet:
+            print(f"{prefix}: warning: {_one_line(message)}", file=sys.stderr)
+
+    debug = bool(os.environ.get("SGD_DIAGRAMS_DEBUG"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        warnings.showwarning = show
+        try:
+            return int(args.run(args) or 0)
+        except SgdDiagramsError as exc:
+            if debug:
+                raise
+            print(f"{prefix}: error: {_one_line(exc)}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print(f"{prefix}: interrupted", file=sys.stderr)
+            return 130
+        except BrokenPipeError:
+            return 0
+        except Exception as exc:  # no tracebacks for users; SGD_DIAGRAMS_DEBUG=1 shows them
+            if debug:
+                raise
+            msg = str(exc).splitlines()[0] if str(exc) else ""
+            print(f"{prefix}: internal error: {type(exc).__name__}: {msg} "
+                  "(rerun with SGD_DIAGRAMS_DEBUG=1 and report it)", file=sys.stderr)
+            return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

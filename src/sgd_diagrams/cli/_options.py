@@ -1,0 +1,162 @@
+"""Options shared by every subcommand, and their parsing: one meaning per option name.
+
+* ``--landscape NAME[:K=V,...]|FILE`` — :func:`sgd_diagrams.landscape`'s spec (``example`` by default);
+* ``--schedule sgd:N=..,B=..,E=..[,seed=..]|gd:N=..,T=..`` or ``--grid FILE.json``;
+* ``--eta 0.01,0.05`` — always a comma-separated list;
+* ``--quantity`` — one of :data:`sgd_diagrams.QUANTITY_NAMES`;
+* ``--samples K --seed S --replications R --cache DIR`` — estimated values;
+* ``--json``, ``--out FILE`` (written atomically), ``--quiet`` (no progress, no warnings).
+
+A value starting with ``-`` (``--metric -1,0;0,2``, ``--eta -0.1``) is read as a value, not an option.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+from typing import Any
+
+import numpy as np
+
+from ..catalog import BUILTIN_LANDSCAPES
+from ..diagrams import QUANTITY_NAMES
+from ..errors import SgdDiagramsError
+from ..io import emit as _emit
+
+__all__ = [
+    "add_eta",
+    "add_landscape",
+    "add_output",
+    "add_quantity",
+    "add_sampling",
+    "add_schedule",
+    "emit",
+    "fmt",
+    "join_negative_values",
+    "load_landscape_arg",
+    "load_schedule_arg",
+    "parse_etas",
+    "parse_metric",
+    "progress",
+]
+
+LANDSCAPE_HELP = (
+    "landscape: 'example' (bundled), a finite landscape .json file, or a built-in with parameters "
+    f"NAME[:KEY=VALUE,...] — {', '.join(BUILTIN_LANDSCAPES)} (e.g. mean-estimation:H=2,S=1)"
+)
+VALUE_OPTIONS = ("--metric", "--eta", "--at", "--steps", "--gdc-coefficient", "--momentum", "--stic-weight")
+_NEGATIVE = re.compile(r"^-(\d|\.\d)")
+
+
+def join_negative_values(argv: list[str]) -> list[str]:
+    """``--metric -1,0;0,2`` → ``--metric=-1,0;0,2`` so argparse does not read the value as an option."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        token = argv[i]
+        if token in VALUE_OPTIONS and i + 1 < len(argv) and _NEGATIVE.match(argv[i + 1]):
+            out.append(f"{token}={argv[i + 1]}")
+            i += 2
+            continue
+        out.append(token)
+        i += 1
+    return out
+
+
+def add_landscape(p: argparse.ArgumentParser, default: str | None = "example") -> None:
+    p.add_argument("--landscape", default=default, required=default is None, help=LANDSCAPE_HELP)
+    p.add_argument("--data-dir", help="folder with Fashion-MNIST IDX or CIFAR-10 files (their built-ins)")
+
+
+def add_schedule(p: argparse.ArgumentParser, required: bool = False) -> None:
+    group = p.add_mutually_exclusive_group(required=required)
+    group.add_argument("--schedule", help="schedule spec: sgd:N=10,B=1,E=1[,seed=0] or gd:N=10,T=5")
+    group.add_argument("--grid", help="schedule JSON file (explicit batches, SGD or GD)")
+
+
+def add_eta(p: argparse.ArgumentParser, required: bool = True) -> None:
+    p.add_argument("--eta", required=required, help="learning rates, comma-separated, e.g. 0.01,0.05")
+
+
+def add_quantity(p: argparse.ArgumentParser, choices: tuple[str, ...] = QUANTITY_NAMES) -> None:
+    p.add_argument("--quantity", choices=choices, default="test-loss", help="what to predict (default test-loss)")
+
+
+def add_sampling(p: argparse.ArgumentParser, default_samples: int | None = None) -> None:
+    p.add_argument("--samples", type=int, default=default_samples,
+                   help="estimate diagram values from K sampled data points (error bars)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the sampled data points (default 0)")
+    p.add_argument("--replications", type=int, help="independent replications R for standard errors (default 20)")
+    p.add_argument("--cache", default=os.environ.get("SGD_DIAGRAMS_CACHE") or None, metavar="DIR",
+                   help="reuse and store estimates in DIR (default: $SGD_DIAGRAMS_CACHE if set, else no cache)")
+    p.add_argument("--no-cache", action="store_true", help="ignore --cache / $SGD_DIAGRAMS_CACHE")
+    p.add_argument("--no-progress", action="store_true", help=argparse.SUPPRESS)  # older spelling of --quiet
+
+
+def add_output(p: argparse.ArgumentParser, json_flag: bool = True) -> None:
+    if json_flag:
+        p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--out", help="write the output to this file (atomically) instead of printing it")
+    p.add_argument("--quiet", action="store_true", help="no progress bars and no warnings on stderr")
+
+
+def load_landscape_arg(args: argparse.Namespace, extra: dict[str, float] | None = None, dtype: Any = None):
+    """The landscape named by ``--landscape`` (and ``--data-dir``); ``extra`` parameters add to the spec's."""
+    from ..landscapes import landscape
+
+    return landscape(args.landscape or "example", data_dir=getattr(args, "data_dir", None), dtype=dtype,
+                     **(extra or {}))
+
+
+def load_schedule_arg(args: argparse.Namespace):
+    """The schedule from ``--schedule`` or ``--grid``."""
+    from ..schedules import load_schedule, parse_schedule_spec
+
+    if getattr(args, "grid", None):
+        return load_schedule(args.grid)
+    if getattr(args, "schedule", None):
+        return parse_schedule_spec(args.schedule)
+    raise SgdDiagramsError("no schedule: give --grid G.json or --schedule sgd:N=10,B=1,E=1")
+
+
+def parse_etas(text: str) -> np.ndarray:
+    """``"0.01,0.05"`` → array; one-line errors for anything else (η must be positive and finite)."""
+    from ..api import check_etas
+
+    try:
+        etas = [float(x) for x in str(text).split(",") if x.strip()]
+    except ValueError:
+        raise SgdDiagramsError(f"--eta must be comma-separated numbers like 0.01,0.05, got {text!r}") from None
+    if not etas:
+        raise SgdDiagramsError("--eta needs at least one number, e.g. --eta 0.01,0.05")
+    return check_etas(etas)
+
+
+def parse_metric(text: str | None) -> np.ndarray | None:
+    """``'1,0;0,2'`` → a square matrix (rows separated by ';')."""
+    if text is None:
+        return None
+    try:
+        m = np.array([[float(x) for x in row.split(",")] for row in text.split(";")], dtype=np.float64)
+    except ValueError:
+        raise SgdDiagramsError("--metric must look like '1,0;0,2' (rows separated by ';')") from None
+    if m.ndim != 2 or m.shape[0] != m.shape[1]:
+        raise SgdDiagramsError("--metric must be a square matrix like '1,0;0,2'")
+    return m
+
+
+def progress(args: argparse.Namespace) -> bool:
+    """Progress bars: on a terminal, unless ``--quiet``."""
+    quiet = getattr(args, "quiet", False) or getattr(args, "no_progress", False)
+    return not quiet and sys.stderr.isatty()
+
+
+def emit(args: argparse.Namespace, payload: Any, table: str) -> None:
+    """Print JSON (``--json``) or the table, or write it atomically to ``--out``."""
+    _emit(payload, table, getattr(args, "json", False), getattr(args, "out", None))
+
+
+def fmt(x: float) -> str:
+    return f"{x: .10g}"
