@@ -122,3 +122,46 @@ def test_predict_eta_too_large_is_an_error():
     proc = subprocess.run([sys.executable, "-m", "sgd_diagrams.cli", "predict", "--schedule", "sgd:N=3",
                            "--order", "2", "--eta", "1e6", "--resum"], capture_output=True, text=True)
     assert proc.returncode == 2 and "eta too large" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+# -- one dialect: the same options mean the same thing in every command ---------------------------------------
+def test_simulate_takes_landscape_specs_and_an_eta_sweep(tmp_path, capsys):
+    import json as _json
+
+    args = ["simulate", "--landscape", "mean-estimation:H=2,S=1", "--schedule", "sgd:N=4,B=1,E=1",
+            "--optimizer", "sgd", "gd", "--eta", "0.01,0.05", "--trials", "300", "--json", "--quiet"]
+    assert main(args) == 0
+    out = _json.loads(capsys.readouterr().out)
+    assert out["eta"] == [0.01, 0.05] and len(out["sweep"]) == 2
+    # paired across eta: one η alone gives the same numbers as its entry in the sweep
+    assert main([*args[:9], "0.05", *args[10:]]) == 0
+    single = _json.loads(capsys.readouterr().out)
+    assert single["optimizers"]["sgd"]["test-loss"] == out["sweep"][1]["optimizers"]["sgd"]["test-loss"]
+    # a finite landscape file and the bundled example simulate too; --out is atomic and resumable
+    target = tmp_path / "r.json"
+    assert main(["simulate", "--landscape", "example", "--schedule", "sgd:N=3", "--optimizer", "sgd",
+                 "--eta", "0.01,0.02", "--trials", "40", "--chunk", "20", "--out", str(target), "--quiet"]) == 0
+    saved = _json.loads(target.read_text())
+    assert saved["complete"] and set(saved["chunks"]) == {"0:0", "0:1", "1:0", "1:1"}
+
+
+def test_negative_values_and_quiet_everywhere(tmp_path, capsys):
+    # a metric or eta starting with '-' is a value, not an option
+    assert main(["series", "--schedule", "sgd:N=3", "--order", "1", "--metric", "-1,0;0,-1", "--json"]) == 0
+    flipped = json.loads(capsys.readouterr().out)["coefficients"][1]
+    assert main(["series", "--schedule", "sgd:N=3", "--order", "1", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["coefficients"][1] == pytest.approx(-flipped)
+    assert main(["predict", "--schedule", "sgd:N=3", "--order", "1", "--eta", "-0.1"]) == 2
+    assert "positive" in capsys.readouterr().err
+    for cmd in (["enumerate", "--edges", "1"], ["series", "--schedule", "sgd:N=3", "--order", "1"],
+                ["predict", "--schedule", "sgd:N=3", "--order", "1", "--eta", "0.01"],
+                ["coefficients", "--order", "1"]):
+        out = tmp_path / f"{cmd[0]}.txt"
+        assert main([*cmd, "--out", str(out), "--quiet"]) == 0, cmd
+        assert out.read_text().strip()
+
+
+def test_contradictory_forms_are_refused(capsys):
+    assert main(["predict", "--schedule", "sgd:N=3", "--order", "1", "--eta", "0.01", "--resum", "--continuous"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("sgd-diagrams predict: error:") and "choose one form" in err

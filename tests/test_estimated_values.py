@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+import pytest
 
 from sgd_diagrams.diagrams import enumerate_diagrams
 from sgd_diagrams.estimation.evaluators import dense_evaluator, matrix_free_evaluator
@@ -21,6 +22,7 @@ def _diagrams(max_edges: int = 3):
                 yield d, root
 
 
+@pytest.mark.slow
 def test_dense_estimator_is_exactly_unbiased_by_enumeration(curved_finite):
     """Average the estimate over every assignment of the 2 support points to 4 groups × S=2 samples."""
     exact = UvalueEvaluator(curved_finite, 4)
@@ -54,6 +56,7 @@ def test_matrix_free_matches_dense_on_the_same_samples(curved_finite):
                 np.testing.assert_allclose(np.asarray(free(d, root=r)), a, rtol=1e-9, atol=1e-11, err_msg=str(d))
 
 
+@pytest.mark.slow
 def test_matrix_free_estimator_with_groups_is_exactly_unbiased_by_enumeration(curved_finite):
     """Group means and per-sample (zipped) products with S = 2: average over all 2^8 sample assignments."""
     import torch
@@ -90,6 +93,7 @@ def _pooled_z_scores(finite, landscape, seeds, samples: int, method: str) -> np.
     return np.asarray(zs)
 
 
+@pytest.mark.slow
 def test_matrix_free_z_scores_look_standard_normal(curved_finite):
     """The large-group matrix-free plan: (estimate − exact)/stderr pools to roughly N(0, 1) too."""
     zs = _pooled_z_scores(curved_finite, FiniteTorchLandscape(curved_finite), range(4), 1600, "matrix-free")
@@ -98,6 +102,7 @@ def test_matrix_free_z_scores_look_standard_normal(curved_finite):
     assert np.mean(np.abs(zs) > 3) < 0.04
 
 
+@pytest.mark.slow
 def test_z_scores_against_exact_values_look_standard_normal(curved_finite):
     """Over independent runs (fixed seeds), (estimate − exact)/stderr pools to roughly N(0, 1)."""
     zs = _pooled_z_scores(curved_finite, curved_finite, range(12), 1600, "auto")
@@ -123,15 +128,15 @@ def test_estimated_prediction_errors_and_cli(tmp_path, monkeypatch, capsys):
 
     from sgd_diagrams.cli import main
 
-    monkeypatch.setenv("SGD_DIAGRAMS_CACHE", str(tmp_path))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # the library never writes there unasked
     args = ["predict", "--schedule", "sgd:N=4,B=1,E=2", "--order", "2", "--eta", "0.01,0.05", "--json",
-            "--samples", "600", "--seed", "3"]
+            "--samples", "600", "--seed", "3", "--cache", str(tmp_path / "cache")]
     assert main(args) == 0
     out = json.loads(capsys.readouterr().out)
     assert len(out["stderr"]) == 2 and all(s > 0 for s in out["stderr"])
     assert main(args) == 0  # from the cache: identical
     assert json.loads(capsys.readouterr().out)["value"] == out["value"]
-    assert list(tmp_path.rglob("*.json"))
+    assert list((tmp_path / "cache").rglob("*.json")) and not (tmp_path / "home").exists()
     assert main(args + ["--resum"]) == 0
     assert len(json.loads(capsys.readouterr().out)["stderr"]) == 2
     assert main(["stats", "--landscape", "gauss", "--samples", "400", "--order", "2", "--json"]) == 0

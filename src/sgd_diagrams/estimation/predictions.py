@@ -124,7 +124,15 @@ def estimate_uvalues(landscape, kind: str, order: int, samples: int, seed: int =
         if cached is not None:
             return UvalueEstimates(plan, method, cached)
     if method == "matrix-free":
-        replicas = _matrix_free_replicas(landscape, plan, diagrams, root, seed, chunk, progress)
+        try:
+            replicas = _matrix_free_replicas(landscape, plan, diagrams, root, seed, chunk, progress)
+        except RuntimeError as exc:  # e.g. torch losses without forward-over-reverse support (F.mse_loss)
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise SgdDiagramsError(
+                f"estimating diagram values needs forward-over-reverse derivatives of the loss, which failed "
+                f"({first}); write loss_fn with elementwise torch operations, e.g. "
+                "lambda out, y: ((out - y) ** 2).mean()"
+            ) from None
     else:
         rows: dict[str, list] = {str(d): [] for d in diagrams}
         evaluators = replication_evaluators(landscape, plan, order, seed=seed, method=method, chunk=chunk)

@@ -30,13 +30,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..diagrams import enumerate_diagrams
+from ..diagrams import DIAGRAM_QUANTITY_NAMES, Quantity
+from ..diagrams import quantity as quantity_of
 from ..errors import SgdDiagramsError
 from ..schedules.grid import Schedule
 from ..values.uvalue import UvalueEvaluator
 from .geometric import continuous_history_sum, geometric_history_sum
+from .orders import check_order
 from .propagators import eigen_propagator_basis, projected_uvalue
-from .series import QUANTITIES
 
 __all__ = ["eigen_propagator_basis", "projected_uvalue", "geometric_history_sum", "continuous_history_sum",
            "resummed_prediction", "ResummedPrediction"]
@@ -54,15 +55,7 @@ class ResummedPrediction:
     by_order: np.ndarray  # (order+1, len(eta)[, dim])
 
 
-def _diagrams(quantity: str, edges: int, linkless: bool = True):
-    kind = {"test-loss": "test", "train-loss": "train", "gen-gap": "train", "displacement": "displacement"}[quantity]
-    ds = enumerate_diagrams(edges, kind, linkless=linkless)
-    if quantity == "gen-gap":
-        ds = tuple(d for d in ds if not d.root_alone)
-    return ds
-
-
-def resummed_prediction(landscape, schedule: Schedule, order: int, etas, quantity: str = "test-loss",
+def resummed_prediction(landscape, schedule: Schedule, order: int, etas, quantity: str | Quantity = "test-loss",
                         metric: np.ndarray | None = None, continuous: bool = False,
                         root_tensors: list[np.ndarray] | None = None,
                         evaluator: UvalueEvaluator | None = None) -> ResummedPrediction:
@@ -72,10 +65,8 @@ def resummed_prediction(landscape, schedule: Schedule, order: int, etas, quantit
     ``evaluator``: use its part cumulants (e.g. estimated ones) instead of the landscape's exact
     ones; H is then ``evaluator.part_cumulant((2,))`` and only ``landscape.dim`` is read.
     """
-    if quantity not in QUANTITIES:
-        raise SgdDiagramsError(f"unknown quantity {quantity!r}; use one of {', '.join(QUANTITIES)}")
-    if isinstance(order, bool) or not isinstance(order, int) or not 0 <= order <= 5:
-        raise SgdDiagramsError(f"order must be an integer from 0 to 5, got {order!r}")
+    q = quantity_of(quantity, DIAGRAM_QUANTITY_NAMES)
+    check_order(order, "resummed")
     etas = np.atleast_1d(np.asarray(etas, dtype=np.float64))
     if not np.all(np.isfinite(etas)):
         raise SgdDiagramsError("every eta must be a finite number")
@@ -85,14 +76,13 @@ def resummed_prediction(landscape, schedule: Schedule, order: int, etas, quantit
     else:
         H = evaluator.part_cumulant((2,))
     lam, W = eigen_propagator_basis(H, metric)
-    root = "displacement" if quantity == "displacement" else "loss"
-    sign = -1.0 if quantity == "gen-gap" else 1.0
+    root, sign = q.root, q.sign
     dim = landscape.dim
     shape = (order + 1, len(etas)) + ((dim,) if root == "displacement" else ())
     by_order = np.zeros(shape)
     _warn_if_growing(lam, etas, schedule.T)
     for k in range(order + 1):
-        for d in _diagrams(quantity, k):
+        for d in q.diagrams(k, linkless=True):
             U = projected_uvalue(evaluator, d, W, root=root)
             labels = list(itertools.product(range(dim), repeat=k))
             flat = U.reshape((dim**k,) + U.shape[k:]) if k else U.reshape((1,) + U.shape)
@@ -105,7 +95,7 @@ def resummed_prediction(landscape, schedule: Schedule, order: int, etas, quantit
                     S = geometric_history_sum(d, schedule, 1.0 - eta * lam[np.array(labels)])
                 contrib = np.tensordot(S, flat, axes=(0, 0)) * (-eta) ** k
                 by_order[k, e_index] += sign * contrib
-    return ResummedPrediction(quantity, order, etas, by_order.sum(axis=0), by_order)
+    return ResummedPrediction(q.name, order, etas, by_order.sum(axis=0), by_order)
 
 
 def _warn_if_growing(lam: np.ndarray, etas: np.ndarray, T: int) -> None:
