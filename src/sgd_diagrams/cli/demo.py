@@ -14,6 +14,7 @@ import numpy as np
 from .. import __version__
 from ..api import predict, taylor_series
 from ..diagrams import enumerate_diagrams
+from ..io import atomic_write_text
 from ..landscapes import example_landscape
 from ..schedules import sgd
 from ..schedules.histories import history_count
@@ -26,6 +27,8 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--N", type=int, default=4, help="training points (default 4)")
     p.add_argument("--E", type=int, default=2, help="epochs (default 2)")
     p.add_argument("--order", type=int, default=3, help="series order (default 3)")
+    p.add_argument("--out", help="write the report to this file (atomically) instead of printing it")
+    p.add_argument("--quiet", action="store_true", help="no warnings on stderr")
     p.set_defaults(run=run)
     return p
 
@@ -33,25 +36,33 @@ def register(subparsers) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     from ..optimizers.exact_expectation import exact_expectation
 
+    lines: list[str] = []
     landscape = example_landscape()
     schedule = sgd(args.N, 1, args.E)
     order = args.order
-    print(f"sgd-diagrams {__version__} demo: {landscape!r}, {schedule}")
-    print("\nTest diagrams with <= 2 edges and their weighted history counts in this grid:")
+    lines.append(f"sgd-diagrams {__version__} demo: {landscape!r}, {schedule}")
+    lines.append("\nTest diagrams with <= 2 edges and their weighted history counts in this grid:")
     for k in range(3):
         for d in enumerate_diagrams(k, "test"):
-            print(f"  {str(d):<12} edges={k}  |Aut|={d.automorphisms}  histories={history_count(d, schedule):.6g}")
+            count = history_count(d, schedule)
+            lines.append(f"  {str(d):<12} edges={k}  |Aut|={d.automorphisms}  histories={count:.6g}")
     series = {q: taylor_series(landscape, schedule, order, q) for q in ("test-loss", "train-loss", "gen-gap")}
-    print(f"\nTaylor coefficients (Theorem 1) to order {order}:")
+    lines.append(f"\nTaylor coefficients (Theorem 1) to order {order}:")
     for q, s in series.items():
-        print(f"  {q:<11} " + "  ".join(f"c{k}={c:.6g}" for k, c in enumerate(s.coefficients)))
+        lines.append(f"  {q:<11} " + "  ".join(f"c{k}={c:.6g}" for k, c in enumerate(s.coefficients)))
     etas = np.array([0.005, 0.01, 0.02, 0.04])
     exact = exact_expectation(landscape, schedule, etas)
-    print(f"\nOrder-{order} Taylor polynomial and resummed prediction vs exact E[test loss]"
-          f" (all {landscape.n_points}^{schedule.N} training sets enumerated):")
+    lines.append(f"\nOrder-{order} Taylor polynomial and resummed prediction vs exact E[test loss]"
+                 f" (all {landscape.n_points}^{schedule.N} training sets enumerated):")
     resummed = predict(landscape, schedule, order, etas, method="resummed").value
-    print(f"  {'eta':>7} {'Taylor':>14} {'resummed':>14} {'exact SGD':>14} {'Taylor err':>11} {'resum err':>11}")
+    lines.append(f"  {'eta':>7} {'Taylor':>14} {'resummed':>14} {'exact SGD':>14} {'Taylor err':>11} "
+                 f"{'resum err':>11}")
     for eta, ex, rs in zip(etas, exact["test-loss"], resummed, strict=True):
         pred = float(series["test-loss"](eta))
-        print(f"  {eta:>7.3f} {pred:>14.10f} {rs:>14.10f} {ex:>14.10f} {pred - ex:>11.2e} {rs - ex:>11.2e}")
+        lines.append(f"  {eta:>7.3f} {pred:>14.10f} {rs:>14.10f} {ex:>14.10f} {pred - ex:>11.2e} {rs - ex:>11.2e}")
+    text = "\n".join(lines)
+    if args.out:
+        atomic_write_text(args.out, text + "\n")
+    else:
+        print(text)
     return 0
