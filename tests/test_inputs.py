@@ -109,3 +109,19 @@ def test_bad_landscapes_are_one_line_errors(obj, msg):
     with pytest.raises(SgdDiagramsError, match=msg) as exc:
         landscape_from_json(obj)
     assert "\n" not in str(exc.value)
+
+
+def test_non_string_losses_are_never_evaluated(tmp_path):
+    """A loss given as a list, dict or nested list is refused before anything parses it (no code runs)."""
+    import json as _json
+
+    from sgd_diagrams.cli import main
+
+    marker = tmp_path / "pwned"
+    payload = f"__import__('os').system('touch {marker}')"
+    for loss in ([payload], {"x": payload}, [[payload]], True, None):
+        path = tmp_path / "evil.json"
+        path.write_text(_json.dumps({"kind": "finite", "dim": 1, "init": [0.0],
+                                     "points": [{"prob": 1.0, "loss": loss}]}))
+        assert main(["series", "--landscape", str(path), "--schedule", "sgd:N=2", "--order", "1"]) == 2
+        assert not marker.exists()

@@ -70,10 +70,7 @@ class FiniteLandscape:
             )
         self.probs = p / p.sum()
         self.symbols = weight_symbols(dim)
-        self.losses = tuple(
-            parse_loss(l, dim, where=f"point {j} loss") if isinstance(l, str) else sp.sympify(l)
-            for j, l in enumerate(losses)
-        )
+        self.losses = tuple(_loss_expression(l, dim, j) for j, l in enumerate(losses))
         self._cache: dict[tuple[int, ...], list[sp.Expr]] = {}
         self._tensors: list[np.ndarray] = []
         # Fail early on losses that are not finite at θ0.
@@ -184,6 +181,22 @@ class FiniteLandscape:
     def sample_points(self, rng: np.random.Generator, size: int | tuple[int, ...]) -> np.ndarray:
         """I.i.d. support-point indices drawn from the distribution."""
         return rng.choice(self.n_points, size=size, p=self.probs)
+
+
+def _loss_expression(loss: Any, dim: int, j: int) -> sp.Expr:
+    """A loss as a sympy expression: a string through the safe parser, a real number, or (from Python
+    code, never from a file) an already-built sympy expression.  Nothing else is ever sympified."""
+    if isinstance(loss, str):
+        return parse_loss(loss, dim, where=f"point {j} loss")
+    if isinstance(loss, (int, float)) and not isinstance(loss, bool):
+        if not math.isfinite(loss):
+            raise SgdDiagramsError(f"point {j} loss must be finite, got {loss!r}")
+        return sp.Float(loss)
+    if isinstance(loss, sp.Expr):
+        return loss
+    raise SgdDiagramsError(
+        f"point {j} loss must be an expression string in t0..t{dim - 1} (or a number), got {type(loss).__name__}"
+    )
 
 
 def landscape_from_json(obj: Any, name: str = "finite") -> FiniteLandscape:
