@@ -104,3 +104,33 @@ def test_digits_offline_and_data_dir_required():
     assert data.inputs.shape == (1797, 1, 8, 8) and data.n_classes == 10
     with pytest.raises(SgdDiagramsError, match="--data-dir"):
         load_dataset("cifar10", None)
+
+
+class _Payload:
+    """A pickle that would run code on load (os.system creating a marker file)."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, (f"touch {self.marker}",))
+
+
+@pytest.mark.parametrize("protocol", [2, pickle.HIGHEST_PROTOCOL])
+def test_cifar_pickles_are_data_never_code(tmp_path, protocol):
+    """A crafted batch is refused in one line and nothing runs; genuine numpy-array batches still load."""
+    rng = np.random.default_rng(0)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        batch = {b"batch_label": b"x", b"data": rng.integers(0, 256, size=(2, 3072), dtype=np.uint8),
+                 b"labels": [1, 2], b"filenames": [b"a.png", b"b.png"]}
+        with open(tmp_path / name, "wb") as fh:
+            pickle.dump(batch, fh, protocol=protocol)
+    assert load_cifar10(tmp_path).inputs.shape == (12, 3, 32, 32)
+    marker = tmp_path / "pwned"
+    with open(tmp_path / "data_batch_3", "wb") as fh:
+        pickle.dump({b"data": _Payload(marker), b"labels": [0]}, fh, protocol=protocol)
+    with pytest.raises(SgdDiagramsError, match="refusing to load") as info:
+        load_cifar10(tmp_path)
+    assert "\n" not in str(info.value) and not marker.exists()

@@ -152,6 +152,24 @@ def load_fashion_mnist(directory: str | Path) -> ImageDataset:
     return ImageDataset("fashion", inputs, targets, 10)
 
 
+# The only globals a genuine CIFAR-10 batch references: numpy's array reconstruction (numpy 1 and 2
+# spellings) and the byte-string codec Python 3 uses for protocol-2 bytes.  Anything else is refused.
+_CIFAR_GLOBALS = {
+    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),
+    ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
+}
+
+
+class _DataOnlyUnpickler(pickle.Unpickler):
+    """Unpickles plain data (dict, list, bytes, str, int, numpy arrays and dtypes) and nothing else."""
+
+    def find_class(self, module: str, name: str):  # type: ignore[override]
+        if (module, name) in _CIFAR_GLOBALS:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refusing to load {module}.{name}: data files may only hold data")
+
+
 def load_cifar10(directory: str | Path) -> ImageDataset:
     """CIFAR-10 (all five training batches and the test batch pooled) from the python pickles."""
     root = Path(directory)
@@ -167,11 +185,11 @@ def load_cifar10(directory: str | Path) -> ImageDataset:
     for name in CIFAR_FILES:
         try:
             with open(root / name, "rb") as fh:
-                batch = pickle.load(fh, encoding="bytes")
-        except (OSError, pickle.UnpicklingError, EOFError, ValueError) as exc:
-            raise SgdDiagramsError(
-                f"cannot read CIFAR-10 batch {root / name}: {exc}; re-download it"
-            ) from None
+                batch = _DataOnlyUnpickler(fh, encoding="bytes").load()
+        except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError,
+                IndexError, KeyError, MemoryError) as exc:
+            reason = " ".join(str(exc).split()) or type(exc).__name__
+            raise SgdDiagramsError(f"cannot read CIFAR-10 batch {root / name}: {reason}; re-download it") from None
         if not isinstance(batch, dict):
             raise SgdDiagramsError(
                 f"CIFAR-10 batch {root / name} is not a pickled dict; re-download it"
