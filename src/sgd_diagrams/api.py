@@ -31,6 +31,7 @@ import numpy as np
 from .diagrams import QUANTITY_NAMES, Quantity, quantity
 from .errors import SgdDiagramsError
 from .landscapes import as_exact, is_exact
+from .limits import MAX_SAMPLES
 from .schedules import Schedule
 from .theory.orders import check_order
 from .theory.series import Series
@@ -73,14 +74,15 @@ def _exact(landscape: Any) -> Any:
 
 
 def taylor_series(landscape: Any, schedule: Schedule, order: int, quantity: str | Quantity = "test-loss", *,
-                  metric: np.ndarray | None = None) -> Series:
+                  metric: np.ndarray | None = None, force: bool = False) -> Series:
     """Theorem 1's Taylor series of E[quantity] to η^order, exactly (``s.coefficients``, ``s(eta)``).
 
     ``metric``: a matrix learning rate η = scalar·P (P symmetric).  Landscapes without an exact form
     (neural networks) raise an error pointing to ``predict(..., samples=K)``.
     """
     q = _quantity(quantity, exclude_variance=True)
-    return _taylor_series(_exact(landscape), _check_schedule(schedule), order, q, metric=_metric(metric, landscape))
+    return _taylor_series(_exact(landscape), _check_schedule(schedule), order, q, metric=_metric(metric, landscape),
+                          force=force)
 
 
 def _quantity(value: str | Quantity, exclude_variance: bool = False) -> Quantity:
@@ -137,7 +139,7 @@ class Prediction:
 def predict(landscape: Any, schedule: Schedule, order: int, eta: Any, quantity: str | Quantity = "test-loss",
             method: str = "taylor", *, samples: int | None = None, seed: int = 0, replications: int | None = None,
             metric: Any = None, limit: str = "epochs", cache: str | Path | None = None,
-            progress: bool = False) -> Prediction:
+            progress: bool = False, force: bool = False) -> Prediction:
     """Predict E[quantity] after SGD on ``schedule`` at each learning rate in ``eta``.
 
     ``method``: ``"taylor"`` (Theorem 1's polynomial), ``"resummed"`` (linkless diagrams with propagators
@@ -159,7 +161,7 @@ def predict(landscape: Any, schedule: Schedule, order: int, eta: Any, quantity: 
     metric_m = _metric(metric, landscape)
     if samples is not None:
         return _estimated(landscape, schedule, order, etas, q, method, samples, seed, replications, metric_m, cache,
-                          progress)
+                          progress, force)
     if replications is not None:
         raise SgdDiagramsError("replications only apply with samples=K (estimated values)")
     check_order(order, "taylor" if method == "taylor" else method)
@@ -172,21 +174,21 @@ def predict(landscape: Any, schedule: Schedule, order: int, eta: Any, quantity: 
 
             if method not in ("taylor", "resummed") or metric_m is not None:
                 raise SgdDiagramsError("test-loss-variance has the taylor and resummed forms, without a metric")
-            values = test_loss_variance(exact, schedule, order, etas, resum=method == "resummed")
+            values = test_loss_variance(exact, schedule, order, etas, resum=method == "resummed", force=force)
         elif method == "limit":
             from .theory.limits import resummed_limit
 
             if metric_m is not None:
                 raise SgdDiagramsError("the T -> infinity limit takes no metric; drop it")
-            values, reached = resummed_limit(exact, schedule, order, etas, q.name, family=limit)
+            values, reached = resummed_limit(exact, schedule, order, etas, q.name, family=limit, force=force)
             details["horizon"] = reached
         elif method in ("resummed", "continuous"):
             from .theory.resummation import resummed_prediction
 
             values = resummed_prediction(exact, schedule, order, etas, q.name, metric=metric_m,
-                                         continuous=method == "continuous").value
+                                         continuous=method == "continuous", force=force).value
         else:
-            values = _taylor_series(exact, schedule, order, q, metric=metric_m)(etas)
+            values = _taylor_series(exact, schedule, order, q, metric=metric_m, force=force)(etas)
     messages = tuple(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)))
     for message in messages:
         warnings.warn(message, RuntimeWarning, stacklevel=2)
@@ -205,7 +207,7 @@ def _form(method: str, limit: str, horizon: int | None = None, estimated: bool =
 
 
 def _estimated(landscape, schedule, order, etas, q, method, samples, seed, replications, metric, cache,
-               progress) -> Prediction:
+               progress, force=False) -> Prediction:
     from .estimation.predictions import estimated_prediction
 
     if method not in ("taylor", "resummed") or q.is_variance:
@@ -214,6 +216,9 @@ def _estimated(landscape, schedule, order, etas, q, method, samples, seed, repli
     for name, value, low in (("samples", samples, 1), ("seed", seed, 0)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
             raise SgdDiagramsError(f"{name} must be an integer >= {low}, got {value!r}")
+    if samples > MAX_SAMPLES:
+        raise SgdDiagramsError(f"samples={samples:.3g} exceeds the limit {MAX_SAMPLES:.0e}; use fewer samples "
+                               "(the standard error falls like 1/sqrt(samples))")
     if replications is not None and (isinstance(replications, bool) or not isinstance(replications, int)
                                      or replications < 2):
         raise SgdDiagramsError(f"replications must be an integer >= 2, got {replications!r}")
@@ -222,7 +227,7 @@ def _estimated(landscape, schedule, order, etas, q, method, samples, seed, repli
         warnings.simplefilter("always", RuntimeWarning)
         pred = estimated_prediction(land, schedule, order, etas, q, samples=int(samples), seed=int(seed),
                                     resum=method == "resummed", replications=replications, metric=metric,
-                                    progress=progress, cache=cache)
+                                    progress=progress, cache=cache, force=force)
     messages = tuple(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)))
     for message in messages:
         warnings.warn(message, RuntimeWarning, stacklevel=3)
@@ -279,12 +284,13 @@ def simulate(landscape: Any, schedule: Schedule, optimizers: Sequence[str] = ("s
              eval_chunk: int = 64, momentum: float = 0.9, substeps: int = 16, sde_noise: str = "varying",
              stic_weight: float = 1.0, gdc_coefficient: float | None = None, progress: bool = False,
              completed: dict[tuple[int, int], Any] | None = None,
-             on_chunk: Callable[[int, int, Any], None] | None = None) -> Simulation:
+             on_chunk: Callable[[int, int, Any], None] | None = None, force: bool = False) -> Simulation:
     """Simulate ``optimizers`` (names: sgd gd gdc sde sde-frozen ode momentum stic) at each η in ``eta``.
 
     ``trials`` independent training sets per η, in vectorized chunks of ``chunk``; the same seed at every η
     (paired across η and optimizers).  Any landscape: a finite one is compiled to torch.  ``completed`` /
-    ``on_chunk(i, c, stats)`` resume a run chunk by chunk (keys: η index, chunk index).
+    ``on_chunk(i, c, stats)`` resume a run chunk by chunk (keys: η index, chunk index).  Jobs that would
+    exhaust memory are refused; jobs estimated beyond the time budget need ``force=True``.
     """
     from .landscapes import as_sampled
     from .optimizers import make_optimizer
@@ -304,6 +310,6 @@ def simulate(landscape: Any, schedule: Schedule, optimizers: Sequence[str] = ("s
         hook = (lambda c, stats, i=i: on_chunk(i, c, stats)) if on_chunk is not None else None
         result = simulate_trials(land, schedule, built, float(e), trials, seed=seed, chunk=chunk,
                                  record_steps=list(record_steps), eval_chunk=eval_chunk, completed=have,
-                                 on_chunk=hook, progress=progress)
+                                 on_chunk=hook, progress=progress, force=force)
         summaries.append(result.summary())
     return Simulation(etas, [o.name for o in built], trials, seed, summaries)

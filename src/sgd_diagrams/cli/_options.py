@@ -27,6 +27,7 @@ from ..io import emit as _emit
 
 __all__ = [
     "add_eta",
+    "add_force",
     "add_landscape",
     "add_output",
     "add_quantity",
@@ -93,6 +94,13 @@ def add_sampling(p: argparse.ArgumentParser, default_samples: int | None = None)
                    help="reuse and store estimates in DIR (default: $SGD_DIAGRAMS_CACHE if set, else no cache)")
     p.add_argument("--no-cache", action="store_true", help="ignore --cache / $SGD_DIAGRAMS_CACHE")
     p.add_argument("--no-progress", action="store_true", help=argparse.SUPPRESS)  # older spelling of --quiet
+
+
+def add_force(p: argparse.ArgumentParser) -> None:
+    from ..limits import summary
+
+    p.add_argument("--force", action="store_true",
+                   help=f"run a job estimated beyond the time budget anyway. {summary()}")
 
 
 def add_output(p: argparse.ArgumentParser, json_flag: bool = True) -> None:

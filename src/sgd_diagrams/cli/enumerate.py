@@ -13,7 +13,7 @@ import argparse
 
 from ..diagrams import KINDS, enumerate_diagrams
 from ..schedules.histories import history_count
-from ._options import add_output, emit, load_schedule_arg
+from ._options import add_force, add_output, emit, load_schedule_arg
 
 __all__ = ["register", "run"]
 
@@ -26,13 +26,14 @@ def register(subparsers) -> argparse.ArgumentParser:
     group = p.add_mutually_exclusive_group()
     group.add_argument("--grid", help="schedule JSON: keep only diagrams with a history in it")
     group.add_argument("--schedule", help="schedule spec: keep only diagrams with a history in it")
+    add_force(p)
     add_output(p)
     p.set_defaults(run=run)
     return p
 
 
 def run(args: argparse.Namespace) -> int:
-    diagrams = enumerate_diagrams(args.edges, args.kind, linkless=args.linkless)
+    diagrams = enumerate_diagrams(args.edges, args.kind, linkless=args.linkless, force=args.force)
     schedule = load_schedule_arg(args) if (args.grid or args.schedule) else None
     rows = []
     for d in diagrams:

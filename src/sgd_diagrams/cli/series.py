@@ -18,6 +18,7 @@ from ..errors import SgdDiagramsError
 from ..landscapes import as_exact
 from ..theory.orders import ORDER_LIMITS
 from ._options import (
+    add_force,
     add_landscape,
     add_output,
     add_quantity,
@@ -40,6 +41,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     add_quantity(p)
     p.add_argument("--metric", help="matrix learning rate direction P (η = scalar·P), e.g. '1,0;0,2'")
     p.add_argument("--terms", action="store_true", help="also list every diagram's count and uvalue")
+    add_force(p)
     add_output(p)
     p.set_defaults(run=run)
     return p
@@ -62,9 +64,10 @@ def run(args: argparse.Namespace) -> int:
         from ..theory.orders import check_order
 
         check_order(args.order, "taylor")
-        coeffs = test_loss_variance_coefficients(exact, schedule, args.order)
+        coeffs = test_loss_variance_coefficients(exact, schedule, args.order, force=args.force)
     else:
-        series = taylor_series(landscape, schedule, args.order, args.quantity, metric=parse_metric(args.metric))
+        series = taylor_series(landscape, schedule, args.order, args.quantity, metric=parse_metric(args.metric),
+                               force=args.force)
         coeffs = [np.asarray(c).tolist() for c in series.coefficients]
     payload = {"quantity": args.quantity, "order": args.order, "coefficients": coeffs}
     lines = [f"E[{args.quantity}] = Σ_k c_k η^k + o(η^{args.order})   landscape={landscape.name}  {schedule}"]

@@ -31,6 +31,7 @@ from ..errors import SgdDiagramsError
 from ..io import atomic_write_text, dumps
 from ._options import (
     add_eta,
+    add_force,
     add_landscape,
     add_output,
     add_schedule,
@@ -64,6 +65,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--stic-weight", default="1.0", help="weight of STIC's gen-gap term")
     p.add_argument("--gdc-coefficient", default=None, help="override GDC's κ (default: schedule)")
     p.add_argument("--eval-chunk", default="64", help="trials per vmap chunk when evaluating")
+    add_force(p)
     add_output(p)
     p.set_defaults(run=run)
     return p
@@ -188,7 +190,7 @@ def run(args: argparse.Namespace) -> int:
 
     sim = simulate(land, schedule, names_in, etas, trials, seed, chunk=chunk, record_steps=steps,
                    eval_chunk=eval_chunk, progress=progress(args), completed=completed, on_chunk=save_chunk,
-                   **settings)
+                   force=args.force, **settings)
     meta = {"landscape": land.name, "dim": land.dim, "N": schedule.N, "T": schedule.T,
             "eta": float(etas[0]) if len(etas) == 1 else etas.tolist(), "trials": trials, "seed": seed,
             "optimizers": names, "resumed_chunks": sorted(f"{i}:{c}" for i, c in completed) if len(etas) > 1

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from functools import cache
 
 from ..errors import SgdDiagramsError
+from ..limits import MAX_EDGES, MAX_EDGES_UNFORCED
 from .diagram import Diagram, _tree_codes
 
 __all__ = ["rooted_trees", "set_partitions", "enumerate_diagrams", "KINDS"]
@@ -81,7 +82,8 @@ def _enumerate(edges: int, kind: str) -> tuple[Diagram, ...]:
     return tuple(sorted(found, key=Diagram.sort_key))
 
 
-def enumerate_diagrams(edges: int, kind: str = "test", linkless: bool = False) -> tuple[Diagram, ...]:
+def enumerate_diagrams(edges: int, kind: str = "test", linkless: bool = False,
+                       force: bool = False) -> tuple[Diagram, ...]:
     """Every diagram of ``kind`` with exactly ``edges`` edges, one per isomorphism class.
 
     With ``linkless=True`` only diagrams without links (seed 001 Def. 4) are kept:
@@ -89,8 +91,13 @@ def enumerate_diagrams(edges: int, kind: str = "test", linkless: bool = False) -
     """
     if isinstance(edges, bool) or not isinstance(edges, int) or edges < 0:
         raise SgdDiagramsError(f"edges must be a non-negative integer, got {edges!r}")
-    if edges > 8:
-        raise SgdDiagramsError(f"enumerating diagrams with {edges} edges is too expensive; use at most 8")
+    if edges > MAX_EDGES:
+        raise SgdDiagramsError(f"enumerating diagrams with {edges} edges never finishes here; use at most {MAX_EDGES}")
+    if edges > MAX_EDGES_UNFORCED and not force:
+        raise SgdDiagramsError(
+            f"enumerating diagrams with {edges} edges takes about a minute (tens of thousands of classes); "
+            "pass --force (Python: force=True) to run it"
+        )
     _check_kind(kind)
     if kind == "displacement" and edges == 0:
         return ()

@@ -29,6 +29,7 @@ canonical spelling of ``s`` and ``parse(format(D)) == D``.
 from __future__ import annotations
 
 from ..errors import SgdDiagramsError
+from ..limits import MAX_NOTATION_NODES
 from .diagram import Diagram
 
 __all__ = ["parse", "format_diagram", "PART_LETTERS"]
@@ -65,6 +66,12 @@ def parse(text: str) -> Diagram:
     s = "".join(text.split())
     if not s:
         raise SgdDiagramsError("empty diagram notation; the smallest diagram is 'r'")
+    letters = sum(ch.isalpha() for ch in s)
+    if letters > MAX_NOTATION_NODES or len(s) > 4 * MAX_NOTATION_NODES:
+        raise SgdDiagramsError(
+            f"diagram notation with {letters} nodes is too large (at most {MAX_NOTATION_NODES}, i.e. "
+            f"{MAX_NOTATION_NODES - 1} edges); the engine works to 6 edges"
+        )
     parents: list[int] = []
     labels: list[str] = []
     pos = 0

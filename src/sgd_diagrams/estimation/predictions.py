@@ -28,6 +28,7 @@ from ..diagrams import quantity as quantity_of
 from ..errors import SgdDiagramsError
 from ..io import atomic_write_text
 from ..landscapes.conversions import is_exact
+from ..limits import check_work
 from ..schedules.grid import Schedule
 from ..schedules.histories import history_count
 from ..theory.orders import check_order
@@ -97,10 +98,31 @@ def _kind_diagrams(kind: str, order: int) -> list[Diagram]:
     return [d for k in range(start, order + 1) for d in enumerate_diagrams(k, kind)]
 
 
+_PART_COST = {1: 0.0, 2: 3.0, 3: 13.0}  # per-sample-gradient equivalents of a tied part (benchmarks/)
+_SHARED_MESSAGES = 0.15  # messages shared across the diagrams of one order (measured on the convnet)
+
+
+def estimation_seconds(landscape, diagrams: list[Diagram], samples: int) -> float:
+    """Estimated seconds of the matrix-free estimators of ``diagrams`` from ``samples`` data points.
+
+    One per-sample gradient is timed on the landscape (64 rows, vmapped); a diagram costs ~0.2 of it
+    per node plus 3 per pair and 13 per triple of tied nodes (``benchmarks/bench_estimators.py``),
+    with messages shared across diagrams.
+    """
+    from ..landscapes.sampled import seconds_per_sample_gradient
+
+    t_grad = seconds_per_sample_gradient(landscape)
+    units = 0.0
+    for d in diagrams:
+        sizes = [sum(1 for p in d.parts if p == part) for part in set(d.parts)]
+        units += 0.2 * len(d.parts) + sum(_PART_COST.get(k, 60.0) for k in sizes)
+    return samples * units * _SHARED_MESSAGES * t_grad
+
+
 def estimate_uvalues(landscape, kind: str, order: int, samples: int, seed: int = 0,
                      replications: int | None = None, method: str = "auto", progress: bool = False,
                      cache: str | Path | None = None, chunk: int = 64,
-                     schedule: Schedule | None = None) -> UvalueEstimates:
+                     schedule: Schedule | None = None, force: bool = False) -> UvalueEstimates:
     """Estimate the uvalue of every ``kind`` diagram with ≤ ``order`` edges, R times independently.
 
     With ``schedule``, only diagrams with histories in it (nonzero counts) are estimated.  ``cache``: a
@@ -124,6 +146,8 @@ def estimate_uvalues(landscape, kind: str, order: int, samples: int, seed: int =
         if cached is not None:
             return UvalueEstimates(plan, method, cached)
     if method == "matrix-free":
+        check_work(estimation_seconds(landscape, diagrams, samples), f"estimating {len(diagrams)} diagram values "
+                   f"from {samples} samples", "use fewer samples or a smaller order", force)
         try:
             replicas = _matrix_free_replicas(landscape, plan, diagrams, root, seed, chunk, progress)
         except RuntimeError as exc:  # e.g. torch losses without forward-over-reverse support (F.mse_loss)
@@ -217,7 +241,7 @@ class _Lookup:
 def estimated_prediction(landscape, schedule: Schedule, order: int, etas, quantity: str | Quantity = "test-loss", *,
                          samples: int, seed: int = 0, resum: bool = False, replications: int | None = None,
                          method: str = "auto", metric: np.ndarray | None = None, progress: bool = False,
-                         cache: str | Path | None = None) -> EstimatedPrediction:
+                         cache: str | Path | None = None, force: bool = False) -> EstimatedPrediction:
     """Taylor (or resummed, dense path) prediction of E[quantity] from ``samples`` sampled data points."""
     q = quantity_of(quantity, DIAGRAM_QUANTITY_NAMES)
     check_order(order, "estimated")
@@ -244,7 +268,7 @@ def estimated_prediction(landscape, schedule: Schedule, order: int, etas, quanti
                 preds.append(taylor_series(landscape, schedule, order, q.name, metric=metric, evaluator=ev)(etas))
     else:
         est = estimate_uvalues(landscape, q.kind, order, samples, seed, replications, method, progress,
-                               cache, schedule=schedule)
+                               cache, schedule=schedule, force=force)
         plan = est.plan
         for r in range(plan.replications):
             series = taylor_series(landscape, schedule, order, q.name, evaluator=_Lookup(est, r))

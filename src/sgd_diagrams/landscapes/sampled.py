@@ -21,6 +21,7 @@ from .sympy_torch import sympy_to_torch
 __all__ = [
     "FiniteTorchLandscape",
     "as_numpy",
+    "seconds_per_sample_gradient",
     "per_sample_gradients",
     "population_covariance",
     "population_gradient_and_noise_factor",
@@ -104,3 +105,16 @@ class FiniteTorchLandscape(SampledLandscape):
 def as_numpy(x: torch.Tensor) -> np.ndarray:
     """Detach a tensor to a float64 numpy array."""
     return x.detach().to(torch.float64).cpu().numpy()
+
+
+def seconds_per_sample_gradient(landscape: SampledLandscape, rows: int = 64) -> float:
+    """Measured seconds of one per-sample gradient (vmapped over ``rows`` sampled rows), for cost estimates."""
+    import time
+
+    gen = torch.Generator().manual_seed(0)
+    batch = landscape.sample_training_sets(gen, 1, rows)[0]
+    theta = landscape.init.detach()
+    per_sample_gradients(landscape, theta, batch[:2])  # warm up
+    start = time.perf_counter()
+    per_sample_gradients(landscape, theta, batch)
+    return (time.perf_counter() - start) / rows

@@ -30,6 +30,7 @@ from torch.func import grad
 from ..errors import SgdDiagramsError
 from ..landscapes.protocol import Landscape
 from ..landscapes.sampled import population_gradient_and_noise_factor
+from ..limits import MAX_SUBSTEPS
 from ..schedules import Schedule
 from .base import Optimizer, State, Stepper
 
@@ -39,6 +40,8 @@ __all__ = ["ODE", "SDE"]
 def _check_substeps(substeps: int) -> None:
     if isinstance(substeps, bool) or not isinstance(substeps, int) or substeps < 1:
         raise SgdDiagramsError(f"substeps must be a positive integer, got {substeps!r}")
+    if substeps > MAX_SUBSTEPS:
+        raise SgdDiagramsError(f"substeps={substeps} exceeds the limit {MAX_SUBSTEPS}; 16-256 resolve the SDE well")
 
 
 class _OdeStepper(Stepper):

@@ -80,7 +80,8 @@ class Momentum(Optimizer):
     beta: float = 0.9
 
     def __post_init__(self) -> None:
-        if not (0.0 <= float(self.beta) < 1.0):
+        beta = self.beta
+        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not (0.0 <= float(beta) < 1.0):
             raise SgdDiagramsError(f"momentum beta must lie in [0, 1), got {self.beta!r}")
 
     @property

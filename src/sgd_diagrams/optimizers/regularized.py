@@ -27,6 +27,7 @@ should be small (cubic cost).  As T → ∞ the gap tends to tr(C H⁻¹)/N (TIC
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -126,11 +127,21 @@ class _SticStepper(Stepper):
         return (self.landscape.project(theta),)
 
 
+def _finite(value: object, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise SgdDiagramsError(f"{what} must be a finite number, got {value!r}")
+    return float(value)
+
+
 @dataclass(frozen=True)
 class GDC(Optimizer):
     """GD plus the covariance regularizer κ η tr Ĉ (κ from the schedule, or given)."""
 
     coefficient: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.coefficient is not None:
+            _finite(self.coefficient, "GDC coefficient")
 
     @property
     def name(self) -> str:
@@ -149,6 +160,9 @@ class STIC(Optimizer):
     """GD on the training loss plus ``weight`` × Corollary 6's gen-gap estimate."""
 
     weight: float = 1.0
+
+    def __post_init__(self) -> None:
+        _finite(self.weight, "STIC weight")
 
     @property
     def name(self) -> str:

@@ -36,6 +36,7 @@ from torch.func import vmap
 from ..errors import SgdDiagramsError
 from ..landscapes.conversions import as_sampled
 from ..landscapes.protocol import Landscape
+from ..limits import MAX_CHUNK_BYTES, MAX_TRIALS, check_work
 from ..schedules import Schedule
 from .base import Optimizer, Stepper, check_eta
 from .statistics import Moments
@@ -46,6 +47,7 @@ __all__ = [
     "run_trials",
     "trial_metrics",
     "simulate_chunk",
+    "check_simulation_cost",
     "simulate",
     "summarize",
 ]
@@ -275,6 +277,91 @@ def summarize(stats: ChunkStats, last_step: int) -> dict[str, Any]:
     }
 
 
+_PILOT_SECONDS: dict[tuple, tuple[float, float, int]] = {}
+_NO_PILOT_BELOW = 2e9  # trials × steps × gradient rows × dim under which no pilot is run (seconds at most)
+
+
+def _rows_per_step(optimizer: Optimizer, schedule: Schedule) -> float:
+    """Rough per-sample gradients one step of ``optimizer`` costs (decides whether a pilot is worth it)."""
+    batch = float(np.mean(schedule.batch_sizes))
+    name = optimizer.name
+    if name in ("gd", "gdc", "stic"):
+        return 3.0 * schedule.N
+    if name in ("sde", "ode"):
+        return float(getattr(optimizer, "substeps", 16)) * (batch + 256.0)
+    return batch
+
+
+def _pilot(landscape: Landscape, schedule: Schedule, optimizers: Sequence[Optimizer], size: int,
+           eval_chunk: int) -> tuple[float, float]:
+    """(seconds per step, seconds per evaluation) of one chunk of ``size`` trials, timed on 1 and 5 steps."""
+    import time
+
+    from ..schedules import from_batches
+
+    key = (id(landscape), hash(schedule), tuple(repr(o.describe()) for o in optimizers), size)
+    if key not in _PILOT_SECONDS:
+        times = []
+        for steps in (1, min(5, schedule.T)):
+            short = from_batches(schedule.N, schedule.batches[:steps])
+            start = time.perf_counter()
+            simulate_chunk(landscape, short, optimizers, 1e-12, size, 0, 0, [steps], True, eval_chunk)
+            times.append(time.perf_counter() - start)
+        step = max(times[1] - times[0], 0.0) / 4 if schedule.T >= 5 else times[0]
+        _PILOT_SECONDS[key] = (step, max(times[0] - step, 0.0), size)
+    return _PILOT_SECONDS[key][:2]
+
+
+def _chunk_seconds(landscape, schedule, optimizers, chunk: int, eval_chunk: int, records: int) -> float:
+    """Seconds of one chunk of ``chunk`` trials: pilots at 8 and 32 trials, linear in the chunk size
+    (a fixed cost per vectorized call plus a cost per trial), scaled to T steps."""
+    small, large = min(8, chunk), min(32, chunk)
+    s1, e1 = _pilot(landscape, schedule, optimizers, small, eval_chunk)
+    if large == small:
+        return schedule.T * s1 + records * e1
+    s2, e2 = _pilot(landscape, schedule, optimizers, large, eval_chunk)
+
+    def at(a: float, b: float) -> float:
+        slope = max((b - a) / (large - small), 0.0)
+        return max(a + slope * (chunk - small), b)
+
+    return schedule.T * at(s1, s2) + records * at(e1, e2)
+
+
+def check_simulation_cost(landscape: Landscape, schedule: Schedule, optimizers: Sequence[Optimizer], trials: int,
+                          chunk: int, force: bool = False, done_chunks: int = 0, record_steps: int = 1,
+                          eval_chunk: int = 64) -> float:
+    """Refuse a simulation that would exhaust memory (hard) or run past the time budget (soft); returns seconds.
+
+    Memory of one chunk ≈ chunk × (θ, gradients and temporaries ≈ 8 copies of dim, plus N training rows).
+    Time comes from pilots (only for jobs that are not clearly small): chunks of 8 and 32 trials run for
+    1 and 5 steps, extrapolated linearly to the chunk size, T steps and all chunks.
+    """
+    chunk_sizes(trials, chunk)  # validates both
+    if trials > MAX_TRIALS:
+        raise SgdDiagramsError(f"trials={trials:.3g} exceeds the limit {MAX_TRIALS:.0e}; run fewer trials")
+    itemsize = torch.empty((), dtype=landscape.dtype).element_size()
+    per_trial = 8 * landscape.dim * itemsize + 8 * schedule.N
+    size = min(chunk, trials) * per_trial
+    if size > MAX_CHUNK_BYTES:
+        fit = max(1, MAX_CHUNK_BYTES // per_trial)
+        raise SgdDiagramsError(
+            f"a chunk of {min(chunk, trials)} trials needs about {size / 2**30:.1f} GiB "
+            f"(limit {MAX_CHUNK_BYTES / 2**30:.0f} GiB); use --chunk {fit} or smaller"
+        )
+    remaining = max(trials - done_chunks * chunk, 0)
+    rows_per_step = sum(_rows_per_step(o, schedule) for o in optimizers)
+    if remaining * schedule.T * rows_per_step * max(landscape.dim, 10) < _NO_PILOT_BELOW:
+        return 0.0  # clearly small: no pilot needed
+    full, last = divmod(remaining, chunk)
+    seconds = full * _chunk_seconds(landscape, schedule, optimizers, chunk, eval_chunk, record_steps)
+    if last:
+        seconds += _chunk_seconds(landscape, schedule, optimizers, last, eval_chunk, record_steps)
+    check_work(seconds, f"simulating {remaining} trials x {len(optimizers)} optimizer(s) x T={schedule.T}",
+               "use fewer trials or steps", force)
+    return seconds
+
+
 @dataclass
 class SimulationResult:
     """Merged statistics of a run and its summary."""
@@ -302,6 +389,7 @@ def simulate(
     completed: dict[int, ChunkStats] | None = None,
     on_chunk: Callable[[int, ChunkStats], None] | None = None,
     progress: bool = False,
+    force: bool = False,
 ) -> SimulationResult:
     """Run ``trials`` paired trials of every optimizer; resumable chunk by chunk.
 
@@ -311,6 +399,10 @@ def simulate(
     """
     landscape = as_sampled(landscape)
     eta = check_eta(eta)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise SgdDiagramsError(f"seed must be a non-negative integer, got {seed!r}")
+    check_simulation_cost(landscape, schedule, optimizers, trials, chunk, force, len(completed or {}),
+                          len(set(record_steps or []) | {schedule.T}), eval_chunk)
     if not optimizers:
         raise SgdDiagramsError("give at least one optimizer")
     names = [o.name for o in optimizers]

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import SgdDiagramsError
+from ..limits import MAX_CELLS, MAX_N, MAX_STEPS
 
 __all__ = [
     "Schedule",
@@ -146,6 +147,18 @@ def _positive_int(value: Any, name: str) -> int:
     return int(value)
 
 
+def _check_size(N: int, T: int, cells: int) -> None:
+    """Hard limits on a schedule's size (:mod:`sgd_diagrams.limits`), checked before anything is built."""
+    if N > MAX_N:
+        raise SgdDiagramsError(f"N={N} training points exceeds the limit {MAX_N:.0e}; use a smaller N")
+    if T > MAX_STEPS:
+        raise SgdDiagramsError(f"T={T} steps exceeds the limit {MAX_STEPS:.0e}; use fewer epochs or a larger batch")
+    if cells > MAX_CELLS:
+        raise SgdDiagramsError(
+            f"the schedule would store {cells:.3g} batch entries (limit {MAX_CELLS:.0e}); use a smaller N or E"
+        )
+
+
 def sgd(N: int, B: int = 1, E: int = 1, shuffle_seed: int | None = None) -> Schedule:
     """SGD with batch size ``B`` for ``E`` epochs on ``N`` points (T = E·N/B steps).
 
@@ -162,6 +175,10 @@ def sgd(N: int, B: int = 1, E: int = 1, shuffle_seed: int | None = None) -> Sche
         raise SgdDiagramsError(
             f"batch size B={B} does not divide N={N}; choose B dividing N or give explicit batches"
         )
+    if shuffle_seed is not None and (isinstance(shuffle_seed, bool) or not isinstance(shuffle_seed, (int, np.integer))
+                                     or shuffle_seed < 0):
+        raise SgdDiagramsError(f"shuffle seed must be a non-negative integer, got {shuffle_seed!r}")
+    _check_size(N, E * (N // B), N * E)
     rng = np.random.default_rng(shuffle_seed) if shuffle_seed is not None else None
     batches = []
     for _ in range(E):
@@ -178,6 +195,7 @@ def gd(N: int, T: int) -> Schedule:
     """Full-batch gradient descent: every one of the ``T`` steps uses all ``N`` points."""
     N = _positive_int(N, "N")
     T = _positive_int(T, "T")
+    _check_size(N, T, N + T)
     everyone = tuple(range(N))  # one shared tuple: memory O(N + T), not O(NT)
     return Schedule(N, (everyone,) * T, {"N": N, "T": T, "gd": True})
 
@@ -185,7 +203,14 @@ def gd(N: int, T: int) -> Schedule:
 def from_batches(N: int, batches: Iterable[Sequence[int]]) -> Schedule:
     """A schedule from an explicit list of batches (sizes may differ)."""
     N = _positive_int(N, "N")
-    blist = [tuple(b) for b in batches]
+    _check_size(N, 0, 0)
+    blist = []
+    cells = 0
+    for b in batches:
+        blist.append(tuple(b))
+        cells += len(blist[-1])
+        if len(blist) > MAX_STEPS or cells > MAX_CELLS:
+            _check_size(N, len(blist), cells)
     return Schedule(N, tuple(blist), {"N": N, "explicit": True})
 
 
@@ -203,6 +228,9 @@ def schedule_from_json(obj: Any) -> Schedule:
     if "N" not in obj:
         raise SgdDiagramsError('schedule JSON needs "N", the number of training points')
     if "batches" in obj:
+        extra = sorted(set(obj) - {"N", "batches"})
+        if extra:
+            raise SgdDiagramsError(f'an explicit schedule is {{"N": n, "batches": [...]}}; drop {extra}')
         batches = obj["batches"]
         if not isinstance(batches, list) or not all(isinstance(b, list) for b in batches):
             raise SgdDiagramsError('"batches" must be a list of lists of point indices')
@@ -213,10 +241,15 @@ def schedule_from_json(obj: Any) -> Schedule:
         if not batches:
             raise SgdDiagramsError('"batches" is empty; give at least one batch')
         return from_batches(obj["N"], batches)
+    if "gd" in obj and not isinstance(obj["gd"], bool):
+        raise SgdDiagramsError(f'"gd" must be true or false, got {obj["gd"]!r}')
     if obj.get("gd"):
-        if "T" not in obj:
-            raise SgdDiagramsError('a GD schedule needs "T", the number of steps')
+        unknown = set(obj) - {"N", "T", "gd"}
+        if unknown or "T" not in obj:
+            raise SgdDiagramsError('a GD schedule is {"N": n, "T": t, "gd": true} (no other keys)')
         return gd(obj["N"], obj["T"])
+    if "T" in obj:
+        raise SgdDiagramsError('"T" is only for GD: add "gd": true, or give SGD as {"N": n, "B": b, "E": e}')
     unknown = set(obj) - {"N", "B", "E", "shuffle_seed", "T", "gd"}
     if unknown:
         raise SgdDiagramsError(f"unknown schedule keys {sorted(unknown)}; use N, B, E, shuffle_seed")

@@ -36,7 +36,8 @@ def _grow(schedule: Schedule, family: str, factor: int) -> Schedule:
 
 
 def resummed_limit(landscape, schedule: Schedule, order: int, etas, quantity: str = "test-loss",
-                   family: str = "epochs", rtol: float = 1e-10, max_doublings: int = 24) -> tuple[np.ndarray, int]:
+                   family: str = "epochs", rtol: float = 1e-10, max_doublings: int = 24,
+                   force: bool = False) -> tuple[np.ndarray, int]:
     """(limit value per η, horizon T reached) of the resummed order-``order`` prediction."""
     if family not in LIMIT_FAMILIES:
         raise SgdDiagramsError(f"unknown limit family {family!r}; use epochs or samples")
@@ -46,11 +47,11 @@ def resummed_limit(landscape, schedule: Schedule, order: int, etas, quantity: st
             f"the T -> infinity limit exists near a minimum with H > 0 (Theorem 2); here the smallest Hessian "
             f"eigenvalue is {np.min(lam):.6g}"
         )
-    previous = resummed_prediction(landscape, schedule, order, etas, quantity).value
+    previous = resummed_prediction(landscape, schedule, order, etas, quantity, force=force).value
     current_schedule = schedule
     for _ in range(max_doublings):
         current_schedule = _grow(current_schedule, family, 2)
-        value = resummed_prediction(landscape, current_schedule, order, etas, quantity).value
+        value = resummed_prediction(landscape, current_schedule, order, etas, quantity, force=force).value
         if np.allclose(value, previous, rtol=rtol, atol=rtol * max(1e-300, float(np.max(np.abs(value))))):
             return value, current_schedule.T
         previous = value

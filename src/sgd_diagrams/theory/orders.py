@@ -20,8 +20,10 @@ method           limit  why
 from __future__ import annotations
 
 from ..errors import SgdDiagramsError
+from ..limits import MAX_SYMBOLIC_DERIVATIVES, check_work
+from ..schedules.histories import history_seconds
 
-__all__ = ["ORDER_LIMITS", "check_order"]
+__all__ = ["ORDER_LIMITS", "check_history_work", "check_order", "check_tensor_work"]
 
 ORDER_LIMITS: dict[str, int] = {
     "taylor": 6,
@@ -41,3 +43,24 @@ def check_order(order: object, method: str) -> int:
     if order > limit:
         raise SgdDiagramsError(f"order {order} is too expensive for the {method} form; use order <= {limit}")
     return order
+
+
+def check_history_work(diagrams, schedule, order: int, force: bool = False, labels: int = 1) -> None:
+    """Refuse a history sweep estimated beyond the time budget (:func:`~..schedules.histories.history_seconds`)."""
+    seconds = history_seconds(diagrams, schedule, labels)
+    check_work(seconds, f"the order-{order} history sums on N={schedule.N}, T={schedule.T}",
+               "use a smaller order or N (diagrams with k tied parts cost N^k)", force)
+
+
+def check_tensor_work(landscape, order: int, force: bool = False) -> None:
+    """Refuse exact derivative tensors that are too many to compute (K points × C(dim+order, order) derivatives)."""
+    from math import comb
+
+    dim, points = int(landscape.dim), int(getattr(landscape, "n_points", 1))
+    count = points * comb(dim + order, order)
+    if count > MAX_SYMBOLIC_DERIVATIVES and not force:
+        raise SgdDiagramsError(
+            f"exact order-{order} statistics of a {dim}-weight landscape with {points} points need {count:.3g} "
+            f"symbolic derivatives (limit {MAX_SYMBOLIC_DERIVATIVES:.0e}); estimate them from samples instead "
+            "(samples=K / --samples K), use a smaller order, or pass --force"
+        )

@@ -33,10 +33,12 @@ import numpy as np
 from ..diagrams import DIAGRAM_QUANTITY_NAMES, Quantity
 from ..diagrams import quantity as quantity_of
 from ..errors import SgdDiagramsError
+from ..limits import check_work
 from ..schedules.grid import Schedule
+from ..schedules.histories import history_seconds
 from ..values.uvalue import UvalueEvaluator
 from .geometric import continuous_history_sum, geometric_history_sum
-from .orders import check_order
+from .orders import check_order, check_tensor_work
 from .propagators import eigen_propagator_basis, projected_uvalue
 
 __all__ = ["eigen_propagator_basis", "projected_uvalue", "geometric_history_sum", "continuous_history_sum",
@@ -58,7 +60,7 @@ class ResummedPrediction:
 def resummed_prediction(landscape, schedule: Schedule, order: int, etas, quantity: str | Quantity = "test-loss",
                         metric: np.ndarray | None = None, continuous: bool = False,
                         root_tensors: list[np.ndarray] | None = None,
-                        evaluator: UvalueEvaluator | None = None) -> ResummedPrediction:
+                        evaluator: UvalueEvaluator | None = None, force: bool = False) -> ResummedPrediction:
     """Theorem 1 resummed to ``order`` edges at each η in ``etas`` (Remark 1 if ``continuous``).
 
     ``root_tensors``: measure a deterministic s with derivatives [s, ∇s, …] instead of the test loss.
@@ -70,14 +72,19 @@ def resummed_prediction(landscape, schedule: Schedule, order: int, etas, quantit
     etas = np.atleast_1d(np.asarray(etas, dtype=np.float64))
     if not np.all(np.isfinite(etas)):
         raise SgdDiagramsError("every eta must be a finite number")
+    dim = landscape.dim
+    seconds = sum(history_seconds([d], schedule, labels=dim ** d.n_edges * len(etas))
+                  for k in range(1, order + 1) for d in q.diagrams(k, linkless=True))
+    check_work(seconds, f"the resummed order-{order} sums over {dim}^edges eigen-labels on N={schedule.N}, "
+               f"T={schedule.T}", "use a smaller order, fewer eta, or the Taylor form", force)
     if evaluator is None:
+        check_tensor_work(landscape, max(order, 2), force)
         evaluator = UvalueEvaluator(landscape, max(order, 2), metric, root_tensors=root_tensors)
         H = landscape.mean_derivative(2)
     else:
         H = evaluator.part_cumulant((2,))
     lam, W = eigen_propagator_basis(H, metric)
     root, sign = q.root, q.sign
-    dim = landscape.dim
     shape = (order + 1, len(etas)) + ((dim,) if root == "displacement" else ())
     by_order = np.zeros(shape)
     _warn_if_growing(lam, etas, schedule.T)

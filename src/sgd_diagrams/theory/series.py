@@ -30,7 +30,7 @@ from ..errors import SgdDiagramsError
 from ..schedules.grid import Schedule
 from ..schedules.histories import history_count
 from ..values.uvalue import UvalueEvaluator
-from .orders import check_order
+from .orders import check_history_work, check_order, check_tensor_work
 
 __all__ = ["QUANTITIES", "SeriesTerm", "Series", "taylor_series", "taylor_coefficients"]
 
@@ -78,13 +78,14 @@ def _as_quantity(value: str | Quantity) -> Quantity:
 
 def taylor_series(landscape, schedule: Schedule, order: int, quantity: str | Quantity = "test-loss",
                   metric: np.ndarray | None = None, root_tensors: list[np.ndarray] | None = None,
-                  evaluator=None) -> Series:
+                  evaluator=None, force: bool = False) -> Series:
     """The order-``order`` Taylor series of E[quantity] after SGD on ``schedule`` (Theorem 1).
 
     ``root_tensors`` (with ``quantity='test-loss'``) replaces the measured test loss by any
     deterministic s, given its derivatives [s, ∇s, ∇²s, …] at θ0 (seed 001 §"SGD descends on a
     C-smoothed landscape": replace the root's l by s).  ``evaluator`` replaces the exact uvalues
     (any callable ``evaluator(d, root=...)``, e.g. estimated ones; then only ``landscape.dim`` is read).
+    A job estimated beyond :data:`sgd_diagrams.limits.WORK_BUDGET_SECONDS` is refused unless ``force``.
     """
     q = _as_quantity(quantity)
     check_order(order, "taylor")
@@ -92,7 +93,9 @@ def taylor_series(landscape, schedule: Schedule, order: int, quantity: str | Qua
         raise SgdDiagramsError("taylor_series needs a Schedule")
     if root_tensors is not None and q.name != "test-loss":
         raise SgdDiagramsError("a custom measured quantity (root_tensors) uses the test-loss diagrams")
+    check_history_work([d for k in range(order + 1) for d in q.diagrams(k)], schedule, order, force)
     if evaluator is None:
+        check_tensor_work(landscape, order, force)
         evaluator = UvalueEvaluator(landscape, max(order, 0), metric, root_tensors=root_tensors)
     series = Series(q.name, order)
     for k in range(order + 1):

@@ -40,21 +40,22 @@ def squared_loss_derivatives(landscape, max_order: int) -> list[np.ndarray]:
     return out
 
 
-def test_loss_variance_coefficients(landscape, schedule: Schedule, order: int) -> list[float]:
+def test_loss_variance_coefficients(landscape, schedule: Schedule, order: int, force: bool = False) -> list[float]:
     """Taylor coefficients of Var[l(θ_T)] over training sets through η^order."""
     second = taylor_series(landscape, schedule, order, "test-loss",
-                           root_tensors=squared_loss_derivatives(landscape, order)).coefficients
-    mean = taylor_series(landscape, schedule, order, "test-loss").coefficients
+                           root_tensors=squared_loss_derivatives(landscape, order), force=force).coefficients
+    mean = taylor_series(landscape, schedule, order, "test-loss", force=force).coefficients
     return [float(second[k] - sum(mean[a] * mean[k - a] for a in range(k + 1))) for k in range(order + 1)]
 
 
-def test_loss_variance(landscape, schedule: Schedule, order: int, etas, resum: bool = True) -> np.ndarray:
+def test_loss_variance(landscape, schedule: Schedule, order: int, etas, resum: bool = True,
+                       force: bool = False) -> np.ndarray:
     """Var[l(θ_T)] at each η: resummed (default) or the Taylor polynomial."""
     etas = np.atleast_1d(np.asarray(etas, dtype=np.float64))
     if not resum:
-        c = test_loss_variance_coefficients(landscape, schedule, order)
+        c = test_loss_variance_coefficients(landscape, schedule, order, force)
         return sum(ck * etas**k for k, ck in enumerate(c))
     second = resummed_prediction(landscape, schedule, order, etas, "test-loss",
-                                 root_tensors=squared_loss_derivatives(landscape, max(order, 2))).value
-    mean = resummed_prediction(landscape, schedule, order, etas, "test-loss").value
+                                 root_tensors=squared_loss_derivatives(landscape, max(order, 2)), force=force).value
+    mean = resummed_prediction(landscape, schedule, order, etas, "test-loss", force=force).value
     return second - mean**2
