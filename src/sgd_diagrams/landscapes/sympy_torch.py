@@ -80,6 +80,16 @@ def _build(expr: sp.Expr, index: dict[sp.Symbol, int]) -> TorchScalarFn:
 
 
 def sympy_to_torch(expr: sp.Expr, symbols: Sequence[sp.Symbol]) -> TorchScalarFn:
-    """A function θ ↦ expr(θ) on a flat weight tensor θ (composable with torch.func)."""
+    """A function θ ↦ expr(θ) on a flat weight tensor θ (composable with torch.func).
+
+    ``expr`` must already be a sympy expression (or a plain real number): text is refused, never sympified;
+    parse it with :func:`.expressions.parse_loss` first.
+    """
+    if isinstance(expr, (int, float)) and not isinstance(expr, bool):
+        expr = sp.Integer(expr) if isinstance(expr, int) else sp.Float(expr)
+    if not isinstance(expr, sp.Expr):
+        raise SgdDiagramsError(
+            f"sympy_to_torch needs a sympy expression, got {type(expr).__name__}; parse loss text with parse_loss"
+        )
     index = {s: i for i, s in enumerate(symbols)}
-    return _build(sp.sympify(expr), index)
+    return _build(expr, index)
