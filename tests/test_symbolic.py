@@ -37,7 +37,9 @@ TRAIN_SHARED = [d for k in range(1, 4) for d in enumerate_diagrams(k, "train") i
 
 
 def _at(expr, **values) -> Fraction:
-    v = sp.nsimplify(expr.subs({sp.Symbol(k, positive=True): x for k, x in values.items()}))
+    v = expr.subs({sp.Symbol(k, positive=True): x for k, x in values.items()})
+    if not isinstance(v, sp.Rational):  # sympy 1.14's nsimplify mangles some Rationals (1455/2), so only here
+        v = sp.nsimplify(v)
     return Fraction(int(v.p), int(v.q))
 
 

@@ -37,12 +37,14 @@ from .theory.orders import check_order
 from .theory.series import Series
 from .theory.series import taylor_series as _taylor_series
 
-__all__ = ["METHODS", "Prediction", "Simulation", "check_etas", "predict", "simulate", "taylor_series"]
+__all__ = ["METHODS", "Prediction", "Simulation", "check_etas", "predict", "simulate", "taylor_series", "trust_region"]
 
 METHODS = ("taylor", "resummed", "continuous", "limit")
 """Forms of :func:`predict`: the Taylor polynomial, resummed, continuous-time resummed, T → ∞ limit."""
 
 LIMIT_FAMILIES = ("epochs", "samples")
+TRUST_RATIO = 0.5
+"""The Taylor form is trusted at η when |c_d η^d| ≤ TRUST_RATIO · |c_{d−1} η^{d−1}| (and η·λ_max < 2)."""
 
 
 def check_etas(eta: Any, positive: bool = True) -> np.ndarray:
@@ -123,6 +125,7 @@ class Prediction:
     stderr: np.ndarray | None = None
     warnings: tuple[str, ...] = ()
     details: dict[str, Any] = field(default_factory=dict)
+    trusted: np.ndarray | None = None  # Taylor form: False where eta is outside the series' trust region
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-able record (the CLI's ``--json`` output)."""
@@ -130,6 +133,8 @@ class Prediction:
                                "eta": self.eta.tolist(), "value": np.asarray(self.value).tolist()}
         if self.stderr is not None:
             out["stderr"] = np.asarray(self.stderr).tolist()
+        if self.trusted is not None:
+            out["trusted"] = [bool(x) for x in self.trusted]
         out.update(self.details)
         if self.warnings:
             out["warnings"] = list(self.warnings)
@@ -167,6 +172,7 @@ def predict(landscape: Any, schedule: Schedule, order: int, eta: Any, quantity: 
     check_order(order, "taylor" if method == "taylor" else method)
     exact = _exact(landscape)
     details: dict[str, Any] = {}
+    trusted = None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RuntimeWarning)
         if q.is_variance:
@@ -188,15 +194,50 @@ def predict(landscape: Any, schedule: Schedule, order: int, eta: Any, quantity: 
             values = resummed_prediction(exact, schedule, order, etas, q.name, metric=metric_m,
                                          continuous=method == "continuous", force=force).value
         else:
-            values = _taylor_series(exact, schedule, order, q, metric=metric_m, force=force)(etas)
+            series = _taylor_series(exact, schedule, order, q, metric=metric_m, force=force)
+            values = series(etas)
+            lam = np.linalg.eigvalsh(exact.mean_derivative(2) if metric_m is None else
+                                     _sym_sqrt(metric_m) @ exact.mean_derivative(2) @ _sym_sqrt(metric_m))
+            trusted = trust_region(series.coefficients, etas, float(np.max(np.abs(lam))) if lam.size else 0.0)
     messages = tuple(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)))
+    messages += _untrusted_message(etas, trusted, "--method resummed")
     for message in messages:
         warnings.warn(message, RuntimeWarning, stacklevel=2)
     values = np.asarray(values, dtype=np.float64)
     if not np.all(np.isfinite(values)):
         raise SgdDiagramsError("prediction is not finite: eta is too large for the series; use a smaller eta")
     return Prediction(q.name, order, method, _form(method, limit, details.get("horizon")), etas, values, None,
-                      messages, details)
+                      messages, details, trusted)
+
+
+def _sym_sqrt(m: np.ndarray) -> np.ndarray:
+    w, v = np.linalg.eigh(m)
+    return (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T
+
+
+def trust_region(coefficients: Sequence[Any], etas: np.ndarray, curvature: float) -> np.ndarray:
+    """Where the Taylor polynomial Σ_k c_k η^k can be trusted, per η.
+
+    Untrusted when descent itself diverges (η·max|λ(H)| ≥ 2), or when the series is not visibly converging:
+    the highest-order term c_d η^d (d ≥ 2) is more than :data:`TRUST_RATIO` times the size of the term before.
+    """
+    etas = np.asarray(etas, dtype=np.float64)
+    ok = etas * curvature < 2.0
+    d = len(coefficients) - 1
+    if d >= 2:
+        last = np.array([np.linalg.norm(np.asarray(coefficients[d], dtype=np.float64)) * e**d for e in etas])
+        prev = np.array([np.linalg.norm(np.asarray(coefficients[d - 1], dtype=np.float64)) * e ** (d - 1)
+                         for e in etas])
+        ok &= ~(last > TRUST_RATIO * prev + 1e-12 * (1.0 + prev))
+    return ok
+
+
+def _untrusted_message(etas: np.ndarray, trusted: np.ndarray | None, remedy: str) -> tuple[str, ...]:
+    if trusted is None or bool(np.all(trusted)):
+        return ()
+    bad = [f"{e:g}" for e, ok in zip(etas, trusted, strict=True) if not ok]
+    return (f"eta {', '.join(bad)} is outside the Taylor series' trust region (the last order is over half the one "
+            f"before, or eta*lambda_max >= 2): the polynomial is not reliable there; use a smaller eta or {remedy}",)
 
 
 def _form(method: str, limit: str, horizon: int | None = None, estimated: bool = False) -> str:
@@ -228,7 +269,11 @@ def _estimated(landscape, schedule, order, etas, q, method, samples, seed, repli
         pred = estimated_prediction(land, schedule, order, etas, q, samples=int(samples), seed=int(seed),
                                     resum=method == "resummed", replications=replications, metric=metric,
                                     progress=progress, cache=cache, force=force)
+    trusted = None
+    if pred.coefficients is not None:
+        trusted = trust_region(pred.coefficients, etas, 0.0)
     messages = tuple(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)))
+    messages += _untrusted_message(etas, trusted, "a lower order")
     for message in messages:
         warnings.warn(message, RuntimeWarning, stacklevel=3)
     if not (np.all(np.isfinite(pred.value)) and np.all(np.isfinite(pred.stderr))):
@@ -237,7 +282,7 @@ def _estimated(landscape, schedule, order, etas, q, method, samples, seed, repli
     details = {"samples": int(samples), "seed": int(seed), "replications": plan.replications,
                "samples_per_group": plan.per_group, "groups": plan.groups, "estimator": pred.method}
     return Prediction(q.name, order, method, _form(method, "epochs", estimated=True), etas, pred.value,
-                      pred.stderr, messages, details)
+                      pred.stderr, messages, details, trusted)
 
 
 def _sampled(landscape: Any) -> Any:

@@ -81,6 +81,10 @@ def _shown(v, e=None) -> str:
     return f"{v:.10g} ± {e:.3g}"
 
 
+def _mark(pred, i: int) -> str:
+    return "   (outside the trust region)" if pred.trusted is not None and not pred.trusted[i] else ""
+
+
 def run(args: argparse.Namespace) -> int:
     method = chosen_method(args)
     landscape = load_landscape_arg(args)
@@ -95,12 +99,14 @@ def run(args: argparse.Namespace) -> int:
     where = f"landscape={landscape.name}  {schedule}"
     if pred.stderr is None:
         lines = [f"{pred.form} order-{args.order} prediction of E[{args.quantity}]   {where}", f"{'eta':>10}   value"]
-        lines += [f"{eta:>10.6g}   {_shown(v)}" for eta, v in zip(etas, pred.value, strict=True)]
+        lines += [f"{eta:>10.6g}   {_shown(v)}{_mark(pred, i)}" for i, (eta, v) in enumerate(zip(etas, pred.value,
+                                                                                                  strict=True))]
     else:
         d = pred.details
         lines = [f"{pred.form} order-{args.order} prediction of E[{args.quantity}] from {args.samples} samples "
                  f"({d['replications']} replications x {d['groups']} groups x {d['samples_per_group']}, "
                  f"{d['estimator']})   {where}", f"{'eta':>10}   value ± stderr"]
-        lines += [f"{eta:>10.6g}   {_shown(v, e)}" for eta, v, e in zip(etas, pred.value, pred.stderr, strict=True)]
+        lines += [f"{eta:>10.6g}   {_shown(v, e)}{_mark(pred, i)}"
+                  for i, (eta, v, e) in enumerate(zip(etas, pred.value, pred.stderr, strict=True))]
     emit(args, pred.to_json(), "\n".join(lines))
     return 0

@@ -76,6 +76,7 @@ class EstimatedPrediction:
     replicas: np.ndarray  # (R, len(eta)[, dim])
     plan: SamplePlan
     method: str
+    coefficients: list | None = None  # Taylor form: mean c_0..c_order over replications
 
 
 def cache_dir(cache: str | Path) -> Path:
@@ -248,6 +249,7 @@ def estimated_prediction(landscape, schedule: Schedule, order: int, etas, quanti
     etas = np.atleast_1d(np.asarray(etas, dtype=np.float64))
     method = choose_method(landscape, method)
     preds = []
+    coefficient_rows: list[list] = []
     if resum or metric is not None:
         if method != "dense":
             raise SgdDiagramsError(
@@ -265,15 +267,22 @@ def estimated_prediction(landscape, schedule: Schedule, order: int, etas, quanti
                 preds.append(resummed_prediction(landscape, schedule, order, etas, q.name, metric=metric,
                                                  evaluator=ev).value)
             else:
-                preds.append(taylor_series(landscape, schedule, order, q.name, metric=metric, evaluator=ev)(etas))
+                series = taylor_series(landscape, schedule, order, q.name, metric=metric, evaluator=ev)
+                coefficient_rows.append(series.coefficients)
+                preds.append(series(etas))
     else:
         est = estimate_uvalues(landscape, q.kind, order, samples, seed, replications, method, progress,
                                cache, schedule=schedule, force=force)
         plan = est.plan
         for r in range(plan.replications):
             series = taylor_series(landscape, schedule, order, q.name, evaluator=_Lookup(est, r))
+            coefficient_rows.append(series.coefficients)
             preds.append(series(etas))
     replicas = np.stack([np.asarray(p, dtype=np.float64) for p in preds])
     R = len(replicas)
+    coefficients = None
+    if coefficient_rows:
+        coefficients = [np.mean([np.asarray(row[k], dtype=np.float64) for row in coefficient_rows], axis=0)
+                        for k in range(order + 1)]
     return EstimatedPrediction(q.name, order, "resummed" if resum else "Taylor", etas, replicas.mean(axis=0),
-                               replicas.std(axis=0, ddof=1) / np.sqrt(R), replicas, plan, method)
+                               replicas.std(axis=0, ddof=1) / np.sqrt(R), replicas, plan, method, coefficients)
