@@ -165,3 +165,16 @@ def test_contradictory_forms_are_refused(capsys):
     assert main(["predict", "--schedule", "sgd:N=3", "--order", "1", "--eta", "0.01", "--resum", "--continuous"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("sgd-diagrams predict: error:") and "choose one form" in err
+
+
+def test_progress_lines_when_stderr_is_not_a_terminal(capsys):
+    from sgd_diagrams.io import LineProgress, progress_bar
+
+    bar = progress_bar(10, "simulating", "trial-steps")  # pytest's stderr is not a terminal
+    assert isinstance(bar, LineProgress)
+    assert progress_bar(10, "x", "y", enabled=False) is None
+    bar.interval = 0.0
+    for _ in range(4):
+        bar.update(2.5)
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 4 and lines[-1].startswith("simulating: 100% (10/10 trial-steps)")

@@ -12,7 +12,7 @@ import numpy as np
 
 from .errors import SgdDiagramsError
 
-__all__ = ["atomic_write_text", "to_jsonable", "dumps", "emit"]
+__all__ = ["LineProgress", "atomic_write_text", "dumps", "emit", "progress_bar", "to_jsonable"]
 
 
 def to_jsonable(obj: Any) -> Any:
@@ -66,3 +66,52 @@ def emit(payload: Any, table: str, as_json: bool, out: str | Path | None = None)
         atomic_write_text(out, text + "\n")
     else:
         print(text)
+
+
+class LineProgress:
+    """Progress for logs and pipes: one short line on stderr at most every ``interval`` seconds.
+
+    Used instead of a progress bar when stderr is not a terminal (CI, ``nohup``, ``| tee``), so a long
+    run is never silent; ``update(n)`` and ``close()`` mirror tqdm's.
+    """
+
+    def __init__(self, total: float, desc: str, unit: str, interval: float = 10.0) -> None:
+        import time
+
+        self.total, self.desc, self.unit, self.interval = float(total), desc, unit, interval
+        self.done = 0.0
+        self._clock = time.monotonic
+        self.start = self._last = self._clock()
+
+    def update(self, n: float = 1) -> None:
+        self.done += n
+        now = self._clock()
+        if now - self._last >= self.interval:
+            self._last = now
+            self._print(now)
+
+    def _print(self, now: float) -> None:
+        import sys
+
+        elapsed = now - self.start
+        frac = self.done / self.total if self.total else 1.0
+        left = f", ~{elapsed * (1 - frac) / frac:.0f} s left" if 0 < frac < 1 else ""
+        print(f"{self.desc}: {100 * frac:.0f}% ({self.done:.0f}/{self.total:.0f} {self.unit}), "
+              f"{elapsed:.0f} s elapsed{left}", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self._clock() - self.start >= self.interval:
+            self._print(self._clock())
+
+
+def progress_bar(total: float, desc: str, unit: str, enabled: bool = True) -> Any:
+    """A tqdm bar on a terminal, a :class:`LineProgress` elsewhere, or None when not ``enabled``."""
+    import sys
+
+    if not enabled:
+        return None
+    if sys.stderr.isatty():
+        from tqdm import tqdm
+
+        return tqdm(total=total, desc=desc, unit=unit, leave=False)
+    return LineProgress(total, desc, unit)

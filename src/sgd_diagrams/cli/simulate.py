@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -196,6 +197,12 @@ def run(args: argparse.Namespace) -> int:
             "optimizers": names, "resumed_chunks": sorted(f"{i}:{c}" for i, c in completed) if len(etas) > 1
             else sorted(c for _, c in completed)}
     shaped = [_shape(s, names) for s in sim.summaries]
+    for e, summary in zip(etas, sim.summaries, strict=True):
+        for name, block in summary["optimizers"].items():
+            bad = block["test-loss"]["nonfinite"]
+            if bad:
+                warnings.warn(f"{bad} of {trials} {name} trials diverged at eta={e:g} (NaN/inf); their metrics are "
+                              "left out of the statistics; use a smaller eta", RuntimeWarning, stacklevel=1)
     result = {**shaped[0], "meta": meta} if len(etas) == 1 else {"eta": etas.tolist(), "sweep": shaped, "meta": meta}
     text = dumps(result) if args.json else "\n".join(
         line for i, s in enumerate(shaped) for line in _human(s, names, None if len(etas) == 1 else float(etas[i])))

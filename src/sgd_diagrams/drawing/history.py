@@ -32,11 +32,13 @@ __all__ = ["History", "check_history", "auto_history", "parse_history"]
 
 def parse_history(text: str, d: Diagram) -> History:
     """A history from JSON: ``[[n, t], ...]`` for nodes 1..m, or ``{"1": [n, t], ...}``."""
+    if len(text) > 64 * (d.n_nodes + 1) or text.count("[") + text.count("{") > 2 * d.n_nodes + 2:
+        raise SgdDiagramsError(f"history is too long for {d}; write one [n, t] per non-root node, or 'auto'")
     try:
         obj = json.loads(text)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         raise SgdDiagramsError(
-            f"history {text!r} is not JSON; write [[n, t], ...] for nodes 1..m or 'auto'"
+            f"history {text[:40]!r} is not JSON; write [[n, t], ...] for nodes 1..m or 'auto'"
         ) from None
     if isinstance(obj, list):
         return {v + 1: tuple(c) if isinstance(c, list) else c for v, c in enumerate(obj)}

@@ -26,7 +26,7 @@ import numpy as np
 from ..diagrams import DIAGRAM_QUANTITY_NAMES, Diagram, Quantity, enumerate_diagrams
 from ..diagrams import quantity as quantity_of
 from ..errors import SgdDiagramsError
-from ..io import atomic_write_text
+from ..io import atomic_write_text, progress_bar
 from ..landscapes.conversions import is_exact
 from ..limits import check_work
 from ..schedules.grid import Schedule
@@ -161,13 +161,14 @@ def estimate_uvalues(landscape, kind: str, order: int, samples: int, seed: int =
     else:
         rows: dict[str, list] = {str(d): [] for d in diagrams}
         evaluators = replication_evaluators(landscape, plan, order, seed=seed, method=method, chunk=chunk)
-        if progress:
-            from tqdm import tqdm
-
-            evaluators = tqdm(evaluators, total=plan.replications, desc="estimating diagram values", unit="rep")
+        bar = progress_bar(plan.replications, "estimating diagram values", "replications", progress)
         for ev in evaluators:
             for d in diagrams:
                 rows[str(d)].append(np.asarray(ev(d, root=root), dtype=np.float64))
+            if bar is not None:
+                bar.update(1)
+        if bar is not None:
+            bar.close()
         replicas = {k: np.stack(v) for k, v in rows.items()}
     if path is not None:
         try:
@@ -209,11 +210,7 @@ def _matrix_free_replicas(landscape, plan: SamplePlan, diagrams: list[Diagram], 
     rows = draw_rows(landscape, plan.used, seed)
     rows = rows.reshape((plan.replications, plan.groups, plan.per_group) + tuple(rows.shape[1:]))
     step = max(1, 256 // plan.per_group)
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=plan.replications, desc="estimating diagram values", unit="rep")
+    bar = progress_bar(plan.replications, "estimating diagram values", "replications", progress)
     parts = []
     for lo in range(0, plan.replications, step):
         ev = matrix_free_evaluator(landscape, rows[lo:lo + step], chunk)
@@ -258,11 +255,10 @@ def estimated_prediction(landscape, schedule: Schedule, order: int, etas, quanti
             )
         plan = plan_samples(samples, max(order, 2) + 1, replications)
         evaluators = replication_evaluators(landscape, plan, max(order, 2), seed=seed, method="dense", metric=metric)
-        if progress:
-            from tqdm import tqdm
-
-            evaluators = tqdm(evaluators, total=plan.replications, desc="estimating", unit="rep")
+        bar = progress_bar(plan.replications, "estimating", "replications", progress)
         for ev in evaluators:
+            if bar is not None:
+                bar.update(1)
             if resum:
                 preds.append(resummed_prediction(landscape, schedule, order, etas, q.name, metric=metric,
                                                  evaluator=ev).value)
@@ -270,6 +266,8 @@ def estimated_prediction(landscape, schedule: Schedule, order: int, etas, quanti
                 series = taylor_series(landscape, schedule, order, q.name, metric=metric, evaluator=ev)
                 coefficient_rows.append(series.coefficients)
                 preds.append(series(etas))
+        if bar is not None:
+            bar.close()
     else:
         est = estimate_uvalues(landscape, q.kind, order, samples, seed, replications, method, progress,
                                cache, schedule=schedule, force=force)

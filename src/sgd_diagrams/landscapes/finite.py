@@ -209,6 +209,9 @@ def landscape_from_json(obj: Any, name: str = "finite") -> FiniteLandscape:
     for key in ("dim", "init", "points"):
         if key not in obj:
             raise SgdDiagramsError(f'landscape JSON is missing "{key}"')
+    extra = sorted(str(k) for k in set(obj) - {"kind", "dim", "init", "points", "name", "description"})
+    if extra:
+        raise SgdDiagramsError(f"landscape JSON has unknown keys {extra}; use kind, dim, init, points")
     points = obj["points"]
     if not isinstance(points, list) or not points:
         raise SgdDiagramsError('"points" must be a non-empty list of {"prob": p, "loss": "..."}')
@@ -216,6 +219,9 @@ def landscape_from_json(obj: Any, name: str = "finite") -> FiniteLandscape:
     for j, pt in enumerate(points):
         if not isinstance(pt, dict) or "prob" not in pt or "loss" not in pt:
             raise SgdDiagramsError(f'point {j} must be an object {{"prob": p, "loss": "..."}}')
+        if set(pt) - {"prob", "loss"}:
+            raise SgdDiagramsError(f"point {j} has unknown keys {sorted(map(str, set(pt) - {'prob', 'loss'}))}; "
+                                   'a point is {"prob": p, "loss": "..."}')
         prob = pt["prob"]
         if isinstance(prob, bool) or not isinstance(prob, (int, float)):
             raise SgdDiagramsError(f"point {j} prob must be a number, got {prob!r}")

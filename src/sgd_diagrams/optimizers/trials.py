@@ -34,6 +34,7 @@ import torch
 from torch.func import vmap
 
 from ..errors import SgdDiagramsError
+from ..io import progress_bar
 from ..landscapes.conversions import as_sampled
 from ..landscapes.protocol import Landscape
 from ..limits import MAX_CHUNK_BYTES, MAX_TRIALS, check_work
@@ -337,9 +338,9 @@ def check_simulation_cost(landscape: Landscape, schedule: Schedule, optimizers: 
     Time comes from pilots (only for jobs that are not clearly small): chunks of 8 and 32 trials run for
     1 and 5 steps, extrapolated linearly to the chunk size, T steps and all chunks.
     """
-    chunk_sizes(trials, chunk)  # validates both
-    if trials > MAX_TRIALS:
+    if isinstance(trials, (int, np.integer)) and not isinstance(trials, bool) and trials > MAX_TRIALS:
         raise SgdDiagramsError(f"trials={trials:.3g} exceeds the limit {MAX_TRIALS:.0e}; run fewer trials")
+    chunk_sizes(trials, chunk)  # validates both
     itemsize = torch.empty((), dtype=landscape.dtype).element_size()
     per_trial = 8 * landscape.dim * itemsize + 8 * schedule.N
     size = min(chunk, trials) * per_trial
@@ -417,12 +418,8 @@ def simulate(
     sizes = chunk_sizes(trials, chunk)
     completed = dict(completed or {})
     todo = [c for c in range(len(sizes)) if c not in completed]
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        total_steps = sum(sizes[c] for c in todo) * len(optimizers) * schedule.T
-        bar = tqdm(total=total_steps, unit="trial-step", leave=False)
+    total_steps = sum(sizes[c] for c in todo) * len(optimizers) * schedule.T
+    bar = progress_bar(total_steps, f"simulating (eta={eta:g})", "trial-steps", enabled=progress and bool(todo))
     merged: ChunkStats | None = None
     for c in range(len(sizes)):
         if c in completed:
