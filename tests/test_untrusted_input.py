@@ -230,3 +230,13 @@ def test_random_malformed_json_never_crashes(tmp_path, capsys, land, sched):
     rc, err, elapsed = _run(["series", "--order", "1", "--landscape", str(lpath), "--grid", str(gpath)], capsys)
     assert rc in (0, 2) and "Traceback" not in err and "internal error" not in err, (land, sched, err)
     assert elapsed < SECONDS
+
+
+def test_a_large_finite_landscape_is_refused_before_its_derivatives(tmp_path, capsys):
+    dim = 150
+    obj = {"kind": "finite", "dim": dim, "init": [0.1] * dim,
+           "points": [{"prob": 0.5, "loss": "+".join(f"t{i}**2" for i in range(dim))},
+                      {"prob": 0.5, "loss": "+".join(f"t{i}**3" for i in range(dim))}]}
+    path = _landscape(tmp_path, obj)
+    _assert_refused(["series", "--landscape", path, "--schedule", "sgd:N=4", "--order", "3"], capsys,
+                    "symbolic derivatives")
