@@ -329,13 +329,16 @@ def simulate(landscape: Any, schedule: Schedule, optimizers: Sequence[str] = ("s
              eval_chunk: int = 64, momentum: float = 0.9, substeps: int = 16, sde_noise: str = "varying",
              stic_weight: float = 1.0, gdc_coefficient: float | None = None, progress: bool = False,
              completed: dict[tuple[int, int], Any] | None = None,
-             on_chunk: Callable[[int, int, Any], None] | None = None, force: bool = False) -> Simulation:
+             on_chunk: Callable[[int, int, Any], None] | None = None, force: bool = False,
+             backend: str = "local", address: str | None = None) -> Simulation:
     """Simulate ``optimizers`` (names: sgd gd gdc sde sde-frozen ode momentum stic) at each η in ``eta``.
 
     ``trials`` independent training sets per η, in vectorized chunks of ``chunk``; the same seed at every η
     (paired across η and optimizers).  Any landscape: a finite one is compiled to torch.  ``completed`` /
     ``on_chunk(i, c, stats)`` resume a run chunk by chunk (keys: η index, chunk index).  Jobs that would
-    exhaust memory are refused; jobs estimated beyond the time budget need ``force=True``.
+    exhaust memory are refused; jobs estimated beyond the time budget need ``force=True``.  ``backend="ray"``
+    runs the chunks as Ray tasks (``address``: a cluster, or None for a local instance) with results
+    identical to ``"local"`` for the same seed.
     """
     from .landscapes import as_sampled
     from .optimizers import make_optimizer
@@ -355,6 +358,6 @@ def simulate(landscape: Any, schedule: Schedule, optimizers: Sequence[str] = ("s
         hook = (lambda c, stats, i=i: on_chunk(i, c, stats)) if on_chunk is not None else None
         result = simulate_trials(land, schedule, built, float(e), trials, seed=seed, chunk=chunk,
                                  record_steps=list(record_steps), eval_chunk=eval_chunk, completed=have,
-                                 on_chunk=hook, progress=progress, force=force)
+                                 on_chunk=hook, progress=progress, force=force, backend=backend, address=address)
         summaries.append(result.summary())
     return Simulation(etas, [o.name for o in built], trials, seed, summaries)

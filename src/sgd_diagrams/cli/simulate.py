@@ -66,6 +66,10 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--stic-weight", default="1.0", help="weight of STIC's gen-gap term")
     p.add_argument("--gdc-coefficient", default=None, help="override GDC's κ (default: schedule)")
     p.add_argument("--eval-chunk", default="64", help="trials per vmap chunk when evaluating")
+    p.add_argument("--backend", choices=("local", "ray"), default="local",
+                   help="where chunks run: this process (default) or Ray tasks (identical results; pip extra 'ray')")
+    p.add_argument("--address", help="with --backend ray: a cluster address (auto, ray://host:10001); "
+                   "default: start or join a local Ray instance")
     add_force(p)
     add_output(p)
     p.set_defaults(run=run)
@@ -191,7 +195,7 @@ def run(args: argparse.Namespace) -> int:
 
     sim = simulate(land, schedule, names_in, etas, trials, seed, chunk=chunk, record_steps=steps,
                    eval_chunk=eval_chunk, progress=progress(args), completed=completed, on_chunk=save_chunk,
-                   force=args.force, **settings)
+                   force=args.force, backend=args.backend, address=args.address, **settings)
     meta = {"landscape": land.name, "dim": land.dim, "N": schedule.N, "T": schedule.T,
             "eta": float(etas[0]) if len(etas) == 1 else etas.tolist(), "trials": trials, "seed": seed,
             "optimizers": names, "resumed_chunks": sorted(f"{i}:{c}" for i, c in completed) if len(etas) > 1

@@ -27,6 +27,7 @@ import math
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -39,6 +40,7 @@ from ..landscapes.conversions import as_sampled
 from ..landscapes.protocol import Landscape
 from ..limits import MAX_CHUNK_BYTES, MAX_TRIALS, check_work
 from ..schedules import Schedule
+from .backends import check_backend, run_chunks
 from .base import Optimizer, Stepper, check_eta
 from .statistics import Moments
 
@@ -391,24 +393,28 @@ def simulate(
     on_chunk: Callable[[int, ChunkStats], None] | None = None,
     progress: bool = False,
     force: bool = False,
+    backend: str = "local",
+    address: str | None = None,
 ) -> SimulationResult:
     """Run ``trials`` paired trials of every optimizer; resumable chunk by chunk.
 
     ``completed`` maps chunk index → statistics already computed (skipped);
     ``on_chunk(c, stats)`` is called after each newly computed chunk.  A finite (exact) landscape is
-    converted to its torch form (:func:`~sgd_diagrams.landscapes.as_sampled`).
+    converted to its torch form (:func:`~sgd_diagrams.landscapes.as_sampled`).  ``backend="ray"`` runs
+    the chunks as Ray tasks (:mod:`.backends`) with results identical to ``"local"``.
     """
     landscape = as_sampled(landscape)
     eta = check_eta(eta)
+    check_backend(backend, address)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise SgdDiagramsError(f"seed must be a non-negative integer, got {seed!r}")
-    check_simulation_cost(landscape, schedule, optimizers, trials, chunk, force, len(completed or {}),
-                          len(set(record_steps or []) | {schedule.T}), eval_chunk)
     if not optimizers:
         raise SgdDiagramsError("give at least one optimizer")
     names = [o.name for o in optimizers]
     if len(set(names)) != len(names):
         raise SgdDiagramsError(f"optimizer names must be distinct, got {names}")
+    check_simulation_cost(landscape, schedule, optimizers, trials, chunk, force, len(completed or {}),
+                          len(set(record_steps or []) | {schedule.T}), eval_chunk)
     steps = sorted(set(record_steps or []) | {schedule.T})
     bad = [s for s in steps if s < 0 or s > schedule.T]
     if bad:
@@ -420,30 +426,24 @@ def simulate(
     todo = [c for c in range(len(sizes)) if c not in completed]
     total_steps = sum(sizes[c] for c in todo) * len(optimizers) * schedule.T
     bar = progress_bar(total_steps, f"simulating (eta={eta:g})", "trial-steps", enabled=progress and bool(todo))
-    merged: ChunkStats | None = None
-    for c in range(len(sizes)):
-        if c in completed:
-            stats = completed[c]
-        else:
-            size = sizes[c]
-            tick = (lambda size=size: bar.update(size)) if bar is not None else None
-            stats = simulate_chunk(
-                landscape,
-                schedule,
-                optimizers,
-                eta,
-                size,
-                seed,
-                c,
-                steps,
-                vectorize,
-                eval_chunk,
-                tick,
-            )
-            if on_chunk is not None:
-                on_chunk(c, stats)
-        merged = merge_stats(merged, stats)
+    results = dict(completed)
+
+    def finished(c: int, stats: ChunkStats) -> None:
+        results[c] = stats
+        if bar is not None and backend != "local":
+            bar.update(sizes[c] * len(optimizers) * schedule.T)
+        if on_chunk is not None:
+            on_chunk(c, stats)
+
+    def per_chunk(c: int) -> tuple:
+        tick = partial(bar.update, sizes[c]) if bar is not None and backend == "local" else None
+        return (eta, sizes[c], seed, c, steps, vectorize, eval_chunk, tick)
+
+    run_chunks(todo, simulate_chunk, (landscape, schedule, optimizers), per_chunk, finished, backend, address)
     if bar is not None:
         bar.close()
+    merged: ChunkStats | None = None
+    for c in range(len(sizes)):  # merge in chunk order: the same result for every backend
+        merged = merge_stats(merged, results[c])
     assert merged is not None
     return SimulationResult(merged, schedule.T, list(range(len(sizes))))

@@ -1,0 +1,53 @@
+"""Backends: a Ray run gives exactly the local run's statistics (chunk seeds depend on (seed, chunk) only),
+finished chunks are reported as they arrive (resume files), and bad backend input is a one-line error."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import sgd_diagrams as sd
+from sgd_diagrams.cli import main
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR",
+             configure_logging=False)
+    yield ray
+    ray.shutdown()
+
+
+def test_ray_backend_equals_local_and_resumes(local_ray, tmp_path, capsys):
+    land, sched = sd.landscape("example"), sd.sgd(N=6)
+    local = sd.simulate(land, sched, ["sgd", "gd"], eta=[0.02, 0.05], trials=300, seed=4, chunk=70)
+    remote = sd.simulate(land, sched, ["sgd", "gd"], eta=[0.02, 0.05], trials=300, seed=4, chunk=70, backend="ray")
+    assert remote.summaries == local.summaries
+    # the CLI: a Ray run resumed from a partial result file finishes with the local answer
+    out = tmp_path / "r.json"
+    argv = ["simulate", "--landscape", "example", "--schedule", "sgd:N=6", "--optimizer", "sgd", "--eta", "0.05",
+            "--trials", "200", "--chunk", "50", "--json", "--quiet"]
+    assert main(argv) == 0
+    expected = json.loads(capsys.readouterr().out)
+    assert main([*argv, "--backend", "ray", "--out", str(out)]) == 0
+    assert json.loads(capsys.readouterr().out)["test-loss"] == expected["test-loss"]
+    saved = json.loads(out.read_text())
+    del saved["chunks"]["3"]
+    saved["complete"] = False
+    out.write_text(json.dumps(saved))
+    assert main([*argv, "--backend", "ray", "--out", str(out)]) == 0
+    resumed = json.loads(capsys.readouterr().out)
+    assert resumed["meta"]["resumed_chunks"] == [0, 1, 2]
+    assert resumed["test-loss"] == expected["test-loss"]
+
+
+def test_backend_errors_are_one_line(capsys):
+    with pytest.raises(sd.SgdDiagramsError, match="unknown backend"):
+        sd.simulate(sd.landscape("example"), sd.sgd(N=4), eta=0.1, trials=10, backend="spark")
+    with pytest.raises(sd.SgdDiagramsError, match="only for the ray backend"):
+        sd.simulate(sd.landscape("example"), sd.sgd(N=4), eta=0.1, trials=10, address="auto")
+    assert main(["simulate", "--landscape", "example", "--schedule", "sgd:N=4", "--optimizer", "sgd", "--eta",
+                 "0.1", "--address", "auto"]) == 2
+    assert "ray backend" in capsys.readouterr().err
