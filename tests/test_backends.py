@@ -51,3 +51,22 @@ def test_backend_errors_are_one_line(capsys):
     assert main(["simulate", "--landscape", "example", "--schedule", "sgd:N=4", "--optimizer", "sgd", "--eta",
                  "0.1", "--address", "auto"]) == 2
     assert "ray backend" in capsys.readouterr().err
+
+
+def test_test_subsample_is_unbiased_and_its_variance_is_reported():
+    """Each trial evaluated on 64 random test points: the mean agrees with the full evaluation within the
+    subsampling error, and the variance split adds up (training sets + subsample = total)."""
+    land, sched = sd.landscape("logistic-digits"), sd.sgd(N=10)
+    full = sd.simulate(land, sched, ["sgd"], eta=0.5, trials=600, seed=2)
+    sub = sd.simulate(land, sched, ["sgd"], eta=0.5, trials=600, seed=2, eval_size=64)
+    f = full.summaries[0]["optimizers"]["sgd"]["test-loss"]
+    s = sub.summaries[0]["optimizers"]["sgd"]["test-loss"]
+    split = s["variance_split"]
+    assert split["total"] == pytest.approx(s["sem"] ** 2 * s["n"])
+    assert split["training_sets"] + split["test_subsample"] == pytest.approx(split["total"])
+    # same training sets: the difference of means is pure subsampling noise
+    assert abs(s["mean"] - f["mean"]) < 4 * (split["test_subsample"] / s["n"]) ** 0.5
+    # the training-set part matches the full evaluation's variance (to sampling error)
+    assert split["training_sets"] == pytest.approx(f["sem"] ** 2 * f["n"], rel=0.35)
+    with pytest.raises(sd.SgdDiagramsError, match="exactly"):
+        sd.simulate(sd.landscape("example"), sched, eta=0.1, trials=10, eval_size=8)

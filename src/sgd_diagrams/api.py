@@ -330,7 +330,7 @@ def simulate(landscape: Any, schedule: Schedule, optimizers: Sequence[str] = ("s
              stic_weight: float = 1.0, gdc_coefficient: float | None = None, progress: bool = False,
              completed: dict[tuple[int, int], Any] | None = None,
              on_chunk: Callable[[int, int, Any], None] | None = None, force: bool = False,
-             backend: str = "local", address: str | None = None) -> Simulation:
+             backend: str = "local", address: str | None = None, eval_size: int | None = None) -> Simulation:
     """Simulate ``optimizers`` (names: sgd gd gdc sde sde-frozen ode momentum stic) at each η in ``eta``.
 
     ``trials`` independent training sets per η, in vectorized chunks of ``chunk``; the same seed at every η
@@ -338,7 +338,10 @@ def simulate(landscape: Any, schedule: Schedule, optimizers: Sequence[str] = ("s
     ``on_chunk(i, c, stats)`` resume a run chunk by chunk (keys: η index, chunk index).  Jobs that would
     exhaust memory are refused; jobs estimated beyond the time budget need ``force=True``.  ``backend="ray"``
     runs the chunks as Ray tasks (``address``: a cluster, or None for a local instance) with results
-    identical to ``"local"`` for the same seed.
+    identical to ``"local"`` for the same seed.  ``eval_size=k`` evaluates every trial's test loss on its own
+    k random test points (landscapes with a finite test set, e.g. :class:`TorchLandscape`): unbiased,
+    cheaper, and the reported SEM includes the subsampling noise (``variance_split`` in each test-loss
+    summary says how much).
     """
     from .landscapes import as_sampled
     from .optimizers import make_optimizer
@@ -358,6 +361,7 @@ def simulate(landscape: Any, schedule: Schedule, optimizers: Sequence[str] = ("s
         hook = (lambda c, stats, i=i: on_chunk(i, c, stats)) if on_chunk is not None else None
         result = simulate_trials(land, schedule, built, float(e), trials, seed=seed, chunk=chunk,
                                  record_steps=list(record_steps), eval_chunk=eval_chunk, completed=have,
-                                 on_chunk=hook, progress=progress, force=force, backend=backend, address=address)
+                                 on_chunk=hook, progress=progress, force=force, backend=backend, address=address,
+                                 eval_size=eval_size)
         summaries.append(result.summary())
     return Simulation(etas, [o.name for o in built], trials, seed, summaries)

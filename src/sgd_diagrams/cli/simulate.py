@@ -66,6 +66,9 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--stic-weight", default="1.0", help="weight of STIC's gen-gap term")
     p.add_argument("--gdc-coefficient", default=None, help="override GDC's κ (default: schedule)")
     p.add_argument("--eval-chunk", default="64", help="trials per vmap chunk when evaluating")
+    p.add_argument("--eval-size", default=None,
+                   help="evaluate each trial's test loss on K random test points (default: the whole test set); "
+                   "cheaper, unbiased, and the SEM includes the extra noise (see variance_split)")
     p.add_argument("--backend", choices=("local", "ray"), default="local",
                    help="where chunks run: this process (default) or Ray tasks (identical results; pip extra 'ray')")
     p.add_argument("--address", help="with --backend ray: a cluster address (auto, ray://host:10001); "
@@ -160,6 +163,7 @@ def run(args: argparse.Namespace) -> int:
     if eval_chunk < 1:
         raise SgdDiagramsError("--eval-chunk must be a positive integer")
     steps = [_number(s, "steps", int) for s in args.steps.replace(" ", "").split(",") if s]
+    eval_size = None if args.eval_size is None else _number(args.eval_size, "eval-size", int)
     schedule = load_schedule_arg(args)
     dtype = {"float32": torch.float32, "float64": torch.float64, None: None}[args.dtype]
     land = as_sampled(load_landscape_arg(args, extra=_params(args.param), dtype=dtype), dtype=dtype)
@@ -178,6 +182,8 @@ def run(args: argparse.Namespace) -> int:
         "optimizers": [o.describe() for o in optimizers], "eta": etas.tolist(), "trials": trials, "seed": seed,
         "chunk": chunk, "steps": sorted(set(steps)), "dtype": str(land.dtype),
     }
+    if eval_size is not None:
+        config["eval_size"] = eval_size
     fingerprint = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
     out_path = Path(args.out) if args.out else None
     completed = _load_checkpoint(out_path, fingerprint) if out_path else {}
@@ -195,7 +201,8 @@ def run(args: argparse.Namespace) -> int:
 
     sim = simulate(land, schedule, names_in, etas, trials, seed, chunk=chunk, record_steps=steps,
                    eval_chunk=eval_chunk, progress=progress(args), completed=completed, on_chunk=save_chunk,
-                   force=args.force, backend=args.backend, address=args.address, **settings)
+                   force=args.force, backend=args.backend, address=args.address,
+                   eval_size=eval_size, **settings)
     meta = {"landscape": land.name, "dim": land.dim, "N": schedule.N, "T": schedule.T,
             "eta": float(etas[0]) if len(etas) == 1 else etas.tolist(), "trials": trials, "seed": seed,
             "optimizers": names, "resumed_chunks": sorted(f"{i}:{c}" for i, c in completed) if len(etas) > 1

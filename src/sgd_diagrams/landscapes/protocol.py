@@ -50,6 +50,7 @@ class SampledLandscape(ABC):
     dtype: torch.dtype
     init: torch.Tensor
     has_accuracy: bool = False
+    n_test_points: int | None = None  # a finite test set whose mean is the test loss (can be subsampled)
 
     @abstractmethod
     def sample_training_sets(self, generator: torch.Generator, trials: int, N: int) -> torch.Tensor:
@@ -70,6 +71,14 @@ class SampledLandscape(ABC):
     @abstractmethod
     def population(self) -> tuple[torch.Tensor, torch.Tensor]:
         """A weighted support (rows, weights) of D, weights summing to 1."""
+
+    def test_losses(self, theta: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        """Per-point test losses at test-set rows ``rows`` (only when ``n_test_points`` is set)."""
+        raise NotImplementedError
+
+    def test_correct(self, theta: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        """Per-point 0/1 correctness at test-set rows ``rows`` (classifiers with a finite test set)."""
+        raise NotImplementedError
 
     def test_accuracy(self, theta: torch.Tensor) -> torch.Tensor:
         """Classification accuracy on the test distribution (classifiers only)."""

@@ -311,6 +311,26 @@ class TorchLandscape(Landscape):
         x, y = self._eval_data()
         return self._mean_loss(self.outputs(theta, x), y)
 
+    @property
+    def n_test_points(self) -> int:  # type: ignore[override]
+        """Size of the evaluation set whose mean loss is the test loss (subsampled per trial on request)."""
+        return int(self.eval_rows.numel())
+
+    def test_losses(self, theta: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        x, y = self._eval_data()
+        x, y = x[rows], y[rows]
+        out = self.outputs(theta, x)
+        value = self.per_sample_loss(out, y)
+        if value.ndim == 1 and value.shape[0] == rows.shape[0]:
+            return value
+        return torch.stack([self._mean_loss(out[i : i + 1], y[i : i + 1]) for i in range(rows.shape[0])])
+
+    def test_correct(self, theta: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        if not self.has_accuracy:
+            raise NotImplementedError
+        x, y = self._eval_data()
+        return (self.outputs(theta, x[rows]).argmax(dim=-1) == y[rows]).to(self.dtype)
+
     def test_accuracy(self, theta: torch.Tensor) -> torch.Tensor:
         if not self.has_accuracy:
             raise NotImplementedError

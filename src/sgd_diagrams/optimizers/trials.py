@@ -55,6 +55,8 @@ __all__ = [
     "summarize",
 ]
 
+_EVAL_STREAM = 0xE7A1  # the seed stream of per-trial test subsamples
+
 ChunkStats = dict[str, dict[str, dict[str, dict[str, Moments]]]]
 """{"optimizers"|"differences": {name: {step: {metric: Moments}}}}"""
 
@@ -143,10 +145,14 @@ def trial_metrics(
     eval_chunk: int = 64,
     max_displacement_dim: int = 64,
     vectorize: bool = True,
+    eval_rows: torch.Tensor | None = None,
 ) -> dict[str, np.ndarray]:
     """Per-trial metrics of θ (trials, dim); NaN for trials whose θ is not finite.
 
-    Evaluated with ``vmap`` in chunks of ``eval_chunk`` trials (or a per-trial loop).
+    Evaluated with ``vmap`` in chunks of ``eval_chunk`` trials (or a per-trial loop).  With ``eval_rows``
+    (trials, k) each trial's test loss (and accuracy) is the mean over its own k test points — unbiased for
+    the full test mean — and ``test-loss-subsample-variance`` is the estimated variance that subsampling
+    adds to that trial, s²/k·(1 − k/n) (finite-population correction), for the variance split.
     """
 
     def over_trials(fn: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
@@ -157,11 +163,26 @@ def trial_metrics(
     with torch.no_grad():
         ok = torch.isfinite(theta).all(dim=1)
         safe = torch.where(ok.unsqueeze(1), theta, landscape.init.expand_as(theta))
-        test = over_trials(landscape.test_loss)(safe)
         train = over_trials(landscape.eval_batch_loss)(safe, train_rows)
-        metrics = {"test-loss": test, "train-loss": train, "gen-gap": test - train}
+        if eval_rows is None:
+            test = over_trials(landscape.test_loss)(safe)
+            metrics = {"test-loss": test, "train-loss": train, "gen-gap": test - train}
+        else:
+            k, n = eval_rows.shape[1], int(landscape.n_test_points)
+
+            def subsample(th: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+                losses = landscape.test_losses(th, rows)
+                return torch.stack([losses.mean(), losses.var() / k * (1.0 - k / n)])
+
+            both = over_trials(subsample)(safe, eval_rows)
+            test = both[:, 0]
+            metrics = {"test-loss": test, "train-loss": train, "gen-gap": test - train,
+                       "test-loss-subsample-variance": both[:, 1]}
         if landscape.has_accuracy:
-            metrics["accuracy"] = over_trials(landscape.test_accuracy)(safe)
+            if eval_rows is None:
+                metrics["accuracy"] = over_trials(landscape.test_accuracy)(safe)
+            else:
+                metrics["accuracy"] = over_trials(lambda th, r: landscape.test_correct(th, r).mean())(safe, eval_rows)
         if landscape.dim <= max_displacement_dim:
             metrics["displacement"] = safe - landscape.init
     out = {}
@@ -185,10 +206,19 @@ def simulate_chunk(
     vectorize: bool = True,
     eval_chunk: int = 64,
     on_step: Callable[[], None] | None = None,
+    eval_size: int | None = None,
 ) -> ChunkStats:
-    """One chunk: shared training sets, every optimizer, per-trial metrics reduced to moments."""
+    """One chunk: shared training sets, every optimizer, per-trial metrics reduced to moments.
+
+    ``eval_size``: evaluate each trial's test loss on its own random ``eval_size`` test points (the same
+    points for every optimizer: paired), drawn from the chunk's seed.
+    """
     data_gen = torch.Generator().manual_seed(_seed(seed, chunk_index))
     train_rows = landscape.sample_training_sets(data_gen, trials, schedule.N)
+    eval_rows = None
+    if eval_size is not None and eval_size < int(landscape.n_test_points or 0):
+        eval_gen = torch.Generator().manual_seed(_seed(seed, chunk_index, _EVAL_STREAM))
+        eval_rows = torch.rand(trials, int(landscape.n_test_points), generator=eval_gen).argsort(dim=1)[:, :eval_size]
     per_opt: dict[str, dict[int, dict[str, np.ndarray]]] = {}
     for opt in optimizers:
         noise_gen = torch.Generator().manual_seed(
@@ -197,7 +227,7 @@ def simulate_chunk(
         stepper = opt.bind(landscape, schedule, eta)
         thetas = run_trials(stepper, train_rows, record_steps, noise_gen, vectorize, on_step)
         per_opt[opt.name] = {
-            step: trial_metrics(landscape, th, train_rows, eval_chunk, vectorize=vectorize)
+            step: trial_metrics(landscape, th, train_rows, eval_chunk, vectorize=vectorize, eval_rows=eval_rows)
             for step, th in thetas.items()
         }
     stats: ChunkStats = {"optimizers": {}, "differences": {}}
@@ -263,11 +293,23 @@ def stats_from_json(obj: dict[str, Any]) -> ChunkStats:
     }
 
 
+def _variance_split(block: dict[str, Any]) -> None:
+    """Split the test loss's variance over trials into training sets and test subsampling (in place)."""
+    sub = block.pop("test-loss-subsample-variance", None)
+    test = block.get("test-loss")
+    if sub is None or test is None or test["sem"] is None or sub["mean"] is None:
+        return
+    total = test["sem"] ** 2 * test["n"]
+    test["variance_split"] = {"total": total, "test_subsample": sub["mean"],
+                              "training_sets": max(total - sub["mean"], 0.0)}
+
+
 def summarize(stats: ChunkStats, last_step: int) -> dict[str, Any]:
     """Per optimizer (and per pair): metric summaries at the last step, plus ``at_steps``."""
 
     def block(steps: dict[str, dict[str, Moments]]) -> dict[str, Any]:
         out: dict[str, Any] = {m: mom.summary() for m, mom in steps[str(last_step)].items()}
+        _variance_split(out)
         out["at_steps"] = {
             step: {m: mom.summary() for m, mom in metrics.items()}
             for step, metrics in steps.items()
@@ -395,17 +437,26 @@ def simulate(
     force: bool = False,
     backend: str = "local",
     address: str | None = None,
+    eval_size: int | None = None,
 ) -> SimulationResult:
     """Run ``trials`` paired trials of every optimizer; resumable chunk by chunk.
 
     ``completed`` maps chunk index → statistics already computed (skipped);
     ``on_chunk(c, stats)`` is called after each newly computed chunk.  A finite (exact) landscape is
     converted to its torch form (:func:`~sgd_diagrams.landscapes.as_sampled`).  ``backend="ray"`` runs
-    the chunks as Ray tasks (:mod:`.backends`) with results identical to ``"local"``.
+    the chunks as Ray tasks (:mod:`.backends`) with results identical to ``"local"``.  ``eval_size`` evaluates
+    each trial on its own random subset of that many test points (landscapes with a finite test set),
+    cheaper and still unbiased; the reported SEM includes the added variance, and ``variance_split``
+    says how much of it comes from the subsample.
     """
     landscape = as_sampled(landscape)
     eta = check_eta(eta)
     check_backend(backend, address)
+    if eval_size is not None:
+        if isinstance(eval_size, bool) or not isinstance(eval_size, (int, np.integer)) or eval_size < 2:
+            raise SgdDiagramsError(f"eval_size must be an integer >= 2, got {eval_size!r}")
+        if not landscape.n_test_points:
+            raise SgdDiagramsError(f"landscape {landscape.name!r} computes its test loss exactly; drop eval_size")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise SgdDiagramsError(f"seed must be a non-negative integer, got {seed!r}")
     if not optimizers:
@@ -437,7 +488,7 @@ def simulate(
 
     def per_chunk(c: int) -> tuple:
         tick = partial(bar.update, sizes[c]) if bar is not None and backend == "local" else None
-        return (eta, sizes[c], seed, c, steps, vectorize, eval_chunk, tick)
+        return (eta, sizes[c], seed, c, steps, vectorize, eval_chunk, tick, eval_size)
 
     run_chunks(todo, simulate_chunk, (landscape, schedule, optimizers), per_chunk, finished, backend, address)
     if bar is not None:
