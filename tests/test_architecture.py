@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "sgd_diagrams"
 
 # rank of each top-level module or subpackage; a module may import only strictly lower ranks (or itself)
 LAYERS = {
-    "errors": 0, "catalog": 0, "data": 0, "io": 0.5, "limits": 0.5,
+    "errors": 0, "catalog": 0, "data": 0, "io": 0.5, "limits": 0.5, "backends": 0.5,
     "diagrams": 1,
     "schedules": 2,
     "drawing": 3, "values": 3,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 import sgd_diagrams as sd
@@ -70,3 +71,18 @@ def test_test_subsample_is_unbiased_and_its_variance_is_reported():
     assert split["training_sets"] == pytest.approx(f["sem"] ** 2 * f["n"], rel=0.35)
     with pytest.raises(sd.SgdDiagramsError, match="exactly"):
         sd.simulate(sd.landscape("example"), sched, eta=0.1, trials=10, eval_size=8)
+
+
+def test_ray_estimation_shards_equal_local(local_ray):
+    """Matrix-free estimates sharded over Ray tasks equal the local ones exactly (rows fixed by the seed)."""
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 5), nn.Tanh(), nn.Linear(5, 1)).double()
+    x = torch.randn(200, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    land = sd.TorchLandscape(model, lambda o, t: ((o - t) ** 2).mean(), x, x[:, :1] * 2)
+    kwargs = dict(order=2, eta=[0.01], samples=3000, seed=5, replications=24)
+    local = sd.predict(land, sd.sgd(N=5), **kwargs)
+    remote = sd.predict(land, sd.sgd(N=5), backend="ray", **kwargs)
+    assert local.details["estimator"] == "matrix-free"
+    assert np.array_equal(local.value, remote.value) and np.array_equal(local.stderr, remote.stderr)

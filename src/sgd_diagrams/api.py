@@ -144,7 +144,8 @@ class Prediction:
 def predict(landscape: Any, schedule: Schedule, order: int, eta: Any, quantity: str | Quantity = "test-loss",
             method: str = "taylor", *, samples: int | None = None, seed: int = 0, replications: int | None = None,
             metric: Any = None, limit: str = "epochs", cache: str | Path | None = None,
-            progress: bool = False, force: bool = False) -> Prediction:
+            progress: bool = False, force: bool = False, backend: str = "local",
+            address: str | None = None) -> Prediction:
     """Predict E[quantity] after SGD on ``schedule`` at each learning rate in ``eta``.
 
     ``method``: ``"taylor"`` (Theorem 1's polynomial), ``"resummed"`` (linkless diagrams with propagators
@@ -166,7 +167,7 @@ def predict(landscape: Any, schedule: Schedule, order: int, eta: Any, quantity: 
     metric_m = _metric(metric, landscape)
     if samples is not None:
         return _estimated(landscape, schedule, order, etas, q, method, samples, seed, replications, metric_m, cache,
-                          progress, force)
+                          progress, force, backend, address)
     if replications is not None:
         raise SgdDiagramsError("replications only apply with samples=K (estimated values)")
     check_order(order, "taylor" if method == "taylor" else method)
@@ -248,7 +249,7 @@ def _form(method: str, limit: str, horizon: int | None = None, estimated: bool =
 
 
 def _estimated(landscape, schedule, order, etas, q, method, samples, seed, replications, metric, cache,
-               progress, force=False) -> Prediction:
+               progress, force=False, backend="local", address=None) -> Prediction:
     from .estimation.predictions import estimated_prediction
 
     if method not in ("taylor", "resummed") or q.is_variance:
@@ -268,7 +269,8 @@ def _estimated(landscape, schedule, order, etas, q, method, samples, seed, repli
         warnings.simplefilter("always", RuntimeWarning)
         pred = estimated_prediction(land, schedule, order, etas, q, samples=int(samples), seed=int(seed),
                                     resum=method == "resummed", replications=replications, metric=metric,
-                                    progress=progress, cache=cache, force=force)
+                                    progress=progress, cache=cache, force=force, backend=backend,
+                                    address=address)
     trusted = None
     if pred.coefficients is not None:
         trusted = trust_region(pred.coefficients, etas, 0.0)

@@ -25,6 +25,7 @@ from ..errors import SgdDiagramsError
 from ..io import emit as _emit
 
 __all__ = [
+    "add_backend",
     "add_eta",
     "add_force",
     "add_landscape",
@@ -93,6 +94,14 @@ def add_sampling(p: argparse.ArgumentParser, default_samples: int | None = None)
                    help="reuse and store estimates in DIR (default: $SGD_DIAGRAMS_CACHE if set, else no cache)")
     p.add_argument("--no-cache", action="store_true", help="ignore --cache / $SGD_DIAGRAMS_CACHE")
     p.add_argument("--no-progress", action="store_true", help=argparse.SUPPRESS)  # older spelling of --quiet
+
+
+def add_backend(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--backend", choices=("local", "ray"), default="local",
+                   help="where the work runs: this process (default) or Ray tasks (identical results; pip extra "
+                   "'ray')")
+    p.add_argument("--address", help="with --backend ray: a cluster address (auto, ray://host:10001); "
+                   "default: start or join a local Ray instance")
 
 
 def add_force(p: argparse.ArgumentParser) -> None:

@@ -31,6 +31,7 @@ from ..catalog import OPTIMIZER_NAMES
 from ..errors import SgdDiagramsError
 from ..io import atomic_write_text, dumps
 from ._options import (
+    add_backend,
     add_eta,
     add_force,
     add_landscape,
@@ -69,10 +70,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--eval-size", default=None,
                    help="evaluate each trial's test loss on K random test points (default: the whole test set); "
                    "cheaper, unbiased, and the SEM includes the extra noise (see variance_split)")
-    p.add_argument("--backend", choices=("local", "ray"), default="local",
-                   help="where chunks run: this process (default) or Ray tasks (identical results; pip extra 'ray')")
-    p.add_argument("--address", help="with --backend ray: a cluster address (auto, ray://host:10001); "
-                   "default: start or join a local Ray instance")
+    add_backend(p)
     add_force(p)
     add_output(p)
     p.set_defaults(run=run)

@@ -20,7 +20,16 @@ from ..diagrams.value_names import value_name
 from ..landscapes import as_sampled, is_exact
 from ..theory.orders import ORDER_LIMITS, check_order
 from ..values import UvalueEvaluator
-from ._options import add_force, add_landscape, add_output, add_sampling, emit, load_landscape_arg, progress
+from ._options import (
+    add_backend,
+    add_force,
+    add_landscape,
+    add_output,
+    add_sampling,
+    emit,
+    load_landscape_arg,
+    progress,
+)
 
 __all__ = ["register", "run"]
 
@@ -36,6 +45,7 @@ def register(subparsers) -> argparse.ArgumentParser:
                    help=f"most edges (default 2, at most {ORDER_LIMITS['estimated']}; 3 and 4 cost more)")
     p.add_argument("--kind", choices=KINDS, default="test")
     add_sampling(p, default_samples=10000)
+    add_backend(p)
     add_force(p)
     add_output(p)
     p.set_defaults(run=run)
@@ -49,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
     landscape = load_landscape_arg(args)
     sampled = landscape if is_exact(landscape) else as_sampled(landscape)
     est = estimate_uvalues(sampled, args.kind, args.order, args.samples, args.seed, args.replications,
-                           progress=progress(args), cache=None if args.no_cache else args.cache, force=args.force)
+                           progress=progress(args), cache=None if args.no_cache else args.cache, force=args.force,
+                           backend=args.backend, address=args.address)
     root = "displacement" if args.kind == "displacement" else "loss"
     exact = UvalueEvaluator(landscape, max(args.order, 1)) if is_exact(landscape) else None
     rows = []

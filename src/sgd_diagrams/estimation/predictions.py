@@ -123,7 +123,8 @@ def estimation_seconds(landscape, diagrams: list[Diagram], samples: int) -> floa
 def estimate_uvalues(landscape, kind: str, order: int, samples: int, seed: int = 0,
                      replications: int | None = None, method: str = "auto", progress: bool = False,
                      cache: str | Path | None = None, chunk: int = 64,
-                     schedule: Schedule | None = None, force: bool = False) -> UvalueEstimates:
+                     schedule: Schedule | None = None, force: bool = False, backend: str = "local",
+                     address: str | None = None) -> UvalueEstimates:
     """Estimate the uvalue of every ``kind`` diagram with ≤ ``order`` edges, R times independently.
 
     With ``schedule``, only diagrams with histories in it (nonzero counts) are estimated.  ``cache``: a
@@ -150,7 +151,7 @@ def estimate_uvalues(landscape, kind: str, order: int, samples: int, seed: int =
         check_work(estimation_seconds(landscape, diagrams, samples), f"estimating {len(diagrams)} diagram values "
                    f"from {samples} samples", "use fewer samples or a smaller order", force)
         try:
-            replicas = _matrix_free_replicas(landscape, plan, diagrams, root, seed, chunk, progress)
+            replicas = _matrix_free_replicas(landscape, plan, diagrams, root, seed, chunk, progress, backend, address)
         except RuntimeError as exc:  # e.g. torch losses without forward-over-reverse support (F.mse_loss)
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise SgdDiagramsError(
@@ -204,22 +205,37 @@ def _read_cache(path: Path, key: str, diagrams: list[Diagram], R: int, dim: int,
     return out
 
 
+def _block_estimates(landscape, rows, chunk: int, diagrams: list[Diagram], root: str) -> np.ndarray:
+    """One vectorized pass: the matrix-free estimates of ``diagrams`` on sample blocks ``rows`` (a shard)."""
+    return matrix_free_evaluator(landscape, rows, chunk).per_block(diagrams, root).numpy()
+
+
 def _matrix_free_replicas(landscape, plan: SamplePlan, diagrams: list[Diagram], root: str, seed: int, chunk: int,
-                          progress: bool) -> dict[str, np.ndarray]:
-    """Per-replication matrix-free estimates, several replications (one block each) per vectorized pass."""
+                          progress: bool, backend: str = "local", address: str | None = None) -> dict[str, np.ndarray]:
+    """Per-replication matrix-free estimates, several replications (one block each) per vectorized pass.
+
+    Each pass is a shard: with ``backend="ray"`` shards run as Ray tasks, and since a shard's rows are
+    fixed by the seed before anything runs, the estimates are identical to the local ones.
+    """
+    from ..backends import run_chunks
+
     rows = draw_rows(landscape, plan.used, seed)
     rows = rows.reshape((plan.replications, plan.groups, plan.per_group) + tuple(rows.shape[1:]))
     step = max(1, 256 // plan.per_group)
     bar = progress_bar(plan.replications, "estimating diagram values", "replications", progress)
-    parts = []
-    for lo in range(0, plan.replications, step):
-        ev = matrix_free_evaluator(landscape, rows[lo:lo + step], chunk)
-        parts.append(ev.per_block(diagrams, root).numpy())
+    starts = list(range(0, plan.replications, step))
+    parts: dict[int, np.ndarray] = {}
+
+    def finished(i: int, part: np.ndarray) -> None:
+        parts[i] = part
         if bar is not None:
-            bar.update(len(parts[-1]))
+            bar.update(len(part))
+
+    run_chunks(list(range(len(starts))), _block_estimates, (landscape,),
+               lambda i: (rows[starts[i]:starts[i] + step], chunk, diagrams, root), finished, backend, address)
     if bar is not None:
         bar.close()
-    flat = np.concatenate(parts, axis=0)
+    flat = np.concatenate([parts[i] for i in range(len(starts))], axis=0)
     width = 1 if root == "loss" else landscape.dim
     return {str(d): (flat[:, i] if root == "loss" else flat[:, i * width:(i + 1) * width])
             for i, d in enumerate(diagrams)}
@@ -239,7 +255,8 @@ class _Lookup:
 def estimated_prediction(landscape, schedule: Schedule, order: int, etas, quantity: str | Quantity = "test-loss", *,
                          samples: int, seed: int = 0, resum: bool = False, replications: int | None = None,
                          method: str = "auto", metric: np.ndarray | None = None, progress: bool = False,
-                         cache: str | Path | None = None, force: bool = False) -> EstimatedPrediction:
+                         cache: str | Path | None = None, force: bool = False, backend: str = "local",
+                         address: str | None = None) -> EstimatedPrediction:
     """Taylor (or resummed, dense path) prediction of E[quantity] from ``samples`` sampled data points."""
     q = quantity_of(quantity, DIAGRAM_QUANTITY_NAMES)
     check_order(order, "estimated")
@@ -270,7 +287,7 @@ def estimated_prediction(landscape, schedule: Schedule, order: int, etas, quanti
             bar.close()
     else:
         est = estimate_uvalues(landscape, q.kind, order, samples, seed, replications, method, progress,
-                               cache, schedule=schedule, force=force)
+                               cache, schedule=schedule, force=force, backend=backend, address=address)
         plan = est.plan
         for r in range(plan.replications):
             series = taylor_series(landscape, schedule, order, q.name, evaluator=_Lookup(est, r))

@@ -34,13 +34,13 @@ import numpy as np
 import torch
 from torch.func import vmap
 
+from ..backends import check_backend, run_chunks
 from ..errors import SgdDiagramsError
 from ..io import progress_bar
 from ..landscapes.conversions import as_sampled
 from ..landscapes.protocol import Landscape
 from ..limits import MAX_CHUNK_BYTES, MAX_TRIALS, check_work
 from ..schedules import Schedule
-from .backends import check_backend, run_chunks
 from .base import Optimizer, Stepper, check_eta
 from .statistics import Moments
 

@@ -1,9 +1,10 @@
-"""Where simulation chunks run: in this process (``local``) or on a Ray cluster (``ray``).
+"""Where independent work runs: in this process (``local``) or on a Ray cluster (``ray``).
 
-Trials are embarrassingly parallel: chunk c of a run draws its training sets and noise from seeds derived
-from (run seed, c) alone (:mod:`.trials`), so a chunk gives the same statistics wherever and in whatever
-order it runs, and merging chunks in index order makes a Ray run *identical* to a local one.  The Ray
-backend ships the landscape and schedule to the object store once, runs one task per unfinished chunk
+Simulation trials and estimation replications are embarrassingly parallel: a simulation chunk draws its
+training sets and noise from seeds derived from (run seed, chunk) alone, and an estimation shard's sample
+rows are fixed by the seed before anything runs, so a chunk gives the same numbers wherever and in
+whatever order it runs; merging in index order makes a Ray run *identical* to a local one.  The Ray
+backend ships the shared inputs (landscape, schedule) to the object store once, runs one task per chunk
 (each task with one torch thread, so workers do not oversubscribe cores), reports every finished chunk
 as it arrives (progress and resume files advance while workers run), and leaves the cluster running.
 
@@ -17,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..errors import SgdDiagramsError
+from .errors import SgdDiagramsError
 
 __all__ = ["BACKENDS", "check_backend", "run_chunks"]
 
