@@ -86,3 +86,25 @@ def test_ray_estimation_shards_equal_local(local_ray):
     remote = sd.predict(land, sd.sgd(N=5), backend="ray", **kwargs)
     assert local.details["estimator"] == "matrix-free"
     assert np.array_equal(local.value, remote.value) and np.array_equal(local.stderr, remote.stderr)
+
+
+def test_devices_resolve_and_cpu_runs_are_identical(capsys):
+    torch = pytest.importorskip("torch")
+    from sgd_diagrams.backends import resolve_device
+
+    assert resolve_device("cpu") == "cpu"
+    assert resolve_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(sd.SgdDiagramsError, match="unknown device"):
+        resolve_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(sd.SgdDiagramsError, match="no CUDA GPU"):
+            resolve_device("cuda")
+        assert main(["simulate", "--landscape", "gauss", "--schedule", "sgd:N=4", "--optimizer", "sgd", "--eta",
+                     "0.1", "--device", "cuda"]) == 2
+        assert "no CUDA GPU" in capsys.readouterr().err
+    land = sd.landscape("helix")
+    assert land.to("cpu") is land and land.device.type == "cpu"
+    a = sd.simulate(land, sd.sgd(N=5), ["sgd", "sde"], eta=0.1, trials=50, seed=1)
+    b = sd.simulate(land, sd.sgd(N=5), ["sgd", "sde"], eta=0.1, trials=50, seed=1, device="auto")
+    if not torch.cuda.is_available():
+        assert a.summaries == b.summaries

@@ -145,7 +145,7 @@ def predict(landscape: Any, schedule: Schedule, order: int, eta: Any, quantity: 
             method: str = "taylor", *, samples: int | None = None, seed: int = 0, replications: int | None = None,
             metric: Any = None, limit: str = "epochs", cache: str | Path | None = None,
             progress: bool = False, force: bool = False, backend: str = "local",
-            address: str | None = None) -> Prediction:
+            address: str | None = None, device: str | None = None) -> Prediction:
     """Predict E[quantity] after SGD on ``schedule`` at each learning rate in ``eta``.
 
     ``method``: ``"taylor"`` (Theorem 1's polynomial), ``"resummed"`` (linkless diagrams with propagators
@@ -167,7 +167,7 @@ def predict(landscape: Any, schedule: Schedule, order: int, eta: Any, quantity: 
     metric_m = _metric(metric, landscape)
     if samples is not None:
         return _estimated(landscape, schedule, order, etas, q, method, samples, seed, replications, metric_m, cache,
-                          progress, force, backend, address)
+                          progress, force, backend, address, device)
     if replications is not None:
         raise SgdDiagramsError("replications only apply with samples=K (estimated values)")
     check_order(order, "taylor" if method == "taylor" else method)
@@ -249,7 +249,7 @@ def _form(method: str, limit: str, horizon: int | None = None, estimated: bool =
 
 
 def _estimated(landscape, schedule, order, etas, q, method, samples, seed, replications, metric, cache,
-               progress, force=False, backend="local", address=None) -> Prediction:
+               progress, force=False, backend="local", address=None, device=None) -> Prediction:
     from .estimation.predictions import estimated_prediction
 
     if method not in ("taylor", "resummed") or q.is_variance:
@@ -264,7 +264,7 @@ def _estimated(landscape, schedule, order, etas, q, method, samples, seed, repli
     if replications is not None and (isinstance(replications, bool) or not isinstance(replications, int)
                                      or replications < 2):
         raise SgdDiagramsError(f"replications must be an integer >= 2, got {replications!r}")
-    land = landscape if is_exact(landscape) else _sampled(landscape)
+    land = landscape if is_exact(landscape) else _sampled(landscape, device)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RuntimeWarning)
         pred = estimated_prediction(land, schedule, order, etas, q, samples=int(samples), seed=int(seed),
@@ -287,10 +287,12 @@ def _estimated(landscape, schedule, order, etas, q, method, samples, seed, repli
                       pred.stderr, messages, details, trusted)
 
 
-def _sampled(landscape: Any) -> Any:
+def _sampled(landscape: Any, device: str | None = None) -> Any:
+    from .backends import resolve_device
     from .landscapes import as_sampled
 
-    return as_sampled(landscape)
+    land = as_sampled(landscape)
+    return land if device is None else land.to(resolve_device(device))
 
 
 @dataclass
@@ -332,7 +334,8 @@ def simulate(landscape: Any, schedule: Schedule, optimizers: Sequence[str] = ("s
              stic_weight: float = 1.0, gdc_coefficient: float | None = None, progress: bool = False,
              completed: dict[tuple[int, int], Any] | None = None,
              on_chunk: Callable[[int, int, Any], None] | None = None, force: bool = False,
-             backend: str = "local", address: str | None = None, eval_size: int | None = None) -> Simulation:
+             backend: str = "local", address: str | None = None, eval_size: int | None = None,
+             device: str | None = None) -> Simulation:
     """Simulate ``optimizers`` (names: sgd gd gdc sde sde-frozen ode momentum stic) at each η in ``eta``.
 
     ``trials`` independent training sets per η, in vectorized chunks of ``chunk``; the same seed at every η
@@ -343,9 +346,9 @@ def simulate(landscape: Any, schedule: Schedule, optimizers: Sequence[str] = ("s
     identical to ``"local"`` for the same seed.  ``eval_size=k`` evaluates every trial's test loss on its own
     k random test points (landscapes with a finite test set, e.g. :class:`TorchLandscape`): unbiased,
     cheaper, and the reported SEM includes the subsampling noise (``variance_split`` in each test-loss
-    summary says how much).
+    summary says how much).  ``device``: ``"auto"`` (a GPU when visible), ``"cpu"`` or ``"cuda[:N]"``; the
+    training sets and noise are drawn on the CPU from the same seeds on every device.
     """
-    from .landscapes import as_sampled
     from .optimizers import make_optimizer
     from .optimizers.trials import simulate as simulate_trials
 
@@ -355,7 +358,7 @@ def simulate(landscape: Any, schedule: Schedule, optimizers: Sequence[str] = ("s
         optimizers = [optimizers]
     built = [make_optimizer(str(n), momentum=momentum, substeps=substeps, sde_noise=sde_noise,
                             stic_weight=stic_weight, gdc_coefficient=gdc_coefficient) for n in optimizers]
-    land = as_sampled(landscape)
+    land = _sampled(landscape, device)
     done = completed or {}
     summaries = []
     for i, e in enumerate(etas):

@@ -20,7 +20,7 @@ from typing import Any
 
 from .errors import SgdDiagramsError
 
-__all__ = ["BACKENDS", "check_backend", "run_chunks"]
+__all__ = ["BACKENDS", "DEVICES", "check_backend", "resolve_device", "run_chunks"]
 
 BACKENDS = ("local", "ray")
 
@@ -89,3 +89,27 @@ def run_chunks(chunks: Sequence[int], fn: Callable[..., Any], shared: Sequence[A
                     raise cause from None
                 raise
             on_done(c, result)
+
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def resolve_device(spec: str | None) -> str:
+    """``"auto"`` → ``"cuda"`` when a GPU is visible, else ``"cpu"``; ``"cpu"``; ``"cuda"`` / ``"cuda:N"``
+    (refused in one line when no such GPU exists)."""
+    import torch
+
+    if spec is None or spec == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if not isinstance(spec, str):
+        raise SgdDiagramsError(f"device must be auto, cpu or cuda[:N], got {spec!r}")
+    if spec == "cpu":
+        return spec
+    name, _, index = spec.partition(":")
+    if name != "cuda" or (index and not index.isdigit()):
+        raise SgdDiagramsError(f"unknown device {spec!r}; use auto, cpu or cuda[:N]")
+    if not torch.cuda.is_available():
+        raise SgdDiagramsError(f"device {spec} asked for, but no CUDA GPU is visible here; use --device cpu or auto")
+    if index and int(index) >= torch.cuda.device_count():
+        raise SgdDiagramsError(f"device {spec} does not exist; this machine has {torch.cuda.device_count()} GPU(s)")
+    return spec

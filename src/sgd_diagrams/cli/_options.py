@@ -26,6 +26,7 @@ from ..io import emit as _emit
 
 __all__ = [
     "add_backend",
+    "add_device",
     "add_eta",
     "add_force",
     "add_landscape",
@@ -102,6 +103,11 @@ def add_backend(p: argparse.ArgumentParser) -> None:
                    "'ray')")
     p.add_argument("--address", help="with --backend ray: a cluster address (auto, ray://host:10001); "
                    "default: start or join a local Ray instance")
+
+
+def add_device(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"),
+                   help="where torch tensors live: cpu (default), cuda, or auto (a GPU when one is visible)")
 
 
 def add_force(p: argparse.ArgumentParser) -> None:

@@ -22,6 +22,7 @@ from ..errors import SgdDiagramsError
 from ..theory.orders import ORDER_LIMITS
 from ._options import (
     add_backend,
+    add_device,
     add_eta,
     add_force,
     add_landscape,
@@ -58,6 +59,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--metric", help="matrix learning rate direction P (η = scalar·P), e.g. '1,0;0,2'")
     add_sampling(p)
     add_backend(p)
+    add_device(p)
     add_force(p)
     add_output(p)
     p.set_defaults(run=run)
@@ -97,7 +99,8 @@ def run(args: argparse.Namespace) -> int:
     pred = predict(landscape, schedule, args.order, etas, args.quantity, method, samples=args.samples,
                    seed=args.seed, replications=args.replications, metric=parse_metric(args.metric),
                    limit=args.limit or "epochs", cache=None if args.no_cache else args.cache,
-                   progress=progress(args), force=args.force, backend=args.backend, address=args.address)
+                   progress=progress(args), force=args.force, backend=args.backend, address=args.address,
+                   device=args.device)
     where = f"landscape={landscape.name}  {schedule}"
     if pred.stderr is None:
         lines = [f"{pred.form} order-{args.order} prediction of E[{args.quantity}]   {where}", f"{'eta':>10}   value"]

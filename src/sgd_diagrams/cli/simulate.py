@@ -32,6 +32,7 @@ from ..errors import SgdDiagramsError
 from ..io import atomic_write_text, dumps
 from ._options import (
     add_backend,
+    add_device,
     add_eta,
     add_force,
     add_landscape,
@@ -71,6 +72,7 @@ def register(subparsers) -> argparse.ArgumentParser:
                    help="evaluate each trial's test loss on K random test points (default: the whole test set); "
                    "cheaper, unbiased, and the SEM includes the extra noise (see variance_split)")
     add_backend(p)
+    add_device(p)
     add_force(p)
     add_output(p)
     p.set_defaults(run=run)
@@ -200,7 +202,7 @@ def run(args: argparse.Namespace) -> int:
     sim = simulate(land, schedule, names_in, etas, trials, seed, chunk=chunk, record_steps=steps,
                    eval_chunk=eval_chunk, progress=progress(args), completed=completed, on_chunk=save_chunk,
                    force=args.force, backend=args.backend, address=args.address,
-                   eval_size=eval_size, **settings)
+                   eval_size=eval_size, device=args.device, **settings)
     meta = {"landscape": land.name, "dim": land.dim, "N": schedule.N, "T": schedule.T,
             "eta": float(etas[0]) if len(etas) == 1 else etas.tolist(), "trials": trials, "seed": seed,
             "optimizers": names, "resumed_chunks": sorted(f"{i}:{c}" for i, c in completed) if len(etas) > 1

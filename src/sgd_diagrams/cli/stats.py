@@ -22,6 +22,7 @@ from ..theory.orders import ORDER_LIMITS, check_order
 from ..values import UvalueEvaluator
 from ._options import (
     add_backend,
+    add_device,
     add_force,
     add_landscape,
     add_output,
@@ -46,6 +47,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--kind", choices=KINDS, default="test")
     add_sampling(p, default_samples=10000)
     add_backend(p)
+    add_device(p)
     add_force(p)
     add_output(p)
     p.set_defaults(run=run)
@@ -57,7 +59,9 @@ def run(args: argparse.Namespace) -> int:
 
     check_order(args.order, "estimated")
     landscape = load_landscape_arg(args)
-    sampled = landscape if is_exact(landscape) else as_sampled(landscape)
+    from ..backends import resolve_device
+
+    sampled = landscape if is_exact(landscape) else as_sampled(landscape).to(resolve_device(args.device))
     est = estimate_uvalues(sampled, args.kind, args.order, args.samples, args.seed, args.replications,
                            progress=progress(args), cache=None if args.no_cache else args.cache, force=args.force,
                            backend=args.backend, address=args.address)

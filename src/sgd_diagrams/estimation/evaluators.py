@@ -190,7 +190,7 @@ class MatrixFreeEstimatedEvaluator:
         todo = [d for d in diagrams if (d, root) not in self._values]
         if not todo:
             return
-        flat = self.per_block(todo, root).mean(dim=0).numpy()
+        flat = self.per_block(todo, root).mean(dim=0).cpu().numpy()
         width = 1 if root == "loss" else self.landscape.dim
         for i, d in enumerate(todo):
             v = flat[i * width:(i + 1) * width]
@@ -295,7 +295,7 @@ def draw_rows(landscape, n: int, seed: int):
         import torch
 
         gen = torch.Generator().manual_seed(int(seed))
-        return landscape.sample_training_sets(gen, 1, n)[0]
+        return landscape.sample_training_sets(gen, 1, n)[0].to(landscape.device)
     if is_exact(landscape):
         return landscape.sample_points(np.random.default_rng(seed), n)
     raise SgdDiagramsError(f"cannot sample data points from {getattr(landscape, 'name', landscape)!r}: not a landscape")
@@ -324,7 +324,7 @@ def _dense_tensors(landscape, blocks, max_degree: int) -> list[list[np.ndarray]]
         for _ in range(1, max_degree + 1):
             per.append(vmap(fn, in_dims=(None, 0))(theta, rows))
             fn = jacfwd(fn)
-        out.append([t.detach().to(torch.float64).numpy() for t in per])
+        out.append([t.detach().to(torch.float64).cpu().numpy() for t in per])
     return out
 
 

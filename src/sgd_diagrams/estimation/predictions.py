@@ -207,7 +207,7 @@ def _read_cache(path: Path, key: str, diagrams: list[Diagram], R: int, dim: int,
 
 def _block_estimates(landscape, rows, chunk: int, diagrams: list[Diagram], root: str) -> np.ndarray:
     """One vectorized pass: the matrix-free estimates of ``diagrams`` on sample blocks ``rows`` (a shard)."""
-    return matrix_free_evaluator(landscape, rows, chunk).per_block(diagrams, root).numpy()
+    return matrix_free_evaluator(landscape, rows, chunk).per_block(diagrams, root).cpu().numpy()
 
 
 def _matrix_free_replicas(landscape, plan: SamplePlan, diagrams: list[Diagram], root: str, seed: int, chunk: int,

@@ -219,7 +219,7 @@ class MeanEstimation(GaussianDataLandscape):
 
     @property
     def weight_mask(self) -> torch.Tensor:
-        mask = torch.ones(self.dim, dtype=torch.bool)
+        mask = torch.ones(self.dim, dtype=torch.bool, device=self.init.device)
         if self.l2:
             mask[1] = False
         return mask

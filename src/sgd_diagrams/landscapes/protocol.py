@@ -87,7 +87,7 @@ class SampledLandscape(ABC):
     @property
     def weight_mask(self) -> torch.Tensor:
         """Boolean mask of the coordinates that are model weights (all, by default)."""
-        return torch.ones(self.dim, dtype=torch.bool)
+        return torch.ones(self.dim, dtype=torch.bool, device=self.init.device)
 
     def project(self, theta: torch.Tensor) -> torch.Tensor:
         """Projection applied after every optimizer step (identity by default)."""
@@ -96,6 +96,32 @@ class SampledLandscape(ABC):
     def describe(self) -> dict[str, Any]:
         """A JSON-able description identifying this landscape (used to fingerprint runs)."""
         return {"name": self.name, "dim": self.dim}
+
+    @property
+    def device(self) -> torch.device:
+        """Where this landscape's tensors live (θ0's device)."""
+        return self.init.device
+
+    def to(self, device: Any) -> SampledLandscape:
+        """This landscape with its tensors on ``device`` (a copy; ``self`` is unchanged).
+
+        Random draws stay on the CPU from the same seeds and are moved to the device, so the data of a
+        run do not depend on where it runs.
+        """
+        import copy
+
+        import torch
+
+        device = torch.device(device)
+        if device == self.device:
+            return self
+        moved = copy.copy(self)
+        for key, value in vars(self).items():
+            if isinstance(value, torch.Tensor):
+                setattr(moved, key, value.to(device))
+            elif isinstance(value, torch.nn.Module):
+                setattr(moved, key, copy.deepcopy(value).to(device))
+        return moved
 
     def to_exact(self) -> ExactLandscape:
         """The exact (finite-support) form of this landscape, for the exact theory.

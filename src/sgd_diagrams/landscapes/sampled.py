@@ -80,7 +80,8 @@ class FiniteTorchLandscape(SampledLandscape):
     def all_losses(self, theta: torch.Tensor) -> torch.Tensor:
         """(l_0(θ), …, l_{K−1}(θ))."""
         values = [fn(theta) for fn in self._loss_fns]
-        return torch.stack([v.to(theta.dtype) * torch.ones((), dtype=theta.dtype) for v in values])
+        return torch.stack([v.to(theta.dtype) * torch.ones((), dtype=theta.dtype, device=theta.device)
+                            for v in values])
 
     def sample_training_sets(self, generator: torch.Generator, trials: int, N: int) -> torch.Tensor:
         flat = torch.multinomial(self.probs, trials * N, replacement=True, generator=generator)
@@ -93,7 +94,7 @@ class FiniteTorchLandscape(SampledLandscape):
         return self.probs @ self.all_losses(theta)
 
     def population(self) -> tuple[torch.Tensor, torch.Tensor]:
-        return torch.arange(self.finite.n_points), self.probs
+        return torch.arange(self.finite.n_points, device=self.probs.device), self.probs
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "finite": self.finite.to_json()}
@@ -112,7 +113,7 @@ def seconds_per_sample_gradient(landscape: SampledLandscape, rows: int = 64) -> 
     import time
 
     gen = torch.Generator().manual_seed(0)
-    batch = landscape.sample_training_sets(gen, 1, rows)[0]
+    batch = landscape.sample_training_sets(gen, 1, rows)[0].to(landscape.device)
     theta = landscape.init.detach()
     per_sample_gradients(landscape, theta, batch[:2])  # warm up
     start = time.perf_counter()

@@ -39,7 +39,7 @@ def _build(expr: sp.Expr, index: dict[sp.Symbol, int]) -> TorchScalarFn:
         if value.imag != 0:
             raise SgdDiagramsError(f"loss constant {expr} is complex; use real constants")
         c = float(value.real)
-        return lambda theta: torch.tensor(c, dtype=theta.dtype)
+        return lambda theta: torch.tensor(c, dtype=theta.dtype, device=theta.device)
     if isinstance(expr, sp.Add):
         parts = [_build(a, index) for a in expr.args]
 

@@ -340,7 +340,7 @@ class TorchLandscape(Landscape):
 
     def population(self) -> tuple[torch.Tensor, torch.Tensor]:
         m = self.population_rows.numel()
-        return self.population_rows, torch.full((m,), 1.0 / m, dtype=self.dtype)
+        return self.population_rows, torch.full((m,), 1.0 / m, dtype=self.dtype, device=self.init.device)
 
     def describe(self) -> dict[str, Any]:
         digest = hashlib.sha256

@@ -100,12 +100,13 @@ def run_trials(
         if 0 in record:
             out[0] = state[0].clone()
         for t, batch in enumerate(schedule.batches):
-            batch_rows = train_rows[:, torch.tensor(batch)]
+            batch_rows = train_rows[:, torch.tensor(batch, device=train_rows.device)]
             shape = stepper.noise_shape(t)
             noise = (
                 None
                 if shape is None
-                else torch.randn((trials, *shape), generator=noise_generator, dtype=landscape.dtype)
+                else torch.randn((trials, *shape), generator=noise_generator, dtype=landscape.dtype).to(
+                    landscape.device)
             )
 
             def one(st, rows, train, nz, t=t):
@@ -186,9 +187,9 @@ def trial_metrics(
         if landscape.dim <= max_displacement_dim:
             metrics["displacement"] = safe - landscape.init
     out = {}
-    mask = ok.numpy()
+    mask = ok.cpu().numpy()
     for key, value in metrics.items():
-        arr = value.detach().to(torch.float64).numpy().copy()
+        arr = value.detach().to(torch.float64).cpu().numpy().copy()
         arr[~mask] = np.nan
         out[key] = arr
     return out
@@ -214,11 +215,12 @@ def simulate_chunk(
     points for every optimizer: paired), drawn from the chunk's seed.
     """
     data_gen = torch.Generator().manual_seed(_seed(seed, chunk_index))
-    train_rows = landscape.sample_training_sets(data_gen, trials, schedule.N)
+    train_rows = landscape.sample_training_sets(data_gen, trials, schedule.N).to(landscape.device)
     eval_rows = None
     if eval_size is not None and eval_size < int(landscape.n_test_points or 0):
         eval_gen = torch.Generator().manual_seed(_seed(seed, chunk_index, _EVAL_STREAM))
         eval_rows = torch.rand(trials, int(landscape.n_test_points), generator=eval_gen).argsort(dim=1)[:, :eval_size]
+        eval_rows = eval_rows.to(landscape.device)
     per_opt: dict[str, dict[int, dict[str, np.ndarray]]] = {}
     for opt in optimizers:
         noise_gen = torch.Generator().manual_seed(
