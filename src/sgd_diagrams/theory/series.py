@@ -17,6 +17,11 @@ selects the diagrams:
 
 With a matrix learning rate η = scalar·P (``metric=P``) the coefficients are
 those of the scalar; uvalues contract through P.
+
+Counts: for in-order SGD and GD and diagrams with ≤ 4 edges the count is read from the shipped
+closed forms (:mod:`sgd_diagrams.theory.count_tables`, seed 001 Prop 2, App. A.3), exact at any N;
+otherwise it is swept (:func:`~sgd_diagrams.schedules.histories.history_count`), and only those
+sweeps are costed against the time budget.
 """
 
 from __future__ import annotations
@@ -76,6 +81,23 @@ def _as_quantity(value: str | Quantity) -> Quantity:
     return quantity(value, DIAGRAM_QUANTITY_NAMES)
 
 
+def _tabulated_counts(q: Quantity, schedule: Schedule, order: int) -> dict[Diagram, float]:
+    """Counts served by the closed forms of :mod:`~sgd_diagrams.theory.count_tables` (in-order SGD, GD)."""
+    # imported here so that ``python -m sgd_diagrams.theory.count_tables`` does not find itself half-imported
+    from .count_tables import structured_family, table_history_count
+
+    family = structured_family(schedule)
+    if family is None:
+        return {}
+    out: dict[Diagram, float] = {}
+    for k in range(order + 1):
+        for d in q.diagrams(k):
+            count = table_history_count(d, *family)
+            if count is not None:
+                out[d] = float(count)
+    return out
+
+
 def taylor_series(landscape, schedule: Schedule, order: int, quantity: str | Quantity = "test-loss",
                   metric: np.ndarray | None = None, root_tensors: list[np.ndarray] | None = None,
                   evaluator=None, force: bool = False) -> Series:
@@ -93,7 +115,10 @@ def taylor_series(landscape, schedule: Schedule, order: int, quantity: str | Qua
         raise SgdDiagramsError("taylor_series needs a Schedule")
     if root_tensors is not None and q.name != "test-loss":
         raise SgdDiagramsError("a custom measured quantity (root_tensors) uses the test-loss diagrams")
-    check_history_work([d for k in range(order + 1) for d in q.diagrams(k)], schedule, order, force)
+    tabulated = _tabulated_counts(q, schedule, order)
+    swept = [d for k in range(order + 1) for d in q.diagrams(k) if d not in tabulated]
+    if swept:  # the estimate itself groups the schedule's rows: O(N·T) for GD, skipped when nothing is swept
+        check_history_work(swept, schedule, order, force)
     if evaluator is None:
         check_tensor_work(landscape, order, force)
         evaluator = UvalueEvaluator(landscape, max(order, 0), metric, root_tensors=root_tensors)
@@ -101,7 +126,7 @@ def taylor_series(landscape, schedule: Schedule, order: int, quantity: str | Qua
     for k in range(order + 1):
         coeff = np.zeros(landscape.dim) if q.is_vector else 0.0
         for d in q.diagrams(k):
-            count = history_count(d, schedule)
+            count = tabulated[d] if d in tabulated else history_count(d, schedule)
             if count == 0:
                 continue
             val = evaluator(d, root=q.root)
