@@ -116,6 +116,13 @@ def row_groups(schedule: Schedule, exact: bool) -> tuple[tuple[RowGroup, ...], t
     rows form one group and the work is O(total cells) in vectorized numpy.
     """
     N, T = schedule.N, schedule.T
+    first = schedule.batches[0] if T else ()
+    if T and all(b is first for b in schedule.batches):  # one shared batch (GD): one group, O(T) not O(N·T)
+        if exact:
+            weights = (Fraction(1, len(first)),) * T
+        else:
+            weights = (1.0 / len(first),) * T
+        return (RowGroup(tuple(range(T)), weights),), (len(first),)
     rng = np.random.default_rng(20240607)
     keys = rng.integers(0, 2**63, size=(2, T), dtype=np.uint64)
     arrays: dict[int, np.ndarray] = {}
@@ -210,19 +217,22 @@ def _count_tied(sw: HistorySweep, schedule: Schedule, exact: bool):
             v[:] = Fraction(0)
         v[:, sw.index[0]] = 1
         prev = np.full(Q, -1, dtype=np.int64)
+        # Run compression: consecutive events with no gap and identical weights, found for all events at once.
+        chained = np.all(times[:, 1:] == times[:, :-1] + 1, axis=0)
+        for w in wts:
+            chained &= np.all(w[:, 1:] == w[:, :-1], axis=0)
+        breaks = np.flatnonzero(~chained)
+        starts = np.arange(n_events)
+        nxt = np.searchsorted(breaks, starts)
+        last = np.where(nxt < len(breaks), breaks[np.minimum(nxt, max(len(breaks) - 1, 0))] if len(breaks) else 0,
+                        n_events - 1)
+        run_length = last - starts + 1
         e = 0
         while e < n_events:
             gaps = times[:, e] - prev - 1
             v = _idle(v, gaps, sw, exact)
             w_now = [w[:, e] for w in wts]
-            # Run compression: consecutive events with no gap and identical weights.
-            run = 1
-            while (
-                e + run < n_events
-                and np.all(times[:, e + run] == times[:, e + run - 1] + 1)
-                and all(np.all(w[:, e + run] == w_now[i]) for i, w in enumerate(wts))
-            ):
-                run += 1
+            run = int(run_length[e])
             if run >= 4 and Q <= 64:
                 event = np.zeros((Q, ns, ns), dtype=object if exact else np.float64)
                 for counts, mat in mats.items():
