@@ -28,6 +28,7 @@ __all__ = [
     "add_backend",
     "add_device",
     "add_eta",
+    "add_execution",
     "add_force",
     "add_landscape",
     "add_output",
@@ -115,6 +116,13 @@ def add_force(p: argparse.ArgumentParser) -> None:
 
     p.add_argument("--force", action="store_true",
                    help=f"run a job estimated beyond the time budget anyway. {summary()}")
+
+
+def add_execution(p: argparse.ArgumentParser) -> None:
+    """``--backend``/``--address``, ``--device`` and ``--force``: how and where a heavy job runs."""
+    add_backend(p)
+    add_device(p)
+    add_force(p)
 
 
 def add_output(p: argparse.ArgumentParser, json_flag: bool = True) -> None:

@@ -21,10 +21,8 @@ from ..api import METHODS, predict
 from ..errors import SgdDiagramsError
 from ..theory.orders import ORDER_LIMITS
 from ._options import (
-    add_backend,
-    add_device,
     add_eta,
-    add_force,
+    add_execution,
     add_landscape,
     add_output,
     add_quantity,
@@ -58,9 +56,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     add_quantity(p)
     p.add_argument("--metric", help="matrix learning rate direction P (η = scalar·P), e.g. '1,0;0,2'")
     add_sampling(p)
-    add_backend(p)
-    add_device(p)
-    add_force(p)
+    add_execution(p)
     add_output(p)
     p.set_defaults(run=run)
     return p

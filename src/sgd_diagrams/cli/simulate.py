@@ -31,10 +31,8 @@ from ..catalog import OPTIMIZER_NAMES
 from ..errors import SgdDiagramsError
 from ..io import atomic_write_text, dumps
 from ._options import (
-    add_backend,
-    add_device,
     add_eta,
-    add_force,
+    add_execution,
     add_landscape,
     add_output,
     add_schedule,
@@ -71,9 +69,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--eval-size", default=None,
                    help="evaluate each trial's test loss on K random test points (default: the whole test set); "
                    "cheaper, unbiased, and the SEM includes the extra noise (see variance_split)")
-    add_backend(p)
-    add_device(p)
-    add_force(p)
+    add_execution(p)
     add_output(p)
     p.set_defaults(run=run)
     return p

@@ -21,9 +21,7 @@ from ..landscapes import as_sampled, is_exact
 from ..theory.orders import ORDER_LIMITS, check_order
 from ..values import UvalueEvaluator
 from ._options import (
-    add_backend,
-    add_device,
-    add_force,
+    add_execution,
     add_landscape,
     add_output,
     add_sampling,
@@ -46,9 +44,7 @@ def register(subparsers) -> argparse.ArgumentParser:
                    help=f"most edges (default 2, at most {ORDER_LIMITS['estimated']}; 3 and 4 cost more)")
     p.add_argument("--kind", choices=KINDS, default="test")
     add_sampling(p, default_samples=10000)
-    add_backend(p)
-    add_device(p)
-    add_force(p)
+    add_execution(p)
     add_output(p)
     p.set_defaults(run=run)
     return p
