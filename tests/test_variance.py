@@ -42,3 +42,15 @@ def test_cli_variance(capsys):
                  "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert len(data["coefficients"]) == 3 and data["coefficients"][2] > 0
+
+
+def test_a_negative_variance_is_refused_never_reported():
+    """Resummed orders 2-3 drop terms of E[l^2] on quadratics and can go negative: refused in one line;
+    order 4 (where l^2 is complete) is reported and positive."""
+    import sgd_diagrams as sd
+
+    land = sd.landscape("mean-estimation:H=2,S=1")
+    with pytest.raises(sd.SgdDiagramsError, match="negative"):
+        sd.predict(land, sd.sgd(N=10), 3, [0.05, 0.3], quantity="test-loss-variance", method="resummed")
+    ok = sd.predict(land, sd.sgd(N=10), 4, [0.05, 0.3], quantity="test-loss-variance", method="resummed")
+    assert np.all(ok.value > 0)
