@@ -28,7 +28,7 @@ from .landscapes import (
     landscape,
     load_landscape,
 )
-from .schedules import Schedule, from_batches, gd, load_schedule, sgd
+from .schedules import Schedule, from_batches, gd, load_schedule, sgd, sgd_reshuffled
 from .schedules.histories import history_count
 from .theory.orders import ORDER_LIMITS
 
@@ -61,6 +61,7 @@ __all__ = [
     "predict",
     "quantity",
     "sgd",
+    "sgd_reshuffled",
     "simulate",
     "taylor_series",
 ]

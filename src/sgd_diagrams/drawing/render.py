@@ -38,7 +38,7 @@ from matplotlib.path import Path as MplPath
 
 from ..diagrams import Diagram, parse
 from ..errors import SgdDiagramsError
-from ..schedules.grid import Schedule
+from ..schedules.grid import Schedule, require_concrete
 from .history import auto_history, check_history
 from .layout import diagram_layout
 
@@ -329,4 +329,5 @@ def draw_diagram(d: Diagram | str, path: str | Path, style: Style = DIAGRAM_STYL
 def draw_history(d: Diagram | str, schedule: Schedule, history: Mapping[int, tuple[int, int]] | None,
                  path: str | Path, style: Style = HISTORY_STYLE) -> Path:
     """Draw a history of ``d`` in ``schedule``'s grid to ``path``; ``history=None`` picks one."""
+    require_concrete(schedule, "drawing a history")
     return save_figure(history_figure(d, schedule, history, style), path)

@@ -41,6 +41,7 @@ from ..landscapes.conversions import as_sampled
 from ..landscapes.protocol import Landscape
 from ..limits import MAX_CHUNK_BYTES, MAX_TRIALS, check_work
 from ..schedules import Schedule
+from ..schedules.grid import require_concrete
 from .base import Optimizer, Stepper, check_eta
 from .statistics import Moments
 
@@ -454,6 +455,7 @@ def simulate(
     landscape = as_sampled(landscape)
     eta = check_eta(eta)
     check_backend(backend, address)
+    require_concrete(schedule, "simulation")
     if eval_size is not None:
         if isinstance(eval_size, bool) or not isinstance(eval_size, (int, np.integer)) or eval_size < 2:
             raise SgdDiagramsError(f"eval_size must be an integer >= 2, got {eval_size!r}")

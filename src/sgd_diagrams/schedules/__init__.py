@@ -8,6 +8,7 @@ from .grid import (
     parse_schedule_spec,
     schedule_from_json,
     sgd,
+    sgd_reshuffled,
 )
 
 __all__ = [
@@ -18,4 +19,5 @@ __all__ = [
     "parse_schedule_spec",
     "schedule_from_json",
     "sgd",
+    "sgd_reshuffled",
 ]

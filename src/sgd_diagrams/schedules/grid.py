@@ -34,6 +34,9 @@ __all__ = [
     "Schedule",
     "sgd",
     "gd",
+    "is_shuffle_average",
+    "require_concrete",
+    "sgd_reshuffled",
     "from_batches",
     "schedule_from_json",
     "load_schedule",
@@ -191,6 +194,32 @@ def sgd(N: int, B: int = 1, E: int = 1, shuffle_seed: int | None = None) -> Sche
     return Schedule(N, tuple(batches), desc)
 
 
+def sgd_reshuffled(N: int, B: int = 1, E: int = 1) -> Schedule:
+    """SGD reshuffled every epoch, *averaged over the shuffles* — what "SGD with reshuffling" means.
+
+    The theory (Taylor series) uses the exact expectation of every history count over all (N!)^E
+    shuffles (:func:`~sgd_diagrams.schedules.shuffles.expected_history_count`); the batches stored are
+    the in-order ones (for shapes only), so anything that needs one concrete grid (simulation,
+    resummation, pictures) refuses this schedule: use ``sgd(N, B, E, shuffle_seed)`` there.
+    """
+    base = sgd(N, B, E)
+    return Schedule(base.N, base.batches, {"N": base.N, "B": int(B), "E": int(E), "shuffle": "average"})
+
+
+def is_shuffle_average(schedule: Schedule) -> bool:
+    """True for :func:`sgd_reshuffled` schedules (counts are expectations over shuffles)."""
+    return schedule.description.get("shuffle") == "average"
+
+
+def require_concrete(schedule: Schedule, what: str) -> None:
+    """One-line refusal when ``what`` needs one concrete grid but ``schedule`` is a shuffle average."""
+    if is_shuffle_average(schedule):
+        raise SgdDiagramsError(
+            f"{what} needs one concrete grid, but this schedule averages over reshuffles; use "
+            "sgd:N=..,B=..,E=..,seed=S (one fixed shuffle) there, or the Taylor form"
+        )
+
+
 def gd(N: int, T: int) -> Schedule:
     """Full-batch gradient descent: every one of the ``T`` steps uses all ``N`` points."""
     N = _positive_int(N, "N")
@@ -250,9 +279,13 @@ def schedule_from_json(obj: Any) -> Schedule:
         return gd(obj["N"], obj["T"])
     if "T" in obj:
         raise SgdDiagramsError('"T" is only for GD: add "gd": true, or give SGD as {"N": n, "B": b, "E": e}')
-    unknown = set(obj) - {"N", "B", "E", "shuffle_seed", "T", "gd"}
+    unknown = set(obj) - {"N", "B", "E", "shuffle_seed", "shuffle", "T", "gd"}
     if unknown:
-        raise SgdDiagramsError(f"unknown schedule keys {sorted(unknown)}; use N, B, E, shuffle_seed")
+        raise SgdDiagramsError(f"unknown schedule keys {sorted(unknown)}; use N, B, E, shuffle_seed or shuffle")
+    if "shuffle" in obj:
+        if obj["shuffle"] != "average" or "shuffle_seed" in obj:
+            raise SgdDiagramsError('"shuffle" may only be "average" (expectation over reshuffles), without a seed')
+        return sgd_reshuffled(obj["N"], obj.get("B", 1), obj.get("E", 1))
     seed = obj.get("shuffle_seed")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise SgdDiagramsError(f"shuffle_seed must be an integer, got {seed!r}")
@@ -279,10 +312,14 @@ def parse_schedule_spec(spec: str) -> Schedule:
     """Parse a compact spec: ``sgd:N=10,B=1,E=1[,seed=0]`` or ``gd:N=10,T=5``."""
     kind, _, rest = spec.partition(":")
     params: dict[str, int] = {}
+    average = False
     for item in filter(None, rest.split(",")):
         key, eq, val = item.partition("=")
         if not eq:
             raise SgdDiagramsError(f"bad schedule spec item {item!r}; write key=value, e.g. sgd:N=10,B=1,E=1")
+        if key.strip() == "seed" and val.strip() == "average":
+            average = True
+            continue
         try:
             params[key.strip()] = int(val)
         except ValueError:
@@ -292,6 +329,10 @@ def parse_schedule_spec(spec: str) -> Schedule:
         unknown = set(params) - {"N", "B", "E", "seed"}
         if unknown or "N" not in params:
             raise SgdDiagramsError("sgd spec takes N (required), B, E, seed, e.g. sgd:N=10,B=1,E=1")
+        if average:
+            if "seed" in params:
+                raise SgdDiagramsError("give seed=S (one fixed shuffle) or seed=average, not both")
+            return sgd_reshuffled(params["N"], params.get("B", 1), params.get("E", 1))
         return sgd(params["N"], params.get("B", 1), params.get("E", 1), params.get("seed"))
     if kind == "gd":
         if set(params) != {"N", "T"}:

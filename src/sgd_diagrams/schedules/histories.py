@@ -272,6 +272,11 @@ def history_count(d: Diagram, schedule: Schedule, exact: bool = False) -> float 
         raise SgdDiagramsError("history_count needs a Diagram (use sgd_diagrams.diagrams.parse)")
     if not isinstance(schedule, Schedule):
         raise SgdDiagramsError("history_count needs a Schedule (see sgd_diagrams.schedules)")
+    if schedule.description.get("shuffle") == "average":  # sgd_reshuffled: the expectation over shuffles
+        from .shuffles import expected_history_count
+
+        desc = schedule.description
+        return expected_history_count(d, desc["N"], desc["B"], desc["E"], exact=exact)
     sw = history_sweep(d)
     T = schedule.T
     if not sw.tied_parts:

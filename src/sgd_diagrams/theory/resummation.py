@@ -34,7 +34,7 @@ from ..diagrams import DIAGRAM_QUANTITY_NAMES, Quantity
 from ..diagrams import quantity as quantity_of
 from ..errors import SgdDiagramsError
 from ..limits import check_work
-from ..schedules.grid import Schedule
+from ..schedules.grid import Schedule, require_concrete
 from ..schedules.histories import history_seconds
 from ..values.uvalue import UvalueEvaluator
 from .geometric import continuous_history_sum, geometric_history_sum
@@ -69,6 +69,7 @@ def resummed_prediction(landscape, schedule: Schedule, order: int, etas, quantit
     """
     q = quantity_of(quantity, DIAGRAM_QUANTITY_NAMES)
     check_order(order, "resummed")
+    require_concrete(schedule, "the resummed form")
     etas = np.atleast_1d(np.asarray(etas, dtype=np.float64))
     if not np.all(np.isfinite(etas)):
         raise SgdDiagramsError("every eta must be a finite number")

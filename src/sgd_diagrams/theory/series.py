@@ -32,8 +32,10 @@ import numpy as np
 
 from ..diagrams import DIAGRAM_QUANTITY_NAMES, Diagram, Quantity, quantity
 from ..errors import SgdDiagramsError
-from ..schedules.grid import Schedule
+from ..limits import check_work
+from ..schedules.grid import Schedule, is_shuffle_average
 from ..schedules.histories import history_count
+from ..schedules.shuffles import expected_history_count
 from ..values.uvalue import UvalueEvaluator
 from .orders import check_history_work, check_order, check_tensor_work
 
@@ -77,6 +79,12 @@ def _diagrams_for(quantity: str | Quantity, edges: int) -> tuple[Diagram, ...]:
     return _as_quantity(quantity).diagrams(edges)
 
 
+def _check_shuffle_work(schedule: Schedule, order: int, force: bool) -> None:
+    """Refuse a shuffle average estimated beyond the time budget (≈ 30 µs per step per tied diagram)."""
+    check_work(schedule.T * 3e-5 * 4 ** max(order - 2, 0) * 10, f"the order-{order} shuffle average over "
+               f"T={schedule.T} steps", "use a smaller order, N or E", force)
+
+
 def _as_quantity(value: str | Quantity) -> Quantity:
     return quantity(value, DIAGRAM_QUANTITY_NAMES)
 
@@ -115,8 +123,15 @@ def taylor_series(landscape, schedule: Schedule, order: int, quantity: str | Qua
         raise SgdDiagramsError("taylor_series needs a Schedule")
     if root_tensors is not None and q.name != "test-loss":
         raise SgdDiagramsError("a custom measured quantity (root_tensors) uses the test-loss diagrams")
-    tabulated = _tabulated_counts(q, schedule, order)
-    swept = [d for k in range(order + 1) for d in q.diagrams(k) if d not in tabulated]
+    if is_shuffle_average(schedule):  # expectation over reshuffles (schedules/shuffles.py)
+        _check_shuffle_work(schedule, order, force)
+        desc = schedule.description
+        tabulated = {d: expected_history_count(d, desc["N"], desc["B"], desc["E"])
+                     for k in range(order + 1) for d in q.diagrams(k)}
+        swept = []
+    else:
+        tabulated = _tabulated_counts(q, schedule, order)
+        swept = [d for k in range(order + 1) for d in q.diagrams(k) if d not in tabulated]
     if swept:  # the estimate itself groups the schedule's rows: O(N·T) for GD, skipped when nothing is swept
         check_history_work(swept, schedule, order, force)
     if evaluator is None:
