@@ -180,6 +180,8 @@ def run(args: argparse.Namespace) -> int:
     }
     if eval_size is not None:
         config["eval_size"] = eval_size
+    if schedule.description.get("shuffle") == "average":  # same stored batches as in-order: say which it is
+        config["shuffle"] = "average"
     fingerprint = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
     out_path = Path(args.out) if args.out else None
     completed = _load_checkpoint(out_path, fingerprint) if out_path else {}

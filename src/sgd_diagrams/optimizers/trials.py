@@ -41,7 +41,7 @@ from ..landscapes.conversions import as_sampled
 from ..landscapes.protocol import Landscape
 from ..limits import MAX_CHUNK_BYTES, MAX_TRIALS, check_work
 from ..schedules import Schedule
-from ..schedules.grid import require_concrete
+from ..schedules.grid import is_shuffle_average
 from .base import Optimizer, Stepper, check_eta
 from .statistics import Moments
 
@@ -85,8 +85,13 @@ def run_trials(
     noise_generator: torch.Generator,
     vectorize: bool = True,
     on_step: Callable[[], None] | None = None,
+    batch_positions: torch.Tensor | None = None,
 ) -> dict[int, torch.Tensor]:
-    """Run ``stepper`` on every trial's training set; θ (trials, dim) at each recorded step."""
+    """Run ``stepper`` on every trial's training set; θ (trials, dim) at each recorded step.
+
+    ``batch_positions`` (trials, T, B): each trial's own batch at every step (reshuffled epochs);
+    otherwise every trial uses the schedule's batches.
+    """
     landscape, schedule = stepper.landscape, stepper.schedule
     trials = train_rows.shape[0]
     theta0 = landscape.init.expand(trials, landscape.dim).clone()
@@ -101,7 +106,10 @@ def run_trials(
         if 0 in record:
             out[0] = state[0].clone()
         for t, batch in enumerate(schedule.batches):
-            batch_rows = train_rows[:, torch.tensor(batch, device=train_rows.device)]
+            if batch_positions is None:
+                batch_rows = train_rows[:, torch.tensor(batch, device=train_rows.device)]
+            else:
+                batch_rows = torch.gather(train_rows, 1, batch_positions[:, t])
             shape = stepper.noise_shape(t)
             noise = (
                 None
@@ -217,6 +225,11 @@ def simulate_chunk(
     """
     data_gen = torch.Generator().manual_seed(_seed(seed, chunk_index))
     train_rows = landscape.sample_training_sets(data_gen, trials, schedule.N).to(landscape.device)
+    positions = None
+    if is_shuffle_average(schedule):  # a fresh shuffle of every epoch for every trial (paired across optimizers)
+        desc = schedule.description
+        per_epoch = torch.rand(trials, desc["E"], schedule.N, generator=data_gen).argsort(dim=-1)
+        positions = per_epoch.reshape(trials, schedule.T, desc["B"]).to(landscape.device)
     eval_rows = None
     if eval_size is not None and eval_size < int(landscape.n_test_points or 0):
         eval_gen = torch.Generator().manual_seed(_seed(seed, chunk_index, _EVAL_STREAM))
@@ -228,7 +241,7 @@ def simulate_chunk(
             _seed(seed, chunk_index, zlib.crc32(opt.name.encode()))
         )
         stepper = opt.bind(landscape, schedule, eta)
-        thetas = run_trials(stepper, train_rows, record_steps, noise_gen, vectorize, on_step)
+        thetas = run_trials(stepper, train_rows, record_steps, noise_gen, vectorize, on_step, positions)
         per_opt[opt.name] = {
             step: trial_metrics(landscape, th, train_rows, eval_chunk, vectorize=vectorize, eval_rows=eval_rows)
             for step, th in thetas.items()
@@ -455,7 +468,6 @@ def simulate(
     landscape = as_sampled(landscape)
     eta = check_eta(eta)
     check_backend(backend, address)
-    require_concrete(schedule, "simulation")
     if eval_size is not None:
         if isinstance(eval_size, bool) or not isinstance(eval_size, (int, np.integer)) or eval_size < 2:
             raise SgdDiagramsError(f"eval_size must be an integer >= 2, got {eval_size!r}")

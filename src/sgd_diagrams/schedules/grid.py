@@ -198,9 +198,10 @@ def sgd_reshuffled(N: int, B: int = 1, E: int = 1) -> Schedule:
     """SGD reshuffled every epoch, *averaged over the shuffles* — what "SGD with reshuffling" means.
 
     The theory (Taylor series) uses the exact expectation of every history count over all (N!)^E
-    shuffles (:func:`~sgd_diagrams.schedules.shuffles.expected_history_count`); the batches stored are
-    the in-order ones (for shapes only), so anything that needs one concrete grid (simulation,
-    resummation, pictures) refuses this schedule: use ``sgd(N, B, E, shuffle_seed)`` there.
+    shuffles (:func:`~sgd_diagrams.schedules.shuffles.expected_history_count`) and the simulators draw a
+    fresh shuffle of every epoch for every trial; the batches stored are the in-order ones (for shapes
+    only), so what needs one concrete grid (resummation, history pictures) refuses this schedule: use
+    ``sgd(N, B, E, shuffle_seed)`` there.
     """
     base = sgd(N, B, E)
     return Schedule(base.N, base.batches, {"N": base.N, "B": int(B), "E": int(E), "shuffle": "average"})
