@@ -182,17 +182,6 @@ def predict(landscape: Any, schedule: Schedule, order: int, eta: Any, quantity: 
             if method not in ("taylor", "resummed") or metric_m is not None:
                 raise SgdDiagramsError("test-loss-variance has the taylor and resummed forms, without a metric")
             values = test_loss_variance(exact, schedule, order, etas, resum=method == "resummed", force=force)
-            values = np.asarray(values, dtype=np.float64)
-            scale = 1e-12 * max(1.0, float(np.max(np.abs(values))))
-            negative = values < -scale
-            values = np.where(values < 0, 0.0, values)  # round-off below zero is zero; real negatives refused
-            if np.any(negative):
-                bad = ", ".join(f"{e:g}" for e in etas[negative])
-                raise SgdDiagramsError(
-                    f"the order-{order} {method} test-loss variance comes out negative at eta {bad}: the truncation "
-                    "drops terms of E[l^2] that keep it positive (l^2 needs order 4 on quadratic losses); raise the "
-                    "order or lower eta"
-                )
         elif method == "limit":
             from .theory.limits import resummed_limit
 

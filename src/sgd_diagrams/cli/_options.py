@@ -21,7 +21,7 @@ import numpy as np
 
 from ..catalog import BUILTIN_LANDSCAPES
 from ..diagrams import QUANTITY_NAMES
-from ..errors import SgdDiagramsError
+from ..errors import SgdDiagramsError, parse_numbers
 from ..io import emit as _emit
 
 __all__ = [
@@ -155,13 +155,7 @@ def parse_etas(text: str) -> np.ndarray:
     """``"0.01,0.05"`` → array; one-line errors for anything else (η must be positive and finite)."""
     from ..api import check_etas
 
-    try:
-        etas = [float(x) for x in str(text).split(",") if x.strip()]
-    except ValueError:
-        raise SgdDiagramsError(f"--eta must be comma-separated numbers like 0.01,0.05, got {text!r}") from None
-    if not etas:
-        raise SgdDiagramsError("--eta needs at least one number, e.g. --eta 0.01,0.05")
-    return check_etas(etas)
+    return check_etas(parse_numbers(text, "--eta"))
 
 
 def parse_metric(text: str | None) -> np.ndarray | None:

@@ -26,22 +26,12 @@ from fractions import Fraction
 import numpy as np
 
 from ..diagrams.diagram import Diagram
+from ..diagrams.enumeration import set_partitions
 from ..errors import SgdDiagramsError
 from .histories import history_count
 from .sweep import history_sweep
 
 __all__ = ["expected_history_count"]
-
-
-def _set_partitions(items: list[int]):
-    if not items:
-        yield []
-        return
-    first, rest = items[0], items[1:]
-    for part in _set_partitions(rest):
-        for i in range(len(part)):
-            yield part[:i] + [[first, *part[i]]] + part[i + 1:]
-        yield [[first], *part]
 
 
 def _falling(n: int, k: int) -> int:
@@ -82,9 +72,9 @@ def expected_history_count(d: Diagram, N: int, B: int = 1, E: int = 1, exact: bo
     one = Fraction(1) if exact else 1.0
     inv_b = Fraction(1, B) if exact else 1.0 / B
     total = Fraction(0) if exact else 0.0
-    for sigma in _set_partitions(list(range(k))):
-        j = len(sigma)
-        row_of = {part: r for r, block in enumerate(sigma) for part in block}
+    for sigma in set_partitions(k):  # which tied parts share a row: row_of[part] as a restricted growth string
+        j = max(sigma) + 1
+        row_of = dict(enumerate(sigma))
         # step matrix for each set S of distinct rows placed in the current batch (as a bitmask)
         step: dict[int, np.ndarray] = {}
         for mask in range(1 << j):

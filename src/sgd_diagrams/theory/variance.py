@@ -14,6 +14,7 @@ import string
 
 import numpy as np
 
+from ..errors import SgdDiagramsError
 from ..schedules.grid import Schedule
 from .resummation import resummed_prediction
 from .series import taylor_series
@@ -50,12 +51,31 @@ def test_loss_variance_coefficients(landscape, schedule: Schedule, order: int, f
 
 def test_loss_variance(landscape, schedule: Schedule, order: int, etas, resum: bool = True,
                        force: bool = False) -> np.ndarray:
-    """Var[l(θ_T)] at each η: resummed (default) or the Taylor polynomial."""
+    """Var[l(θ_T)] at each η: resummed (default) or the Taylor polynomial.
+
+    A variance is never returned negative: round-off below zero becomes 0, and a truncation that drops
+    terms keeping E[l²] − E[l]² positive (orders 2–3 on quadratic losses) is refused with the reason.
+    """
     etas = np.atleast_1d(np.asarray(etas, dtype=np.float64))
     if not resum:
         c = test_loss_variance_coefficients(landscape, schedule, order, force)
-        return sum(ck * etas**k for k, ck in enumerate(c))
-    second = resummed_prediction(landscape, schedule, order, etas, "test-loss",
-                                 root_tensors=squared_loss_derivatives(landscape, max(order, 2)), force=force).value
-    mean = resummed_prediction(landscape, schedule, order, etas, "test-loss", force=force).value
-    return second - mean**2
+        values = sum(ck * etas**k for k, ck in enumerate(c))
+    else:
+        second = resummed_prediction(landscape, schedule, order, etas, "test-loss",
+                                     root_tensors=squared_loss_derivatives(landscape, max(order, 2)),
+                                     force=force).value
+        mean = resummed_prediction(landscape, schedule, order, etas, "test-loss", force=force).value
+        values = second - mean**2
+    return _nonnegative(np.asarray(values, dtype=np.float64), etas, order, "resummed" if resum else "taylor")
+
+
+def _nonnegative(values: np.ndarray, etas: np.ndarray, order: int, form: str) -> np.ndarray:
+    negative = values < -1e-12 * max(1.0, float(np.max(np.abs(values))))
+    if np.any(negative):
+        bad = ", ".join(f"{e:g}" for e in etas[negative])
+        raise SgdDiagramsError(
+            f"the order-{order} {form} test-loss variance comes out negative at eta {bad}: the truncation drops "
+            "terms of E[l^2] that keep it positive (l^2 needs order 4 on quadratic losses); raise the order or "
+            "lower eta"
+        )
+    return np.where(values < 0, 0.0, values)
