@@ -200,15 +200,21 @@ def predict(landscape: Any, schedule: Schedule, order: int, eta: Any, quantity: 
             lam = np.linalg.eigvalsh(exact.mean_derivative(2) if metric_m is None else
                                      _sym_sqrt(metric_m) @ exact.mean_derivative(2) @ _sym_sqrt(metric_m))
             trusted = trust_region(series.coefficients, etas, float(np.max(np.abs(lam))) if lam.size else 0.0)
-    messages = tuple(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)))
-    messages += _untrusted_message(etas, trusted, "--method resummed")
-    for message in messages:
-        warnings.warn(message, RuntimeWarning, stacklevel=2)
+    messages = _reissue(caught, _untrusted_message(etas, trusted, "the resummed form"))
     values = np.asarray(values, dtype=np.float64)
     if not np.all(np.isfinite(values)):
         raise SgdDiagramsError("prediction is not finite: eta is too large for the series; use a smaller eta")
     return Prediction(q.name, order, method, _form(method, limit, details.get("horizon")), etas, values, None,
                       messages, details, trusted)
+
+
+def _reissue(caught: list, extra: tuple[str, ...]) -> tuple[str, ...]:
+    """The theory's RuntimeWarnings (deduplicated) plus ``extra``, warned again to the caller and returned."""
+    messages = tuple(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)))
+    messages += extra
+    for message in messages:
+        warnings.warn(message, RuntimeWarning, stacklevel=3)
+    return messages
 
 
 def _sym_sqrt(m: np.ndarray) -> np.ndarray:
@@ -274,10 +280,7 @@ def _estimated(landscape, schedule, order, etas, q, method, samples, seed, repli
     trusted = None
     if pred.coefficients is not None:
         trusted = trust_region(pred.coefficients, etas, 0.0)
-    messages = tuple(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)))
-    messages += _untrusted_message(etas, trusted, "a lower order")
-    for message in messages:
-        warnings.warn(message, RuntimeWarning, stacklevel=3)
+    messages = _reissue(caught, _untrusted_message(etas, trusted, "a lower order"))
     if not (np.all(np.isfinite(pred.value)) and np.all(np.isfinite(pred.stderr))):
         raise SgdDiagramsError("prediction is not finite: eta is too large for the series; use a smaller eta")
     plan = pred.plan
