@@ -1,0 +1,137 @@
+"""The shared shape of a reproduction: its context, its outcome, and how both are written.
+
+Each experiment of the papers is a module of :mod:`sgd_diagrams.experiments.reproduce` with
+
+* ``run(ctx: Context) -> Outcome`` — does the work (theory beside simulation, with confidence
+  intervals) and returns every number it plotted, the claim quoted by section, what was measured,
+  and a verdict that follows from the numbers;
+* ``check(data: dict) -> list[str]`` — the claim's quantitative shape, read back from the JSON that
+  ``run`` wrote (an empty list when it holds).  CI runs every experiment with ``--quick`` and calls it.
+
+:func:`run_reproduction` writes ``NAME.json``, ``NAME.md`` (and the figures the run drew) atomically
+into the output folder; work saved with :meth:`Context.cached` survives a kill and is reused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ...errors import SgdDiagramsError
+from ...io import atomic_write_text, dumps, progress_bar, to_jsonable
+
+__all__ = ["VERDICTS", "Context", "Outcome", "render_markdown"]
+
+VERDICTS = ("confirmed", "confirmed with a correction", "refuted")
+
+
+@dataclass
+class Context:
+    """Where and how a reproduction runs.
+
+    ``quick`` asks for a run of ≤ 3 minutes on 2 CPU cores (few trials, few η); the default mode uses
+    enough trials that the verdict's confidence intervals are tight.  ``seed`` seeds everything;
+    ``data_dir`` points at Fashion-MNIST / CIFAR-10 files for the convnet experiments (None: the
+    offline digits data); ``device`` and ``backend`` pass through to simulations and estimates.
+    """
+
+    name: str
+    out_dir: Path
+    quick: bool = False
+    seed: int = 0
+    data_dir: Path | None = None
+    device: str = "cpu"
+    backend: str = "local"
+    show_progress: bool = True
+    _started: float = field(default_factory=time.perf_counter, repr=False)
+
+    @property
+    def partial_dir(self) -> Path:
+        """Folder of finished pieces of an interrupted run (removed after a successful run)."""
+        mode = "quick" if self.quick else "full"
+        return self.out_dir / ".partial" / f"{self.name}-{mode}-seed{self.seed}"
+
+    def figure(self, suffix: str = "") -> Path:
+        """Path of a figure of this reproduction: ``NAME.png`` or ``NAME-SUFFIX.png``."""
+        return self.out_dir / (f"{self.name}-{suffix}.png" if suffix else f"{self.name}.png")
+
+    def cached(self, key: str, compute: Callable[[], Any]) -> Any:
+        """``compute()``'s JSON-able result, saved under ``key`` so that a killed run resumes here.
+
+        Pieces are stored as JSON (never pickled) in :attr:`partial_dir`; a file that does not parse is
+        recomputed.  Use one key per finished unit of work (an η point, a chunk of trials).
+        """
+        digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+        path = self.partial_dir / f"{digest}.json"
+        if path.exists():
+            try:
+                stored = json.loads(path.read_text())
+                if isinstance(stored, dict) and stored.get("key") == key:
+                    return stored["value"]
+            except (OSError, ValueError):
+                pass
+        value = to_jsonable(compute())
+        self.partial_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(path, dumps({"key": key, "value": value}, indent=None))
+        return value
+
+    def progress(self, total: float, desc: str, unit: str = "step") -> Any:
+        """A progress bar (or log line) for ``total`` units, or None when progress is off."""
+        return progress_bar(total, f"{self.name}: {desc}", unit, enabled=self.show_progress)
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds since the run started."""
+        return time.perf_counter() - self._started
+
+
+@dataclass
+class Outcome:
+    """What a reproduction found.
+
+    ``claim`` quotes the paper (with seed and section), ``measured`` says in markdown what we ran and
+    found (with numbers), ``verdict`` is one of :data:`VERDICTS` and ``reason`` says why in one or two
+    sentences with numbers (and, for a correction, which one).  ``data`` holds every number plotted,
+    with trials, seeds and settings; ``figures`` are the file names (in the output folder) drawn.
+    """
+
+    title: str
+    claim: str
+    measured: str
+    verdict: str
+    reason: str
+    data: dict[str, Any]
+    figures: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.verdict not in VERDICTS:
+            raise SgdDiagramsError(f"verdict must be one of {VERDICTS}, got {self.verdict!r}")
+
+
+def render_markdown(name: str, outcome: Outcome, meta: dict[str, Any]) -> str:
+    """The ``NAME.md`` report: claim, measurement, verdict, figures, settings."""
+    lines = [f"# `{name}` — {outcome.title}", "", "## The paper's claim", "", outcome.claim, "",
+             "## What we measured", "", outcome.measured, "",
+             f"## Verdict: **{outcome.verdict}**", "", outcome.reason, ""]
+    for fig in outcome.figures:
+        lines += [f"![{name}]({fig})", ""]
+    if outcome.notes:
+        lines += ["## Notes", ""] + [f"- {n}" for n in outcome.notes] + [""]
+    lines += ["## Run", "", f"`{meta['command']}` — {meta['seconds']:.0f} s, mode "
+              f"{'quick' if meta['quick'] else 'full'}, seed {meta['seed']}, sgd-diagrams {meta['version']}.", ""]
+    return "\n".join(lines)
+
+
+def clear_partial(ctx: Context) -> None:
+    """Remove the finished pieces of ``ctx`` once its outputs are written."""
+    shutil.rmtree(ctx.partial_dir, ignore_errors=True)
+    parent = ctx.partial_dir.parent
+    if parent.exists() and not any(parent.iterdir()):
+        parent.rmdir()
