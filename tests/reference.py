@@ -3,7 +3,8 @@
 * :func:`brute_history_count` — enumerate every labelled map of a diagram's
   non-root nodes to shaded cells (T^d of them) and check the definition.
 * :func:`brute_series` — the Key Lemma's ground truth: enumerate every
-  training sequence of a finite landscape, run SGD on truncated power series
+  training sequence of a finite landscape, run SGD (with the schedule's lr
+  multipliers and heavy-ball momentum, if any) on truncated power series
   in η (a "jet" arithmetic implementing + − × ÷ ** exp log sin cos tanh sqrt),
   and average.  It shares no code with the diagram engine: losses are
   evaluated directly from their sympy expressions.
@@ -210,18 +211,22 @@ def brute_series(landscape, schedule: Schedule, order: int, metric=None):
     def as_jet(x):
         return x if isinstance(x, Jet) else Jet.const(float(x), order)
 
+    lr = schedule.lr if getattr(schedule, "lr", None) is not None else (1.0,) * schedule.T
+    beta = float(getattr(schedule, "momentum", 0.0))
     for seq in itertools.product(range(K), repeat=N):
         prob = float(np.prod([landscape.probs[j] for j in seq]))
         theta = [Jet.const(float(x), order) for x in landscape.init]
-        for batch in schedule.batches:
+        buf = [Jet.const(0.0, order) for _ in range(dim)]  # heavy ball: buf <- beta*buf + g, theta -= eta*m_t*buf
+        for t, batch in enumerate(schedule.batches):
             g = [Jet.const(0.0, order) for _ in range(dim)]
             for n in batch:
                 j = seq[n]
                 for a in range(dim):
                     g[a] = g[a] + as_jet(grads[j][a](*theta))
             g = [ga / float(len(batch)) for ga in g]
-            step = [sum((g[b] * float(eta[a, b]) for b in range(dim)), Jet.const(0.0, order)) for a in range(dim)]
-            theta = [theta[a] - eta_jet * step[a] for a in range(dim)]
+            buf = [buf[a] * beta + g[a] for a in range(dim)]
+            step = [sum((buf[b] * float(eta[a, b]) for b in range(dim)), Jet.const(0.0, order)) for a in range(dim)]
+            theta = [theta[a] - eta_jet * float(lr[t]) * step[a] for a in range(dim)]
         test = sum((as_jet(losses[j](*theta)) * float(landscape.probs[j]) for j in range(K)), Jet.const(0.0, order))
         train = sum((as_jet(losses[seq[n]](*theta)) for n in range(N)), Jet.const(0.0, order)) / float(N)
         out["test-loss"] += prob * test.c

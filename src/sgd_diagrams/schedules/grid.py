@@ -13,6 +13,12 @@ Constructors:
 * :func:`gd` — every point in every batch (B = N) for T steps;
 * :func:`from_batches` — any explicit list of batches (sizes may differ).
 
+A schedule may also carry per-step learning-rate multipliers ``lr = (m_0, …, m_{T−1})`` (step t
+uses η·m_t) and a heavy-ball momentum ``momentum = β`` (PyTorch's convention: buf ← β·buf + g_t,
+θ ← θ − η·m_t·buf, buf = 0 before step 0); build them with :meth:`Schedule.with_lr` (multipliers
+from :func:`lr_schedule`, e.g. ``"warmup:5+cosine"``) and :meth:`Schedule.with_momentum`.  Every
+consumer of a schedule (series, resummation, variance, simulation, pictures) honours both.
+
 Schedules are immutable values; :meth:`Schedule.to_json` and
 :func:`schedule_from_json` round-trip.
 """
@@ -20,6 +26,7 @@ Schedules are immutable values; :meth:`Schedule.to_json` and
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +48,8 @@ __all__ = [
     "schedule_from_json",
     "load_schedule",
     "parse_schedule_spec",
+    "lr_schedule",
+    "LR_SCHEDULE_HELP",
 ]
 
 
@@ -50,12 +59,19 @@ class Schedule:
 
     ``description`` records how the schedule was built (for example
     ``{"N": 10, "B": 2, "E": 3}``); it is informational only: equality and hashing
-    use ``N`` and ``batches``.
+    use ``N``, ``batches``, ``lr`` and ``momentum``.
+
+    ``lr`` (None, or T finite non-negative multipliers, not all zero): step t uses η·m_t.
+    ``momentum`` β ∈ [0, 1): heavy ball in PyTorch's convention, buf ← β·buf + g_t,
+    θ ← θ − η·m_t·buf.  A gradient read at step s then moves θ_u (u > s) by
+    K(s, u) = η Σ_{t=s}^{u−1} m_t β^{t−s}, the weight of a history's edge (docs/momentum.md).
     """
 
     N: int
     batches: tuple[tuple[int, ...], ...]
     description: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    lr: tuple[float, ...] | None = None
+    momentum: float = 0.0
 
     def __post_init__(self) -> None:
         if isinstance(self.N, bool) or not isinstance(self.N, (int, np.integer)) or self.N < 1:
@@ -88,13 +104,58 @@ class Schedule:
             if isinstance(batch, tuple):
                 seen[id(batch)] = clean[-1]
         object.__setattr__(self, "batches", tuple(clean))
+        object.__setattr__(self, "lr", _check_lr(self.lr, len(clean)))
+        object.__setattr__(self, "momentum", _check_momentum(self.momentum))
         object.__setattr__(self, "_hash", None)
 
     def __hash__(self) -> int:
         # Cached: hashing T batches of up to N points is O(NT).
         if self._hash is None:
-            object.__setattr__(self, "_hash", hash((self.N, self.batches)))
+            object.__setattr__(self, "_hash", hash((self.N, self.batches, self.lr, self.momentum)))
         return self._hash
+
+    # -- learning-rate multipliers and momentum ------------------------------------
+    @property
+    def plain(self) -> bool:
+        """True for plain constant-η SGD: no ``lr`` multipliers and no momentum."""
+        return self.lr is None and self.momentum == 0.0
+
+    def lr_multipliers(self) -> np.ndarray:
+        """m_t for every step (ones without ``lr``), float64 of length T."""
+        return np.ones(self.T) if self.lr is None else np.array(self.lr, dtype=np.float64)
+
+    def with_lr(self, multipliers: Sequence[float] | str | None) -> Schedule:
+        """This schedule with per-step multipliers m_t (step t uses η·m_t); a string is parsed by
+        :func:`lr_schedule`; None or all ones removes them."""
+        if isinstance(multipliers, str):
+            multipliers = lr_schedule(multipliers, self.T)
+        lr = _check_lr(multipliers, self.T)
+        if lr is not None and all(m == 1.0 for m in lr):
+            lr = None
+        return Schedule(self.N, self.batches, dict(self.description), lr, self.momentum)
+
+    def with_momentum(self, beta: float) -> Schedule:
+        """This schedule with heavy-ball momentum β ∈ [0, 1) (PyTorch convention)."""
+        return Schedule(self.N, self.batches, dict(self.description), self.lr, _check_momentum(beta))
+
+    def edge_kernel(self) -> np.ndarray:
+        """k[s, u] = K(s, u)/η = Σ_{t=s}^{u−1} m_t β^{t−s} for 0 ≤ s < u ≤ T (0 elsewhere), (T, T+1).
+
+        The weight of a history's edge from a node at step s to its parent at step u (the root at
+        u = T): θ_u = θ_0 − η Σ_{s<u} k[s, u] g_s(θ_s).  O(T²) memory: for tests and small T.
+        """
+        T = self.T
+        m = self.lr_multipliers()
+        beta = self.momentum
+        k = np.zeros((T, T + 1))
+        for s in range(T):
+            acc = 0.0
+            power = 1.0
+            for u in range(s + 1, T + 1):
+                acc += m[u - 1] * power
+                power *= beta
+                k[s, u] = acc
+        return k
 
     # -- basic shape -------------------------------------------------------------
     @property
@@ -136,12 +197,150 @@ class Schedule:
 
     # -- (de)serialisation -------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
-        """The explicit form ``{"N": n, "batches": [[...], ...]}``."""
-        return {"N": self.N, "batches": [list(b) for b in self.batches]}
+        """The explicit form ``{"N": n, "batches": [[...], ...]}`` (plus ``"lr"`` and ``"momentum"`` if set)."""
+        out: dict[str, Any] = {"N": self.N, "batches": [list(b) for b in self.batches]}
+        out.update(self._extras_json())
+        return out
+
+    def _extras_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.lr is not None:
+            out["lr"] = list(self.lr)
+        if self.momentum:
+            out["momentum"] = self.momentum
+        return out
 
     def __repr__(self) -> str:
         desc = ", ".join(f"{k}={v}" for k, v in self.description.items() if k not in ("N", "T"))
-        return f"Schedule(N={self.N}, T={self.T}{', ' + desc if desc else ''})"
+        extra = ""
+        if self.lr is not None:
+            extra += f", lr=[{self.lr[0]:g}..{self.lr[-1]:g}]"
+        if self.momentum:
+            extra += f", momentum={self.momentum:g}"
+        return f"Schedule(N={self.N}, T={self.T}{', ' + desc if desc else ''}{extra})"
+
+
+def _check_lr(lr: Any, T: int) -> tuple[float, ...] | None:
+    """``lr`` as a tuple of T floats (finite, ≥ 0, not all 0), or None; one-line errors otherwise."""
+    if lr is None:
+        return None
+    if isinstance(lr, (str, bytes)) or not isinstance(lr, (Sequence, np.ndarray)):
+        raise SgdDiagramsError(f"lr multipliers must be a list of {T} numbers (one per step), got {type(lr).__name__}")
+    values = []
+    for t, x in enumerate(lr):
+        if isinstance(x, bool) or not isinstance(x, (int, float, np.integer, np.floating)):
+            raise SgdDiagramsError(f"lr multiplier {t} must be a number, got {x!r}")
+        x = float(x)
+        if not math.isfinite(x) or x < 0:
+            raise SgdDiagramsError(f"lr multiplier {t} must be finite and >= 0, got {x!r}")
+        values.append(x)
+    if len(values) != T:
+        raise SgdDiagramsError(f"lr has {len(values)} multipliers but the schedule has T={T} steps; give one per step")
+    if T and not any(values):
+        raise SgdDiagramsError("every lr multiplier is 0, so training never moves; give some positive multiplier")
+    return tuple(values)
+
+
+def _check_momentum(beta: Any) -> float:
+    if isinstance(beta, bool) or not isinstance(beta, (int, float, np.integer, np.floating)):
+        raise SgdDiagramsError(f"momentum must be a number in [0, 1), got {beta!r}")
+    beta = float(beta)
+    if not (0.0 <= beta < 1.0):
+        raise SgdDiagramsError(f"momentum beta must lie in [0, 1), got {beta!r}")
+    return beta
+
+
+LR_SCHEDULE_HELP = (
+    "per-step learning-rate multipliers m_t (step t uses eta*m_t): 'constant'; 'cosine' or 'cosine:FLOOR' "
+    "(m_t = FLOOR + (1-FLOOR)(1+cos(pi t/T))/2); 'warmup:K' (m_t = (t+1)/K for t < K, then 1); "
+    "'step:F@S[,F@S...]' (multiply by F from step S on); 'linear' or 'linear:END' (1 down to END at the last "
+    "step); join parts with '+' to multiply them, e.g. 'warmup:5+cosine'"
+)
+
+
+def _lr_part(part: str, T: int) -> np.ndarray:
+    name, _, arg = part.strip().partition(":")
+    name = name.strip().lower()
+    t = np.arange(T, dtype=np.float64)
+
+    def number(text: str, what: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise SgdDiagramsError(f"lr schedule {part!r}: {what} {text!r} is not a number") from None
+        if not math.isfinite(value):
+            raise SgdDiagramsError(f"lr schedule {part!r}: {what} must be finite")
+        return value
+
+    def integer(text: str, what: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise SgdDiagramsError(f"lr schedule {part!r}: {what} {text!r} is not an integer") from None
+        if value < 0:
+            raise SgdDiagramsError(f"lr schedule {part!r}: {what} must be >= 0")
+        return value
+
+    if name == "constant":
+        if arg:
+            raise SgdDiagramsError("lr schedule 'constant' takes no argument (scale eta instead)")
+        return np.ones(T)
+    if name == "cosine":
+        floor = number(arg, "floor") if arg else 0.0
+        if not 0.0 <= floor <= 1.0:
+            raise SgdDiagramsError(f"lr schedule {part!r}: the cosine floor must lie in [0, 1]")
+        return floor + (1.0 - floor) * 0.5 * (1.0 + np.cos(np.pi * t / max(T, 1)))
+    if name == "linear":
+        end = number(arg, "end value") if arg else 0.0
+        if end < 0:
+            raise SgdDiagramsError(f"lr schedule {part!r}: the end value must be >= 0")
+        return 1.0 + (end - 1.0) * t / max(T - 1, 1)
+    if name == "warmup":
+        if not arg:
+            raise SgdDiagramsError("lr schedule 'warmup' needs its length, e.g. warmup:5")
+        K = integer(arg, "warm-up length")
+        return np.minimum(1.0, (t + 1.0) / K) if K else np.ones(T)
+    if name == "step":
+        if not arg:
+            raise SgdDiagramsError("lr schedule 'step' needs FACTOR@STEP, e.g. step:0.1@20 or step:0.5@10,0.5@20")
+        out = np.ones(T)
+        for item in arg.split(","):
+            factor, at, step = item.partition("@")
+            if not at:
+                raise SgdDiagramsError(f"lr schedule {part!r}: write FACTOR@STEP, e.g. step:0.1@20")
+            f = number(factor, "factor")
+            if f < 0:
+                raise SgdDiagramsError(f"lr schedule {part!r}: factors must be >= 0")
+            out[integer(step, "step"):] *= f
+        return out
+    raise SgdDiagramsError(
+        f"unknown lr schedule {name!r}; use constant, cosine[:FLOOR], linear[:END], warmup:K or step:F@S, "
+        "joined by '+', e.g. warmup:5+cosine"
+    )
+
+
+def lr_schedule(spec: str, T: int) -> tuple[float, ...]:
+    """Per-step multipliers (m_0, …, m_{T−1}) from a spec (step t uses η·m_t).
+
+    Parts (joined by ``+`` to multiply them, e.g. ``warmup:5+cosine``):
+
+    * ``constant`` — m_t = 1;
+    * ``cosine`` / ``cosine:FLOOR`` — m_t = FLOOR + (1 − FLOOR)·(1 + cos(π t/T))/2 (FLOOR ∈ [0, 1], default 0);
+    * ``linear`` / ``linear:END`` — from 1 at t = 0 linearly to END at t = T − 1 (default 0);
+    * ``warmup:K`` — m_t = (t + 1)/K for t < K, then 1 (linear warm-up over K steps);
+    * ``step:F@S[,F@S…]`` — multiply by F from step S on (e.g. ``step:0.1@20,0.1@40``).
+    """
+    if not isinstance(spec, str) or not spec.strip():
+        raise SgdDiagramsError(f"an lr schedule is a non-empty string like 'cosine' or 'warmup:5+cosine', got {spec!r}")
+    T = _positive_int(T, "T")
+    out = np.ones(T)
+    for part in spec.split("+"):
+        if not part.strip():
+            raise SgdDiagramsError(f"lr schedule {spec!r} has an empty part; join parts with a single '+'")
+        out = out * _lr_part(part, T)
+    result = _check_lr([float(x) for x in out], T)
+    assert result is not None
+    return result
 
 
 def _positive_int(value: Any, name: str) -> int:
@@ -249,7 +448,8 @@ def schedule_from_json(obj: Any) -> Schedule:
 
     Accepted forms: ``{"N": n, "batches": [[...], ...]}``,
     ``{"N": n, "B": b, "E": e}`` with optional ``"shuffle_seed"``, and
-    ``{"N": n, "T": t, "gd": true}``.
+    ``{"N": n, "T": t, "gd": true}``; each may add ``"lr": [m_0, …, m_{T−1}]`` (step t uses
+    η·m_t) and ``"momentum": β`` (heavy ball, 0 ≤ β < 1).
     """
     if not isinstance(obj, dict):
         raise SgdDiagramsError(
@@ -257,6 +457,16 @@ def schedule_from_json(obj: Any) -> Schedule:
         )
     if "N" not in obj:
         raise SgdDiagramsError('schedule JSON needs "N", the number of training points')
+    if "lr" in obj or "momentum" in obj:
+        rest = {k: v for k, v in obj.items() if k not in ("lr", "momentum")}
+        base = schedule_from_json(rest)
+        lr = obj.get("lr")
+        if lr is not None and not isinstance(lr, list):
+            raise SgdDiagramsError(f'"lr" must be a list of {base.T} numbers (one multiplier per step)')
+        momentum = obj.get("momentum", 0.0)
+        if isinstance(momentum, bool) or not isinstance(momentum, (int, float)):
+            raise SgdDiagramsError(f'"momentum" must be a number in [0, 1), got {momentum!r}')
+        return Schedule(base.N, base.batches, dict(base.description), _check_lr(lr, base.T), momentum)
     if "batches" in obj:
         extra = sorted(set(obj) - {"N", "batches"})
         if extra:

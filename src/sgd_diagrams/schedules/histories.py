@@ -42,10 +42,10 @@ import numpy as np
 from ..diagrams.diagram import Diagram
 from ..errors import SgdDiagramsError
 from .grid import Schedule
-from .sweep import HistorySweep, history_sweep
+from .sweep import HistorySweep, history_sweep, kernel_sweep
 
 __all__ = ["History", "RowGroup", "check_history", "has_history", "history_count", "history_counts",
-           "history_seconds", "row_groups"]
+           "history_seconds", "kernel_history_count", "row_groups"]
 
 History = dict[int, tuple[int, int]]
 """A history as ``{v: (n, t)}`` for the non-root nodes v = 1..m of a diagram (canonical labelling)."""
@@ -272,6 +272,14 @@ def history_count(d: Diagram, schedule: Schedule, exact: bool = False) -> float 
         raise SgdDiagramsError("history_count needs a Diagram (use sgd_diagrams.diagrams.parse)")
     if not isinstance(schedule, Schedule):
         raise SgdDiagramsError("history_count needs a Schedule (see sgd_diagrams.schedules)")
+    if not schedule.plain:  # per-step lr multipliers or momentum: every edge carries k(s, u)
+        if exact:
+            raise SgdDiagramsError("exact (rational) history counts need a schedule without lr multipliers or "
+                                   "momentum; drop exact=True")
+        if schedule.description.get("shuffle") == "average":
+            raise SgdDiagramsError("the shuffle average has no lr multipliers or momentum yet; use one fixed "
+                                   "shuffle (sgd:N=..,B=..,E=..,seed=S) with --lr-schedule/--momentum")
+        return kernel_history_count(d, schedule)
     if schedule.description.get("shuffle") == "average":  # sgd_reshuffled: the expectation over shuffles
         from .shuffles import expected_history_count
 
@@ -296,6 +304,74 @@ def history_count(d: Diagram, schedule: Schedule, exact: bool = False) -> float 
         labelled = labelled / (Fraction(schedule.N) if exact else schedule.N)
     result = Fraction(labelled) / d.automorphisms if exact else float(labelled) / d.automorphisms
     return result
+
+
+def _row_tuples(schedule: Schedule, k: int):
+    """Row-group tuples of k tied parts: (group index per part (Q, k), multiplicities (Q,), groups)."""
+    rows, mults = row_groups(schedule, False)
+    combos = np.array(list(itertools.product(range(len(rows)), repeat=k)), dtype=np.int64).reshape(-1, k)
+    mult_arr = np.asarray(mults, dtype=np.float64)
+    mult = np.prod(mult_arr[combos], axis=1) if k else np.ones(1)
+    return combos, mult, rows
+
+
+def _cells_by_step(rows, T: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """For every step t, the row groups shaded at t and their weights 1/|B_t|."""
+    groups: list[list[int]] = [[] for _ in range(T)]
+    weights: list[list[float]] = [[] for _ in range(T)]
+    for g, (times, wts) in enumerate(rows):
+        for t, w in zip(times, wts, strict=True):
+            groups[t].append(g)
+            weights[t].append(float(w))
+    return [(np.array(g, dtype=np.int64), np.array(w)) for g, w in zip(groups, weights, strict=True)]
+
+
+def kernel_history_count(d: Diagram, schedule: Schedule) -> float:
+    """The history count of ``d`` with every edge weighted by k(s, u) = Σ_{t=s}^{u−1} m_t β^{t−s}.
+
+    Σ_f Π_nodes 1/|B_t| · Π_edges k(t_child, t_parent) / |Aut(D)| (the root at T), for a schedule
+    with per-step lr multipliers m_t and/or momentum β (seed 001 App. A.3 with the kernel of
+    :class:`~sgd_diagrams.schedules.sweep.KernelSweep`).  A dense sweep over the T steps, vectorized
+    over the tied parts' row tuples: O(T · tuples · states²).  With m ≡ 1 and β = 0 it equals
+    :func:`history_count`.
+    """
+    ks = kernel_sweep(d, schedule.momentum > 0)
+    T = schedule.T
+    if ks.m == 0:
+        return 1.0 / d.automorphisms
+    mats = ks.beta_matrices(schedule.momentum)
+    mt = schedule.lr_multipliers()
+    powers = mt[:, None] ** np.arange(ks.m + 1)[None, :]  # (T, m+1)
+    idle = mats.pop(ks.zero_counts)
+    k = len(ks.tied_parts)
+    combos, mult, rows = _row_tuples(schedule, k) if k else (np.zeros((1, 0), dtype=np.int64), np.ones(1), ())
+    cells = _cells_by_step(rows, T) if k else None
+    n_groups = len(rows)
+    Q = len(mult)
+    v = np.zeros((Q, ks.n_states))
+    v[:, ks.start] = 1.0
+    wvec = np.zeros(max(n_groups, 1))
+    for t in range(T):
+        new = v @ np.tensordot(powers[t], idle, axes=(0, 0))
+        if k:
+            gs, ws = cells[t]
+            if len(gs):
+                wvec[gs] = ws
+                w_parts = wvec[combos]  # (Q, k)
+                for counts, mat in mats.items():
+                    coef = np.ones(Q)
+                    for i, c in enumerate(counts):
+                        if c:
+                            coef = coef * w_parts[:, i] ** c
+                    sel = np.flatnonzero(coef)
+                    if len(sel):
+                        new[sel] += (v[sel] @ np.tensordot(powers[t], mat, axes=(0, 0))) * coef[sel, None]
+                wvec[gs] = 0.0
+        v = new
+    total = float(v[:, ks.full] @ mult)
+    if ks.root_shared:
+        total /= schedule.N
+    return total / d.automorphisms
 
 
 def history_counts(diagrams, schedule: Schedule, exact: bool = False) -> list:

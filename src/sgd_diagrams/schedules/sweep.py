@@ -40,7 +40,7 @@ import numpy as np
 
 from ..diagrams.diagram import Diagram
 
-__all__ = ["HistorySweep", "SweepTransition", "history_sweep"]
+__all__ = ["HistorySweep", "KernelSweep", "SweepTransition", "history_sweep", "kernel_sweep"]
 
 
 class SweepTransition(NamedTuple):
@@ -189,3 +189,101 @@ def _build(d: Diagram) -> HistorySweep:
 def history_sweep(d: Diagram) -> HistorySweep:
     """The (cached) :class:`HistorySweep` of diagram ``d``: every state and one-step transition."""
     return _build(d)
+
+
+# -- kernel-weighted sweep: per-step learning rates and heavy-ball momentum ----------------------
+@dataclass(frozen=True, eq=False)
+class KernelSweep:
+    """The time sweep with every edge weighted by k(s, u) = Σ_{t=s}^{u−1} m_t β^{t−s} (build with
+    :func:`kernel_sweep`).
+
+    With momentum, θ_u = θ_0 − η Σ_{s<u} k(s, u) g_s(θ_s), so in the Key Lemma's expansion the edge from
+    a node at step s to its parent at step u (the root at u = T) carries k(s, u) instead of 1 (plain SGD
+    with multipliers: k = m_s).  Write k(s, u) = Σ_a m_a β^{a−s} over an *application step*
+    a ∈ [s, u): an edge is *pending* from its child's step until a (weight β per step), *applied* at a
+    (weight m_a), and its parent may be placed only after a.  A state is (placed, applied) bitmasks
+    with every placed node's children applied; one step places available nodes (children applied),
+    then every pending edge either applies (m_t) or waits (β).  ``coefficients[counts][a, p]`` counts
+    the transitions placing ``counts`` tied nodes that apply a edges and leave p pending, so the step
+    matrix at time t is Σ_{a,p} m_t^a β^p coefficients[counts][a, p].  Without momentum (β = 0)
+    only states with every placed edge applied survive (``momentum=False`` drops the others).
+    """
+
+    m: int
+    states: tuple[tuple[int, int], ...]
+    start: int
+    full: int
+    tied_parts: tuple[tuple[int, ...], ...]
+    root_shared: bool
+    coefficients: Mapping[tuple[int, ...], np.ndarray] = field(repr=False)
+
+    @property
+    def n_states(self) -> int:
+        return len(self.states)
+
+    @property
+    def zero_counts(self) -> tuple[int, ...]:
+        return (0,) * len(self.tied_parts)
+
+    def beta_matrices(self, beta: float) -> dict[tuple[int, ...], np.ndarray]:
+        """{counts: C (m+1, ns, ns)} with C[a] = Σ_p β^p coefficients[counts][a, p] (float64)."""
+        pows = np.array([1.0] + [float(beta) ** p for p in range(1, self.m + 1)])
+        return {c: np.einsum("apij,p->aij", coef, pows) for c, coef in self.coefficients.items()}
+
+
+def _submasks(mask: int):
+    sub = mask
+    while True:
+        yield sub
+        if sub == 0:
+            return
+        sub = (sub - 1) & mask
+
+
+def _build_kernel(d: Diagram, momentum: bool) -> KernelSweep:
+    base = history_sweep(d)
+    m = base.m
+    child_mask = [0] * (m + 1)
+    for v in range(1, m + 1):
+        p = base.parents[v]
+        if p:
+            child_mask[p] |= 1 << (v - 1)
+    tied_of = {v: i for i, vs in enumerate(base.tied_parts) for v in vs}
+    states = []
+    for S in base.states:
+        for A in (_submasks(S) if momentum else (S,)):
+            if all(not (S >> (v - 1)) & 1 or (A & child_mask[v]) == child_mask[v] for v in range(1, m + 1)):
+                states.append((S, A))
+    index = {s: i for i, s in enumerate(states)}
+    ns = len(states)
+    coefficients: dict[tuple[int, ...], np.ndarray] = {}
+    for i, (S, A) in enumerate(states):
+        avail = [v for v in range(1, m + 1) if not (S >> (v - 1)) & 1 and (A & child_mask[v]) == child_mask[v]]
+        for r in range(len(avail) + 1):
+            for placed in itertools.combinations(avail, r):
+                counts = [0] * len(base.tied_parts)
+                for v in placed:
+                    if v in tied_of:
+                        counts[tied_of[v]] += 1
+                S2 = S | sum(1 << (v - 1) for v in placed)
+                pending = S2 & ~A
+                n_pending = bin(pending).count("1")
+                for apply in (_submasks(pending) if momentum else (pending,)):
+                    j = index[(S2, A | apply)]
+                    a = bin(apply).count("1")
+                    coef = coefficients.setdefault(tuple(counts), np.zeros((m + 1, m + 1, ns, ns), dtype=np.int64))
+                    coef[a, n_pending - a, i, j] += 1
+    for coef in coefficients.values():
+        coef.setflags(write=False)
+    zero = (0,) * len(base.tied_parts)
+    coefficients = {zero: coefficients.pop(zero), **coefficients}
+    full_mask = (1 << m) - 1
+    return KernelSweep(m=m, states=tuple(states), start=index[(0, 0)], full=index[(full_mask, full_mask)],
+                       tied_parts=base.tied_parts, root_shared=base.root_shared,
+                       coefficients=MappingProxyType(coefficients))
+
+
+@lru_cache(maxsize=4096)
+def kernel_sweep(d: Diagram, momentum: bool) -> KernelSweep:
+    """The (cached) :class:`KernelSweep` of ``d``: with ``momentum`` the pending/applied edge automaton."""
+    return _build_kernel(d, bool(momentum))

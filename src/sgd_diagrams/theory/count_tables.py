@@ -262,6 +262,8 @@ def structured_family(schedule: Schedule) -> tuple[str, tuple[int, ...]] | None:
     """
     if not isinstance(schedule, Schedule):
         raise SgdDiagramsError("structured_family needs a Schedule (see sgd_diagrams.schedules)")
+    if not schedule.plain:  # lr multipliers or momentum: the tables are for constant-η plain SGD
+        return None
     desc = schedule.description
     if not isinstance(desc, Mapping):
         return None

@@ -18,6 +18,10 @@ selects the diagrams:
 With a matrix learning rate η = scalar·P (``metric=P``) the coefficients are
 those of the scalar; uvalues contract through P.
 
+Per-step lr multipliers and momentum (``schedule.lr``, ``schedule.momentum``) weight every edge of a
+history by k(s, u) = Σ_{t=s}^{u−1} m_t β^{t−s} (:func:`~sgd_diagrams.schedules.histories.kernel_history_count`);
+such schedules skip the closed-form tables below.
+
 Counts: for in-order SGD and GD and diagrams with ≤ 4 edges the count is read from the shipped
 closed forms (:mod:`sgd_diagrams.theory.count_tables`, seed 001 Prop 2, App. A.3), exact at any N;
 otherwise it is swept (:func:`~sgd_diagrams.schedules.histories.history_count`), and only those
@@ -94,7 +98,7 @@ def _tabulated_counts(q: Quantity, schedule: Schedule, order: int) -> dict[Diagr
     # imported here so that ``python -m sgd_diagrams.theory.count_tables`` does not find itself half-imported
     from .count_tables import structured_family, table_history_count
 
-    family = structured_family(schedule)
+    family = structured_family(schedule) if schedule.plain else None  # the tables know constant-η plain SGD only
     if family is None:
         return {}
     out: dict[Diagram, float] = {}
@@ -123,7 +127,13 @@ def taylor_series(landscape, schedule: Schedule, order: int, quantity: str | Qua
         raise SgdDiagramsError("taylor_series needs a Schedule")
     if root_tensors is not None and q.name != "test-loss":
         raise SgdDiagramsError("a custom measured quantity (root_tensors) uses the test-loss diagrams")
-    if is_shuffle_average(schedule):  # expectation over reshuffles (schedules/shuffles.py)
+    if not schedule.plain:  # lr multipliers / momentum: kernel-weighted sweeps, no closed-form tables
+        if is_shuffle_average(schedule):
+            raise SgdDiagramsError("the shuffle average has no lr multipliers or momentum yet; use one fixed "
+                                   "shuffle (sgd:N=..,B=..,E=..,seed=S) with --lr-schedule/--momentum")
+        tabulated = {}
+        swept = [d for k in range(order + 1) for d in q.diagrams(k)]
+    elif is_shuffle_average(schedule):  # expectation over reshuffles (schedules/shuffles.py)
         _check_shuffle_work(schedule, order, force)
         desc = schedule.description
         tabulated = {d: expected_history_count(d, desc["N"], desc["B"], desc["E"])
