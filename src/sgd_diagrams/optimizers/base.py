@@ -27,7 +27,7 @@ from ..errors import SgdDiagramsError
 from ..landscapes.protocol import Landscape
 from ..schedules import Schedule
 
-__all__ = ["Optimizer", "Stepper", "State"]
+__all__ = ["Optimizer", "Stepper", "State", "require_plain"]
 
 State = tuple[torch.Tensor, ...]
 
@@ -39,7 +39,12 @@ class Stepper(ABC):
         self.landscape = landscape
         self.schedule = schedule
         self.eta = float(eta)
+        self.rates = [self.eta * float(m) for m in schedule.lr_multipliers()]  # η·m_t per step
         self.batch_gradient = grad(landscape.batch_loss)
+
+    def eta_at(self, t: int) -> float:
+        """The learning rate η·m_t of step t (the schedule's lr multipliers; η without them)."""
+        return self.rates[t]
 
     def init_state(self, theta0: torch.Tensor) -> State:
         """The state before step 0 (θ first)."""
@@ -88,3 +93,12 @@ def check_eta(eta: float) -> float:
     if not (value > 0 and value < float("inf")):
         raise SgdDiagramsError(f"learning rate eta must be positive and finite, got {eta!r}")
     return value
+
+
+def require_plain(schedule: Schedule, name: str) -> None:
+    """One-line refusal for optimizers that do not follow a schedule's lr multipliers or momentum."""
+    if not schedule.plain:
+        raise SgdDiagramsError(
+            f"the {name} optimizer does not support lr multipliers or momentum yet; use sgd, gd or momentum "
+            "with --lr-schedule/--momentum, or drop them"
+        )

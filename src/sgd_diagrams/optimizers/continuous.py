@@ -32,7 +32,7 @@ from ..landscapes.protocol import Landscape
 from ..landscapes.sampled import population_gradient_and_noise_factor
 from ..limits import MAX_SUBSTEPS
 from ..schedules import Schedule
-from .base import Optimizer, State, Stepper
+from .base import Optimizer, State, Stepper, require_plain
 
 __all__ = ["ODE", "SDE"]
 
@@ -112,6 +112,7 @@ class ODE(Optimizer):
         return "ode"
 
     def bind(self, landscape, schedule, eta) -> Stepper:
+        require_plain(schedule, self.name)
         return _OdeStepper(landscape, schedule, eta, self.substeps)
 
     def describe(self) -> dict:
@@ -135,6 +136,7 @@ class SDE(Optimizer):
         return "sde" if self.noise == "varying" else "sde-frozen"
 
     def bind(self, landscape, schedule, eta) -> Stepper:
+        require_plain(schedule, self.name)
         return _SdeStepper(landscape, schedule, eta, self.substeps, self.noise)
 
     def describe(self) -> dict:

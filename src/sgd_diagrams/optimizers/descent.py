@@ -6,6 +6,10 @@
   (B_t = {0..N−1}); comparing it with SGD on the same training sets gives
   Corollary 2's GD − SGD difference.
 * Momentum (heavy ball): v_{t+1} = β v_t + ∇l_{B_t}(θ_t), θ_{t+1} = θ_t − η v_{t+1}, v_0 = 0.
+
+Every step t uses the learning rate η·m_t of the schedule's lr multipliers.  A schedule with momentum
+β > 0 (``Schedule.with_momentum``, ``--momentum``) makes SGD and GD heavy-ball descents with that β; the
+``momentum`` optimizer uses the schedule's β when it has one, else its own (default 0.9).
 """
 
 from __future__ import annotations
@@ -22,31 +26,28 @@ from .base import Optimizer, State, Stepper
 __all__ = ["SGD", "GD", "Momentum"]
 
 
-class _SgdStepper(Stepper):
-    def step(self, state, t, batch_rows, train_rows, noise) -> State:
-        theta = state[0] - self.eta * self.batch_gradient(state[0], batch_rows)
-        return (self.landscape.project(theta),)
+class _HeavyBallStepper(Stepper):
+    """θ ← θ − η·m_t·buf with buf ← β·buf + g_t (buf = 0 before step 0); β = 0 is plain (S)GD.
 
+    ``full_batch``: g_t averages the whole training set (GD) instead of the batch of step t.
+    """
 
-class _GdStepper(Stepper):
-    def step(self, state, t, batch_rows, train_rows, noise) -> State:
-        theta = state[0] - self.eta * self.batch_gradient(state[0], train_rows)
-        return (self.landscape.project(theta),)
-
-
-class _MomentumStepper(Stepper):
-    def __init__(self, landscape: Landscape, schedule: Schedule, eta: float, beta: float) -> None:
+    def __init__(self, landscape: Landscape, schedule: Schedule, eta: float, beta: float,
+                 full_batch: bool = False) -> None:
         super().__init__(landscape, schedule, eta)
-        self.beta = beta
+        self.beta = float(beta)
+        self.full_batch = full_batch
 
     def init_state(self, theta0: torch.Tensor) -> State:
-        return (theta0, torch.zeros_like(theta0))
+        return (theta0, torch.zeros_like(theta0)) if self.beta else (theta0,)
 
     def step(self, state, t, batch_rows, train_rows, noise) -> State:
-        theta, velocity = state
-        velocity = self.beta * velocity + self.batch_gradient(theta, batch_rows)
-        theta = self.landscape.project(theta - self.eta * velocity)
-        return (theta, velocity)
+        theta = state[0]
+        g = self.batch_gradient(theta, train_rows if self.full_batch else batch_rows)
+        if not self.beta:
+            return (self.landscape.project(theta - self.eta_at(t) * g),)
+        velocity = self.beta * state[1] + g
+        return (self.landscape.project(theta - self.eta_at(t) * velocity), velocity)
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ class SGD(Optimizer):
         return "sgd"
 
     def bind(self, landscape, schedule, eta) -> Stepper:
-        return _SgdStepper(landscape, schedule, eta)
+        return _HeavyBallStepper(landscape, schedule, eta, schedule.momentum)
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ class GD(Optimizer):
         return "gd"
 
     def bind(self, landscape, schedule, eta) -> Stepper:
-        return _GdStepper(landscape, schedule, eta)
+        return _HeavyBallStepper(landscape, schedule, eta, schedule.momentum, full_batch=True)
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,8 @@ class Momentum(Optimizer):
         return "momentum"
 
     def bind(self, landscape, schedule, eta) -> Stepper:
-        return _MomentumStepper(landscape, schedule, eta, float(self.beta))
+        beta = schedule.momentum if schedule.momentum > 0 else float(self.beta)
+        return _HeavyBallStepper(landscape, schedule, eta, beta)
 
     def describe(self) -> dict:
         return {"name": self.name, "beta": float(self.beta)}

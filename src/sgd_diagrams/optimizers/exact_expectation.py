@@ -82,6 +82,8 @@ def exact_expectation(landscape, schedule: Schedule, etas, metric: np.ndarray | 
 
     Vectorized over η.  Returns a dict of arrays: scalars with shape (len(etas),),
     ``displacement`` with shape (len(etas), dim).  ``metric`` P makes the step −η·P·g.
+    Step t uses η·m_t (the schedule's lr multipliers); a schedule with momentum β > 0 makes sgd and gd
+    heavy-ball descents with that β, and the ``momentum`` optimizer uses it instead of ``beta``.
     """
     if optimizer not in OPTIMIZERS:
         raise SgdDiagramsError(f"exact enumeration supports {', '.join(OPTIMIZERS)}, not {optimizer!r}")
@@ -101,18 +103,25 @@ def exact_expectation(landscape, schedule: Schedule, etas, metric: np.ndarray | 
     S = len(seqs)
     theta = np.broadcast_to(landscape.init, (S, len(etas), landscape.dim)).copy()
     velocity = np.zeros_like(theta)
+    if optimizer == "gdc" and not schedule.plain:
+        raise SgdDiagramsError("exact enumeration of gdc does not support lr multipliers or momentum")
+    if schedule.momentum > 0:
+        beta = schedule.momentum
+    elif optimizer != "momentum":
+        beta = 0.0
+    multipliers = schedule.lr_multipliers()
     with np.errstate(all="ignore"):
-        for batch in schedule.batches:
+        for t, batch in enumerate(schedule.batches):
             columns = range(N) if optimizer in ("gd", "gdc") else batch
             step = _point_sum(landscape, seqs, columns, theta, _gradient(landscape)) / len(columns)
             if optimizer == "gdc":
                 # ∇ of the unbiased variance estimate Σ_n |g_n − ḡ|²/(2(N−1)) · 2 = 2/(N−1) Σ_n H_n (g_n − ḡ).
                 trace_grad = _point_sum(landscape, seqs, range(N), theta, _hessian_times_centred(landscape, step))
                 step = step + gdc_coefficient * etas[None, :, None] * (2.0 / (N - 1)) * trace_grad
-            if optimizer == "momentum":
+            if beta:
                 velocity = beta * velocity + step
                 step = velocity
-            theta = theta - etas[None, :, None] * (step @ P.T)
+            theta = theta - multipliers[t] * etas[None, :, None] * (step @ P.T)
         test = landscape.test_loss(theta)
         train = _point_sum(landscape, seqs, range(N), theta, lambda j, th, _: landscape.loss(j, th)) / N
     if not (np.all(np.isfinite(test)) and np.all(np.isfinite(train))):

@@ -38,7 +38,7 @@ from ..landscapes.protocol import Landscape
 from ..landscapes.sampled import per_sample_gradients
 from ..schedules import Schedule
 from ..theory.gdc import gdc_coefficient
-from .base import Optimizer, State, Stepper
+from .base import Optimizer, State, Stepper, require_plain
 
 __all__ = [
     "GDC",
@@ -148,6 +148,7 @@ class GDC(Optimizer):
         return "gdc"
 
     def bind(self, landscape, schedule, eta) -> Stepper:
+        require_plain(schedule, self.name)
         kappa = gdc_coefficient(schedule) if self.coefficient is None else float(self.coefficient)
         return _GdcStepper(landscape, schedule, eta, kappa)
 
@@ -169,6 +170,7 @@ class STIC(Optimizer):
         return "stic"
 
     def bind(self, landscape, schedule, eta) -> Stepper:
+        require_plain(schedule, self.name)
         return _SticStepper(landscape, schedule, eta, float(self.weight))
 
     def describe(self) -> dict:

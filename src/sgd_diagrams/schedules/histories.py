@@ -401,6 +401,8 @@ def history_seconds(diagrams, schedule: Schedule, labels: int = 1) -> float:
     rows, _ = row_groups(schedule, False)
     groups = max(len(rows), 1)
     cells = sum(len(r.times) for r in rows) / groups
+    if not schedule.plain:
+        return _kernel_seconds(diagrams, schedule, groups, cells, labels)
     seconds = 0.0
     for d in diagrams:
         sw = history_sweep(d)
@@ -417,4 +419,35 @@ def history_seconds(diagrams, schedule: Schedule, labels: int = 1) -> float:
         n_mats = len(sw.step_matrices()[1]) + 1
         items = tuples * k * cells
         seconds += labels * (items * _SECONDS_PER_PYTHON_ITEM + items * n_mats * ns * ns * _SECONDS_PER_FLOP)
+    return seconds
+
+
+_SECONDS_PER_STEP_MATRIX = 2e-5  # forming one step matrix of the dense kernel sweep
+
+
+def _kernel_seconds(diagrams, schedule: Schedule, groups: int, cells: float, labels: int) -> float:
+    """Cost of :func:`kernel_history_count` (a dense sweep over all T steps, vectorized over row tuples).
+
+    Per step: the idle matrix on every tuple (tuples × states² flops) plus the event matrices on the
+    tuples with a cell at that step (≈ k·cells/T of them); calibrated like :func:`history_seconds`.
+    """
+    T = schedule.T
+    seconds = 0.0
+    for d in diagrams:
+        ks = kernel_sweep(d, schedule.momentum > 0)
+        if ks.m == 0:
+            continue
+        k = len(ks.tied_parts)
+        ns = ks.n_states
+        tuples = float(groups) ** k
+        if tuples * ns * labels * 8 * 4 > _BYTES_LIMIT:
+            raise SgdDiagramsError(
+                f"counting histories of {d} needs {groups}^{k} row tuples x {ns} states "
+                f"(~{tuples * ns * labels * 32 / 2**30:.0f} GiB); use a smaller order or N"
+            )
+        n_mats = len(ks.coefficients)
+        busy = min(1.0, k * cells / max(T, 1))
+        flops = tuples * ns * ns * (1.0 + (n_mats - 1) * busy) * 4.0
+        seconds += labels * T * (flops * _SECONDS_PER_FLOP + n_mats * _SECONDS_PER_STEP_MATRIX
+                                 + tuples * k * _SECONDS_PER_FLOP * 20)
     return seconds
