@@ -76,15 +76,27 @@ def _exact(landscape: Any) -> Any:
 
 
 def taylor_series(landscape: Any, schedule: Schedule, order: int, quantity: str | Quantity = "test-loss", *,
-                  metric: np.ndarray | None = None, force: bool = False) -> Series:
+                  metric: np.ndarray | None = None, lr: Any = None, momentum: float | None = None,
+                  force: bool = False) -> Series:
     """Theorem 1's Taylor series of E[quantity] to η^order, exactly (``s.coefficients``, ``s(eta)``).
 
-    ``metric``: a matrix learning rate η = scalar·P (P symmetric).  Landscapes without an exact form
-    (neural networks) raise an error pointing to ``predict(..., samples=K)``.
+    ``metric``: a matrix learning rate η = scalar·P (P symmetric).  ``lr``: per-step multipliers (a list
+    of T numbers, or a spec such as ``"warmup:5+cosine"``, see :func:`~sgd_diagrams.schedules.lr_schedule`)
+    and ``momentum``: heavy-ball β — both shorthand for ``schedule.with_lr(lr).with_momentum(momentum)``.
+    Landscapes without an exact form (neural networks) raise an error pointing to ``predict(..., samples=K)``.
     """
     q = _quantity(quantity, exclude_variance=True)
-    return _taylor_series(_exact(landscape), _check_schedule(schedule), order, q, metric=_metric(metric, landscape),
-                          force=force)
+    schedule = _with_lr_momentum(_check_schedule(schedule), lr, momentum)
+    return _taylor_series(_exact(landscape), schedule, order, q, metric=_metric(metric, landscape), force=force)
+
+
+def _with_lr_momentum(schedule: Schedule, lr: Any, momentum: float | None) -> Schedule:
+    """``schedule`` with ``lr`` multipliers (list or spec string) and momentum β applied, when given."""
+    if lr is not None:
+        schedule = schedule.with_lr(lr)
+    if momentum is not None:
+        schedule = schedule.with_momentum(momentum)
+    return schedule
 
 
 def _quantity(value: str | Quantity, exclude_variance: bool = False) -> Quantity:
@@ -145,7 +157,8 @@ def predict(landscape: Any, schedule: Schedule, order: int, eta: Any, quantity: 
             method: str = "taylor", *, samples: int | None = None, seed: int = 0, replications: int | None = None,
             metric: Any = None, limit: str = "epochs", cache: str | Path | None = None,
             progress: bool = False, force: bool = False, backend: str = "local",
-            address: str | None = None, device: str | None = None) -> Prediction:
+            address: str | None = None, device: str | None = None, lr: Any = None,
+            momentum: float | None = None) -> Prediction:
     """Predict E[quantity] after SGD on ``schedule`` at each learning rate in ``eta``.
 
     ``method``: ``"taylor"`` (Theorem 1's polynomial), ``"resummed"`` (linkless diagrams with propagators
@@ -155,12 +168,14 @@ def predict(landscape: Any, schedule: Schedule, order: int, eta: Any, quantity: 
     ``samples=K`` estimates every diagram value from K sampled data points (``seed``; ``replications`` R
     for the standard errors, default 20) — any landscape, including a :class:`TorchLandscape`; Taylor and
     resummed forms.  ``cache``: a directory where estimates are stored and reused (opt-in).
+    ``lr`` / ``momentum``: per-step multipliers (list or spec) and heavy-ball β, as in :func:`taylor_series`
+    (the resummed forms take ``lr`` only; momentum needs the Taylor form).
     Order limits: :data:`sgd_diagrams.theory.orders.ORDER_LIMITS`.
     """
     if method not in METHODS:
         raise SgdDiagramsError(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
     q = _quantity(quantity)
-    schedule = _check_schedule(schedule)
+    schedule = _with_lr_momentum(_check_schedule(schedule), lr, momentum)
     etas = check_etas(eta)
     if limit not in LIMIT_FAMILIES:
         raise SgdDiagramsError(f"limit must be one of {', '.join(LIMIT_FAMILIES)}, got {limit!r}")
@@ -338,7 +353,7 @@ def simulate(landscape: Any, schedule: Schedule, optimizers: Sequence[str] = ("s
              completed: dict[tuple[int, int], Any] | None = None,
              on_chunk: Callable[[int, int, Any], None] | None = None, force: bool = False,
              backend: str = "local", address: str | None = None, eval_size: int | None = None,
-             device: str | None = None) -> Simulation:
+             device: str | None = None, lr: Any = None) -> Simulation:
     """Simulate ``optimizers`` (names: sgd gd gdc sde sde-frozen ode momentum stic) at each η in ``eta``.
 
     ``trials`` independent training sets per η, in vectorized chunks of ``chunk``; the same seed at every η
@@ -351,12 +366,16 @@ def simulate(landscape: Any, schedule: Schedule, optimizers: Sequence[str] = ("s
     cheaper, and the reported SEM includes the subsampling noise (``variance_split`` in each test-loss
     summary says how much).  ``device``: ``"auto"`` (a GPU when visible), ``"cpu"`` or ``"cuda[:N]"``; the
     training sets and noise are drawn on the CPU from the same seeds on every device.
+
+    ``lr``: per-step multipliers (list or spec, see :func:`taylor_series`).  Heavy-ball momentum of the
+    schedule (``schedule.with_momentum(beta)``) makes sgd and gd heavy-ball descents; ``momentum`` here is
+    the β of the ``momentum`` optimizer, which uses the schedule's β instead when the schedule has one.
     """
     from .optimizers import make_optimizer
     from .optimizers.trials import simulate as simulate_trials
 
     etas = check_etas(eta)
-    schedule = _check_schedule(schedule)
+    schedule = _with_lr_momentum(_check_schedule(schedule), lr, None)
     if isinstance(optimizers, str):
         optimizers = [optimizers]
     built = [make_optimizer(str(n), momentum=momentum, substeps=substeps, sde_noise=sde_noise,

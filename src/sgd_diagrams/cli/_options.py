@@ -40,6 +40,8 @@ __all__ = [
     "join_negative_values",
     "load_landscape_arg",
     "load_schedule_arg",
+    "schedule_record",
+    "with_lr_and_momentum",
     "parse_etas",
     "parse_metric",
     "progress",
@@ -77,6 +79,12 @@ def add_schedule(p: argparse.ArgumentParser, required: bool = False) -> None:
     group = p.add_mutually_exclusive_group(required=required)
     group.add_argument("--schedule", help="schedule spec: sgd:N=10,B=1,E=1[,seed=0] or gd:N=10,T=5")
     group.add_argument("--grid", help="schedule JSON file (explicit batches, SGD or GD)")
+    from ..schedules.grid import LR_SCHEDULE_HELP
+
+    p.add_argument("--lr-schedule", metavar="SPEC", help=LR_SCHEDULE_HELP)
+    p.add_argument("--momentum", metavar="BETA",
+                   help="heavy-ball momentum 0 <= BETA < 1 (PyTorch convention: buf = BETA*buf + g, "
+                   "theta -= eta*m_t*buf; default 0: plain SGD)")
 
 
 def add_eta(p: argparse.ArgumentParser, required: bool = True) -> None:
@@ -145,10 +153,41 @@ def load_schedule_arg(args: argparse.Namespace):
     from ..schedules import load_schedule, parse_schedule_spec
 
     if getattr(args, "grid", None):
-        return load_schedule(args.grid)
-    if getattr(args, "schedule", None):
-        return parse_schedule_spec(args.schedule)
-    raise SgdDiagramsError("no schedule: give --grid G.json or --schedule sgd:N=10,B=1,E=1")
+        schedule = load_schedule(args.grid)
+    elif getattr(args, "schedule", None):
+        schedule = parse_schedule_spec(args.schedule)
+    else:
+        raise SgdDiagramsError("no schedule: give --grid G.json or --schedule sgd:N=10,B=1,E=1")
+    return with_lr_and_momentum(args, schedule)
+
+
+def with_lr_and_momentum(args: argparse.Namespace, schedule):
+    """``schedule`` with ``--lr-schedule`` multipliers and ``--momentum`` β applied (when given)."""
+    spec = getattr(args, "lr_schedule", None)
+    if spec is not None:
+        from ..schedules.grid import lr_schedule
+
+        schedule = schedule.with_lr(lr_schedule(spec, schedule.T))
+    beta = getattr(args, "momentum", None)
+    if beta is not None:
+        try:
+            value = float(beta)
+        except (TypeError, ValueError):
+            raise SgdDiagramsError(f"--momentum must be a number in [0, 1), got {beta!r}") from None
+        schedule = schedule.with_momentum(value)
+    return schedule
+
+
+def schedule_record(args: argparse.Namespace, schedule) -> dict[str, Any]:
+    """What a results JSON records about the lr schedule and momentum (empty for plain SGD)."""
+    out: dict[str, Any] = {}
+    if getattr(args, "lr_schedule", None) is not None:
+        out["lr_schedule"] = args.lr_schedule
+    if schedule.lr is not None:
+        out["lr"] = list(schedule.lr)
+    if schedule.momentum:
+        out["momentum"] = schedule.momentum
+    return out
 
 
 def parse_etas(text: str) -> np.ndarray:

@@ -5,6 +5,7 @@ Usage::
     sgd-diagrams predict --landscape L --schedule SPEC --order D --eta 0.01,0.05
         [--method taylor|resummed|continuous|limit] [--resum | --continuous | --limit epochs|samples]
         [--quantity Q] [--metric '1,0;0,2'] [--samples K [--seed S] [--replications R] [--cache DIR]]
+        [--lr-schedule SPEC] [--momentum BETA]
 
 ``--resum``, ``--continuous`` and ``--limit FAMILY`` are short for ``--method resummed``, ``continuous``
 and ``limit``; giving two different forms is an error.  ``--samples K`` estimates every diagram value
@@ -35,6 +36,7 @@ from ._options import (
     parse_etas,
     parse_metric,
     progress,
+    schedule_record,
 )
 
 __all__ = ["register", "run", "chosen_method"]
@@ -109,5 +111,5 @@ def run(args: argparse.Namespace) -> int:
                  f"{d['estimator']})   {where}", f"{'eta':>10}   value ± stderr"]
         lines += [f"{eta:>10.6g}   {_shown(v, e)}{_mark(pred, i)}"
                   for i, (eta, v, e) in enumerate(zip(etas, pred.value, pred.stderr, strict=True))]
-    emit(args, pred.to_json(), "\n".join(lines))
+    emit(args, {**pred.to_json(), **schedule_record(args, schedule)}, "\n".join(lines))
     return 0

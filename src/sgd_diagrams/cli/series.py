@@ -3,6 +3,7 @@
 Usage::
 
     sgd-diagrams series --landscape L --schedule SPEC --order D [--quantity Q] [--metric '1,0;0,2'] [--terms]
+        [--lr-schedule warmup:5+cosine] [--momentum 0.9]
 
 c_0..c_D with E[quantity] = Σ c_k η^k + o(η^D); ``--terms`` lists every diagram's count and uvalue.
 """
@@ -28,6 +29,7 @@ from ._options import (
     load_landscape_arg,
     load_schedule_arg,
     parse_metric,
+    schedule_record,
 )
 
 __all__ = ["register", "run"]
@@ -69,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
         series = taylor_series(landscape, schedule, args.order, args.quantity, metric=parse_metric(args.metric),
                                force=args.force)
         coeffs = [np.asarray(c).tolist() for c in series.coefficients]
-    payload = {"quantity": args.quantity, "order": args.order, "coefficients": coeffs}
+    payload = {"quantity": args.quantity, "order": args.order, "coefficients": coeffs,
+               **schedule_record(args, schedule)}
     lines = [f"E[{args.quantity}] = Σ_k c_k η^k + o(η^{args.order})   landscape={landscape.name}  {schedule}"]
     lines += [f"  c_{k} = {_shown(c)}" for k, c in enumerate(coeffs)]
     if args.terms and series is not None:

@@ -5,7 +5,7 @@ Usage::
     sgd-diagrams simulate --landscape {example,L.json,gauss,helix,mean-estimation:H=2,...}
         (--schedule sgd:N=10,B=1,E=1 | --grid G.json) --optimizer sgd [gd gdc sde sde-frozen ode momentum stic]
         --eta 0.01[,0.02,...] [--trials 1000] [--seed 0] [--chunk 1000] [--steps 1,5] [--data-dir DIR]
-        [--dtype float64] [--momentum 0.9] [--substeps 16] [--sde-noise varying|frozen]
+        [--dtype float64] [--lr-schedule SPEC] [--momentum BETA] [--substeps 16] [--sde-noise varying|frozen]
         [--stic-weight 1.0] [--gdc-coefficient K] [--json] [--out R.json] [--quiet]
 
 With one η and one optimizer the JSON is ``{"test-loss": {"mean", "sem", "ci95", "n", "nonfinite"},
@@ -15,6 +15,10 @@ With one η and one optimizer the JSON is ``{"test-loss": {"mean", "sem", "ci95"
 sets).  With several η: ``{"eta": [...], "sweep": [that, per η], "meta": ...}`` — the same training sets
 at every η.  ``--out`` writes the result atomically and saves every finished chunk; a rerun with the same
 arguments resumes from the finished chunks.
+
+``--lr-schedule SPEC`` and ``--momentum BETA`` change the schedule: step t of sgd and gd uses η·m_t, and with
+BETA > 0 both become heavy-ball descents (buf ← BETA·buf + g_t, θ ← θ − η·m_t·buf); the ``momentum``
+optimizer uses BETA too (0.9 without ``--momentum``).  gdc, sde, ode and stic refuse them.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from ._options import (
     load_schedule_arg,
     parse_etas,
     progress,
+    schedule_record,
 )
 
 __all__ = ["register", "run"]
@@ -60,7 +65,6 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--chunk", default="1000", help="trials per vectorized chunk (default 1000)")
     p.add_argument("--steps", default="", help="extra steps to report, e.g. 1,5 (last always)")
     p.add_argument("--dtype", choices=["float32", "float64"], help="tensor precision")
-    p.add_argument("--momentum", default="0.9", help="heavy-ball coefficient β (default 0.9)")
     p.add_argument("--substeps", default="16", help="SDE/ODE time refinement (default 16)")
     p.add_argument("--sde-noise", choices=["varying", "frozen"], default="varying")
     p.add_argument("--stic-weight", default="1.0", help="weight of STIC's gen-gap term")
@@ -164,7 +168,8 @@ def run(args: argparse.Namespace) -> int:
     dtype = {"float32": torch.float32, "float64": torch.float64, None: None}[args.dtype]
     land = as_sampled(load_landscape_arg(args, extra=_params(args.param), dtype=dtype), dtype=dtype)
     settings = {
-        "momentum": _number(args.momentum, "momentum"),
+        # the momentum optimizer's beta: the schedule's (--momentum), else its default 0.9
+        "momentum": schedule.momentum if schedule.momentum > 0 else 0.9,
         "substeps": _number(args.substeps, "substeps", int),
         "sde_noise": args.sde_noise,
         "stic_weight": _number(args.stic_weight, "stic-weight"),
@@ -204,7 +209,7 @@ def run(args: argparse.Namespace) -> int:
     meta = {"landscape": land.name, "dim": land.dim, "N": schedule.N, "T": schedule.T,
             "eta": float(etas[0]) if len(etas) == 1 else etas.tolist(), "trials": trials, "seed": seed,
             "optimizers": names, "resumed_chunks": sorted(f"{i}:{c}" for i, c in completed) if len(etas) > 1
-            else sorted(c for _, c in completed)}
+            else sorted(c for _, c in completed), **schedule_record(args, schedule)}
     shaped = [_shape(s, names) for s in sim.summaries]
     for e, summary in zip(etas, sim.summaries, strict=True):
         for name, block in summary["optimizers"].items():

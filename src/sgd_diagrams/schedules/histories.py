@@ -45,7 +45,7 @@ from .grid import Schedule
 from .sweep import HistorySweep, history_sweep, kernel_sweep
 
 __all__ = ["History", "RowGroup", "check_history", "has_history", "history_count", "history_counts",
-           "history_seconds", "kernel_history_count", "row_groups"]
+           "history_seconds", "kernel_history_count", "row_groups", "row_tuples", "cells_by_step"]
 
 History = dict[int, tuple[int, int]]
 """A history as ``{v: (n, t)}`` for the non-root nodes v = 1..m of a diagram (canonical labelling)."""
@@ -306,7 +306,7 @@ def history_count(d: Diagram, schedule: Schedule, exact: bool = False) -> float 
     return result
 
 
-def _row_tuples(schedule: Schedule, k: int):
+def row_tuples(schedule: Schedule, k: int):
     """Row-group tuples of k tied parts: (group index per part (Q, k), multiplicities (Q,), groups)."""
     rows, mults = row_groups(schedule, False)
     combos = np.array(list(itertools.product(range(len(rows)), repeat=k)), dtype=np.int64).reshape(-1, k)
@@ -315,7 +315,7 @@ def _row_tuples(schedule: Schedule, k: int):
     return combos, mult, rows
 
 
-def _cells_by_step(rows, T: int) -> list[tuple[np.ndarray, np.ndarray]]:
+def cells_by_step(rows, T: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """For every step t, the row groups shaded at t and their weights 1/|B_t|."""
     groups: list[list[int]] = [[] for _ in range(T)]
     weights: list[list[float]] = [[] for _ in range(T)]
@@ -344,8 +344,8 @@ def kernel_history_count(d: Diagram, schedule: Schedule) -> float:
     powers = mt[:, None] ** np.arange(ks.m + 1)[None, :]  # (T, m+1)
     idle = mats.pop(ks.zero_counts)
     k = len(ks.tied_parts)
-    combos, mult, rows = _row_tuples(schedule, k) if k else (np.zeros((1, 0), dtype=np.int64), np.ones(1), ())
-    cells = _cells_by_step(rows, T) if k else None
+    combos, mult, rows = row_tuples(schedule, k) if k else (np.zeros((1, 0), dtype=np.int64), np.ones(1), ())
+    cells = cells_by_step(rows, T) if k else None
     n_groups = len(rows)
     Q = len(mult)
     v = np.zeros((Q, ks.n_states))

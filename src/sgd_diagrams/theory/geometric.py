@@ -16,6 +16,10 @@ event of a tied part is one block-matrix power (Σ_t A^t E A^{T−1−t} is the 
 of [[A, E], [0, A]]^T), and a run of identical consecutive events (GD) is one
 matrix power.  Cost grows like log T.
 
+Per-step learning-rate multipliers m_t (``schedule.lr``) make the propagators time-dependent,
+Π_{s<t<u} (1 − η m_t λ) · η m_s for an edge from step s to u: a dense sweep over the T steps
+(:func:`_lr_geometric`).  Momentum is refused here (use the Taylor form).
+
 Remark 1's continuous-time approximation replaces (1−ηλ)^{Δt−1} by e^{−ηλΔt}
 and sums by integrals; for one-epoch schedules it is the same sweep with a
 generator: :func:`continuous_history_sum`.
@@ -32,7 +36,7 @@ import scipy.linalg
 from ..diagrams import Diagram
 from ..errors import SgdDiagramsError
 from ..schedules.grid import Schedule
-from ..schedules.histories import row_groups
+from ..schedules.histories import cells_by_step, row_groups, row_tuples
 from ..schedules.sweep import HistorySweep, history_sweep
 
 __all__ = ["continuous_history_sum", "geometric_history_sum"]
@@ -59,8 +63,16 @@ def geometric_history_sum(d: Diagram, schedule: Schedule, q: np.ndarray) -> np.n
     q = np.atleast_2d(np.asarray(q, dtype=np.float64))
     nA = q.shape[0]
     T = schedule.T
+    if schedule.momentum:
+        raise SgdDiagramsError("the resummed form does not support momentum yet; use the Taylor form "
+                               "(method='taylor', no --resum) for heavy-ball momentum")
     if sw.m == 0:
         return np.ones(nA)
+    if schedule.lr is not None:
+        total = _lr_geometric(sw, schedule, q)
+        if sw.root_shared:
+            total = total / schedule.N
+        return total / d.automorphisms
     idle, events = sw.step_matrices(q)
     ns = len(sw.states)
     if not sw.tied_parts:
@@ -145,6 +157,67 @@ def _tied_geometric(sw: HistorySweep, schedule: Schedule, idle: np.ndarray,
     return total
 
 
+def _lr_geometric(sw: HistorySweep, schedule: Schedule, q: np.ndarray) -> np.ndarray:
+    """S_D·|Aut(D)| with per-step multipliers m_t: the edge from step s to u weighs m_s Π_{s<t<u}(1 − m_t ηλ).
+
+    The propagator of a time-dependent learning rate is Π_t (I − η m_t H) (seed 001 §"Re-summation",
+    with η → η m_t per step); ``q`` = 1 − ηλ per edge, so 1 − η m_t λ = 1 − m_t (1 − q).  Each node placed
+    at step t brings its m_t (the η m_t of its edge; the caller multiplies by (−η)^d).  A dense sweep
+    over the T steps, vectorized over eigen-labels and the tied parts' row tuples.
+    """
+    T, ns, nA = schedule.T, sw.n_states, q.shape[0]
+    mt = schedule.lr_multipliers()
+    rates = 1.0 - q  # ηλ per edge, (nA, m)
+    groups: dict[tuple[int, ...], list] = {}
+    for a, b, counts, open_edges in sw.transitions:
+        placed = bin(sw.states[b] & ~sw.states[a]).count("1")
+        mask = np.zeros(sw.m, dtype=bool)
+        mask[[c - 1 for c in open_edges]] = True
+        groups.setdefault(counts, []).append((a * ns + b, placed, mask))
+    tables = {}
+    for counts, items in groups.items():
+        onehot = np.zeros((len(items), ns * ns))
+        onehot[np.arange(len(items)), [it[0] for it in items]] = 1.0
+        tables[counts] = (onehot, np.array([it[1] for it in items]), np.array([it[2] for it in items]))
+
+    def step_matrix(counts: tuple[int, ...], t: int) -> np.ndarray:
+        onehot, placed, mask = tables[counts]
+        factors = np.where(mask[None], 1.0 - mt[t] * rates[:, None, :], 1.0)  # (nA, n_trans, m)
+        w = np.prod(factors, axis=2) * mt[t] ** placed[None]
+        return (w @ onehot).reshape(nA, ns, ns)
+
+    k = len(sw.tied_parts)
+    if k:
+        combos, mult, rows = row_tuples(schedule, k)
+        cells = cells_by_step(rows, T)
+        wvec = np.zeros(len(rows))
+    else:
+        combos, mult, cells = np.zeros((1, 0), dtype=np.int64), np.ones(1), None
+    Q = len(mult)
+    zero = sw.zero_counts
+    v = np.zeros((nA, Q, ns))
+    v[:, :, 0] = 1.0
+    for t in range(T):
+        new = np.einsum("aqs,ast->aqt", v, step_matrix(zero, t))
+        if k and len(cells[t][0]):
+            gs, ws = cells[t]
+            wvec[gs] = ws
+            w_parts = wvec[combos]
+            for counts in tables:
+                if counts == zero:
+                    continue
+                coef = np.ones(Q)
+                for i, c in enumerate(counts):
+                    if c:
+                        coef = coef * w_parts[:, i] ** c
+                sel = np.flatnonzero(coef)
+                if len(sel):
+                    new[:, sel] += np.einsum("aqs,ast->aqt", v[:, sel], step_matrix(counts, t)) * coef[None, sel, None]
+            wvec[gs] = 0.0
+        v = new
+    return (v[:, :, sw.full] * mult[None]).sum(axis=1)
+
+
 def continuous_history_sum(d: Diagram, schedule: Schedule, rates: np.ndarray) -> np.ndarray:
     """Remark 1: Σ over histories → ∫ over times, (1−ηλ)^{Δt−1} → e^{−ηλΔt}, for one-epoch schedules.
 
@@ -152,6 +225,9 @@ def continuous_history_sum(d: Diagram, schedule: Schedule, rates: np.ndarray) ->
     step; a tied part of k nodes (one epoch: they share one cell) arrives at once with
     rate B^{1−k}; an open edge decays at its rate.  Value = [exp(T·Gen)]_{∅, all}.
     """
+    if not schedule.plain:
+        raise SgdDiagramsError("the continuous-time form needs a constant learning rate without momentum; use the "
+                               "resummed form (lr multipliers) or the Taylor form (momentum)")
     sizes = schedule.batch_sizes
     cells = schedule.grid().sum(axis=1)
     if np.any(cells > 1) or len(set(sizes.tolist())) != 1:

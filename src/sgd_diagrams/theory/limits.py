@@ -39,6 +39,9 @@ def resummed_limit(landscape, schedule: Schedule, order: int, etas, quantity: st
                    family: str = "epochs", rtol: float = 1e-10, max_doublings: int = 24,
                    force: bool = False) -> tuple[np.ndarray, int]:
     """(limit value per η, horizon T reached) of the resummed order-``order`` prediction."""
+    if not schedule.plain:
+        raise SgdDiagramsError("the T -> infinity limit grows the schedule, so it takes no lr multipliers or "
+                               "momentum; use the taylor or resummed form")
     if family not in LIMIT_FAMILIES:
         raise SgdDiagramsError(f"unknown limit family {family!r}; use epochs or samples")
     lam = np.linalg.eigvalsh(landscape.mean_derivative(2))

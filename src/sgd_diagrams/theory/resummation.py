@@ -8,7 +8,8 @@ where rvalue_f(D) is uvalue(D) with every edge's η replaced by the propagator
 (I − ηH)^{Δt−1} η for an edge spanning Δt steps (the root sits at time T) and
 H = E[∇²l_x(θ0)].  Summing a chain of links between two nodes reproduces the
 binomial expansion of that propagator, so the order-d truncation agrees with the
-unresummed series through η^d (tested).
+unresummed series through η^d (tested).  Per-step multipliers m_t make the propagator
+Π_{s<t<u} (I − η m_t H) η m_s; momentum is refused (use the Taylor form).
 
 Computation (never a loop over T^d histories) in three parts:
 
@@ -70,6 +71,9 @@ def resummed_prediction(landscape, schedule: Schedule, order: int, etas, quantit
     q = quantity_of(quantity, DIAGRAM_QUANTITY_NAMES)
     check_order(order, "resummed")
     require_concrete(schedule, "the resummed form")
+    if schedule.momentum:
+        raise SgdDiagramsError("the resummed form does not support momentum yet; use the Taylor form "
+                               "(method='taylor', no --resum) for heavy-ball momentum")
     etas = np.atleast_1d(np.asarray(etas, dtype=np.float64))
     if not np.all(np.isfinite(etas)):
         raise SgdDiagramsError("every eta must be a finite number")
@@ -88,7 +92,7 @@ def resummed_prediction(landscape, schedule: Schedule, order: int, etas, quantit
     root, sign = q.root, q.sign
     shape = (order + 1, len(etas)) + ((dim,) if root == "displacement" else ())
     by_order = np.zeros(shape)
-    _warn_if_growing(lam, etas, schedule.T)
+    _warn_if_growing(lam, etas * float(np.max(schedule.lr_multipliers())), schedule.T)
     for k in range(order + 1):
         for d in q.diagrams(k, linkless=True):
             U = projected_uvalue(evaluator, d, W, root=root)
