@@ -316,3 +316,30 @@ def test_cli_series_predict_record_lr_and_momentum(capsys, tmp_path):
     assert main(["predict", "--schedule", "sgd:N=3", "--order", "2", "--eta", "0.01", "--momentum", "0.3",
                  "--resum"]) == 2
     assert "Taylor form" in capsys.readouterr().err
+
+
+def test_curvature_reacts_late():
+    """docs/momentum.md claim 3: r(a(b)) = γ²T²/2 − γ²T/2 − 2γ³βT + O(γ⁴), one γ³βT below 'rescale and lag'."""
+    beta, T = 0.5, 3000
+    g = 1 / (1 - beta)
+    schedule = sgd(T, 1, 1).with_momentum(beta)
+    chain = history_count(parse("r(a(b))"), schedule)
+    assert abs(chain - (g**2 * T**2 / 2 - g**2 * T / 2 - 2 * g**3 * beta * T)) < 10 * g**4
+    k1 = history_count(parse("r(a)"), schedule)
+    curvature = history_count(parse("r(ab)"), schedule) + chain
+    assert abs(curvature - (k1**2 - g**2 * T / 2 - g**3 * beta * T)) < 10 * g**4
+
+
+def test_history_picture_shows_the_multipliers():
+    pytest.importorskip("matplotlib")
+    from matplotlib.colors import to_hex
+    from matplotlib.patches import Rectangle
+
+    from sgd_diagrams.drawing.render import history_figure
+
+    schedule = sgd(4, 2, 3).with_lr("warmup:2+cosine")
+    fig = history_figure(parse("r(a(a))"), schedule)
+    bars = sorted((p.get_x(), p.get_height()) for p in fig.axes[0].patches
+                  if isinstance(p, Rectangle) and to_hex(p.get_facecolor()) == "#8fb3d9")
+    m = schedule.lr_multipliers()
+    np.testing.assert_allclose([h for _, h in bars], 0.6 * m / m.max(), rtol=1e-12)

@@ -22,6 +22,7 @@ from pathlib import Path
 from ..diagrams import KINDS, parse
 from ..errors import SgdDiagramsError
 from ..schedules import load_schedule, parse_schedule_spec
+from ._options import with_lr_and_momentum
 
 __all__ = ["register", "run"]
 
@@ -40,6 +41,10 @@ def register(subparsers) -> argparse.ArgumentParser:
     src = p.add_mutually_exclusive_group()
     src.add_argument("--schedule", help="draw a history in this grid: sgd:N=..,B=..,E=.. or gd:N=..,T=..")
     src.add_argument("--grid", help="draw a history in the grid of this schedule JSON file")
+    from ..schedules.grid import LR_SCHEDULE_HELP
+
+    p.add_argument("--lr-schedule", metavar="SPEC",
+                   help="show these lr multipliers above the grid: " + LR_SCHEDULE_HELP)
     p.add_argument("--history", help="'auto' (default with a schedule) or JSON [[n, t], ...] for nodes 1..m")
     p.add_argument("--all", action="store_true", help="draw every diagram with at most --edges edges")
     p.add_argument("--edges", type=int, default=3, help="with --all: largest number of edges (default 3)")
@@ -72,6 +77,10 @@ def run(args: argparse.Namespace) -> int:
         schedule = parse_schedule_spec(args.schedule)
     elif args.grid:
         schedule = load_schedule(args.grid)
+    if args.lr_schedule is not None:
+        if schedule is None:
+            raise SgdDiagramsError("--lr-schedule needs a grid: add --schedule sgd:N=..,B=..,E=.. or --grid FILE")
+        schedule = with_lr_and_momentum(args, schedule)
     out = Path(args.output)
     if schedule is None:
         if args.history:

@@ -238,6 +238,7 @@ def history_figure(d: Diagram | str, schedule: Schedule, history: Mapping[int, t
     """A history of ``d`` drawn in the grid (seed 001 Figs. 9–11): rows = points n, columns = steps t.
 
     Shaded cells are the grid's (n, t) pairs; each non-root node sits in its cell,
+    a strip of bars above the grid shows the lr multipliers m_t when the schedule has them,
     the root sits outside the grid on the right; ``history=None`` picks one with
     :func:`~sgd_diagrams.drawing.history.auto_history`.
     """
@@ -271,6 +272,8 @@ def history_figure(d: Diagram | str, schedule: Schedule, history: Mapping[int, t
         pos[0] = np.array([root_x, -N / 2])
 
     head = 0.55 if title else 0.15
+    strip = 0.8 if schedule.lr is not None else 0.0  # a bar per step: the lr multiplier m_t
+    head += strip
     x0, x1 = -0.9, T + 1.8
     y0, y1 = -N - 0.75, head
     fig, ax = _new_figure(x1 - x0, y1 - y0, style)
@@ -291,8 +294,15 @@ def history_figure(d: Diagram | str, schedule: Schedule, history: Mapping[int, t
         ax.text(-0.2, -(n + 0.5), str(n), ha="right", va="center", fontsize=5.5, color="#555555")
     ax.text(-0.75, -N / 2, "n", ha="center", va="center", fontsize=7, color="#333333", style="italic")
     ax.text(T / 2, -N - 0.62, "t", ha="center", va="center", fontsize=7, color="#333333", style="italic")
+    if strip:
+        m = schedule.lr_multipliers()
+        top = float(np.max(m)) or 1.0
+        for t in range(T):
+            ax.add_patch(Rectangle((t + 0.1, 0.1), 0.8, 0.6 * m[t] / top, facecolor="#8fb3d9",
+                                   edgecolor="none", zorder=0))
+        ax.text(-0.2, 0.4, "lr", ha="right", va="center", fontsize=5.5, color="#555555", style="italic")
     if title:
-        ax.text(0, 0.12, f"{d}  in  {schedule!r}", ha="left", va="bottom", fontsize=6.5,
+        ax.text(0, 0.12 + strip, f"{d}  in  {schedule!r}", ha="left", va="bottom", fontsize=6.5,
                 family="monospace", color="#333333")
 
     for p, members in enumerate(d.part_members):
