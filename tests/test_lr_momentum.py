@@ -224,8 +224,32 @@ def test_api_keywords_apply_lr_and_momentum():
 
 def test_cost_guard_counts_the_slower_path():
     ds = [d for k in range(5) for d in quantity("test-loss").diagrams(k)]
-    plain = sgd(100, 2, 2)
-    assert history_seconds(ds, plain.with_momentum(0.9)) > history_seconds(ds, plain.with_lr("cosine")) > 0.1
+    small, large = sgd(100, 2, 2).with_momentum(0.9), sgd(600, 1, 1).with_momentum(0.9)
+    assert 0.5 < history_seconds(ds, small) < 60 < history_seconds(ds, large)
+    with pytest.raises(SgdDiagramsError, match="force"):
+        taylor_coefficients(random_landscape(1, dim=1, points=2), large, 4)
+
+
+def test_factored_moves_give_the_step_matrices():
+    """KernelMoves (one move per node and edge) multiply out to KernelSweep's step matrices."""
+    from sgd_diagrams.schedules.sweep import kernel_moves, kernel_sweep
+
+    for d in [parse("r(a(b)a)"), parse("r(a(bc))"), parse("r(aa(b))")]:
+        ks, mv = kernel_sweep(d, True), kernel_moves(d)
+        mt, beta, w = 0.7, 0.4, 0.25
+        want = sum(np.tensordot(mt ** np.arange(ks.m + 1), mat, axes=(0, 0))
+                   * np.prod([w ** c for c in counts]) for counts, mat in ks.beta_matrices(beta).items())
+        step = np.eye(mv.n_states)
+        for src, dst, tied in mv.place:
+            move = np.eye(mv.n_states)
+            move[src, dst] += 1.0 if tied < 0 else w
+            step = step @ move
+        for pending, dst in mv.apply:
+            move = np.eye(mv.n_states)
+            move[pending, pending] = beta
+            move[pending, dst] += mt
+            step = step @ move
+        np.testing.assert_allclose(step, want, rtol=1e-13, atol=1e-15)
 
 
 # -- simulation ------------------------------------------------------------------------------------------------

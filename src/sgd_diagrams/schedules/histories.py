@@ -42,7 +42,7 @@ import numpy as np
 from ..diagrams.diagram import Diagram
 from ..errors import SgdDiagramsError
 from .grid import Schedule
-from .sweep import HistorySweep, history_sweep, kernel_sweep
+from .sweep import HistorySweep, history_sweep, kernel_moves
 
 __all__ = ["History", "RowGroup", "check_history", "has_history", "history_count", "history_counts",
            "history_seconds", "kernel_history_count", "row_groups", "row_tuples", "cells_by_step"]
@@ -332,44 +332,44 @@ def kernel_history_count(d: Diagram, schedule: Schedule) -> float:
     Σ_f Π_nodes 1/|B_t| · Π_edges k(t_child, t_parent) / |Aut(D)| (the root at T), for a schedule
     with per-step lr multipliers m_t and/or momentum β (seed 001 App. A.3 with the kernel of
     :class:`~sgd_diagrams.schedules.sweep.KernelSweep`).  A dense sweep over the T steps, vectorized
-    over the tied parts' row tuples: O(T · tuples · states²).  With m ≡ 1 and β = 0 it equals
-    :func:`history_count`.
+    over the tied parts' row tuples, each step factored into one move per node and per edge
+    (:class:`~sgd_diagrams.schedules.sweep.KernelMoves`): O(T · tuples · states · edges).  With m ≡ 1 and
+    β = 0 it equals :func:`history_count`.
     """
-    ks = kernel_sweep(d, schedule.momentum > 0)
+    mv = kernel_moves(d)
     T = schedule.T
-    if ks.m == 0:
+    if mv.m == 0:
         return 1.0 / d.automorphisms
-    mats = ks.beta_matrices(schedule.momentum)
     mt = schedule.lr_multipliers()
-    powers = mt[:, None] ** np.arange(ks.m + 1)[None, :]  # (T, m+1)
-    idle = mats.pop(ks.zero_counts)
-    k = len(ks.tied_parts)
+    beta = schedule.momentum
+    k = len(mv.tied_parts)
     combos, mult, rows = row_tuples(schedule, k) if k else (np.zeros((1, 0), dtype=np.int64), np.ones(1), ())
     cells = cells_by_step(rows, T) if k else None
-    n_groups = len(rows)
+    wvec = np.zeros(max(len(rows), 1))
     Q = len(mult)
-    v = np.zeros((Q, ks.n_states))
-    v[:, ks.start] = 1.0
-    wvec = np.zeros(max(n_groups, 1))
+    x = np.zeros((Q, mv.n_states))
+    x[:, mv.start] = 1.0
     for t in range(T):
-        new = v @ np.tensordot(powers[t], idle, axes=(0, 0))
+        w_parts = None
         if k:
             gs, ws = cells[t]
             if len(gs):
                 wvec[gs] = ws
-                w_parts = wvec[combos]  # (Q, k)
-                for counts, mat in mats.items():
-                    coef = np.ones(Q)
-                    for i, c in enumerate(counts):
-                        if c:
-                            coef = coef * w_parts[:, i] ** c
-                    sel = np.flatnonzero(coef)
-                    if len(sel):
-                        new[sel] += (v[sel] @ np.tensordot(powers[t], mat, axes=(0, 0))) * coef[sel, None]
+                w_parts = wvec[combos]  # (Q, k): the weight of each tied part's row at step t
                 wvec[gs] = 0.0
-        v = new
-    total = float(v[:, ks.full] @ mult)
-    if ks.root_shared:
+        for src, dst, tied in mv.place:  # place each node or not (I + P_v)
+            if tied < 0:
+                x[:, dst] += x[:, src]
+            elif w_parts is not None:
+                sel = np.flatnonzero(w_parts[:, tied])
+                if len(sel):
+                    x[np.ix_(sel, dst)] += x[np.ix_(sel, src)] * w_parts[sel, tied][:, None]
+        for pending, dst in mv.apply:  # every pending edge applies now (m_t) or waits (β)
+            moved = x[:, pending] * mt[t]
+            x[:, pending] *= beta
+            x[:, dst] += moved
+    total = float(x[:, mv.full] @ mult)
+    if mv.root_shared:
         total /= schedule.N
     return total / d.automorphisms
 
@@ -422,32 +422,29 @@ def history_seconds(diagrams, schedule: Schedule, labels: int = 1) -> float:
     return seconds
 
 
-_SECONDS_PER_STEP_MATRIX = 2e-5  # forming one step matrix of the dense kernel sweep
+_SECONDS_PER_MOVE = 2e-5  # one vectorized place/apply move of the kernel sweep (numpy call overhead)
+_SECONDS_PER_ELEMENT = 6e-9  # one state entry of one row tuple touched by a move
 
 
 def _kernel_seconds(diagrams, schedule: Schedule, groups: int, cells: float, labels: int) -> float:
-    """Cost of :func:`kernel_history_count` (a dense sweep over all T steps, vectorized over row tuples).
+    """Cost of :func:`kernel_history_count`: T steps of 2m moves over every row tuple's states.
 
-    Per step: the idle matrix on every tuple (tuples × states² flops) plus the event matrices on the
-    tuples with a cell at that step (≈ k·cells/T of them); calibrated like :func:`history_seconds`.
+    Calibrated like :func:`history_seconds` (2 shared cores; errs on the slow side).
     """
     T = schedule.T
     seconds = 0.0
     for d in diagrams:
-        ks = kernel_sweep(d, schedule.momentum > 0)
-        if ks.m == 0:
+        mv = kernel_moves(d)
+        if mv.m == 0:
             continue
-        k = len(ks.tied_parts)
-        ns = ks.n_states
+        k = len(mv.tied_parts)
+        ns = mv.n_states
         tuples = float(groups) ** k
         if tuples * ns * labels * 8 * 4 > _BYTES_LIMIT:
             raise SgdDiagramsError(
                 f"counting histories of {d} needs {groups}^{k} row tuples x {ns} states "
                 f"(~{tuples * ns * labels * 32 / 2**30:.0f} GiB); use a smaller order or N"
             )
-        n_mats = len(ks.coefficients)
-        busy = min(1.0, k * cells / max(T, 1))
-        flops = tuples * ns * ns * (1.0 + (n_mats - 1) * busy) * 4.0
-        seconds += labels * T * (flops * _SECONDS_PER_FLOP + n_mats * _SECONDS_PER_STEP_MATRIX
+        seconds += labels * T * (2 * mv.m * _SECONDS_PER_MOVE + tuples * ns * mv.m * _SECONDS_PER_ELEMENT
                                  + tuples * k * _SECONDS_PER_FLOP * 20)
     return seconds
