@@ -367,3 +367,18 @@ def test_history_picture_shows_the_multipliers():
                   if isinstance(p, Rectangle) and to_hex(p.get_facecolor()) == "#8fb3d9")
     m = schedule.lr_multipliers()
     np.testing.assert_allclose([h for _, h in bars], 0.6 * m / m.max(), rtol=1e-12)
+
+
+def test_resummed_variance_honours_lr():
+    import warnings
+
+    land = random_landscape(11, dim=2, points=2)
+    schedule = sgd(4, 2, 2).with_lr("warmup:2+cosine:0.3")
+    etas = np.array([1e-3, 2e-3])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        resummed = variance_theory.test_loss_variance(land, schedule, 4, etas, resum=True)
+    taylor = variance_theory.test_loss_variance(land, schedule, 4, etas, resum=False)
+    plain = variance_theory.test_loss_variance(land, sgd(4, 2, 2), 4, etas, resum=False)
+    np.testing.assert_allclose(resummed, taylor, rtol=1e-4)  # the forms agree through η^4
+    assert np.all(np.abs(taylor - plain) > 0.1 * plain)  # and the multipliers matter
