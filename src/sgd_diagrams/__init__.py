@@ -28,7 +28,7 @@ from .landscapes import (
     landscape,
     load_landscape,
 )
-from .schedules import Schedule, from_batches, gd, load_schedule, sgd, sgd_reshuffled
+from .schedules import Schedule, from_batches, gd, load_schedule, lr_schedule, sgd, sgd_reshuffled
 from .schedules.histories import history_count
 from .theory.orders import ORDER_LIMITS
 
@@ -57,6 +57,7 @@ __all__ = [
     "landscape",
     "load_landscape",
     "load_schedule",
+    "lr_schedule",
     "parse",
     "predict",
     "quantity",
