@@ -160,24 +160,41 @@ def test_momentum_is_rescaling_plus_lag_for_long_runs():
 
 
 # -- resummation with per-step learning rates --------------------------------------------------------------
-def test_geometric_sum_at_q_one_is_the_kernel_count():
-    schedule = _with(sgd(4, 2, 2), 7, 0.0)
+@pytest.mark.parametrize("beta", [0.0, 0.6])
+def test_geometric_sum_at_q_one_is_the_kernel_count(beta):
+    schedule = _with(sgd(4, 2, 2), 7, beta)
     for k in range(1, 4):
         for d in quantity("train-loss").diagrams(k, linkless=True):
             got = geometric_history_sum(d, schedule, np.ones((1, k)))[0]
             assert got == pytest.approx(history_count(d, schedule), rel=1e-12)
 
 
-def test_resummed_with_lr_is_exact_on_a_one_point_quadratic():
-    """One data point, quadratic loss: GD is linear, θ_T − θ0 = −Σ_s Π_{t>s}(I − ηm_tH) ηm_s g exactly."""
+def test_heavy_ball_resummation_at_beta_zero_is_the_lr_propagator():
+    from sgd_diagrams.schedules.sweep import history_sweep
+    from sgd_diagrams.theory.geometric import _heavy_ball_geometric, _lr_geometric
+
+    schedule = _with(from_batches(3, [[0], [1, 2], [0, 2], [1]]), 10, 0.0)
+    rng = np.random.default_rng(0)
+    for k in range(1, 4):
+        for d in quantity("train-loss").diagrams(k, linkless=True):
+            q = rng.uniform(0.5, 1.2, (3, k))
+            want = _lr_geometric(history_sweep(d), schedule, q)
+            np.testing.assert_allclose(_heavy_ball_geometric(d, schedule, q), want, rtol=1e-12)
+
+
+@pytest.mark.parametrize("beta", [0.0, 0.7])
+def test_resummed_is_exact_on_a_one_point_quadratic(beta):
+    """One data point, quadratic loss: (heavy-ball) GD is linear, so the resummed propagators are exact:
+    without momentum θ_T − θ0 = −Σ_s Π_{t>s}(I − ηm_tH) ηm_s g; with it, the 2×2 transfer-matrix products."""
     H = np.array([[2.0, 0.5], [0.5, 1.0]])
     g0 = np.array([0.3, -0.7])
     land = FiniteLandscape(2, [0.0, 0.0], [1.0], ["t0**2 + 0.5*t0*t1 + 0.5*t1**2 + 0.3*t0 - 0.7*t1"])
-    schedule = sgd(3, 1, 2).with_lr("warmup:2+cosine:0.1")
+    schedule = sgd(3, 1, 2).with_lr("warmup:2+cosine:0.1").with_momentum(beta)
     m, eta = schedule.lr_multipliers(), 0.2
-    theta = np.zeros(2)
+    theta, buf = np.zeros(2), np.zeros(2)
     for t in range(schedule.T):
-        theta = theta - eta * m[t] * (H @ theta + g0)
+        buf = beta * buf + H @ theta + g0
+        theta = theta - eta * m[t] * buf
     loss = 0.5 * theta @ H @ theta + g0 @ theta
     for order in (2, 3):
         disp = resummed_prediction(land, schedule, order, [eta], "displacement").value[0]
@@ -186,9 +203,10 @@ def test_resummed_with_lr_is_exact_on_a_one_point_quadratic():
                                                                                                        rel=1e-12)
 
 
-def test_resummed_with_lr_agrees_with_taylor_through_its_order():
+@pytest.mark.parametrize("beta", [0.0, 0.6])
+def test_resummed_agrees_with_taylor_through_its_order(beta):
     land = random_landscape(11, dim=2, points=2)
-    schedule = _with(sgd(4, 2, 2), 8, 0.0)
+    schedule = _with(sgd(4, 2, 2), 8, beta)
     etas = np.array([1e-3, 2e-3, 4e-3])
     for q in ("test-loss", "gen-gap"):
         c = np.array(taylor_coefficients(land, schedule, 3, q))
@@ -200,8 +218,6 @@ def test_resummed_with_lr_agrees_with_taylor_through_its_order():
 
 def test_momentum_refusals():
     land = random_landscape(11, dim=2, points=2)
-    with pytest.raises(SgdDiagramsError, match="Taylor form"):
-        resummed_prediction(land, sgd(2, 1, 1).with_momentum(0.5), 2, [0.1])
     with pytest.raises(SgdDiagramsError, match="shuffle"):
         taylor_coefficients(land, sgd_reshuffled(2, 1, 2).with_momentum(0.5), 2)
     with pytest.raises(SgdDiagramsError, match="continuous"):
@@ -338,8 +354,12 @@ def test_cli_series_predict_record_lr_and_momentum(capsys, tmp_path):
     assert main(["predict", "--schedule", "sgd:N=3", "--order", "2", "--eta", "0.01", "--momentum", "1.2"]) == 2
     assert "momentum" in capsys.readouterr().err
     assert main(["predict", "--schedule", "sgd:N=3", "--order", "2", "--eta", "0.01", "--momentum", "0.3",
-                 "--resum"]) == 2
-    assert "Taylor form" in capsys.readouterr().err
+                 "--continuous"]) == 2
+    assert "continuous" in capsys.readouterr().err
+    assert main(["predict", "--schedule", "sgd:N=3", "--order", "2", "--eta", "0.01", "--momentum", "0.3",
+                 "--lr-schedule", "cosine", "--resum", "--json"]) == 0
+    want = sd.predict(land, sd.sgd(3), 2, [0.01], method="resummed", lr="cosine", momentum=0.3).value
+    np.testing.assert_allclose(json.loads(capsys.readouterr().out)["value"], want, rtol=1e-12)
 
 
 def test_curvature_reacts_late():
@@ -369,11 +389,12 @@ def test_history_picture_shows_the_multipliers():
     np.testing.assert_allclose([h for _, h in bars], 0.6 * m / m.max(), rtol=1e-12)
 
 
-def test_resummed_variance_honours_lr():
+@pytest.mark.parametrize("beta", [0.0, 0.5])
+def test_resummed_variance_honours_lr_and_momentum(beta):
     import warnings
 
     land = random_landscape(11, dim=2, points=2)
-    schedule = sgd(4, 2, 2).with_lr("warmup:2+cosine:0.3")
+    schedule = sgd(4, 2, 2).with_lr("warmup:2+cosine:0.3").with_momentum(beta)
     etas = np.array([1e-3, 2e-3])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)

@@ -169,7 +169,7 @@ def predict(landscape: Any, schedule: Schedule, order: int, eta: Any, quantity: 
     for the standard errors, default 20) — any landscape, including a :class:`TorchLandscape`; Taylor and
     resummed forms.  ``cache``: a directory where estimates are stored and reused (opt-in).
     ``lr`` / ``momentum``: per-step multipliers (list or spec) and heavy-ball β, as in :func:`taylor_series`
-    (the resummed forms take ``lr`` only; momentum needs the Taylor form).
+    (Taylor and resummed forms; the continuous form and the limit refuse them).
     Order limits: :data:`sgd_diagrams.theory.orders.ORDER_LIMITS`.
     """
     if method not in METHODS:

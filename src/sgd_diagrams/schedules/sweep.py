@@ -300,6 +300,9 @@ class KernelMoves(NamedTuple):
     states with c applied.  Placing different nodes commutes (a newly placed node is pending, so it makes
     no parent available), and so does applying different edges, so the products of (I + P_v) and of
     (β·I_pending + m_t·A_c) give exactly the step matrices of :class:`KernelSweep` at O(states·m) cost.
+    ``feedback[c−1] = (applied, dst)``: the states where edge c is applied but its parent not yet placed,
+    and the same states with c pending again — the resummed heavy ball's curvature feedback (a
+    displacement's gradient H·x re-entering the buffer, :mod:`sgd_diagrams.theory.geometric`).
     """
 
     m: int
@@ -310,6 +313,7 @@ class KernelMoves(NamedTuple):
     root_shared: bool
     place: tuple[tuple[np.ndarray, np.ndarray, int], ...]
     apply: tuple[tuple[np.ndarray, np.ndarray], ...]
+    feedback: tuple[tuple[np.ndarray, np.ndarray], ...]
 
 
 @lru_cache(maxsize=4096)
@@ -325,7 +329,7 @@ def kernel_moves(d: Diagram) -> KernelMoves:
             child_mask[p] |= 1 << (v - 1)
     tied_of = {v: i for i, vs in enumerate(ks.tied_parts) for v in vs}
     index = {s: i for i, s in enumerate(ks.states)}
-    place, apply = [], []
+    place, apply, feedback = [], [], []
     for v in range(1, m + 1):
         bit = 1 << (v - 1)
         pairs = [(i, index[(S | bit, A)]) for i, (S, A) in enumerate(ks.states)
@@ -334,4 +338,10 @@ def kernel_moves(d: Diagram) -> KernelMoves:
                       tied_of.get(v, -1)))
         pairs = [(i, index[(S, A | bit)]) for i, (S, A) in enumerate(ks.states) if S & bit and not A & bit]
         apply.append((np.array([a for a, _ in pairs], dtype=np.int64), np.array([b for _, b in pairs], dtype=np.int64)))
-    return KernelMoves(m, ks.n_states, ks.start, ks.full, ks.tied_parts, ks.root_shared, tuple(place), tuple(apply))
+        parent_bit = (1 << (base.parents[v] - 1)) if base.parents[v] else 0
+        pairs = [(i, index[(S, A & ~bit)]) for i, (S, A) in enumerate(ks.states)
+                 if A & bit and not S & parent_bit]
+        feedback.append((np.array([a for a, _ in pairs], dtype=np.int64),
+                         np.array([b for _, b in pairs], dtype=np.int64)))
+    return KernelMoves(m, ks.n_states, ks.start, ks.full, ks.tied_parts, ks.root_shared, tuple(place), tuple(apply),
+                       tuple(feedback))

@@ -18,7 +18,9 @@ matrix power.  Cost grows like log T.
 
 Per-step learning-rate multipliers m_t (``schedule.lr``) make the propagators time-dependent,
 Π_{s<t<u} (1 − η m_t λ) · η m_s for an edge from step s to u: a dense sweep over the T steps
-(:func:`_lr_geometric`).  Momentum is refused here (use the Taylor form).
+(:func:`_lr_geometric`).  Heavy-ball momentum replaces each propagator by the response of the
+linearised heavy ball, a product of 2×2 transfer matrices [[β, λ], [−η m_t β, 1 − η m_t λ]], summed as
+paths of a pending/applied edge state (:func:`_heavy_ball_geometric`).
 
 Remark 1's continuous-time approximation replaces (1−ηλ)^{Δt−1} by e^{−ηλΔt}
 and sums by integrals; for one-epoch schedules it is the same sweep with a
@@ -37,7 +39,7 @@ from ..diagrams import Diagram
 from ..errors import SgdDiagramsError
 from ..schedules.grid import Schedule
 from ..schedules.histories import cells_by_step, row_groups, row_tuples
-from ..schedules.sweep import HistorySweep, history_sweep
+from ..schedules.sweep import HistorySweep, history_sweep, kernel_moves
 
 __all__ = ["continuous_history_sum", "geometric_history_sum"]
 
@@ -63,11 +65,13 @@ def geometric_history_sum(d: Diagram, schedule: Schedule, q: np.ndarray) -> np.n
     q = np.atleast_2d(np.asarray(q, dtype=np.float64))
     nA = q.shape[0]
     T = schedule.T
-    if schedule.momentum:
-        raise SgdDiagramsError("the resummed form does not support momentum yet; use the Taylor form "
-                               "(method='taylor', no --resum) for heavy-ball momentum")
     if sw.m == 0:
         return np.ones(nA)
+    if schedule.momentum:
+        total = _heavy_ball_geometric(d, schedule, q)
+        if sw.root_shared:
+            total = total / schedule.N
+        return total / d.automorphisms
     if schedule.lr is not None:
         total = _lr_geometric(sw, schedule, q)
         if sw.root_shared:
@@ -216,6 +220,57 @@ def _lr_geometric(sw: HistorySweep, schedule: Schedule, q: np.ndarray) -> np.nda
             wvec[gs] = 0.0
         v = new
     return (v[:, :, sw.full] * mult[None]).sum(axis=1)
+
+
+def _heavy_ball_geometric(d: Diagram, schedule: Schedule, q: np.ndarray) -> np.ndarray:
+    """S_D·|Aut(D)| for heavy-ball momentum: every edge carries the resummed heavy-ball response.
+
+    Linearised heavy ball with Hessian eigenvalue λ (the links resummed): a unit gradient read at step s
+    starts a buffer b_s = 1, and for t > s, b_t = β b_{t−1} + λ x_t, x_{t+1} = x_t − η m_t b_t; the
+    parent at step u reads x_u.  In units y = −x/η the per-step 2×2 transfer matrix is a path sum over
+    an edge state *pending* (b) or *applied* (y): first the gradient move (b ← β b − ηλ y: pending stays
+    with β, applied feeds back into pending with −ηλ), then placements, then the application move
+    (y ← y + m_t b: pending moves to applied with m_t or stays).  With λ = 0 this is the kernel
+    k(s, u) = Σ_t m_t β^{t−s} of the Taylor form; with β = 0 it is m_s Π_{s<t<u}(1 − η m_t λ).
+    The moves are :class:`~sgd_diagrams.schedules.sweep.KernelMoves`; a dense sweep over the T steps,
+    vectorized over eigen-labels and the tied parts' row tuples.
+    """
+    mv = kernel_moves(d)
+    T, nA = schedule.T, q.shape[0]
+    mt = schedule.lr_multipliers()
+    beta = schedule.momentum
+    feedback_weight = q - 1.0  # −ηλ per edge, (nA, m)
+    k = len(mv.tied_parts)
+    if k:
+        combos, mult, rows = row_tuples(schedule, k)
+        cells = cells_by_step(rows, T)
+        wvec = np.zeros(len(rows))
+    else:
+        combos, mult, cells = np.zeros((1, 0), dtype=np.int64), np.ones(1), None
+    Q = len(mult)
+    x = np.zeros((nA, Q, mv.n_states))
+    x[:, :, mv.start] = 1.0
+    for t in range(T):
+        for c, ((pending, _), (applied, back)) in enumerate(zip(mv.apply, mv.feedback, strict=True)):
+            moved = x[:, :, applied] * feedback_weight[:, c, None, None]
+            x[:, :, pending] *= beta
+            x[:, :, back] += moved
+        w_parts = None
+        if k and len(cells[t][0]):
+            gs, ws = cells[t]
+            wvec[gs] = ws
+            w_parts = wvec[combos]
+            wvec[gs] = 0.0
+        for src, dst, tied in mv.place:
+            if tied < 0:
+                x[:, :, dst] += x[:, :, src]
+            elif w_parts is not None:
+                sel = np.flatnonzero(w_parts[:, tied])
+                if len(sel):
+                    x[:, sel[:, None], dst] += x[:, sel[:, None], src] * w_parts[sel, tied][None, :, None]
+        for pending, dst in mv.apply:
+            x[:, :, dst] += x[:, :, pending] * mt[t]
+    return (x[:, :, mv.full] * mult[None]).sum(axis=1)
 
 
 def continuous_history_sum(d: Diagram, schedule: Schedule, rates: np.ndarray) -> np.ndarray:

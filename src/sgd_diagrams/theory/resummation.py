@@ -9,7 +9,8 @@ where rvalue_f(D) is uvalue(D) with every edge's η replaced by the propagator
 H = E[∇²l_x(θ0)].  Summing a chain of links between two nodes reproduces the
 binomial expansion of that propagator, so the order-d truncation agrees with the
 unresummed series through η^d (tested).  Per-step multipliers m_t make the propagator
-Π_{s<t<u} (I − η m_t H) η m_s; momentum is refused (use the Taylor form).
+Π_{s<t<u} (I − η m_t H) η m_s; with heavy-ball momentum every propagator is the linearised heavy
+ball's response (products of 2×2 transfer matrices, :mod:`sgd_diagrams.theory.geometric`).
 
 Computation (never a loop over T^d histories) in three parts:
 
@@ -71,9 +72,6 @@ def resummed_prediction(landscape, schedule: Schedule, order: int, etas, quantit
     q = quantity_of(quantity, DIAGRAM_QUANTITY_NAMES)
     check_order(order, "resummed")
     require_concrete(schedule, "the resummed form")
-    if schedule.momentum:
-        raise SgdDiagramsError("the resummed form does not support momentum yet; use the Taylor form "
-                               "(method='taylor', no --resum) for heavy-ball momentum")
     etas = np.atleast_1d(np.asarray(etas, dtype=np.float64))
     if not np.all(np.isfinite(etas)):
         raise SgdDiagramsError("every eta must be a finite number")
@@ -92,7 +90,8 @@ def resummed_prediction(landscape, schedule: Schedule, order: int, etas, quantit
     root, sign = q.root, q.sign
     shape = (order + 1, len(etas)) + ((dim,) if root == "displacement" else ())
     by_order = np.zeros(shape)
-    _warn_if_growing(lam, etas * float(np.max(schedule.lr_multipliers())), schedule.T)
+    # heavy ball is stable for η·λ < 2(1 + β): compare η·max m_t/(1 + β) with plain descent's limit
+    _warn_if_growing(lam, etas * float(np.max(schedule.lr_multipliers())) / (1.0 + schedule.momentum), schedule.T)
     for k in range(order + 1):
         for d in q.diagrams(k, linkless=True):
             U = projected_uvalue(evaluator, d, W, root=root)
