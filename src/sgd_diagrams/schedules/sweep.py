@@ -216,7 +216,13 @@ class KernelSweep:
     full: int
     tied_parts: tuple[tuple[int, ...], ...]
     root_shared: bool
-    coefficients: Mapping[tuple[int, ...], np.ndarray] = field(repr=False)
+    momentum: bool
+    diagram: Diagram = field(repr=False)
+
+    @cached_property
+    def coefficients(self) -> Mapping[tuple[int, ...], np.ndarray]:
+        """{counts: (m+1, m+1, ns, ns) int64} (built on first use: (m+1)²·states² entries per key)."""
+        return MappingProxyType(_kernel_coefficients(self.diagram, self.states, self.momentum))
 
     @property
     def n_states(self) -> int:
@@ -241,20 +247,33 @@ def _submasks(mask: int):
         sub = (sub - 1) & mask
 
 
-def _build_kernel(d: Diagram, momentum: bool) -> KernelSweep:
-    base = history_sweep(d)
-    m = base.m
+def _child_masks(parents: tuple[int, ...]) -> list[int]:
+    m = len(parents) - 1
     child_mask = [0] * (m + 1)
     for v in range(1, m + 1):
-        p = base.parents[v]
-        if p:
-            child_mask[p] |= 1 << (v - 1)
-    tied_of = {v: i for i, vs in enumerate(base.tied_parts) for v in vs}
+        if parents[v]:
+            child_mask[parents[v]] |= 1 << (v - 1)
+    return child_mask
+
+
+def _kernel_states(d: Diagram, momentum: bool) -> tuple[tuple[int, int], ...]:
+    """Every (placed, applied) pair with each placed node's children applied (applied = placed without momentum)."""
+    base = history_sweep(d)
+    child_mask = _child_masks(base.parents)
     states = []
     for S in base.states:
         for A in (_submasks(S) if momentum else (S,)):
-            if all(not (S >> (v - 1)) & 1 or (A & child_mask[v]) == child_mask[v] for v in range(1, m + 1)):
+            if all(not (S >> (v - 1)) & 1 or (A & child_mask[v]) == child_mask[v] for v in range(1, base.m + 1)):
                 states.append((S, A))
+    return tuple(states)
+
+
+def _kernel_coefficients(d: Diagram, states: tuple[tuple[int, int], ...],
+                         momentum: bool) -> dict[tuple[int, ...], np.ndarray]:
+    base = history_sweep(d)
+    m = base.m
+    child_mask = _child_masks(base.parents)
+    tied_of = {v: i for i, vs in enumerate(base.tied_parts) for v in vs}
     index = {s: i for i, s in enumerate(states)}
     ns = len(states)
     coefficients: dict[tuple[int, ...], np.ndarray] = {}
@@ -277,11 +296,16 @@ def _build_kernel(d: Diagram, momentum: bool) -> KernelSweep:
     for coef in coefficients.values():
         coef.setflags(write=False)
     zero = (0,) * len(base.tied_parts)
-    coefficients = {zero: coefficients.pop(zero), **coefficients}
-    full_mask = (1 << m) - 1
-    return KernelSweep(m=m, states=tuple(states), start=index[(0, 0)], full=index[(full_mask, full_mask)],
-                       tied_parts=base.tied_parts, root_shared=base.root_shared,
-                       coefficients=MappingProxyType(coefficients))
+    return {zero: coefficients.pop(zero), **coefficients}
+
+
+def _build_kernel(d: Diagram, momentum: bool) -> KernelSweep:
+    base = history_sweep(d)
+    states = _kernel_states(d, momentum)
+    index = {s: i for i, s in enumerate(states)}
+    full_mask = (1 << base.m) - 1
+    return KernelSweep(m=base.m, states=states, start=index[(0, 0)], full=index[(full_mask, full_mask)],
+                       tied_parts=base.tied_parts, root_shared=base.root_shared, momentum=momentum, diagram=d)
 
 
 @lru_cache(maxsize=4096)
@@ -322,11 +346,7 @@ def kernel_moves(d: Diagram) -> KernelMoves:
     ks = kernel_sweep(d, True)
     m = ks.m
     base = history_sweep(d)
-    child_mask = [0] * (m + 1)
-    for v in range(1, m + 1):
-        p = base.parents[v]
-        if p:
-            child_mask[p] |= 1 << (v - 1)
+    child_mask = _child_masks(base.parents)
     tied_of = {v: i for i, vs in enumerate(ks.tied_parts) for v in vs}
     index = {s: i for i, s in enumerate(ks.states)}
     place, apply, feedback = [], [], []
