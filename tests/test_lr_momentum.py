@@ -403,3 +403,10 @@ def test_resummed_variance_honours_lr_and_momentum(beta):
     plain = variance_theory.test_loss_variance(land, sgd(4, 2, 2), 4, etas, resum=False)
     np.testing.assert_allclose(resummed, taylor, rtol=1e-4)  # the forms agree through η^4
     assert np.all(np.abs(taylor - plain) > 0.1 * plain)  # and the multipliers matter
+
+
+def test_api_simulate_takes_lr(curved_finite):
+    a = sd.simulate(curved_finite, sgd(2, 1, 1), ["sgd"], 0.1, trials=40, seed=3, lr=[1.0, 0.5])
+    b = sd.simulate(curved_finite, sgd(2, 1, 1).with_lr([1.0, 0.5]), ["sgd"], 0.1, trials=40, seed=3)
+    c = sd.simulate(curved_finite, sgd(2, 1, 1), ["sgd"], 0.1, trials=40, seed=3)
+    assert a.mean("test-loss")[0] == b.mean("test-loss")[0] != c.mean("test-loss")[0]
