@@ -60,6 +60,7 @@ __all__ = [
     "Statistics",
     "load_statistics",
     "measure_statistics",
+    "same_landscape",
     "statistics_prediction",
 ]
 
@@ -564,3 +565,13 @@ def _tensors(obj: Any, samples: int, order: int, dim: int) -> PartTensors:
     if ((0,), (2,)) not in parts:
         raise _Bad('"tensors" lack the Hessian part (members [0], degrees [2])')
     return PartTensors(plan, max_degree, parts)
+
+
+def same_landscape(stats: Statistics, landscape) -> bool:
+    """True when ``landscape`` (any kind) is the one the statistics were measured on: description, dim and θ0."""
+    from ..landscapes.conversions import as_sampled, is_exact
+
+    land = landscape if is_exact(landscape) else as_sampled(landscape)
+    fp = _fingerprint(land)
+    return (int(land.dim) == stats.dim and fp["theta0"] == stats.landscape["theta0_sha256"]
+            and json.loads(dumps(fp["landscape"], indent=None)) == stats.landscape["description"])
