@@ -129,6 +129,22 @@ def test_identity_on_a_torch_model():
         sd.predict(back, sched, 2, [0.01], "gen-gap", method="resummed")
 
 
+def test_power_iteration_finds_the_top_curvature(example):
+    """The matrix-free λ_max (HVP power iteration) equals the exact mean Hessian's max |λ| on a finite law."""
+    pytest.importorskip("torch")
+    import torch
+
+    from sgd_diagrams.estimation.statistics import top_hessian_eigenvalue
+
+    land = sd.as_sampled(example)
+    counts = np.round(np.asarray(example.probs) * 10).astype(int)  # the law as 10 equally weighted rows
+    assert np.allclose(counts / 10, example.probs)
+    rows = torch.as_tensor(np.repeat(np.arange(example.n_points), counts))
+    H = np.einsum("k,kij->ij", np.asarray(example.probs), example.derivative_tensors(2)[2])
+    assert top_hessian_eigenvalue(land, rows, iterations=200, chunk=3) == pytest.approx(
+        np.max(np.abs(np.linalg.eigvalsh(H))), rel=1e-3)  # stops once the quotient moves < 1e-6
+
+
 def test_refusals(stats):
     sched = sd.sgd(N=4)
     with pytest.raises(SgdDiagramsError, match="measured to order 3"):

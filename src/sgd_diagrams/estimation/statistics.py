@@ -49,7 +49,7 @@ from ..theory.orders import ORDER_LIMITS, check_order
 from ..theory.resummation import resummed_prediction
 from ..theory.series import taylor_series
 from ..values.uvalue import UvalueEvaluator
-from .evaluators import SamplePlan, choose_method, plan_samples, replication_evaluators
+from .evaluators import SamplePlan, choose_method, draw_rows, plan_samples, replication_evaluators
 from .predictions import EstimatedPrediction, UvalueEstimates, _fingerprint, _kind_diagrams, _Lookup, estimate_uvalues
 
 __all__ = [
@@ -62,6 +62,7 @@ __all__ = [
     "measure_statistics",
     "same_landscape",
     "statistics_prediction",
+    "top_hessian_eigenvalue",
 ]
 
 FORMAT = "sgd-diagrams-statistics"
@@ -281,6 +282,7 @@ def measure_statistics(landscape, order: int, samples: int, seed: int = 0, repli
             est = estimate_uvalues(landscape, kind, order, samples, seed, replications, method, progress, None,
                                    chunk, None, force, backend, address)
             uvalues[kind], plan = est.replicas, est.plan
+        lambda_max = top_hessian_eigenvalue(landscape, draw_rows(landscape, plan.used, seed), seed)
     else:
         plan = plan_samples(samples, order + 1, replications)
         big = max(order, 2)
@@ -304,6 +306,42 @@ def measure_statistics(landscape, order: int, samples: int, seed: int = 0, repli
             H = part_tensors.parts[((0,), (2,))].mean(axis=0)
             lambda_max = float(np.max(np.abs(np.linalg.eigvalsh((H + H.T) / 2)))) if H.size else 0.0
     return Statistics(identity, int(samples), int(seed), order, method, plan, uvalues, part_tensors, lambda_max)
+
+
+def top_hessian_eigenvalue(landscape, rows, seed: int = 0, iterations: int = 30, chunk: int = 4096) -> float:
+    """max |λ| of the mean Hessian over ``rows`` at θ0, by power iteration on Hessian-vector products.
+
+    For the matrix-free path (large models), where no Hessian is formed: forward-over-reverse HVPs of the
+    mean loss, ``chunk`` rows at a time; the start vector is drawn from ``seed``.  The Rayleigh quotient
+    after at most ``iterations`` steps (fewer once it changes by < 1e-6 relative), a lower bound of max |λ|
+    that converges geometrically in |λ_2/λ_1|.
+    """
+    import torch
+    from torch.func import grad, jvp
+
+    theta = landscape.init.detach()
+    n = int(rows.shape[0])
+
+    def hvp(v):
+        total = torch.zeros_like(theta)
+        for lo in range(0, n, chunk):
+            part = rows[lo:lo + chunk]
+            g = grad(lambda th, r=part: landscape.batch_loss(th, r))
+            total = total + jvp(g, (theta,), (v,))[1] * (len(part) / n)
+        return total
+
+    gen = torch.Generator().manual_seed(int(seed))
+    v = torch.randn(theta.shape, generator=gen, dtype=theta.dtype).to(theta.device)
+    v = v / torch.linalg.vector_norm(v)
+    value = 0.0
+    for _ in range(iterations):
+        w = hvp(v)
+        previous, value = value, float(torch.dot(v.reshape(-1), w.reshape(-1)))
+        norm = float(torch.linalg.vector_norm(w))
+        if norm == 0.0 or not math.isfinite(norm) or abs(value - previous) <= 1e-6 * abs(value):
+            break
+        v = w / norm
+    return abs(value)
 
 
 def _dense_pass(landscape, plan: SamplePlan, max_degree: int, seed: int, kinds: Sequence[str], order: int,
