@@ -122,7 +122,11 @@ def test_identity_on_a_torch_model():
     direct = sd.predict(land, sched, 2, [0.01, 0.1], "gen-gap", samples=120, seed=2)
     back = statistics_from_json(json.loads(json.dumps(saved.to_json())))
     got = sd.predict(back, sched, 2, [0.01, 0.1], "gen-gap")
-    assert np.array_equal(direct.value, got.value) and np.array_equal(direct.stderr, got.stderr)
+    # float32 model: the direct path estimates only the schedule's diagrams in its vmapped pass, so the
+    # same numbers may differ in the last float32 bits
+    np.testing.assert_allclose(got.value, direct.value, rtol=1e-6)
+    np.testing.assert_allclose(got.stderr, direct.stderr, rtol=1e-5)
+    assert saved.lambda_max > 0
     with pytest.raises(SgdDiagramsError, match="test diagrams"):
         sd.predict(back, sched, 2, [0.01], "test-loss")
     with pytest.raises(SgdDiagramsError, match="part cumulants"):
