@@ -47,7 +47,7 @@ AGREEMENT_Z = 2.0
 MAX_AXIS_VALUES = 1000
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class WhatIf:
     """Predictions on the grid ``values`` × ``eta``: ``value[q]``, ``stderr[q]``, ``trusted[q]`` of shape (rows, η)."""
 

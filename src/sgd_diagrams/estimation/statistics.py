@@ -82,7 +82,7 @@ def _version() -> str:
         return "unknown"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class PartTensors:
     """Per-replication estimated part cumulants: ``parts[(members, degrees)]`` has shape (R,) + (dim,)*Σdegrees.
 
@@ -128,7 +128,7 @@ class RecordedPartEvaluator(UvalueEvaluator):
             ) from None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Statistics:
     """Every diagram value a prediction up to ``order`` needs, per replication (see the module docstring).
 
