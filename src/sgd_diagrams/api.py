@@ -10,7 +10,9 @@ Three verbs over any landscape and any schedule, with the same keyword names eve
   (Theorem 2); with ``samples=K`` from diagram values *estimated* on K sampled data points (App. C.6),
   with standard errors — the way to predict on a neural network;
 * :func:`simulate` — SGD and its rivals over many independent trials (App. C.3–C.4), an η sweep with
-  paired training sets across η and across optimizers.
+  paired training sets across η and across optimizers;
+* :func:`measure` / :func:`load_statistics` — measure once: every diagram value a prediction needs, per
+  replication, saved; the resulting ``Statistics`` stands in for the landscape in :func:`predict`.
 
 Landscapes of either kind work in each: the exact theory converts with
 :func:`~sgd_diagrams.landscapes.as_exact`, simulation with :func:`~sgd_diagrams.landscapes.as_sampled`;
