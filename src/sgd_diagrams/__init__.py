@@ -9,6 +9,9 @@ Stochastic Gradient Descent"; ``docs/architecture.md`` for the layers)::
     p = sd.predict(land, sched, order=3, eta=[0.01, 0.05], method="resummed")   # p.value, p.stderr
     r = sd.simulate(land, sched, optimizers=["sgd", "gd"], eta=[0.01, 0.05], trials=1000, seed=0)
     net = sd.TorchLandscape(model, loss_fn, inputs, targets)          # any nn.Module; predict(..., samples=K)
+    stats = sd.measure(net, order=3, samples=20000)                    # measure once (stats.save("S.json"))
+    p = sd.predict(stats, sd.sgd(N=100, B=5, E=3), order=3, eta=[0.01, 0.05])  # predict everywhere
+    grid = sd.whatif(stats, sd.sgd(N=100, B=5, E=3), 3, eta=[0.01, 0.05], axis="batch", values=[1, 5, 10])
 
 Importing the package does not import torch: :class:`TorchLandscape` and the simulators load it on
 first use (``pip install -c constraints.txt 'sgd-diagrams[torch]'``).
@@ -16,7 +19,7 @@ first use (``pip install -c constraints.txt 'sgd-diagrams[torch]'``).
 
 from typing import Any
 
-from .api import METHODS, Prediction, Simulation, predict, simulate, taylor_series
+from .api import METHODS, Prediction, Simulation, load_statistics, measure, predict, simulate, taylor_series
 from .diagrams import QUANTITY_NAMES, Diagram, Quantity, enumerate_diagrams, parse, quantity
 from .errors import SgdDiagramsError
 from .landscapes import (
@@ -46,7 +49,9 @@ __all__ = [
     "Schedule",
     "SgdDiagramsError",
     "Simulation",
+    "Statistics",
     "TorchLandscape",
+    "WhatIf",
     "__version__",
     "as_exact",
     "as_sampled",
@@ -58,6 +63,8 @@ __all__ = [
     "load_landscape",
     "load_schedule",
     "lr_schedule",
+    "load_statistics",
+    "measure",
     "parse",
     "predict",
     "quantity",
@@ -65,6 +72,7 @@ __all__ = [
     "sgd_reshuffled",
     "simulate",
     "taylor_series",
+    "whatif",
 ]
 
 
@@ -73,4 +81,12 @@ def __getattr__(name: str) -> Any:
         from .landscapes import TorchLandscape
 
         return TorchLandscape
+    if name == "Statistics":
+        from .estimation.statistics import Statistics
+
+        return Statistics
+    if name in ("whatif", "WhatIf"):
+        from . import what_if
+
+        return getattr(what_if, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

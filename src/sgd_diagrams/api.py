@@ -10,7 +10,9 @@ Three verbs over any landscape and any schedule, with the same keyword names eve
   (Theorem 2); with ``samples=K`` from diagram values *estimated* on K sampled data points (App. C.6),
   with standard errors — the way to predict on a neural network;
 * :func:`simulate` — SGD and its rivals over many independent trials (App. C.3–C.4), an η sweep with
-  paired training sets across η and across optimizers.
+  paired training sets across η and across optimizers;
+* :func:`measure` / :func:`load_statistics` — measure once: every diagram value a prediction needs, per
+  replication, saved; the resulting ``Statistics`` stands in for the landscape in :func:`predict`.
 
 Landscapes of either kind work in each: the exact theory converts with
 :func:`~sgd_diagrams.landscapes.as_exact`, simulation with :func:`~sgd_diagrams.landscapes.as_sampled`;
@@ -37,7 +39,8 @@ from .theory.orders import check_order
 from .theory.series import Series
 from .theory.series import taylor_series as _taylor_series
 
-__all__ = ["METHODS", "Prediction", "Simulation", "check_etas", "predict", "simulate", "taylor_series", "trust_region"]
+__all__ = ["METHODS", "Prediction", "Simulation", "check_etas", "is_statistics", "load_statistics", "measure",
+           "predict", "simulate", "taylor_series", "trust_region"]
 
 METHODS = ("taylor", "resummed", "continuous", "limit")
 """Forms of :func:`predict`: the Taylor polynomial, resummed, continuous-time resummed, T → ∞ limit."""
@@ -171,6 +174,13 @@ def predict(landscape: Any, schedule: Schedule, order: int, eta: Any, quantity: 
     ``lr`` / ``momentum``: per-step multipliers (list or spec) and heavy-ball β, as in :func:`taylor_series`
     (Taylor and resummed forms; the continuous form and the limit refuse them).
     Order limits: :data:`sgd_diagrams.theory.orders.ORDER_LIMITS`.
+
+    **Measure once, predict everywhere**: pass a :class:`~sgd_diagrams.estimation.statistics.Statistics`
+    (from :func:`measure` or :func:`load_statistics`) *in place of the landscape*: the saved diagram values
+    stand in for the model, so any schedule and η are predicted without touching it, identical to
+    ``samples=K`` with the statistics' samples, seed and replications at the statistics' order (Taylor and,
+    when the statistics hold part cumulants, resummed forms; ``samples``/``seed``/``replications`` are
+    then fixed by the statistics and must not be given).
     """
     if method not in METHODS:
         raise SgdDiagramsError(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
@@ -180,6 +190,13 @@ def predict(landscape: Any, schedule: Schedule, order: int, eta: Any, quantity: 
     if limit not in LIMIT_FAMILIES:
         raise SgdDiagramsError(f"limit must be one of {', '.join(LIMIT_FAMILIES)}, got {limit!r}")
     metric_m = _metric(metric, landscape)
+    if is_statistics(landscape):
+        given = [n for n, v in (("samples", samples), ("replications", replications), ("cache", cache))
+                 if v is not None]
+        if given or seed != 0:
+            raise SgdDiagramsError(f"the statistics already fix samples, seed and replications; drop "
+                                   f"{', '.join(given) or 'seed'}")
+        return _from_statistics(landscape, schedule, order, etas, q, method, metric_m)
     if samples is not None:
         return _estimated(landscape, schedule, order, etas, q, method, samples, seed, replications, metric_m, cache,
                           progress, force, backend, address, device)
@@ -292,6 +309,24 @@ def _estimated(landscape, schedule, order, etas, q, method, samples, seed, repli
                                     resum=method == "resummed", replications=replications, metric=metric,
                                     progress=progress, cache=cache, force=force, backend=backend,
                                     address=address)
+    return _estimated_result(pred, etas, q, method, int(samples), int(seed), caught)
+
+
+def _from_statistics(stats, schedule, order, etas, q, method, metric) -> Prediction:
+    """:func:`_estimated` with the diagram values read from saved statistics (same theory, same numbers)."""
+    from .estimation.statistics import statistics_prediction
+
+    if method not in ("taylor", "resummed") or q.is_variance:
+        raise SgdDiagramsError("statistics give the taylor and resummed forms of test-loss, train-loss, gen-gap "
+                               "and displacement")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RuntimeWarning)
+        pred = statistics_prediction(stats, schedule, order, etas, q, resum=method == "resummed", metric=metric)
+    return _estimated_result(pred, etas, q, method, stats.samples, stats.seed, caught)
+
+
+def _estimated_result(pred, etas, q, method, samples: int, seed: int, caught: list) -> Prediction:
+    """The :class:`Prediction` of an estimated prediction: trust region, warnings, details."""
     trusted = None
     if pred.coefficients is not None:
         trusted = trust_region(pred.coefficients, etas, 0.0)
@@ -301,8 +336,54 @@ def _estimated(landscape, schedule, order, etas, q, method, samples, seed, repli
     plan = pred.plan
     details = {"samples": int(samples), "seed": int(seed), "replications": plan.replications,
                "samples_per_group": plan.per_group, "groups": plan.groups, "estimator": pred.method}
-    return Prediction(q.name, order, method, _form(method, "epochs", estimated=True), etas, pred.value,
+    return Prediction(q.name, pred.order, method, _form(method, "epochs", estimated=True), etas, pred.value,
                       pred.stderr, messages, details, trusted)
+
+
+def is_statistics(obj: Any) -> bool:
+    """True for saved diagram-value statistics (:func:`measure`, :func:`load_statistics`)."""
+    from .estimation.statistics import Statistics
+
+    return isinstance(obj, Statistics)
+
+
+def measure(landscape: Any, order: int, *, samples: int, seed: int = 0, replications: int | None = None,
+            kinds: Sequence[str] = ("test", "train", "displacement"), tensors: bool | str = "auto",
+            progress: bool = False, force: bool = False, backend: str = "local", address: str | None = None,
+            device: str | None = None, spec: str | None = None) -> Any:
+    """Measure once: estimate every diagram value a prediction up to ``order`` needs (seed 001 App. C.6).
+
+    Returns a :class:`~sgd_diagrams.estimation.statistics.Statistics` holding each replication's
+    estimate of every ``kinds`` diagram (test: test loss; train: train loss and gen gap; displacement),
+    the sample plan and θ0's identity; ``.save(path)`` writes it, :func:`load_statistics` reads it back,
+    and ``predict(stats, schedule, ...)`` predicts any schedule and η from it — identical to
+    ``predict(landscape, ..., samples=samples, seed=seed, replications=replications)`` at this order.
+    ``tensors`` (dense path, small dim): also save the part cumulants the resummed form and ``metric`` need
+    (``"auto"``: when they fit).  ``spec``: the landscape's spec string, recorded for the reader.
+    """
+    from .estimation.statistics import measure_statistics
+
+    for name, value, low in (("samples", samples, 1), ("seed", seed, 0)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+            raise SgdDiagramsError(f"{name} must be an integer >= {low}, got {value!r}")
+    if samples > MAX_SAMPLES:
+        raise SgdDiagramsError(f"samples={samples:.3g} exceeds the limit {MAX_SAMPLES:.0e}; use fewer samples "
+                               "(the standard error falls like 1/sqrt(samples))")
+    if replications is not None and (isinstance(replications, bool) or not isinstance(replications, int)
+                                     or replications < 2):
+        raise SgdDiagramsError(f"replications must be an integer >= 2, got {replications!r}")
+    if isinstance(kinds, str):
+        kinds = [kinds]
+    land = landscape if is_exact(landscape) else _sampled(landscape, device)
+    return measure_statistics(land, order, int(samples), int(seed), replications, tuple(kinds), tensors=tensors,
+                              progress=progress, force=force, backend=backend, address=address, spec=spec)
+
+
+def load_statistics(path: str | Path) -> Any:
+    """Read a statistics file written by :meth:`Statistics.save` / ``sgd-diagrams stats --out`` (validated)."""
+    from .estimation.statistics import load_statistics as _load
+
+    return _load(path)
 
 
 def _sampled(landscape: Any, device: str | None = None) -> Any:

@@ -24,8 +24,11 @@ __all__ = [
     "MAX_N",
     "MAX_NOTATION_NODES",
     "MAX_SAMPLES",
+    "MAX_STATISTICS_BYTES",
+    "MAX_STATISTICS_TENSOR_FLOATS",
     "MAX_STEPS",
     "MAX_SUBSTEPS",
+    "MAX_WHATIF_CELLS",
     "MAX_SYMBOLIC_DERIVATIVES",
     "MAX_TRIALS",
     "WORK_BUDGET_SECONDS",
@@ -40,6 +43,9 @@ MAX_EDGES = 7  # diagrams with 8 edges never enumerate (hundreds of thousands of
 MAX_EDGES_UNFORCED = 6  # 7 edges takes ~45 s: needs force
 MAX_NOTATION_NODES = 9  # nodes of a diagram written by hand: canonical forms grow factorially (10 nodes: 15 s)
 MAX_SAMPLES = 10**7  # sampled data points for estimated diagram values
+MAX_STATISTICS_BYTES = 256 * 2**20  # a saved-statistics file read back (JSON, untrusted)
+MAX_STATISTICS_TENSOR_FLOATS = 2 * 10**6  # part cumulants saved for the resummed form (all replications)
+MAX_WHATIF_CELLS = 10**5  # cells of a what-if grid (eta values x values of the second axis)
 MAX_TRIALS = 10**8  # simulated trials per eta
 MAX_SUBSTEPS = 10**4  # SDE/ODE refinement per step
 MAX_CHUNK_BYTES = 2 * 2**30  # memory of one vectorized simulation chunk

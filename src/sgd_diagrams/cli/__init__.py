@@ -6,6 +6,8 @@ Subcommands (``sgd-diagrams <command> --help`` for details):
 * ``series`` — Taylor coefficients of E[test loss | train loss | gen gap | displacement | variance];
 * ``predict`` — Taylor, resummed, continuous-time or T → ∞ predictions at given η (exact or from samples);
 * ``stats`` — named landscape statistics (G·ηG, tr(CηHη), …) estimated from samples, with errors;
+  ``--out S.json`` saves them for ``predict --stats`` and ``whatif --stats`` (measure once);
+* ``whatif`` — predicted test loss and gen gap ± stderr over η × batch size, epochs or momentum (heatmap);
 * ``coefficients`` — symbolic Taylor coefficients for in-order SGD (N, B, E) or GD (N, T);
 * ``draw`` — pictures of diagrams and of histories in their grid;
 * ``simulate`` — SGD and its rivals over thousands of vectorized trials, an η sweep, with CIs;
@@ -27,13 +29,13 @@ import warnings
 
 from .. import __version__
 from ..errors import SgdDiagramsError
-from . import coefficients, demo, draw, predict, reproduce, series, simulate, stats
+from . import coefficients, demo, draw, predict, reproduce, series, simulate, stats, whatif
 from . import enumerate as enumerate_command
 from ._options import join_negative_values
 
 __all__ = ["build_parser", "main"]
 
-COMMANDS = (enumerate_command, series, predict, stats, coefficients, draw, simulate, reproduce, demo)
+COMMANDS = (enumerate_command, series, predict, stats, whatif, coefficients, draw, simulate, reproduce, demo)
 
 
 class _Parser(argparse.ArgumentParser):

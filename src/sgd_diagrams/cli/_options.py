@@ -5,6 +5,7 @@
 * ``--eta 0.01,0.05`` — always a comma-separated list;
 * ``--quantity`` — one of :data:`sgd_diagrams.QUANTITY_NAMES`;
 * ``--samples K --seed S --replications R --cache DIR`` — estimated values;
+* ``--stats S.json`` — estimated values saved by ``sgd-diagrams stats --out S.json`` (measure once);
 * ``--json``, ``--out FILE`` (written atomically), ``--quiet`` (no progress, no warnings).
 
 A value starting with ``-`` (``--metric -1,0;0,2``, ``--eta -0.1``) is read as a value, not an option.
@@ -35,6 +36,7 @@ __all__ = [
     "add_quantity",
     "add_sampling",
     "add_schedule",
+    "add_statistics",
     "emit",
     "fmt",
     "join_negative_values",
@@ -42,6 +44,7 @@ __all__ = [
     "load_schedule_arg",
     "schedule_record",
     "with_lr_and_momentum",
+    "load_statistics_arg",
     "parse_etas",
     "parse_metric",
     "progress",
@@ -104,6 +107,30 @@ def add_sampling(p: argparse.ArgumentParser, default_samples: int | None = None)
                    help="reuse and store estimates in DIR (default: $SGD_DIAGRAMS_CACHE if set, else no cache)")
     p.add_argument("--no-cache", action="store_true", help="ignore --cache / $SGD_DIAGRAMS_CACHE")
     p.add_argument("--no-progress", action="store_true", help=argparse.SUPPRESS)  # older spelling of --quiet
+
+
+def add_statistics(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--stats", metavar="S.json",
+                   help="diagram values saved by 'sgd-diagrams stats --out S.json': predict without touching the "
+                   "model (replaces --samples/--seed/--replications)")
+
+
+def load_statistics_arg(args: argparse.Namespace):
+    """The statistics of ``--stats``; sampling options beside it are errors; ``--landscape`` must match it."""
+    from ..api import load_statistics
+
+    given = [f"--{n}" for n in ("samples", "seed", "replications") if getattr(args, n, None) is not None]
+    if given:
+        raise SgdDiagramsError(f"--stats fixes the samples, seed and replications; drop {', '.join(given)}")
+    stats = load_statistics(args.stats)
+    if getattr(args, "landscape", None):
+        from ..estimation.statistics import same_landscape
+
+        land = load_landscape_arg(args)
+        if not same_landscape(stats, land):
+            raise SgdDiagramsError(f"{args.stats} was measured on {stats.name!r} (another landscape or θ0 than "
+                                   f"--landscape {args.landscape}); drop --landscape or measure this one")
+    return stats
 
 
 def add_backend(p: argparse.ArgumentParser) -> None:

@@ -10,6 +10,9 @@ Usage::
 ``--resum``, ``--continuous`` and ``--limit FAMILY`` are short for ``--method resummed``, ``continuous``
 and ``limit``; giving two different forms is an error.  ``--samples K`` estimates every diagram value
 from K sampled data points (any landscape, neural networks included) and reports standard errors.
+``--stats S.json`` reads those estimates from a file written by ``sgd-diagrams stats --out S.json``
+instead: any schedule and η without touching the model, identical to ``--samples K --seed S`` at the
+file's order (``--landscape``, when given, must be the one measured).
 """
 
 from __future__ import annotations
@@ -29,10 +32,12 @@ from ._options import (
     add_quantity,
     add_sampling,
     add_schedule,
+    add_statistics,
     emit,
     fmt,
     load_landscape_arg,
     load_schedule_arg,
+    load_statistics_arg,
     parse_etas,
     parse_metric,
     progress,
@@ -58,9 +63,10 @@ def register(subparsers) -> argparse.ArgumentParser:
     add_quantity(p)
     p.add_argument("--metric", help="matrix learning rate direction P (η = scalar·P), e.g. '1,0;0,2'")
     add_sampling(p)
+    add_statistics(p)
     add_execution(p)
     add_output(p)
-    p.set_defaults(run=run)
+    p.set_defaults(run=run, landscape=None, seed=None)
     return p
 
 
@@ -89,17 +95,23 @@ def _mark(pred, i: int) -> str:
 
 def run(args: argparse.Namespace) -> int:
     method = chosen_method(args)
-    landscape = load_landscape_arg(args)
     schedule = load_schedule_arg(args)
     etas = parse_etas(args.eta)
-    if args.samples is None and args.replications is not None:
-        raise SgdDiagramsError("--replications needs --samples K")
-    pred = predict(landscape, schedule, args.order, etas, args.quantity, method, samples=args.samples,
-                   seed=args.seed, replications=args.replications, metric=parse_metric(args.metric),
-                   limit=args.limit or "epochs", cache=None if args.no_cache else args.cache,
-                   progress=progress(args), force=args.force, backend=args.backend, address=args.address,
-                   device=args.device)
-    where = f"landscape={landscape.name}  {schedule}"
+    if args.stats:
+        landscape = load_statistics_arg(args)
+        pred = predict(landscape, schedule, args.order, etas, args.quantity, method,
+                       metric=parse_metric(args.metric), limit=args.limit or "epochs")
+        args.samples = landscape.samples
+    else:
+        landscape = load_landscape_arg(args)
+        if args.samples is None and args.replications is not None:
+            raise SgdDiagramsError("--replications needs --samples K")
+        pred = predict(landscape, schedule, args.order, etas, args.quantity, method, samples=args.samples,
+                       seed=args.seed or 0, replications=args.replications, metric=parse_metric(args.metric),
+                       limit=args.limit or "epochs", cache=None if args.no_cache else args.cache,
+                       progress=progress(args), force=args.force, backend=args.backend, address=args.address,
+                       device=args.device)
+    where = f"landscape={landscape.name}  {schedule}" + (f"  (statistics {args.stats})" if args.stats else "")
     if pred.stderr is None:
         lines = [f"{pred.form} order-{args.order} prediction of E[{args.quantity}]   {where}", f"{'eta':>10}   value"]
         lines += [f"{eta:>10.6g}   {_shown(v)}{_mark(pred, i)}" for i, (eta, v) in enumerate(zip(etas, pred.value,
