@@ -69,10 +69,6 @@ def test_trust_mask_shades_large_eta(stats):
 
 
 def test_momentum_axis(stats):
-    if not hasattr(sd.Schedule, "with_momentum"):
-        with pytest.raises(SgdDiagramsError, match="no momentum"):
-            whatif(stats, sd.sgd(N=6, B=2, E=2), 2, ETAS, "momentum", [0.0, 0.5])
-        pytest.skip("Schedule.with_momentum is not in this version (momentum lands with the schedules issue)")
     base = sd.sgd(N=6, B=2, E=2)
     betas = [0.0, 0.5, 0.9]
     grid = whatif(stats, base, 3, ETAS, "momentum", betas)
@@ -179,20 +175,7 @@ def test_cli_from_samples_measures_once(tmp_path, capsys):
     assert got["statistics"]["samples"] == 400 and "gen-gap" not in got["quantities"]
 
 
-def test_momentum_rows_use_with_momentum(stats, monkeypatch):
-    """Plumbing of the β axis, whatever momentum does to the theory: row i is predict(base.with_momentum(β_i))."""
-    calls = []
-
-    def with_momentum(self, beta):
-        calls.append(beta)
-        return sd.sgd(N=self.N, B=2, E=1 + int(10 * beta))  # a stand-in: any schedule the theory accepts
-
-    monkeypatch.setattr(sd.Schedule, "with_momentum", with_momentum, raising=False)
+def test_momentum_axis_refuses_beta_one(stats):
     base = sd.sgd(N=6, B=2, E=2)
-    grid = whatif(stats, base, 2, ETAS, "momentum", [0.0, 0.15])
-    assert calls == [0.0, 0.15]
-    with _quiet():
-        p = sd.predict(stats, sd.sgd(N=6, B=2, E=2), 2, ETAS, "gen-gap")
-    assert np.array_equal(grid.value["gen-gap"][1], p.value)
     with pytest.raises(SgdDiagramsError, match=r"\[0, 1\)"):
         whatif(stats, base, 2, ETAS, "momentum", [0.5, 1.0])

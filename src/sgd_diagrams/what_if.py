@@ -180,16 +180,13 @@ def vary_schedule(base: Schedule, axis: str, value: float) -> Schedule:
     or E of a schedule that carries them is refused (pass ``make_schedule`` to :func:`whatif` instead).
     """
     if axis == "momentum":
-        if not hasattr(base, "with_momentum"):
-            raise SgdDiagramsError("this version's schedules carry no momentum (Schedule.with_momentum is "
-                                   "missing); vary batch or epochs instead")
         return base.with_momentum(float(value))
     if axis not in AXES:
         raise SgdDiagramsError(f"unknown what-if axis {axis!r}; use one of {', '.join(AXES)}")
     desc = base.description
     if not {"N", "B", "E"} <= set(desc) or desc.get("explicit") or desc.get("gd"):
         raise SgdDiagramsError(f"varying {axis} needs an SGD schedule (sgd:N=..,B=..,E=..), got {base!r}")
-    lr = getattr(base, "lr", None)
+    lr = base.lr
     if lr is not None and len(lr) and not np.allclose(np.asarray(lr, dtype=np.float64), 1.0):
         raise SgdDiagramsError(f"per-step learning-rate multipliers are tied to T; varying {axis} changes T: "
                                "give a schedule builder (make_schedule=..., or --lr-schedule on the command line)")
@@ -202,14 +199,13 @@ def vary_schedule(base: Schedule, axis: str, value: float) -> Schedule:
         out = sgd_reshuffled(N, B, E)
     else:
         out = sgd(N, B, E, desc.get("shuffle_seed"))
-    beta = float(getattr(base, "momentum", 0.0) or 0.0)
-    if beta and hasattr(out, "with_momentum"):
-        out = out.with_momentum(beta)
+    if base.momentum:
+        out = out.with_momentum(base.momentum)
     return out
 
 
 def _multiplier(schedule: Schedule) -> float:
-    lr = getattr(schedule, "lr", None)
+    lr = schedule.lr
     if lr is None or not len(lr):
         return 1.0
     return float(np.max(np.abs(np.asarray(lr, dtype=np.float64))))
@@ -282,7 +278,7 @@ def whatif(stats, base: Schedule, order: int, eta: Any, axis: str, values: Seque
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # untrusted cells are shaded, not warned about one by one
         for i, schedule in enumerate(schedules):
-            beta = float(getattr(schedule, "momentum", 0.0) or 0.0)
+            beta = float(schedule.momentum)
             for q in quantities:
                 p = predict(stats, schedule, order, etas, q)
                 value[q][i], stderr[q][i] = p.value, p.stderr
