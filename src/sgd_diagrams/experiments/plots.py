@@ -39,6 +39,8 @@ class Curve:
     eta: np.ndarray
     value: np.ndarray
     stderr: np.ndarray | None = None
+    color: str | None = None
+    style: str = "-"
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,7 @@ class SimulatedSweep:
     low: np.ndarray
     high: np.ndarray
     T: int | None = None
+    color: str | None = None
 
 
 def _read_json(source: str | Path | Mapping[str, Any], what: str) -> dict[str, Any]:
@@ -245,14 +248,14 @@ def draw_sweep(ax: Any, simulations: Sequence[SimulatedSweep], curves: Sequence[
         logx = bool(etas.size and etas.min() > 0 and etas.max() / etas.min() > 20)
     for c in curves:
         order = np.argsort(c.eta)
-        line, = ax.plot(c.eta[order], c.value[order], "-", lw=1.6, label=c.label)
+        line, = ax.plot(c.eta[order], c.value[order], c.style, lw=1.6, label=c.label, color=c.color)
         if c.stderr is not None:
             ax.fill_between(c.eta[order], (c.value - 1.96 * c.stderr)[order], (c.value + 1.96 * c.stderr)[order],
                             color=line.get_color(), alpha=0.2)
     markers = "osD^v"
     for k, s in enumerate(simulations):
         ax.errorbar(s.eta, s.mean, yerr=[s.mean - s.low, s.high - s.mean], fmt=markers[k % len(markers)],
-                    color="k" if k == 0 else None, ms=4, capsize=3, zorder=5, label=s.label)
+                    color=s.color or ("k" if k == 0 else None), ms=4, capsize=3, zorder=5, label=s.label)
     ys = np.concatenate([s.mean for s in simulations] + [c.value for c in curves])
     if zero_line is None:
         zero_line = bool(ys.size and ys.min() < 0 < ys.max())
