@@ -131,6 +131,7 @@ def run(ctx: Context) -> Outcome:
         rows.append(f"| {B} | {p['T']} | {B}·η0 | {p['fit']['a']:+.4f} ± {p['fit']['a_se']:.4f} | "
                     f"{p['printed_difference_order2']:+.4f} | {p['engine_difference_order2']:+.4f} | "
                     f"{p['higher_order_shift']:+.4f} | {p['z_printed']:+.1f} |")
+    gap = max(abs(per_B[str(B)]["printed_order2"] - per_B[str(B)]["engine_order2"]) for B in Bs)
     measured = (
         f"GAUSS started at h0 = {INIT}, N = {N}, E = {EPOCHS} epochs fixed, batch size B in {Bs} (in-order "
         f"batches; B = N is GD), learning rate η_B = B·η0 so that every run has η_B·T = η0·E·N; η0 in "
@@ -138,7 +139,7 @@ def run(ctx: Context) -> Outcome:
         "every B, so the difference test(B) − test(1) starts at η0², read off by a per-trial weighted fit of "
         "d/η0² = a + b·η0 (the engine's higher orders, resummed order 4, are added to each hypothesis).\n\n"
         + "\n".join(rows) + "\n\nProp. 2's printed order-2 coefficients equal the engine's for every B "
-        f"(max |difference| {max(abs(per_B[str(B)]['printed_order2'] - per_B[str(B)]['engine_order2']) for B in Bs):.1e}"
+        f"(max |difference| {gap:.1e}"
         "); at fixed epochs with linear scaling only the curvature term −EN(B−1)/2·GηHηG depends on B.")
     notes = ["The noise terms C·H and G∇C of Prop. 2 carry the same η0² coefficient for every B under linear "
              "scaling (N·E²/2 and N·E(E−1)/4): at fixed epochs the batch size acts at order η² only through time "
@@ -150,7 +151,8 @@ def _verdict(per_B: dict[str, Any]) -> tuple[str, str]:
     fmt = "; ".join(f"B={B}: sim {p['fit']['a']:+.4f} ± {p['fit']['a_se']:.4f} vs Prop. 2 "
                     f"{p['printed_difference_order2']:+.4f} (z={p['z_printed']:+.1f})" for B, p in per_B.items())
     if all(abs(p["z_printed"]) <= Z_LIMIT for p in per_B.values()):
-        return "confirmed", f"Prop. 2's order-η0² effect of batch size agrees with simulation within {Z_LIMIT:g} SE: {fmt}."
+        return ("confirmed",
+                f"Prop. 2's order-η0² effect of batch size agrees with simulation within {Z_LIMIT:g} SE: {fmt}.")
     if all(abs(p["z_engine"]) <= Z_LIMIT for p in per_B.values()):
         return ("confirmed with a correction", "Prop. 2 as printed misses; the engine's order-2 coefficient "
                 f"agrees: {fmt}.")
