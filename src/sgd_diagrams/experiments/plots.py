@@ -186,10 +186,12 @@ def load_simulation(source: str | Path | Mapping[str, Any], metric: str, optimiz
         if not isinstance(block, dict):
             raise SgdDiagramsError(f"simulation sweep entry {i} must be an object")
         if "optimizers" in block:
-            groups = {**(block.get("optimizers") or {}), **(block.get("differences") or {})}
-            if not isinstance(groups, dict) or not groups:
-                raise SgdDiagramsError("simulation 'optimizers' must be a non-empty object")
-            name = optimizer or next(iter(block["optimizers"]))
+            opts, diffs = block.get("optimizers"), block.get("differences", {})
+            if not isinstance(opts, dict) or not opts or not isinstance(diffs, dict):
+                raise SgdDiagramsError("simulation 'optimizers' must be a non-empty object (and 'differences' an "
+                                       "object); pass the file written by sgd-diagrams simulate")
+            groups = {**opts, **diffs}
+            name = optimizer or next(iter(opts))
             if name not in groups:
                 raise SgdDiagramsError(f"simulation has no optimizer {name!r}; choose one of {', '.join(groups)}")
             label, block = name, groups[name]
