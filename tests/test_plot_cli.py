@@ -25,7 +25,8 @@ def pair(tmp_path_factory):
     assert main(["simulate", *LAND, "--optimizer", "sgd", "gd", "--trials", "200", "--quiet",
                  "--out", str(d / "S.json")]) == 0
     for order in (1, 2):
-        assert main(["predict", *LAND, "--order", str(order), "--json", "--quiet", "--out", str(d / f"P{order}.json")]) == 0
+        out = str(d / f"P{order}.json")
+        assert main(["predict", *LAND, "--order", str(order), "--json", "--quiet", "--out", out]) == 0
     return d
 
 
