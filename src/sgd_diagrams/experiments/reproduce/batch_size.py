@@ -136,7 +136,7 @@ def run(ctx: Context) -> Outcome:
     measured = (
         f"GAUSS started at h0 = {INIT}, N = {N}, E = {EPOCHS} epochs fixed, batch size B in {Bs} (in-order "
         f"batches; B = N is GD), learning rate η_B = B·η0 so that every run has η_B·T = η0·E·N; η0 in "
-        f"{list(etas)}; {cfg['trials']} training sets shared by every run (paired).  Order-1 terms agree for "
+        f"{etas.tolist()}; {cfg['trials']} training sets shared by every run (paired).  Order-1 terms agree for "
         "every B, so the difference test(B) − test(1) starts at η0², read off by a per-trial weighted fit of "
         "d/η0² = a + b·η0; the engine's higher orders (resummed order 4) shift that intercept, and the simulated "
         "η0² coefficient is the intercept minus their share.\n\n"

@@ -39,7 +39,7 @@ Z_LIMIT = 3.0
 def _settings(ctx: Context) -> dict[str, Any]:
     if ctx.quick:
         return {"epochs": [2, 3, 5, 8], "eta": [0.04, 0.08, 0.12], "trials": 6000, "chunk": 6000}
-    return {"epochs": [2, 3, 5, 8], "eta": [0.02, 0.04, 0.06, 0.08, 0.1, 0.12], "trials": 120000, "chunk": 10000}
+    return {"epochs": [2, 3, 5, 8], "eta": [0.02, 0.04, 0.06, 0.08, 0.1, 0.12], "trials": 80000, "chunk": 10000}
 
 
 def _theory(landscape: Any, etas: np.ndarray, Ms: list[int]) -> dict[str, Any]:
@@ -118,7 +118,7 @@ def run(ctx: Context) -> Outcome:
     engine2 = ", ".join(f"{per_M[str(M)]['engine_order2']:+.5f}" for M in Ms)
     measured = (
         f"GAUSS (l_x = ½(h + x²e^(−h)), x ~ N(0,1)) started at h0 = {INIT} (test minimum at 0), N = {N}, B = 1, "
-        f"in-order epochs.  For each η0 in {list(etas)} we ran one-epoch SGD at η0 and M-epoch SGD at η0/M "
+        f"in-order epochs.  For each η0 in {etas.tolist()} we ran one-epoch SGD at η0 and M-epoch SGD at η0/M "
         f"(M = {Ms}) on the same {cfg['trials']} training sets (seeded, paired) and took the per-trial "
         "difference of test losses.  The η0² coefficient is a weighted fit of d/η0² = a + b·η0, applied per "
         "trial (so its standard error accounts for the shared data across η0).  Both hypotheses are given the "
