@@ -11,6 +11,7 @@ Subcommands (``sgd-diagrams <command> --help`` for details):
 * ``coefficients`` — symbolic Taylor coefficients for in-order SGD (N, B, E) or GD (N, T);
 * ``draw`` — pictures of diagrams and of histories in their grid;
 * ``simulate`` — SGD and its rivals over thousands of vectorized trials, an η sweep, with CIs;
+* ``plot`` — a simulate + predict pair as theory bands vs simulation CIs over η (ηT on top);
 * ``reproduce`` — every experiment of the papers: figure, numbers and a verdict (``--quick``, ``all``);
 * ``demo`` — the main job on the built-in example.
 
@@ -29,13 +30,14 @@ import warnings
 
 from .. import __version__
 from ..errors import SgdDiagramsError
-from . import coefficients, demo, draw, predict, reproduce, series, simulate, stats, whatif
+from . import coefficients, demo, draw, plot, predict, reproduce, series, simulate, stats, whatif
 from . import enumerate as enumerate_command
 from ._options import join_negative_values
 
 __all__ = ["build_parser", "main"]
 
-COMMANDS = (enumerate_command, series, predict, stats, whatif, coefficients, draw, simulate, reproduce, demo)
+COMMANDS = (enumerate_command, series, predict, stats, whatif, coefficients, draw, simulate, plot, reproduce,
+            demo)
 
 
 class _Parser(argparse.ArgumentParser):
