@@ -34,8 +34,8 @@ CLAIM = (
 def _settings(quick: bool) -> dict[str, Any]:
     if quick:
         return {"etas": [0.005, 0.01, 0.02], "T": 10, "trials": 100_000, "chunk": 100_000}
-    return {"etas": [0.0025, 0.005, 0.01, 0.015, 0.02, 0.03, 0.05], "T": 10, "trials": 1_000_000,
-            "chunk": 250_000}
+    return {"etas": [0.0025, 0.005, 0.01, 0.015, 0.02, 0.03, 0.05], "T": 10, "trials": 600_000,
+            "chunk": 200_000}
 
 
 def engine_coefficients(T: int, order: int = 5) -> dict[str, Any]:

@@ -36,7 +36,7 @@ def _settings(quick: bool) -> dict[str, Any]:
         return {"etas": [0.1, 0.2], "T": 800, "substeps": 4, "trials": {"sgd": 64, "sde": 32, "sde-frozen": 32,
                                                                          "ode": 32}, "chunk": 64}
     return {"etas": [0.07, 0.1, 0.14, 0.2], "T": 2000, "substeps": 8,
-            "trials": {"sgd": 256, "sde": 96, "sde-frozen": 96, "ode": 96}, "chunk": 96}
+            "trials": {"sgd": 256, "sde": 64, "sde-frozen": 64, "ode": 64}, "chunk": 128}
 
 
 def engine_window_velocity(eta: float, T: int) -> dict[str, float]:
