@@ -14,6 +14,9 @@ from __future__ import annotations
 from math import comb
 
 import numpy as np
+import sympy as sp
+
+from sgd_diagrams.landscapes import FiniteLandscape
 
 # (tree)(partition) of every name, as listed in their gradstats.py
 NAMES = {
@@ -114,3 +117,15 @@ def their_gd_minus_sgd_order2(v: dict[str, float], T: int, N: int) -> float:
 def binomial_basis(T: int, N: int) -> np.ndarray:
     """C(T,3)/N, C(T,2)/N, T/N: the T-dependence of one-epoch order-3 gen-gap coefficients."""
     return np.array([comb(T, 3) / N, comb(T, 2) / N, T / N])
+
+
+def wiener_symmetric(L: FiniteLandscape, k: float) -> FiniteLandscape:
+    """The SDE's landscape for the k-fold refinement of ``L``: every point's noise l_j − l and its mirror
+    image, scaled by √k (Wiener scaling) — the same mean and covariances as ``L`` (times k), no odd cumulants.
+    SGD on it for T·k steps of η/k tends to the SDE as k → ∞; its Taylor coefficients are polynomials in 1/k
+    of degree below the order (for orders ≤ 3)."""
+    p = [float(x) for x in L.probs]
+    mean = sum(sp.Float(pj, 30) * lj for pj, lj in zip(p, L.losses, strict=True))
+    losses = [mean + s * sp.sqrt(k) * (lj - mean) for lj in L.losses for s in (1, -1)]
+    return FiniteLandscape(L.dim, np.asarray(L.init, dtype=float).tolist(), [pj / 2 for pj in p for _ in (1, -1)],
+                           losses)

@@ -15,7 +15,6 @@ from math import comb
 
 import numpy as np
 import pytest
-import sympy as sp
 from authors_code import (
     ORDER3,
     binomial_basis,
@@ -25,10 +24,10 @@ from authors_code import (
     their_sde_order3,
     their_test_order2,
     their_test_order3,
+    wiener_symmetric,
 )
 from conftest import random_landscape
 
-from sgd_diagrams.landscapes import FiniteLandscape
 from sgd_diagrams.schedules import gd, sgd
 from sgd_diagrams.theory import taylor_coefficients
 
@@ -87,19 +86,10 @@ def test_order3_gen_gap_table_is_wrong_in_12_of_16_names(landscapes, values):
     np.testing.assert_allclose([ours[n][1] for n in ("Zexc", "Zsli", "Zvee", "Zsii")], [1, 1, 1, 1], atol=1e-9)
 
 
-def _wiener_symmetric(L: FiniteLandscape, k: int) -> FiniteLandscape:
-    """Every point's noise and its mirror image, scaled by √k: same means and covariances, no odd cumulants."""
-    p = [float(x) for x in L.probs]
-    mean = sum(sp.Float(pj, 30) * lj for pj, lj in zip(p, L.losses, strict=True))
-    losses = [mean + s * sp.sqrt(k) * (lj - mean) for lj in L.losses for s in (1, -1)]
-    return FiniteLandscape(L.dim, np.asarray(L.init, dtype=float).tolist(), [pj / 2 for pj in p for _ in (1, -1)],
-                           losses)
-
-
 def test_sde_order3_table_needs_covariances_not_moments():
     L = random_landscape(200, dim=2, points=3, polynomial=True)
     T, ks = 3, (2, 4, 8, 16)
-    c = [taylor_coefficients(_wiener_symmetric(L, k), sgd(T * k, 1, 1), 3)[3] / k**3 for k in ks]
+    c = [taylor_coefficients(wiener_symmetric(L, k), sgd(T * k, 1, 1), 3)[3] / k**3 for k in ks]
     sde = np.polyfit(1.0 / np.array(ks), c, len(ks) - 1)[-1]  # exact: a polynomial in 1/k of degree < 3
     assert their_sde_order3(moments(L, covariances=True), T) == pytest.approx(sde, rel=1e-8)
     assert abs(their_sde_order3(moments(L), T) - sde) > 1e-2 * abs(sde)

@@ -138,6 +138,22 @@ def test_sgd_minus_sde_at_a_minimum_matches_the_engine():
     assert c_sgd - c_sym == pytest.approx(closed["skew"], rel=1e-8)
 
 
+def test_sgd_minus_sde_at_order_two_is_time_discretization():
+    """docs/discrepancies.md #6: SGD − SDE at order η² is −(T/2)·GηHηG, zero only at a critical point."""
+    from authors_code import wiener_symmetric
+    from conftest import random_landscape
+
+    L = random_landscape(7, dim=2, points=3, polynomial=True)
+    s = named_statistics(L)
+    T, ks = 3, (2, 4, 8)
+    c_sde = [taylor_coefficients(wiener_symmetric(L, k), sgd(T * k, 1, 1), 2)[2] / k**2 for k in ks]
+    limit = np.polyfit(1.0 / np.array(ks), c_sde, len(ks) - 1)[-1]
+    c_sgd = taylor_coefficients(L, sgd(T, 1, 1), 2)[2]
+    ghg = float(s.G @ s.H @ s.G)
+    assert abs(ghg) > 1e-3
+    assert c_sgd - limit == pytest.approx(-T / 2 * ghg, rel=1e-8)
+
+
 def test_gauss_sde_coefficients_have_the_closed_forms():
     assert sde_coefficients(1, 1)[3] == pytest.approx(0.0, abs=1e-15)  # k = 1 is SGD on the Gaussian counterpart
     limit = sde_limit_coefficients(1)
