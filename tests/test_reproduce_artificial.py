@@ -36,7 +36,8 @@ def _grad(land, theta: np.ndarray, x: float) -> np.ndarray:
 @settings(max_examples=30, deadline=None)
 def test_cubic_chi_loss_and_gradient_are_the_authors(w, x):
     land = CubicChi()
-    assert float(land.pointwise_loss(torch.tensor([w]), torch.tensor(x))) == pytest.approx(w**3 - w * (x**2 - 1))
+    theta, xt = torch.tensor([w], dtype=torch.float64), torch.tensor(x, dtype=torch.float64)
+    assert float(land.pointwise_loss(theta, xt)) == pytest.approx(w**3 - w * (x**2 - 1), rel=1e-12, abs=1e-15)
     assert _grad(land, np.array([w]), x)[0] == pytest.approx(3 * w**2 - (x**2 - 1), abs=1e-12)
 
 
