@@ -7,7 +7,8 @@ without importing torch.  ``tests/test_catalog.py`` keeps the two in sync.
 
 from __future__ import annotations
 
-ARTIFICIAL_LANDSCAPES = ("gauss", "helix", "mean-estimation", "mean-estimation-l2")
+ARTIFICIAL_LANDSCAPES = ("gauss", "gauss-normal", "cubic-chi", "helix", "helix-ring", "mean-estimation",
+                         "mean-estimation-l2")
 MODELS = ("logistic", "convnet")
 DATASETS = ("digits", "fashion", "cifar10")
 BUILTIN_LANDSCAPES = ARTIFICIAL_LANDSCAPES + tuple(f"{m}-{d}" for m in MODELS for d in DATASETS)

@@ -12,6 +12,17 @@ exactly once 2n−1 reaches the degree needed (n ≥ 3 for covariances of GAUSS;
 * GAUSS (1-D, h = log σ²):  l_x(h) = ½(h + x² e^{−h});  l(h) = ½(h + e^{−h}); init h = 0.
 * HELIX (θ = (u, v, z)):     l_x = ½H(θ) + x S(θ), H = u² + v² + (cos z·u + sin z·v)²,
   S = cos(z − π/4)u + sin(z − π/4)v;  l = ½H;  init 0.
+* GAUSS-NORMAL (1-D): GAUSS with its χ²₁ data y = x² replaced by a normal y = 1 + σx of the same mean and
+  variance (σ = √2): l_x(h) = ½(h + (1 + σx) e^{−h}).  Every derivative of l_x is affine in y, so every
+  mean and covariance of derivatives (at every h) agrees with GAUSS while all higher cumulants vanish:
+  the "Gaussian process whose every covariance agrees" of seed 001 App. A.  ``scale`` multiplies σ
+  (√k for the Wiener-scaled k-fold refinement that is the SDE).
+* CUBIC-CHI (1-D, the authors' public code ``CubicChi``): l_x(w) = w³ − w(x² − 1); l(w) = w³; init 0,
+  where G = H = 0, J = 6 and the noise −(x² − 1) is a centred χ²₁ (C = 2, skew S = −8).
+* HELIX-RING (θ = (X, Y, W)): HELIX wrapped into a loop of radius R in Euclidean space (App. C.1's
+  "wrapping HELIX in a loop"): u = √(X² + Y²) − R, v = W and z = m·φ with φ the polar angle of (X, Y);
+  cos z, sin z are the Chebyshev forms Re/Im((X + iY)^m)/r^m, so the loss is analytic off the axis.
+  Default R = m: arc length along the valley equals z, so the ring is locally HELIX.  Init (R, 0, 0).
 * MEAN ESTIMATION (1-D):     l_x = ½Hθ² + xSθ; l = ½Hθ².  Its l2 variant has weights
   (θ, λ), objective ½(H + λ)θ² + xSθ with λ ≥ 0 kept by projection, and metrics on the
   unregularized loss ½Hθ² + xSθ (λ is a tuned hyperparameter, not a weight).
@@ -34,8 +45,11 @@ from .protocol import Landscape
 
 __all__ = [
     "GaussianDataLandscape",
+    "CubicChi",
     "Gauss",
+    "GaussNormal",
     "Helix",
+    "HelixRing",
     "MeanEstimation",
     "gauss_hermite_nodes",
 ]
@@ -143,6 +157,63 @@ class Gauss(GaussianDataLandscape):
         return {"name": self.name, "init": self.init.tolist()}
 
 
+class GaussNormal(GaussianDataLandscape):
+    """GAUSS with Gaussian data of GAUSS' mean and variance: its Gaussian counterpart (seed 001 App. A)."""
+
+    name = "gauss-normal"
+    population_nodes = 2  # gradients are affine in x
+
+    def __init__(self, init: float = 0.0, scale: float = 1.0, dtype: torch.dtype = torch.float64) -> None:
+        self.scale = _finite_number(scale, "gauss-normal scale")
+        if self.scale <= 0:
+            raise SgdDiagramsError(f"gauss-normal scale must be > 0, got {scale}")
+        super().__init__(np.array([_finite_number(init, "gauss-normal init")]), dtype)
+
+    @property
+    def sigma(self) -> float:
+        """Standard deviation of the data y = 1 + σx: √2·scale (χ²₁ has variance 2)."""
+        return math.sqrt(2.0) * self.scale
+
+    def loss_expr(self, symbols, x):
+        h = symbols[0]
+        return sp.Rational(1, 2) * (h + (1 + sp.sqrt(2) * sp.Float(self.scale, 30) * x) * sp.exp(-h))
+
+    def pointwise_loss(self, theta, x):
+        h = theta[0]
+        return 0.5 * (h + (1.0 + self.sigma * x) * torch.exp(-h))
+
+    def test_loss(self, theta):
+        h = theta[0]
+        return 0.5 * (h + torch.exp(-h))
+
+    def describe(self):
+        return {"name": self.name, "init": self.init.tolist(), "scale": self.scale}
+
+
+class CubicChi(GaussianDataLandscape):
+    """The authors' CubicChi: l_x(w) = w³ − w(x² − 1), l(w) = w³ (bohrium/perturb code/nongauss_landscapes.py)."""
+
+    name = "cubic-chi"
+    population_nodes = 3  # gradients are quadratic in x: C needs degree 4
+
+    def __init__(self, init: float = 0.0, dtype: torch.dtype = torch.float64) -> None:
+        super().__init__(np.array([_finite_number(init, "cubic-chi init")]), dtype)
+
+    def loss_expr(self, symbols, x):
+        w = symbols[0]
+        return w**3 - w * (x**2 - 1)
+
+    def pointwise_loss(self, theta, x):
+        w = theta[0]
+        return w**3 - w * (x**2 - 1.0)
+
+    def test_loss(self, theta):
+        return theta[0] ** 3
+
+    def describe(self):
+        return {"name": self.name, "init": self.init.tolist()}
+
+
 class Helix(GaussianDataLandscape):
     """HELIX: a screw-symmetric valley along z on which C(θ) rotates with z (App. C.1, Fig. 3)."""
 
@@ -236,3 +307,55 @@ class MeanEstimation(GaussianDataLandscape):
             "S": self.noise_scale,
             "init": self.init.tolist(),
         }
+
+
+class HelixRing(GaussianDataLandscape):
+    """HELIX wrapped into a loop of radius R with m screw turns (seed 001 App. C.1, "wrapping HELIX in a loop")."""
+
+    name = "helix-ring"
+    population_nodes = 2  # gradients are affine in x
+
+    def __init__(self, turns: int = 5, radius: float | None = None, dtype=torch.float64) -> None:
+        if isinstance(turns, float) and turns.is_integer():
+            turns = int(turns)
+        if isinstance(turns, bool) or not isinstance(turns, int) or not 1 <= turns <= 64:
+            raise SgdDiagramsError(f"helix-ring turns must be an integer in 1..64, got {turns!r}")
+        self.turns = turns
+        self.radius = float(turns) if radius is None else _finite_number(radius, "helix-ring radius")
+        if self.radius <= 0:
+            raise SgdDiagramsError(f"helix-ring radius must be > 0, got {radius}")
+        super().__init__(np.array([self.radius, 0.0, 0.0]), dtype)
+
+    def loss_expr(self, symbols, x):
+        X, Y, W = symbols
+        r = sp.sqrt(X**2 + Y**2)
+        power = sp.expand((X + sp.I * Y) ** self.turns)
+        c, s = sp.re(power) / r**self.turns, sp.im(power) / r**self.turns  # cos z, sin z with z = m φ
+        u, v = r - sp.Float(self.radius, 30), W
+        hess = u**2 + v**2 + (c * u + s * v) ** 2
+        signal = ((c + s) * u + (s - c) * v) / sp.sqrt(2)  # cos(z − π/4)u + sin(z − π/4)v
+        return sp.Rational(1, 2) * hess + x * signal
+
+    def _local(self, theta: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        X, Y, W = theta[0], theta[1], theta[2]
+        z = self.turns * torch.atan2(Y, X)
+        return torch.sqrt(X**2 + Y**2) - self.radius, W, z
+
+    def half_hessian_term(self, theta: torch.Tensor) -> torch.Tensor:
+        u, v, z = self._local(theta)
+        return 0.5 * (u**2 + v**2 + (torch.cos(z) * u + torch.sin(z) * v) ** 2)
+
+    def pointwise_loss(self, theta, x):
+        u, v, z = self._local(theta)
+        signal = torch.cos(z - math.pi / 4) * u + torch.sin(z - math.pi / 4) * v
+        return self.half_hessian_term(theta) + x * signal
+
+    def test_loss(self, theta):
+        return self.half_hessian_term(theta)
+
+    def angle(self, theta: torch.Tensor) -> torch.Tensor:
+        """Polar angle φ of (X, Y) (the position along the loop), in (−π, π]."""
+        return torch.atan2(theta[..., 1], theta[..., 0])
+
+    def describe(self):
+        return {"name": self.name, "turns": self.turns, "radius": self.radius, "init": self.init.tolist()}

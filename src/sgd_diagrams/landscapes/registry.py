@@ -1,11 +1,13 @@
 """Resolve a landscape name (or a finite-landscape JSON path) to a simulation landscape.
 
-Names: ``gauss``, ``helix``, ``mean-estimation``, ``mean-estimation-l2`` (App. C.1);
+Names: ``gauss``, ``helix``, ``mean-estimation``, ``mean-estimation-l2`` (App. C.1); ``gauss-normal``
+(GAUSS' Gaussian counterpart, App. A), ``cubic-chi`` (the authors' CubicChi), ``helix-ring`` (HELIX in a loop);
 ``logistic-digits``, ``convnet-digits`` (offline), ``logistic-fashion``,
 ``convnet-fashion``, ``logistic-cifar10``, ``convnet-cifar10`` (need ``data_dir``)
 (App. C.2); anything else is read as a finite landscape JSON file.
 
-Parameters (``params``): gauss ``init``; helix ``u, v, z`` (init); mean-estimation
+Parameters (``params``): gauss, cubic-chi ``init``; gauss-normal ``init, scale``; helix ``u, v, z`` (init);
+helix-ring ``turns, radius``; mean-estimation
 ``H, S, init``; models ``init_seed`` (standard-normal init from that seed; default 0
 for convnets, the zero init for logistic models), ``eval_size``, ``population_size``.
 ``dtype`` is float64 for finite/artificial landscapes and float32 for models unless given.
@@ -19,7 +21,7 @@ from typing import Any
 import torch
 
 from ..errors import SgdDiagramsError
-from .artificial import Gauss, Helix, MeanEstimation
+from .artificial import CubicChi, Gauss, GaussNormal, Helix, HelixRing, MeanEstimation
 from .data import load_dataset
 from .finite import load_landscape_file
 from .protocol import Landscape
@@ -30,7 +32,10 @@ __all__ = ["BUILTIN_LANDSCAPES", "resolve_landscape"]
 
 _ARTIFICIAL_PARAMS = {
     "gauss": {"init"},
+    "gauss-normal": {"init", "scale"},
+    "cubic-chi": {"init"},
     "helix": {"u", "v", "z"},
+    "helix-ring": {"turns", "radius"},
     "mean-estimation": {"H", "S", "init"},
     "mean-estimation-l2": {"H", "S", "init"},
 }
@@ -76,6 +81,12 @@ def resolve_landscape(
         dt = dtype or torch.float64
         if name == "gauss":
             return Gauss(params.get("init", 0.0), dtype=dt)
+        if name == "gauss-normal":
+            return GaussNormal(params.get("init", 0.0), params.get("scale", 1.0), dtype=dt)
+        if name == "cubic-chi":
+            return CubicChi(params.get("init", 0.0), dtype=dt)
+        if name == "helix-ring":
+            return HelixRing(params.get("turns", 5), params.get("radius"), dtype=dt)
         if name == "helix":
             return Helix(
                 (params.get("u", 0.0), params.get("v", 0.0), params.get("z", 0.0)), dtype=dt

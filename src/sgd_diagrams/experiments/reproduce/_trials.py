@@ -1,0 +1,122 @@
+"""Per-trial simulation for the artificial reproductions (HELIX, GAUSS, CubicChi).
+
+The public :func:`sgd_diagrams.simulate` reports each optimizer's metrics at chosen steps; the
+reproductions of seed 001's artificial landscapes need per-trial functions of whole trajectories
+(a velocity over a window of steps, the winding of a loop, the paired difference of two landscapes fed
+the *same* data).  :func:`trajectories` runs one optimizer on the training sets that
+:func:`sgd_diagrams.optimizers.trials.simulate_chunk` would draw for the same seed and chunk (so runs
+are paired across optimizers, η and landscapes of one data type), and :func:`chunked_moments` reduces
+per-trial values chunk by chunk to mergeable moments, each chunk saved with
+:meth:`~.base.Context.cached` so that a killed run resumes.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from .base import Context
+
+__all__ = ["chunked_moments", "training_rows", "trajectories", "z_score"]
+
+
+def training_rows(landscape: Any, trials: int, N: int, seed: int, chunk_index: int) -> Any:
+    """The training sets (trials, N, …) of chunk ``chunk_index`` — the stream ``simulate_chunk`` uses."""
+    import torch
+
+    from ...optimizers.trials import _seed
+
+    gen = torch.Generator().manual_seed(_seed(seed, chunk_index))
+    return landscape.sample_training_sets(gen, trials, N)
+
+
+def trajectories(landscape: Any, schedule: Any, optimizer: str, eta: float, rows: Any, seed: int,
+                 chunk_index: int, record_steps: Sequence[int], substeps: int = 16) -> dict[int, np.ndarray]:
+    """θ (trials, dim) after each of ``record_steps`` updates of ``optimizer`` on the training sets ``rows``.
+
+    An optimizer's own noise (SDE) comes from the stream ``simulate_chunk`` gives it for this seed and chunk.
+    """
+    import torch
+
+    from ...optimizers import make_optimizer
+    from ...optimizers.trials import _seed, run_trials
+
+    opt = make_optimizer(optimizer, substeps=substeps)
+    noise = torch.Generator().manual_seed(_seed(seed, chunk_index, zlib.crc32(opt.name.encode())))
+    stepper = opt.bind(landscape, schedule, float(eta))
+    out = run_trials(stepper, rows, sorted(set(record_steps)), noise)
+    return {step: th.detach().to(torch.float64).cpu().numpy() for step, th in out.items()}
+
+
+def chunked_moments(ctx: Context, key: str, trials: int, chunk: int,
+                    compute: Callable[[int, int], dict[str, np.ndarray]],
+                    tick: Callable[[int], None] | None = None) -> dict[str, dict[str, Any]]:
+    """Mean, SEM and 95% CI of each per-trial value ``compute(chunk_index, size)`` returns, over ``trials``.
+
+    Each chunk's moments are cached under ``key`` (resumable); ``tick(size)`` reports progress.
+    """
+    from ...optimizers.statistics import Moments
+    from ...optimizers.trials import chunk_sizes
+
+    merged: dict[str, Moments] = {}
+    for c, size in enumerate(chunk_sizes(trials, chunk)):
+        def one(c: int = c, size: int = size) -> dict[str, Any]:
+            return {name: Moments.from_values(np.asarray(v, dtype=np.float64)).to_json()
+                    for name, v in compute(c, size).items()}
+
+        stored = ctx.cached(f"{key}|chunk={c}|size={size}|seed={ctx.seed}", one)
+        for name, obj in stored.items():
+            m = Moments.from_json(obj)
+            merged[name] = merged[name].merge(m) if name in merged else m
+        if tick is not None:
+            tick(size)
+    return {name: m.summary() for name, m in merged.items()}
+
+
+def z_score(value: float, reference: float, sem: float, floor: float = 1e-300) -> float:
+    """|value − reference| in units of the standard error (the verdicts' rule: < 3 agrees)."""
+    return float(abs(value - reference) / max(float(sem), floor))
+
+
+def new_figure(ncols: int = 1, width: float = 6.0, height: float = 4.2) -> tuple[Any, list[Any]]:
+    """A matplotlib figure (no display) with ``ncols`` axes; needs the 'plot' extra."""
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:  # pragma: no cover - depends on the environment
+        from ...errors import SgdDiagramsError
+
+        raise SgdDiagramsError("figures need matplotlib: pip install -c constraints.txt 'sgd-diagrams[plot]'") from None
+    fig = Figure(figsize=(width * ncols, height))
+    axes = [fig.add_subplot(1, ncols, i + 1) for i in range(ncols)]
+    return fig, axes
+
+
+def errorbars(ax: Any, x: Sequence[float], summaries: Sequence[dict[str, Any]], label: str, scale: float = 1.0,
+              offset: float = 0.0, **kw: Any) -> None:
+    """Simulated means with their 95% CIs (mean ± 1.96 SEM), at x·(1 + offset) to keep markers apart."""
+    from ...optimizers.statistics import Z95
+
+    xs = np.asarray(x, dtype=np.float64) * (1.0 + offset)
+    mean = np.array([s["mean"] for s in summaries], dtype=np.float64) * scale
+    half = np.array([Z95 * s["sem"] for s in summaries], dtype=np.float64) * scale
+    ax.errorbar(xs, mean, yerr=half, fmt=kw.pop("fmt", "o"), capsize=3, label=label, **kw)
+
+
+def eta_t_axis(ax: Any, T: int) -> None:
+    """A top axis reading ηT for a bottom axis of η."""
+    top = ax.secondary_xaxis("top", functions=(lambda e: e * T, lambda et: et / T))
+    top.set_xlabel(f"ηT (T = {T})")
+
+
+def save(fig: Any, path: Any) -> str:
+    """Write ``fig`` as a PNG at ``path``; return the file name (relative to the output folder)."""
+    import os
+
+    fig.tight_layout()
+    tmp = path.with_name(f".{path.stem}.tmp.png")
+    fig.savefig(tmp, dpi=110)
+    os.replace(tmp, path)  # atomic: a reader never sees half a figure
+    return path.name
