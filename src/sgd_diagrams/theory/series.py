@@ -18,8 +18,9 @@ selects the diagrams:
 With a matrix learning rate η = scalar·P (``metric=P``) the coefficients are
 those of the scalar; uvalues contract through P.
 
-Counts: for in-order SGD and GD and diagrams with ≤ 4 edges the count is read from the shipped
-closed forms (:mod:`sgd_diagrams.theory.count_tables`, seed 001 Prop 2, App. A.3), exact at any N;
+Counts: for in-order SGD and GD and diagrams with ≤ 6 edges the count is read from the closed forms
+(:mod:`sgd_diagrams.theory.count_tables`: shipped up to 4 edges, derived beyond; seed 001 Prop 2,
+App. A.3), exact at any N;
 otherwise it is swept (:func:`~sgd_diagrams.schedules.histories.history_count`), and only those
 sweeps are costed against the time budget.
 """
