@@ -1,19 +1,26 @@
 """Cost per sample of matrix-free diagram estimates on the digits convnet, relative to one gradient.
 
-For every test diagram with ≤ 3 edges: the time to evaluate its whole unbiased estimator (every
-correlator term, messages shared within the diagram) on one replication block of G = 4 groups of S
-samples — group means where a factor stands alone, per-sample (vmapped) products where factors share
-a sample — divided by the time of G·S per-sample gradients (vmapped), and by one batched gradient of the
-mean loss over the same G·S samples.  Those ratios are the cost per sample in gradient-equivalents;
-the autodiff limit is about one gradient-equivalent per node reading the sample.
-Peak RSS is reported for the whole process.
+For every diagram with ≤ 3 edges (test diagrams, and train diagrams whose root shares its part): the
+time to evaluate its whole unbiased estimator (every correlator term, messages shared within the
+diagram) on one replication block of G = 4 groups of S samples — group means where a factor stands
+alone, per-sample (vmapped) products where factors share a sample — divided by the time of G·S
+per-sample gradients (vmapped), and by one batched gradient of the mean loss over the same G·S samples.
+Those ratios are the cost per sample in gradient-equivalents; the autodiff limit is about one
+gradient-equivalent per node reading the sample.
 
-Run: ``python benchmarks/bench_estimators.py [--per-group 250] [--repeat 2]``.
+*before* runs the per-sample products 64 samples per vectorized call (the old fixed chunk), *after*
+the default (all S in one call unless memory says otherwise); both on the same machine, interleaved,
+best of ``--repeat``, and their values are checked equal to float32 rounding.  The last rows time all
+diagrams of one order in one pass (as ``predict``/``estimate`` do, sharing messages across diagrams)
+against the sum of their single-diagram times.  Peak RSS is reported for the whole process.
+
+Run: ``python benchmarks/bench_estimators.py [--per-group 250] [--repeat 2] [--max-edges 3]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import resource
 import time
 
@@ -30,6 +37,7 @@ def main() -> None:
     p.add_argument("--per-group", type=int, default=250)
     p.add_argument("--repeat", type=int, default=2)
     p.add_argument("--landscape", default="convnet-digits")
+    p.add_argument("--max-edges", type=int, default=3)
     args = p.parse_args()
     torch.set_num_threads(2)
     land = resolve_landscape(args.landscape)
@@ -37,33 +45,57 @@ def main() -> None:
     G, S = 4, args.per_group
     rows = land.sample_training_sets(gen, 1, G * S)[0]
     g = vmap(grad(lambda th, r: land.batch_loss(th, r.unsqueeze(0))), in_dims=(None, 0))
-    g(land.init, rows)
-    t0 = time.perf_counter()
-    for _ in range(args.repeat):
-        g(land.init, rows)
-    t_grad = (time.perf_counter() - t0) / args.repeat
+
+    def best_of(fn, n: int = 10) -> float:
+        fn()
+        best = float("inf")
+        for _ in range(n):
+            t0 = time.perf_counter()
+            fn()
+            best = min(best, time.perf_counter() - t0)
+        return best
+
+    t_grad = best_of(lambda: g(land.init, rows))
     mean_grad = grad(lambda th: land.batch_loss(th, rows))
-    mean_grad(land.init)
-    t0 = time.perf_counter()
-    for _ in range(args.repeat):
-        mean_grad(land.init)
-    t_batch = (time.perf_counter() - t0) / args.repeat
+    t_batch = best_of(lambda: mean_grad(land.init))
     blocks = rows.reshape(1, G, S)
-    print(f"landscape {args.landscape}: P = {land.dim}, {G} groups × {S} samples; "
-          f"{1e3 * t_grad / (G * S):.3f} ms per per-sample gradient (vmapped), "
+    print(f"landscape {args.landscape}: P = {land.dim}, {G} groups × {S} samples, {torch.get_num_threads()} "
+          f"threads; {1e3 * t_grad / (G * S):.3f} ms per per-sample gradient (vmapped), "
           f"{1e3 * t_batch / (G * S):.3f} ms per sample in one batched gradient")
-    print("| diagram | nodes | correlator terms | × per-sample gradients | × batched gradient |")
-    print("|---|---|---|---|---|")
-    for k in range(4):
-        for d in enumerate_diagrams(k, "test"):
-            best = float("inf")
-            for _ in range(args.repeat):
-                ev = matrix_free_evaluator(land, blocks)
-                t0 = time.perf_counter()
-                ev.prepare([d])
-                best = min(best, time.perf_counter() - t0)
-            print(f"| `{d}` | {d.n_nodes} | {len(statistic_terms(d, 1))} | {best / t_grad:.1f} | "
-                  f"{best / t_batch:.1f} |")
+    print("| diagram | nodes | correlator terms | before: × per-sample grad | × batched grad "
+          "| after: × per-sample grad | × batched grad | speed-up |")
+    print("|---|---|---|---|---|---|---|---|")
+
+    def timed(diagrams, sample_chunk):
+        best, ev = float("inf"), None
+        for _ in range(args.repeat):
+            ev = matrix_free_evaluator(land, blocks, sample_chunk=sample_chunk)
+            t0 = time.perf_counter()
+            ev.prepare(diagrams)
+            best = min(best, time.perf_counter() - t0)
+        return best, [ev(d) for d in diagrams]
+
+    singles: dict[int, float] = {}
+    seen = set()
+    for k in range(args.max_edges + 1):
+        for d in [*enumerate_diagrams(k, "test"), *enumerate_diagrams(k, "train")]:
+            if d in seen:
+                continue
+            seen.add(d)
+            t_old, v_old = timed([d], 64)
+            t_new, v_new = timed([d], None)
+            if not math.isclose(v_old[0], v_new[0], rel_tol=1e-4, abs_tol=1e-6):
+                raise SystemExit(f"{d}: values differ, before {v_old[0]!r} after {v_new[0]!r}")
+            singles[k] = singles.get(k, 0.0) + t_new
+            print(f"| `{d}`{'' if d.root_alone else ' (train)'} | {d.n_nodes} | {len(statistic_terms(d, 1))} | "
+                  f"{t_old / t_grad:.1f} | {t_old / t_batch:.1f} | {t_new / t_grad:.1f} | {t_new / t_batch:.1f} | "
+                  f"{t_old / t_new:.1f}x |", flush=True)
+    for k in range(1, args.max_edges + 1):
+        ds = sorted({d for kind in ("test", "train") for d in enumerate_diagrams(k, kind)}, key=str)
+        t_all, _ = timed(ds, None)
+        print(f"order {k}: {len(ds)} diagrams in one pass {t_all / t_batch:.1f} batched gradients "
+              f"({t_all / t_batch / len(ds):.1f} per diagram) vs {singles[k] / t_batch:.1f} one by one "
+              f"(sharing saves {100 * (1 - t_all / singles[k]):.0f} %)", flush=True)
     print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
 
 
