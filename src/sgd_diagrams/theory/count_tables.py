@@ -262,19 +262,41 @@ def structured_family(schedule: Schedule) -> tuple[str, tuple[int, ...]] | None:
     """``("sgd", (N, B, E))`` for in-order SGD, ``("gd", (N, T))`` for GD, else None.
 
     Decided from ``schedule.description`` as written by :func:`~sgd_diagrams.schedules.sgd` /
-    :func:`~sgd_diagrams.schedules.gd` (a ``shuffle_seed`` or ``explicit`` key, or any other key, means
-    no), then checked against the batches in O(T) — sizes, first and last rows — so a hand-built
-    Schedule carrying a copied description is not mistaken for the family.  (Batches are validated
-    sorted with distinct rows, so a size-B batch from bB to bB+B−1 is exactly {bB, …, bB+B−1}.)
+    :func:`~sgd_diagrams.schedules.gd` (an ``explicit`` key, or any other key, means no; a
+    ``shuffle_seed`` means no unless E = 1), then checked against the batches in O(T) — sizes, first and
+    last rows — so a hand-built Schedule carrying a copied description is not mistaken for the family.
+    (Batches are validated sorted with distinct rows, so a size-B batch from bB to bB+B−1 is exactly
+    {bB, …, bB+B−1}.)
+
+    One reshuffled epoch (``sgd(N, B, 1, shuffle_seed=s)``) visits every row once, in batches of B: it is
+    in-order SGD with its rows relabelled, and a count does not depend on the rows' names, so it is
+    served as ``("sgd", (N, B, 1))`` once the batches are checked to partition the rows.  With E ≥ 2
+    epochs the count of a diagram with k tied parts depends on where each k-tuple of rows falls in
+    every epoch — no closed form — and is swept (~N^k row tuples: order 4, with two tied parts, stays
+    near N ≈ 300 within the time budget).
     """
     if not isinstance(schedule, Schedule):
         raise SgdDiagramsError("structured_family needs a Schedule (see sgd_diagrams.schedules)")
     desc = schedule.description
     if not isinstance(desc, Mapping):
         return None
-    if not all(_is_int(desc.get(k)) and desc[k] >= 1 for k in desc if k != "gd"):
+    if not all(_is_int(desc.get(k)) and desc[k] >= (0 if k == "shuffle_seed" else 1) for k in desc if k != "gd"):
         return None
     N, T = schedule.N, schedule.T
+    if set(desc) == {"N", "B", "E", "shuffle_seed"} and desc["E"] == 1:
+        # One reshuffled epoch is in-order SGD with its rows relabelled: every row in exactly one batch of B.
+        B = desc["B"]
+        if desc["N"] != N or N % B or T != N // B:
+            return None
+        seen = bytearray(N)
+        for batch in schedule.batches:
+            if len(batch) != B:
+                return None
+            for n in batch:
+                if seen[n]:
+                    return None
+                seen[n] = 1
+        return "sgd", (N, B, 1)
     if set(desc) == {"N", "B", "E"}:
         B, E = desc["B"], desc["E"]
         if desc["N"] != N or N % B or T != E * (N // B):
