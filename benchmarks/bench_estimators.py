@@ -8,12 +8,13 @@ per-sample gradients (vmapped), and by one batched gradient of the mean loss ove
 Those ratios are the cost per sample in gradient-equivalents; the autodiff limit is about one
 gradient-equivalent per node reading the sample.
 
-*before* runs the per-sample products 64 samples per vectorized call (the old fixed chunk), *after*
-the default (all S in one call unless memory says otherwise); both on the same machine, interleaved,
-best of ``--repeat``, and their values are checked equal to float32 rounding.  Diagrams whose parts
-are all singletons never take the per-sample path (unchanged code): they are timed once ("=").  The last rows time all
-diagrams of one order in one pass (as ``predict``/``estimate`` do, sharing messages across diagrams)
-against the sum of their single-diagram times.  Peak RSS is reported for the whole process.
+*before* is the old evaluation: per-sample products 64 samples per vectorized call and every scalar node
+by forward-over-reverse (∇ then jvps, dotted with the last message); *after* the default: all S samples
+in one call (unless memory says otherwise) and scalar nodes with 2–3 messages by nested forward mode.
+Both run on the same machine, interleaved, best of ``--repeat``, and their values are checked equal to
+float32 rounding.  The last rows time all diagrams of one order in one pass (as ``predict``/``estimate``
+do, sharing messages across diagrams) against the sum of their single-diagram times.  Peak RSS is
+reported for the whole process.
 
 Run: ``python benchmarks/bench_estimators.py [--per-group 250] [--repeat 2] [--max-edges 3] [--threads 2]
 [--clock wall|cpu]``.
@@ -30,8 +31,12 @@ import torch
 from torch.func import grad, vmap
 
 from sgd_diagrams.diagrams import enumerate_diagrams
+from sgd_diagrams.estimation import matrix_free
 from sgd_diagrams.estimation.evaluators import matrix_free_evaluator, statistic_terms
 from sgd_diagrams.landscapes.registry import resolve_landscape
+
+# (samples per per-sample call, most messages of a scalar node taken by nested forward mode)
+VARIANTS = {"before": (64, 1), "after": (None, matrix_free.FORWARD_SCALAR_MAX_MESSAGES)}
 
 
 def main() -> None:
@@ -72,17 +77,20 @@ def main() -> None:
           "| after: × per-sample grad | × batched grad | speed-up |")
     print("|---|---|---|---|---|---|---|---|")
 
-    def timed(diagrams, sample_chunks):
-        """Best time of each variant (None = the default) over ``--repeat`` interleaved rounds, and values."""
-        best = {c: float("inf") for c in sample_chunks}
+    def timed(diagrams, variants):
+        """Best time of each variant over ``--repeat`` interleaved rounds, and its values."""
+        best = {v: float("inf") for v in variants}
         values = {}
         for _ in range(args.repeat):
-            for c in sample_chunks:
-                ev = matrix_free_evaluator(land, blocks, sample_chunk=c)
+            for v in variants:
+                sample_chunk, forward_max = VARIANTS[v]
+                matrix_free.FORWARD_SCALAR_MAX_MESSAGES = forward_max
+                ev = matrix_free_evaluator(land, blocks, sample_chunk=sample_chunk)
                 t0 = clock()
                 ev.prepare(diagrams)
-                best[c] = min(best[c], clock() - t0)
-                values[c] = [ev(d) for d in diagrams]
+                best[v] = min(best[v], clock() - t0)
+                values[v] = [ev(d) for d in diagrams]
+        matrix_free.FORWARD_SCALAR_MAX_MESSAGES = VARIANTS["after"][1]
         return best, values
 
     singles: dict[int, float] = {}
@@ -92,23 +100,17 @@ def main() -> None:
             if d in seen:
                 continue
             seen.add(d)
-            tied = any(len(m) > 1 for m in d.part_members)
-            if tied:  # the per-sample path: old fixed chunk of 64 samples per call against the default
-                best, values = timed([d], (64, None))
-                t_old, t_new = best[64], best[None]
-                if not math.isclose(values[64][0], values[None][0], rel_tol=1e-4, abs_tol=1e-6):
-                    raise SystemExit(f"{d}: values differ, before {values[64][0]!r} after {values[None][0]!r}")
-            else:  # every factor reads a group mean: the code path did not change
-                best, _ = timed([d], (None,))
-                t_old = t_new = best[None]
+            best, values = timed([d], ("before", "after"))
+            t_old, t_new = best["before"], best["after"]
+            if not math.isclose(values["before"][0], values["after"][0], rel_tol=1e-4, abs_tol=1e-6):
+                raise SystemExit(f"{d}: values differ, before {values['before'][0]!r} after {values['after'][0]!r}")
             singles[k] = singles.get(k, 0.0) + t_new
             print(f"| `{d}`{'' if d.root_alone else ' (train)'} | {d.n_nodes} | {len(statistic_terms(d, 1))} | "
-                  + (f"{t_old / t_grad:.1f} | {t_old / t_batch:.1f} | " if tied else "= | = | ")
-                  + f"{t_new / t_grad:.1f} | {t_new / t_batch:.1f} | " + (f"{t_old / t_new:.1f}x |" if tied else "|"),
-                  flush=True)
+                  f"{t_old / t_grad:.1f} | {t_old / t_batch:.1f} | {t_new / t_grad:.1f} | {t_new / t_batch:.1f} | "
+                  f"{t_old / t_new:.1f}x |", flush=True)
     for k in range(1, args.max_edges + 1):
         ds = sorted({d for kind in ("test", "train") for d in enumerate_diagrams(k, kind)}, key=str)
-        t_all = timed(ds, (None,))[0][None]
+        t_all = timed(ds, ("after",))[0]["after"]
         print(f"order {k}: {len(ds)} diagrams in one pass {t_all / t_batch:.1f} batched gradients "
               f"({t_all / t_batch / len(ds):.1f} per diagram) vs {singles[k] / t_batch:.1f} one by one "
               f"(sharing saves {100 * (1 - t_all / singles[k]):.0f} %)", flush=True)
