@@ -123,7 +123,7 @@ CLI_CASES = [
     (["enumerate", "--edges", "8"], "never"),
     (["enumerate", "--edges", "7"], "--force"),
     (["enumerate", "--edges", "-1"], None),
-    (["series", "--order", "6", "--schedule", "sgd:N=100"], "--force"),
+    (["series", "--order", "6", "--schedule", "sgd:N=100,E=2,seed=1"], "--force"),  # swept: fixed reshuffle
     (["series", "--order", "99", "--schedule", "sgd:N=4"], "order"),
     (["series", "--order", "1", "--schedule", "sgd:N=4", "--metric", "nan,0;0,1"], "metric"),
     (["series", "--order", "1", "--schedule", "sgd:N=4", "--metric", "1,2,3"], "metric"),

@@ -50,6 +50,7 @@ __all__ = ["statistic_terms", "DenseEstimatedEvaluator", "MatrixFreeEstimatedEva
            "choose_method", "draw_rows", "DENSE_MAX_DIM"]
 
 DENSE_MAX_DIM = 24
+_SAMPLE_STACK_ELEMENTS = 1 << 24  # per-sample messages of one vectorized call: ≤ 16 M numbers (64 MiB in float32)
 
 
 @lru_cache(maxsize=4096)
@@ -128,16 +129,19 @@ class MatrixFreeEstimatedEvaluator:
     that is alone in its block reads its group's *mean* loss, factors sharing a block read one
     sample at a time and are averaged over the S samples (:func:`~.matrix_free.zipped_nodes`).
     Unbiased for every S; with S = 1 it is App. C.6's one-sample-per-group statistic.  Blocks are
-    vectorized with ``torch.func.vmap`` (``chunk`` at a time) and averaged; :meth:`prepare`
-    evaluates many diagrams in one pass so they share messages.
+    vectorized with ``torch.func.vmap`` (``chunk`` at a time) and averaged; the per-sample products run
+    ``sample_chunk`` samples per call (default: all S, unless a stack of per-sample P-vectors would pass
+    ~16 M numbers).  :meth:`prepare` evaluates many diagrams in one pass so they share messages.
     """
 
-    def __init__(self, landscape, blocks, chunk: int = 64, relabel: bool = True) -> None:
+    def __init__(self, landscape, blocks, chunk: int = 64, relabel: bool = True,
+                 sample_chunk: int | None = None) -> None:
         self.landscape = landscape
         self.blocks = blocks
         self.S = int(blocks.shape[2])
         self.chunk = chunk
         self.relabel = relabel
+        self.sample_chunk = sample_chunk
         self.metric = None
         self._values: dict[tuple[Diagram, str], np.ndarray] = {}
 
@@ -152,6 +156,7 @@ class MatrixFreeEstimatedEvaluator:
         theta = land.init.detach()
         G = int(self.blocks.shape[1])
         width = 1 if root == "loss" else land.dim
+        samples_per_call = self._samples_per_call()
 
         def one_block(block):
             cache = MessageCache([[(1.0, lambda th, r=block[g]: land.batch_loss(th, r))] for g in range(G)], theta)
@@ -176,7 +181,7 @@ class MatrixFreeEstimatedEvaluator:
                                      for _, coef, d, groups, zipped in per_sample])
                     return out
 
-                zipped_means = vmap(one_sample, in_dims=1, chunk_size=self.chunk)(block).mean(dim=0)
+                zipped_means = vmap(one_sample, in_dims=1, chunk_size=samples_per_call)(block).mean(dim=0)
                 for j, (i, *_rest) in enumerate(per_sample):
                     term = zipped_means[j * width:(j + 1) * width]
                     totals[i] = term if totals[i] is None else totals[i] + term
@@ -184,6 +189,18 @@ class MatrixFreeEstimatedEvaluator:
 
         out = vmap(one_block, chunk_size=self.chunk)(self.blocks).to(torch.float64)
         return out
+
+    def _samples_per_call(self) -> int:
+        """Samples per vectorized per-sample call: all S unless a stack of P-vectors would pass the memory budget.
+
+        Each chunk of a ``vmap`` re-runs the whole tree traversal, and on small models the per-call overhead
+        dominates the per-sample (zipped) work: 64 samples per call made tied parts ~2x slower than one call.
+        """
+        if self.sample_chunk is not None:
+            return max(1, int(self.sample_chunk))
+        blocks_per_call = max(1, min(int(self.chunk), int(self.blocks.shape[0])))
+        budget = _SAMPLE_STACK_ELEMENTS // max(1, int(self.landscape.dim) * blocks_per_call)
+        return max(1, min(self.S, budget))
 
     def prepare(self, diagrams: Sequence[Diagram], root: str = "loss") -> None:
         """Estimate all ``diagrams`` in one vectorized pass over the blocks."""
@@ -334,12 +351,14 @@ def dense_evaluator(landscape, blocks, max_degree: int, metric: np.ndarray | Non
                                    landscape.dim, metric)
 
 
-def matrix_free_evaluator(landscape, blocks, chunk: int = 64, relabel: bool = True) -> MatrixFreeEstimatedEvaluator:
+def matrix_free_evaluator(landscape, blocks, chunk: int = 64, relabel: bool = True,
+                          sample_chunk: int | None = None) -> MatrixFreeEstimatedEvaluator:
     """The matrix-free estimated evaluator on sample rows ``blocks`` of shape (B, G, S, …).
 
-    ``relabel`` repeats diagrams with few factors on disjoint groups (:func:`_disjoint_relabelings`).
+    ``relabel`` repeats diagrams with few factors on disjoint groups (:func:`_disjoint_relabelings`);
+    ``sample_chunk`` fixes the samples per per-sample call (default: chosen by memory, see the class).
     """
-    return MatrixFreeEstimatedEvaluator(landscape, blocks, chunk, relabel)
+    return MatrixFreeEstimatedEvaluator(landscape, blocks, chunk, relabel, sample_chunk)
 
 
 def replication_evaluators(landscape, plan: SamplePlan, max_degree: int, seed: int = 0, method: str = "auto",

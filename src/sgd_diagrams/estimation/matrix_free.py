@@ -60,10 +60,23 @@ def _directional(fn: Callable[[torch.Tensor], torch.Tensor], v: torch.Tensor):
     return along
 
 
+FORWARD_SCALAR_MAX_MESSAGES = 3  # nested forward mode costs ~2^m forward passes; measured faster for m = 2, 3
+
+
 def node_scalar(loss: GroupLoss, theta: torch.Tensor, messages: Sequence[torch.Tensor]) -> torch.Tensor:
-    """∇^m L(θ)[v_1, …, v_m] (m = 0: the loss itself)."""
+    """∇^m L(θ)[v_1, …, v_m] (m = 0: the loss itself).
+
+    One message: ⟨∇L, v⟩ (one reverse pass).  Two or three: nested forward-mode derivatives of the loss
+    along each message, no reverse pass — on the digits convnet 1.1–1.4x cheaper than differentiating
+    the gradient (forward-over-reverse) and dotting, most where the messages are per-sample.
+    """
     if not messages:
         return loss(theta)
+    if 2 <= len(messages) <= FORWARD_SCALAR_MAX_MESSAGES:
+        fn: Callable[[torch.Tensor], torch.Tensor] = loss
+        for v in messages:
+            fn = _directional(fn, v)
+        return fn(theta)
     return torch.dot(node_vector(loss, theta, messages[:-1]), messages[-1])
 
 

@@ -15,6 +15,11 @@ tied parts costs ~N^k.  So the formulas are fitted once, by this module's genera
 package data (``sgd_diagrams/data/count_polynomials.json``); at run time a count is an exact rational
 evaluation of a few dozen monomials, whatever N, B, E or T.
 
+Diagrams with 5 or 6 edges are not shipped: their polynomials are derived on demand by
+:mod:`sgd_diagrams.theory.order_polynomials` (a sum over weak orders of the node times, no fit and no
+sweep; ≈ 1 s for all 2633 five-edge diagrams on 2 cores) and cached in memory — see
+:func:`derived_history_count`.  The same derivation reproduces this table term by term.
+
 Regenerate the table (≈ 2 min on 2 cores) after any change to the counting rules::
 
     python -m sgd_diagrams.theory.count_tables            # writes src/sgd_diagrams/data/count_polynomials.json
@@ -52,6 +57,7 @@ from typing import Any
 from ..diagrams import Diagram, enumerate_diagrams
 from ..errors import SgdDiagramsError, guarded
 from ..schedules.grid import Schedule
+from .order_polynomials import DERIVED_MAX_EDGES, derived_count_polynomial
 
 __all__ = [
     "FORMAT_VERSION",
@@ -59,6 +65,7 @@ __all__ = [
     "TABLE_MAX_EDGES",
     "CountTable",
     "count_table",
+    "derived_history_count",
     "fit_count_polynomial",
     "generate_count_table",
     "load_count_table",
@@ -255,10 +262,18 @@ def structured_family(schedule: Schedule) -> tuple[str, tuple[int, ...]] | None:
     """``("sgd", (N, B, E))`` for in-order SGD, ``("gd", (N, T))`` for GD, else None.
 
     Decided from ``schedule.description`` as written by :func:`~sgd_diagrams.schedules.sgd` /
-    :func:`~sgd_diagrams.schedules.gd` (a ``shuffle_seed`` or ``explicit`` key, or any other key, means
-    no), then checked against the batches in O(T) — sizes, first and last rows — so a hand-built
-    Schedule carrying a copied description is not mistaken for the family.  (Batches are validated
-    sorted with distinct rows, so a size-B batch from bB to bB+B−1 is exactly {bB, …, bB+B−1}.)
+    :func:`~sgd_diagrams.schedules.gd` (an ``explicit`` key, or any other key, means no; a
+    ``shuffle_seed`` means no unless E = 1), then checked against the batches in O(T) — sizes, first and
+    last rows — so a hand-built Schedule carrying a copied description is not mistaken for the family.
+    (Batches are validated sorted with distinct rows, so a size-B batch from bB to bB+B−1 is exactly
+    {bB, …, bB+B−1}.)
+
+    One reshuffled epoch (``sgd(N, B, 1, shuffle_seed=s)``) visits every row once, in batches of B: it is
+    in-order SGD with its rows relabelled, and a count does not depend on the rows' names, so it is
+    served as ``("sgd", (N, B, 1))`` once the batches are checked to partition the rows.  With E ≥ 2
+    epochs the count of a diagram with k tied parts depends on where each k-tuple of rows falls in
+    every epoch — no closed form — and is swept (~N^k row tuples: order 4, with two tied parts, stays
+    near N ≈ 300 within the time budget).
     """
     if not isinstance(schedule, Schedule):
         raise SgdDiagramsError("structured_family needs a Schedule (see sgd_diagrams.schedules)")
@@ -267,9 +282,23 @@ def structured_family(schedule: Schedule) -> tuple[str, tuple[int, ...]] | None:
     desc = schedule.description
     if not isinstance(desc, Mapping):
         return None
-    if not all(_is_int(desc.get(k)) and desc[k] >= 1 for k in desc if k != "gd"):
+    if not all(_is_int(desc.get(k)) and desc[k] >= (0 if k == "shuffle_seed" else 1) for k in desc if k != "gd"):
         return None
     N, T = schedule.N, schedule.T
+    if set(desc) == {"N", "B", "E", "shuffle_seed"} and desc["E"] == 1:
+        # One reshuffled epoch is in-order SGD with its rows relabelled: every row in exactly one batch of B.
+        B = desc["B"]
+        if desc["N"] != N or N % B or T != N // B:
+            return None
+        seen = bytearray(N)
+        for batch in schedule.batches:
+            if len(batch) != B:
+                return None
+            for n in batch:
+                if seen[n]:
+                    return None
+                seen[n] = 1
+        return "sgd", (N, B, 1)
     if set(desc) == {"N", "B", "E"}:
         B, E = desc["B"], desc["E"]
         if desc["N"] != N or N % B or T != E * (N // B):
@@ -289,11 +318,34 @@ def structured_family(schedule: Schedule) -> tuple[str, tuple[int, ...]] | None:
     return None
 
 
+@lru_cache(maxsize=16384)
+def _derived_form(d: Diagram, family: str) -> _IntegerForm:
+    return _IntegerForm(derived_count_polynomial(d, family), len(TABLE_FAMILIES[family]))
+
+
+def derived_history_count(d: Diagram, family: str, values: Sequence[int]) -> Fraction:
+    """count(D) at ``values`` from the closed form derived on the fly (:mod:`~.order_polynomials`), exact.
+
+    Serves diagrams beyond the shipped table (5 and 6 edges); the polynomial is derived once per diagram
+    and process (≈ 0.5 ms per order-5 diagram) and cached in memory, not shipped.
+    """
+    names = TABLE_FAMILIES.get(family)
+    if names is None:
+        raise SgdDiagramsError(f"unknown schedule family {family!r}; use {' or '.join(TABLE_FAMILIES)}")
+    if len(values) != len(names) or not all(_is_int(v) and v >= 1 for v in values):
+        raise SgdDiagramsError(f"family {family!r} counts need positive integers {', '.join(names)}; got {values}")
+    return _derived_form(d, family).evaluate(values)
+
+
 def table_history_count(d: Diagram, family: str, values: Sequence[int], table: CountTable | None = None
                         ) -> Fraction | None:
-    """count(D) from the table for a family and its numbers (exact), or None when ``d`` is not tabulated."""
+    """count(D) for a family and its numbers (exact), or None when there is no closed form for ``d``.
+
+    Diagrams with ≤ :data:`TABLE_MAX_EDGES` edges read the shipped (or given) table; larger ones, up to
+    :data:`~.order_polynomials.DERIVED_MAX_EDGES`, use the derived closed form (:func:`derived_history_count`).
+    """
     if d.n_edges > TABLE_MAX_EDGES:
-        return None
+        return derived_history_count(d, family, values) if d.n_edges <= DERIVED_MAX_EDGES else None
     return (table or count_table()).count(d, family, values)
 
 
@@ -301,13 +353,14 @@ def structured_history_count(d: Diagram, schedule: Schedule) -> float | None:
     """history_count(d, schedule) from the shipped formulas, or None when they do not apply.
 
     They apply to in-order SGD and GD (:func:`structured_family`) and diagrams with at most
-    :data:`TABLE_MAX_EDGES` edges.  The polynomial is evaluated exactly (integers and one
+    :data:`~.order_polynomials.DERIVED_MAX_EDGES` edges (the shipped table up to :data:`TABLE_MAX_EDGES`).
+    The polynomial is evaluated exactly (integers and one
     :class:`~fractions.Fraction`) and rounded once to float64, so it is exact to the last bit at
     N = 10^5 and beyond, where the float sweep would take hours (seed 001 Prop 2, App. A.3).
     """
     if not isinstance(d, Diagram):
         raise SgdDiagramsError("structured_history_count needs a Diagram (use sgd_diagrams.diagrams.parse)")
-    if d.n_edges > TABLE_MAX_EDGES:
+    if d.n_edges > DERIVED_MAX_EDGES:
         return None
     fam = structured_family(schedule)
     if fam is None:

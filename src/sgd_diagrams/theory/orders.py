@@ -12,7 +12,7 @@ method           limit  why
 ``resummed``       5    eigen-label sums over dim^edges labels per diagram
 ``continuous``     5    same sweep as ``resummed`` with a generator
 ``limit``          5    repeated resummed predictions while T doubles
-``estimated``      4    per-sample estimators: tied parts cost 5–15 gradients per sample
+``estimated``      4    per-sample estimators: tied parts cost 5–45 gradients per sample
 ``symbolic``       4    polynomial interpolation of history counts in N, B, E
 ===============  =====  ===============================================================
 """

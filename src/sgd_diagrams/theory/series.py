@@ -22,8 +22,9 @@ Per-step lr multipliers and momentum (``schedule.lr``, ``schedule.momentum``) we
 history by k(s, u) = Σ_{t=s}^{u−1} m_t β^{t−s} (:func:`~sgd_diagrams.schedules.histories.kernel_history_count`);
 such schedules skip the closed-form tables below.
 
-Counts: for in-order SGD and GD and diagrams with ≤ 4 edges the count is read from the shipped
-closed forms (:mod:`sgd_diagrams.theory.count_tables`, seed 001 Prop 2, App. A.3), exact at any N;
+Counts: for in-order SGD and GD and diagrams with ≤ 6 edges the count is read from the closed forms
+(:mod:`sgd_diagrams.theory.count_tables`: shipped up to 4 edges, derived beyond; seed 001 Prop 2,
+App. A.3), exact at any N;
 otherwise it is swept (:func:`~sgd_diagrams.schedules.histories.history_count`), and only those
 sweeps are costed against the time budget.
 """
