@@ -145,7 +145,8 @@ def predict(landscape: Any, schedule: Schedule, order: int, eta: Any, quantity: 
             method: str = "taylor", *, samples: int | None = None, seed: int = 0, replications: int | None = None,
             metric: Any = None, limit: str = "epochs", cache: str | Path | None = None,
             progress: bool = False, force: bool = False, backend: str = "local",
-            address: str | None = None, device: str | None = None) -> Prediction:
+            address: str | None = None, device: str | None = None, krylov_dim: int | None = None,
+            resummation: str = "auto") -> Prediction:
     """Predict E[quantity] after SGD on ``schedule`` at each learning rate in ``eta``.
 
     ``method``: ``"taylor"`` (Theorem 1's polynomial), ``"resummed"`` (linkless diagrams with propagators
@@ -154,7 +155,11 @@ def predict(landscape: Any, schedule: Schedule, order: int, eta: Any, quantity: 
 
     ``samples=K`` estimates every diagram value from K sampled data points (``seed``; ``replications`` R
     for the standard errors, default 20) — any landscape, including a :class:`TorchLandscape`; Taylor and
-    resummed forms.  ``cache``: a directory where estimates are stored and reused (opt-in).
+    resummed forms and the T → ∞ limit.  ``cache``: a directory where estimates are stored and reused (opt-in).
+    Resummed/limit from samples: ``resummation="auto"`` uses dense tensors up to dim 24 and the
+    matrix-free Krylov path above (Lanczos on the sample-mean Hessian, ``krylov_dim`` steps, default 20);
+    ``"dense"`` or ``"matrix-free"`` forces one.  Move θ0 near a minimum first with
+    ``landscape.pretrained(steps, eta)`` or ``landscape.with_init(vector)``.
     Order limits: :data:`sgd_diagrams.theory.orders.ORDER_LIMITS`.
     """
     if method not in METHODS:
@@ -167,7 +172,9 @@ def predict(landscape: Any, schedule: Schedule, order: int, eta: Any, quantity: 
     metric_m = _metric(metric, landscape)
     if samples is not None:
         return _estimated(landscape, schedule, order, etas, q, method, samples, seed, replications, metric_m, cache,
-                          progress, force, backend, address, device)
+                          progress, force, backend, address, device, krylov_dim, resummation, limit)
+    if krylov_dim is not None or resummation != "auto":
+        raise SgdDiagramsError("krylov_dim and resummation apply to estimates from samples (samples=K)")
     if replications is not None:
         raise SgdDiagramsError("replications only apply with samples=K (estimated values)")
     check_order(order, "taylor" if method == "taylor" else method)
@@ -255,12 +262,15 @@ def _form(method: str, limit: str, horizon: int | None = None, estimated: bool =
 
 
 def _estimated(landscape, schedule, order, etas, q, method, samples, seed, replications, metric, cache,
-               progress, force=False, backend="local", address=None, device=None) -> Prediction:
+               progress, force=False, backend="local", address=None, device=None, krylov_dim=None,
+               resummation="auto", limit="epochs") -> Prediction:
     from .estimation.predictions import estimated_prediction
 
-    if method not in ("taylor", "resummed") or q.is_variance:
-        raise SgdDiagramsError("samples=K supports the taylor and resummed forms of test-loss, train-loss, gen-gap "
-                               "and displacement")
+    if method not in ("taylor", "resummed", "limit") or q.is_variance:
+        raise SgdDiagramsError("samples=K supports the taylor and resummed forms and the T -> infinity limit of "
+                               "test-loss, train-loss, gen-gap and displacement")
+    if method == "taylor" and (krylov_dim is not None or resummation != "auto"):
+        raise SgdDiagramsError("krylov_dim and resummation apply to the resummed form and the limit")
     for name, value, low in (("samples", samples, 1), ("seed", seed, 0)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
             raise SgdDiagramsError(f"{name} must be an integer >= {low}, got {value!r}")
@@ -276,7 +286,8 @@ def _estimated(landscape, schedule, order, etas, q, method, samples, seed, repli
         pred = estimated_prediction(land, schedule, order, etas, q, samples=int(samples), seed=int(seed),
                                     resum=method == "resummed", replications=replications, metric=metric,
                                     progress=progress, cache=cache, force=force, backend=backend,
-                                    address=address)
+                                    address=address, krylov_dim=krylov_dim, resummation=resummation,
+                                    limit=limit if method == "limit" else None)
     trusted = None
     if pred.coefficients is not None:
         trusted = trust_region(pred.coefficients, etas, 0.0)
@@ -286,7 +297,12 @@ def _estimated(landscape, schedule, order, etas, q, method, samples, seed, repli
     plan = pred.plan
     details = {"samples": int(samples), "seed": int(seed), "replications": plan.replications,
                "samples_per_group": plan.per_group, "groups": plan.groups, "estimator": pred.method}
-    return Prediction(q.name, order, method, _form(method, "epochs", estimated=True), etas, pred.value,
+    details.update(pred.details or {})
+    pretraining = getattr(landscape, "pretraining", None)
+    if pretraining:
+        details["pretraining"] = dict(pretraining)
+    return Prediction(q.name, order, method, _form(method, limit, details.get("horizon"), estimated=True), etas,
+                      pred.value,
                       pred.stderr, messages, details, trusted)
 
 
