@@ -9,6 +9,7 @@ Stochastic Gradient Descent"; ``docs/architecture.md`` for the layers)::
     p = sd.predict(land, sched, order=3, eta=[0.01, 0.05], method="resummed")   # p.value, p.stderr
     r = sd.simulate(land, sched, optimizers=["sgd", "gd"], eta=[0.01, 0.05], trials=1000, seed=0)
     net = sd.TorchLandscape(model, loss_fn, inputs, targets)          # any nn.Module; predict(..., samples=K)
+    near = net.pretrained(steps=500, eta=0.5)      # or net.with_init(sd.load_parameter_vector("w.npy", net))
 
 Importing the package does not import torch: :class:`TorchLandscape` and the simulators load it on
 first use (``pip install -c constraints.txt 'sgd-diagrams[torch]'``).
@@ -28,6 +29,7 @@ from .landscapes import (
     landscape,
     load_landscape,
 )
+from .landscapes.checkpoints import load_parameter_vector, save_parameter_vector
 from .schedules import Schedule, from_batches, gd, load_schedule, sgd, sgd_reshuffled
 from .schedules.histories import history_count
 from .theory.orders import ORDER_LIMITS
@@ -56,10 +58,12 @@ __all__ = [
     "history_count",
     "landscape",
     "load_landscape",
+    "load_parameter_vector",
     "load_schedule",
     "parse",
     "predict",
     "quantity",
+    "save_parameter_vector",
     "sgd",
     "sgd_reshuffled",
     "simulate",

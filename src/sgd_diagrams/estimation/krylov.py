@@ -112,7 +112,11 @@ def krylov_resummed_exact(landscape, schedule: Schedule, order: int, etas, quant
 # -- from samples -----------------------------------------------------------------------------------
 @dataclass
 class KrylovPrediction:
-    """Per-replication resummed values and what the pipeline saw."""
+    """Per-replication resummed values and what the pipeline saw.
+
+    ``details["change"]`` (loss quantities): the prediction minus its own estimated order-0 term l(θ0),
+    per replication — the change during training, without the sampling noise of l(θ0).
+    """
 
     quantity: str
     order: int
@@ -245,6 +249,7 @@ def krylov_resummed_estimate(landscape, schedule: Schedule, order: int, etas, qu
     bar = progress_bar(plan.replications, "resummed estimate", "replications", progress)
     replicas, negatives, excluded, captured, horizons, ritz_top = [], [], [], [], [], []
     growing: set[float] = set()
+    changes: list[np.ndarray] = []
     start = time.perf_counter()
     for r in range(plan.replications):
         if exact:
@@ -281,6 +286,11 @@ def krylov_resummed_estimate(landscape, schedule: Schedule, order: int, etas, qu
             else:
                 value, reached = _limit(dim, schedule, order, etas, q.name, ev, limit, force)
                 horizons.append(reached)
+        if q.root == "loss":
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                base = resummed_prediction(_Dim(dim), schedule, 0, etas, q.name, evaluator=ev, force=force).value
+            changes.append(np.asarray(value - base, dtype=np.float64))
         if q.root == "displacement" and Z is not None:
             value = value @ Z.T
         replicas.append(np.asarray(value, dtype=np.float64))
@@ -306,6 +316,10 @@ def krylov_resummed_estimate(landscape, schedule: Schedule, order: int, etas, qu
         warnings.warn(f"propagators (1 - eta*lambda)^t grow for eta in {sorted(growing)} in some replication "
                       "(negative curvature, or eta*lambda > 2): the resummed series is outside its decaying range; "
                       "expect large errors for large T", RuntimeWarning, stacklevel=2)
+    if changes:
+        c = np.stack(changes)
+        details["change"] = {"value": c.mean(axis=0).tolist(),
+                             "stderr": (c.std(axis=0, ddof=1) / np.sqrt(len(c))).tolist()}
     if excluded:
         details["excluded_directions"] = float(np.mean([len(e) for e in excluded]))
     if captured:
