@@ -4,12 +4,12 @@ import warnings
 
 import numpy as np
 
-warnings.simplefilter("ignore")
 import sgd_diagrams as sd
 from sgd_diagrams.estimation.evaluators import plan_groups, plan_samples, replication_evaluators
 from sgd_diagrams.estimation.group_statistic import dense_group_evaluators
 from sgd_diagrams.theory.series import taylor_series
 
+warnings.simplefilter("ignore")
 land = sd.landscape("example")
 sched = sd.sgd(N=10, B=1, E=2)
 for q in ("test-loss", "gen-gap"):
