@@ -113,6 +113,8 @@ def run(args: argparse.Namespace) -> int:
                    limit=args.limit or "epochs", cache=None if args.no_cache else args.cache,
                    progress=progress(args), force=args.force, backend=args.backend, address=args.address,
                    device=args.device, **_resummation_options(args))
+    if args.init_from is not None:
+        pred.details["init_from"] = str(args.init_from)
     where = f"landscape={landscape.name}  {schedule}"
     if pred.stderr is None:
         lines = [f"{pred.form} order-{args.order} prediction of E[{args.quantity}]   {where}", f"{'eta':>10}   value"]
@@ -157,6 +159,8 @@ def _moved(landscape, args: argparse.Namespace):
 
 def _resummation_lines(d: dict) -> list[str]:
     out = []
+    if "init_from" in d:
+        out.append(f"theta0 read from {d['init_from']}")
     if "pretraining" in d:
         p = d["pretraining"]
         out.append(f"pretrained: {p['steps']} GD steps at eta={p['eta']:g}: training loss {p['train_loss_before']:.6g} "
