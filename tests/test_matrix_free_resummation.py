@@ -263,3 +263,14 @@ def test_cli_resummed_matrix_free_and_bad_checkpoint(tmp_path, capsys):
     assert main(base + ["--pretrain", "3"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "neural-network landscape" in err[0]
+
+
+def test_cli_init_from_rejects_a_malformed_checkpoint_in_one_line(tmp_path, capsys):
+    from sgd_diagrams.cli import main
+
+    bad = tmp_path / "w.npy"
+    np.save(bad, np.zeros(7))
+    code = main(["predict", "--landscape", "logistic-digits", "--init-from", str(bad), "--schedule", "sgd:N=4",
+                 "--order", "1", "--eta", "0.1", "--resum", "--samples", "60"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "7 numbers but the model has" in err[0]
