@@ -62,7 +62,7 @@ def test_invalid_calls_are_one_line_errors():
         ({"eta": -0.1}, "positive"),
         ({"eta": [0.1], "method": "magic"}, "unknown method"),
         ({"eta": 0.1, "quantity": "test_loss"}, "unknown quantity"),
-        ({"eta": 0.1, "samples": 10, "method": "limit"}, "taylor and resummed"),
+        ({"eta": 0.1, "samples": 10, "method": "continuous"}, "taylor and resummed"),
         ({"eta": 0.1, "replications": 5}, "samples"),
     ):
         with pytest.raises(sd.SgdDiagramsError, match=needle) as info:

@@ -12,6 +12,7 @@ Stochastic Gradient Descent"; ``docs/architecture.md`` for the layers)::
     stats = sd.measure(net, order=3, samples=20000)                    # measure once (stats.save("S.json"))
     p = sd.predict(stats, sd.sgd(N=100, B=5, E=3), order=3, eta=[0.01, 0.05])  # predict everywhere
     grid = sd.whatif(stats, sd.sgd(N=100, B=5, E=3), 3, eta=[0.01, 0.05], axis="batch", values=[1, 5, 10])
+    near = net.pretrained(steps=500, eta=0.5)      # or net.with_init(sd.load_parameter_vector("w.npy", net))
 
 Importing the package does not import torch: :class:`TorchLandscape` and the simulators load it on
 first use (``pip install -c constraints.txt 'sgd-diagrams[torch]'``).
@@ -31,6 +32,7 @@ from .landscapes import (
     landscape,
     load_landscape,
 )
+from .landscapes.checkpoints import load_parameter_vector, save_parameter_vector
 from .schedules import Schedule, from_batches, gd, load_schedule, lr_schedule, sgd, sgd_reshuffled
 from .schedules.histories import history_count
 from .theory.orders import ORDER_LIMITS
@@ -61,6 +63,7 @@ __all__ = [
     "history_count",
     "landscape",
     "load_landscape",
+    "load_parameter_vector",
     "load_schedule",
     "lr_schedule",
     "load_statistics",
@@ -68,6 +71,7 @@ __all__ = [
     "parse",
     "predict",
     "quantity",
+    "save_parameter_vector",
     "sgd",
     "sgd_reshuffled",
     "simulate",

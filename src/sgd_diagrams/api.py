@@ -161,7 +161,7 @@ def predict(landscape: Any, schedule: Schedule, order: int, eta: Any, quantity: 
             metric: Any = None, limit: str = "epochs", cache: str | Path | None = None,
             progress: bool = False, force: bool = False, backend: str = "local",
             address: str | None = None, device: str | None = None, lr: Any = None,
-            momentum: float | None = None) -> Prediction:
+            momentum: float | None = None, krylov_dim: int | None = None, resummation: str = "auto") -> Prediction:
     """Predict E[quantity] after SGD on ``schedule`` at each learning rate in ``eta``.
 
     ``method``: ``"taylor"`` (Theorem 1's polynomial), ``"resummed"`` (linkless diagrams with propagators
@@ -170,7 +170,11 @@ def predict(landscape: Any, schedule: Schedule, order: int, eta: Any, quantity: 
 
     ``samples=K`` estimates every diagram value from K sampled data points (``seed``; ``replications`` R
     for the standard errors, default 20) — any landscape, including a :class:`TorchLandscape`; Taylor and
-    resummed forms.  ``cache``: a directory where estimates are stored and reused (opt-in).
+    resummed forms and the T → ∞ limit.  ``cache``: a directory where estimates are stored and reused (opt-in).
+    Resummed/limit from samples: ``resummation="auto"`` uses dense tensors up to dim 24 and the
+    matrix-free Krylov path above (Lanczos on the sample-mean Hessian, ``krylov_dim`` steps, default 20);
+    ``"dense"`` or ``"matrix-free"`` forces one.  Move θ0 near a minimum first with
+    ``landscape.pretrained(steps, eta)`` or ``landscape.with_init(vector)``.
     ``lr`` / ``momentum``: per-step multipliers (list or spec) and heavy-ball β, as in :func:`taylor_series`
     (Taylor and resummed forms; the continuous form and the limit refuse them).
     Order limits: :data:`sgd_diagrams.theory.orders.ORDER_LIMITS`.
@@ -199,7 +203,9 @@ def predict(landscape: Any, schedule: Schedule, order: int, eta: Any, quantity: 
         return _from_statistics(landscape, schedule, order, etas, q, method, metric_m)
     if samples is not None:
         return _estimated(landscape, schedule, order, etas, q, method, samples, seed, replications, metric_m, cache,
-                          progress, force, backend, address, device)
+                          progress, force, backend, address, device, krylov_dim, resummation, limit)
+    if krylov_dim is not None or resummation != "auto":
+        raise SgdDiagramsError("krylov_dim and resummation apply to estimates from samples (samples=K)")
     if replications is not None:
         raise SgdDiagramsError("replications only apply with samples=K (estimated values)")
     check_order(order, "taylor" if method == "taylor" else method)
@@ -287,12 +293,15 @@ def _form(method: str, limit: str, horizon: int | None = None, estimated: bool =
 
 
 def _estimated(landscape, schedule, order, etas, q, method, samples, seed, replications, metric, cache,
-               progress, force=False, backend="local", address=None, device=None) -> Prediction:
+               progress, force=False, backend="local", address=None, device=None, krylov_dim=None,
+               resummation="auto", limit="epochs") -> Prediction:
     from .estimation.predictions import estimated_prediction
 
-    if method not in ("taylor", "resummed") or q.is_variance:
-        raise SgdDiagramsError("samples=K supports the taylor and resummed forms of test-loss, train-loss, gen-gap "
-                               "and displacement")
+    if method not in ("taylor", "resummed", "limit") or q.is_variance:
+        raise SgdDiagramsError("samples=K supports the taylor and resummed forms and the T -> infinity limit of "
+                               "test-loss, train-loss, gen-gap and displacement")
+    if method == "taylor" and (krylov_dim is not None or resummation != "auto"):
+        raise SgdDiagramsError("krylov_dim and resummation apply to the resummed form and the limit")
     for name, value, low in (("samples", samples, 1), ("seed", seed, 0)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
             raise SgdDiagramsError(f"{name} must be an integer >= {low}, got {value!r}")
@@ -308,8 +317,10 @@ def _estimated(landscape, schedule, order, etas, q, method, samples, seed, repli
         pred = estimated_prediction(land, schedule, order, etas, q, samples=int(samples), seed=int(seed),
                                     resum=method == "resummed", replications=replications, metric=metric,
                                     progress=progress, cache=cache, force=force, backend=backend,
-                                    address=address)
-    return _estimated_result(pred, etas, q, method, int(samples), int(seed), caught)
+                                    address=address, krylov_dim=krylov_dim, resummation=resummation,
+                                    limit=limit if method == "limit" else None)
+    return _estimated_result(pred, etas, q, method, int(samples), int(seed), caught, limit,
+                             getattr(landscape, "pretraining", None))
 
 
 def _from_statistics(stats, schedule, order, etas, q, method, metric) -> Prediction:
@@ -325,7 +336,8 @@ def _from_statistics(stats, schedule, order, etas, q, method, metric) -> Predict
     return _estimated_result(pred, etas, q, method, stats.samples, stats.seed, caught)
 
 
-def _estimated_result(pred, etas, q, method, samples: int, seed: int, caught: list) -> Prediction:
+def _estimated_result(pred, etas, q, method, samples: int, seed: int, caught: list, limit: str = "epochs",
+                      pretraining: dict | None = None) -> Prediction:
     """The :class:`Prediction` of an estimated prediction: trust region, warnings, details."""
     trusted = None
     if pred.coefficients is not None:
@@ -336,7 +348,11 @@ def _estimated_result(pred, etas, q, method, samples: int, seed: int, caught: li
     plan = pred.plan
     details = {"samples": int(samples), "seed": int(seed), "replications": plan.replications,
                "samples_per_group": plan.per_group, "groups": plan.groups, "estimator": pred.method}
-    return Prediction(q.name, pred.order, method, _form(method, "epochs", estimated=True), etas, pred.value,
+    details.update(pred.details or {})
+    if pretraining:
+        details["pretraining"] = dict(pretraining)
+    return Prediction(q.name, pred.order, method, _form(method, limit, details.get("horizon"), estimated=True), etas,
+                      pred.value,
                       pred.stderr, messages, details, trusted)
 
 

@@ -7,6 +7,11 @@ Usage::
         [--quantity Q] [--metric '1,0;0,2'] [--samples K [--seed S] [--replications R] [--cache DIR]]
         [--lr-schedule SPEC] [--momentum BETA]
 
+Resummed or ``--limit`` from ``--samples K``: dense tensors up to dim 24, the matrix-free Krylov path above
+(``--krylov K`` Lanczos steps, default 20; ``--resummation dense|matrix-free`` forces one).  Near a minimum:
+``--init-from FILE`` (a .npy vector or a weights-only torch tensor/state_dict) and/or ``--pretrain STEPS
+[--pretrain-eta E]`` (full-batch GD on the training rows, recorded in the output) move θ0 first.
+
 ``--resum``, ``--continuous`` and ``--limit FAMILY`` are short for ``--method resummed``, ``continuous``
 and ``limit``; giving two different forms is an error.  ``--samples K`` estimates every diagram value
 from K sampled data points (any landscape, neural networks included) and reports standard errors.
@@ -64,6 +69,17 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--metric", help="matrix learning rate direction P (η = scalar·P), e.g. '1,0;0,2'")
     add_sampling(p)
     add_statistics(p)
+    p.add_argument("--krylov", type=int, metavar="K",
+                   help="resummed/limit from samples: Krylov dimension (Lanczos steps) of the matrix-free path "
+                   "(default 20)")
+    p.add_argument("--resummation", choices=("auto", "dense", "matrix-free"), default="auto",
+                   help="resummed/limit from samples: dense tensors (dim <= 24), matrix-free Krylov, or auto")
+    p.add_argument("--init-from", metavar="FILE",
+                   help="start from saved weights: a .npy vector, or a .pt/.pth tensor or state_dict (weights only)")
+    p.add_argument("--pretrain", type=int, metavar="STEPS",
+                   help="first move theta0 by STEPS of full-batch GD on the training rows (near a minimum)")
+    p.add_argument("--pretrain-eta", type=float, default=0.1, metavar="E",
+                   help="learning rate of --pretrain (default 0.1)")
     add_execution(p)
     add_output(p)
     p.set_defaults(run=run, landscape=None, seed=None)
@@ -98,19 +114,24 @@ def run(args: argparse.Namespace) -> int:
     schedule = load_schedule_arg(args)
     etas = parse_etas(args.eta)
     if args.stats:
+        if args.init_from is not None or args.pretrain is not None or args.krylov is not None:
+            raise SgdDiagramsError("--init-from, --pretrain and --krylov act on a model; with --stats the values are "
+                                   "already measured (measure at the moved point with stats --out instead)")
         landscape = load_statistics_arg(args)
         pred = predict(landscape, schedule, args.order, etas, args.quantity, method,
                        metric=parse_metric(args.metric), limit=args.limit or "epochs")
         args.samples = landscape.samples
     else:
-        landscape = load_landscape_arg(args)
+        landscape = _moved(load_landscape_arg(args), args)
         if args.samples is None and args.replications is not None:
             raise SgdDiagramsError("--replications needs --samples K")
         pred = predict(landscape, schedule, args.order, etas, args.quantity, method, samples=args.samples,
                        seed=args.seed or 0, replications=args.replications, metric=parse_metric(args.metric),
                        limit=args.limit or "epochs", cache=None if args.no_cache else args.cache,
                        progress=progress(args), force=args.force, backend=args.backend, address=args.address,
-                       device=args.device)
+                       device=args.device, **_resummation_options(args))
+        if args.init_from is not None:
+            pred.details["init_from"] = str(args.init_from)
     where = f"landscape={landscape.name}  {schedule}" + (f"  (statistics {args.stats})" if args.stats else "")
     if pred.stderr is None:
         lines = [f"{pred.form} order-{args.order} prediction of E[{args.quantity}]   {where}", f"{'eta':>10}   value"]
@@ -123,5 +144,56 @@ def run(args: argparse.Namespace) -> int:
                  f"{d['estimator']})   {where}", f"{'eta':>10}   value ± stderr"]
         lines += [f"{eta:>10.6g}   {_shown(v, e)}{_mark(pred, i)}"
                   for i, (eta, v, e) in enumerate(zip(etas, pred.value, pred.stderr, strict=True))]
+        lines += _resummation_lines(d)
     emit(args, {**pred.to_json(), **schedule_record(args, schedule)}, "\n".join(lines))
     return 0
+
+
+def _resummation_options(args: argparse.Namespace) -> dict:
+    """--krylov / --resummation as predict() keywords (only when given, so other forms stay unchanged)."""
+    out: dict = {}
+    if args.krylov is not None:
+        out["krylov_dim"] = args.krylov
+    if args.resummation != "auto":
+        out["resummation"] = args.resummation
+    return out
+
+
+def _moved(landscape, args: argparse.Namespace):
+    """The landscape with θ0 from --init-from, then moved by --pretrain steps of GD."""
+    if args.init_from is None and args.pretrain is None:
+        return landscape
+    if not hasattr(landscape, "with_init"):
+        raise SgdDiagramsError("--init-from and --pretrain need a neural-network landscape (a torch model)")
+    if args.init_from is not None:
+        from ..landscapes.checkpoints import load_parameter_vector
+
+        landscape = landscape.with_init(load_parameter_vector(args.init_from, landscape))
+    if args.pretrain is not None:
+        landscape = landscape.pretrained(args.pretrain, args.pretrain_eta, progress=progress(args))
+    return landscape
+
+
+def _resummation_lines(d: dict) -> list[str]:
+    out = []
+    if "init_from" in d:
+        out.append(f"theta0 read from {d['init_from']}")
+    if "pretraining" in d:
+        p = d["pretraining"]
+        out.append(f"pretrained: {p['steps']} GD steps at eta={p['eta']:g}: training loss {p['train_loss_before']:.6g} "
+                   f"-> {p['train_loss_after']:.6g}, gradient norm {p['grad_norm_before']:.3g} -> "
+                   f"{p['grad_norm_after']:.3g}")
+    if d.get("krylov_dim"):
+        text = f"matrix-free: Krylov dimension {d['krylov_dim']}"
+        if "captured_gradient_noise" in d:
+            text += f", span captures {100 * d['captured_gradient_noise']:.1f}% of the gradient noise"
+        if "gradient_equivalents_per_sample" in d:
+            text += f", cost {d['gradient_equivalents_per_sample']:.3g} gradient-equivalents per sample"
+        out.append(text)
+    if "negative_curvature" in d:
+        n = d["negative_curvature"]
+        out.append(f"negative curvature: {n['mean_count']:.3g} eigenvalues < 0 per replication (most negative "
+                   f"{n['most_negative']:.4g}, largest eigenvalue {n['largest']:.4g})"
+                   + (f"; {d['excluded_directions']:.3g} directions excluded from the limit"
+                      if "excluded_directions" in d else ""))
+    return out

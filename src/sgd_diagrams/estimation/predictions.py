@@ -9,8 +9,9 @@ any correlation between diagrams, and for the resummed form (nonlinear in H) too
   library never writes anywhere unasked) the per-replication uvalues are cached in DIR by landscape,
   θ0, samples, seed, replications, order and kind, written atomically, so other schedules and η reuse
   them.  A cache that cannot be read or written is a warning, never a lost result.
-* Resummed form: needs the eigenbasis of the estimated H, so only the dense path (small dim); for
-  large models use the Taylor form (documented limitation).
+* Resummed form (and its T → ∞ limit): :mod:`.krylov` — per replication, the per-sample + group-mean
+  statistic of the derivative tensors, dense (dim ≤ 24) or projected on a Lanczos basis of the
+  sample-mean Hessian (matrix-free, any P), then the exact resummed engine on those tensors.
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ from ..limits import check_work
 from ..schedules.grid import Schedule
 from ..schedules.histories import history_count
 from ..theory.orders import check_order
-from ..theory.resummation import resummed_prediction
 from ..theory.series import taylor_series
 from .evaluators import (
     SamplePlan,
@@ -40,9 +40,8 @@ from .evaluators import (
     draw_rows,
     matrix_free_evaluator,
     plan_groups,
-    plan_samples,
-    replication_evaluators,
 )
+from .group_statistic import dense_group_evaluators
 
 __all__ = ["EstimatedPrediction", "UvalueEstimates", "estimate_uvalues", "estimated_prediction", "cache_dir"]
 
@@ -77,6 +76,7 @@ class EstimatedPrediction:
     plan: SamplePlan
     method: str
     coefficients: list | None = None  # Taylor form: mean c_0..c_order over replications
+    details: dict | None = None  # resummed form: Krylov dimension, curvature, cost (see .krylov)
 
 
 def cache_dir(cache: str | Path) -> Path:
@@ -133,8 +133,7 @@ def estimate_uvalues(landscape, kind: str, order: int, samples: int, seed: int =
     if kind not in ("test", "train", "displacement"):
         raise SgdDiagramsError(f"unknown diagram kind {kind!r}; use test, train or displacement")
     method = choose_method(landscape, method)
-    planner = plan_groups if method == "matrix-free" else plan_samples
-    plan = planner(samples, order + 1, replications)
+    plan = plan_groups(samples, order + 1, replications)
     root = "displacement" if kind == "displacement" else "loss"
     diagrams = _kind_diagrams(kind, order)
     if schedule is not None:
@@ -161,7 +160,7 @@ def estimate_uvalues(landscape, kind: str, order: int, samples: int, seed: int =
             ) from None
     else:
         rows: dict[str, list] = {str(d): [] for d in diagrams}
-        evaluators = replication_evaluators(landscape, plan, order, seed=seed, method=method, chunk=chunk)
+        evaluators = dense_group_evaluators(landscape, plan, max(order, 1), seed=seed)
         bar = progress_bar(plan.replications, "estimating diagram values", "replications", progress)
         for ev in evaluators:
             for d in diagrams:
@@ -256,33 +255,45 @@ def estimated_prediction(landscape, schedule: Schedule, order: int, etas, quanti
                          samples: int, seed: int = 0, resum: bool = False, replications: int | None = None,
                          method: str = "auto", metric: np.ndarray | None = None, progress: bool = False,
                          cache: str | Path | None = None, force: bool = False, backend: str = "local",
-                         address: str | None = None) -> EstimatedPrediction:
-    """Taylor (or resummed, dense path) prediction of E[quantity] from ``samples`` sampled data points."""
+                         address: str | None = None, krylov_dim: int | None = None, resummation: str = "auto",
+                         limit: str | None = None) -> EstimatedPrediction:
+    """Taylor or resummed prediction of E[quantity] from ``samples`` sampled data points.
+
+    Resummed (``resum=True``) or T → ∞ (``limit="epochs"|"samples"``): ``resummation`` picks the dense
+    path (dim ≤ 24) or the matrix-free Krylov path (``krylov_dim`` Lanczos steps); ``"auto"`` takes the
+    dense one up to dim 24 (or with a metric), the matrix-free one above.
+    """
     q = quantity_of(quantity, DIAGRAM_QUANTITY_NAMES)
     check_order(order, "estimated")
     etas = np.atleast_1d(np.asarray(etas, dtype=np.float64))
     method = choose_method(landscape, method)
     preds = []
     coefficient_rows: list[list] = []
-    if resum or metric is not None:
+    if resum or limit is not None:
+        from .krylov import krylov_resummed_estimate
+
+        basis = _resummation_basis(landscape, resummation, metric)
+        kp = krylov_resummed_estimate(landscape, schedule, order, etas, q, samples=samples, seed=seed,
+                                      replications=replications, krylov_dim=krylov_dim, basis=basis, limit=limit,
+                                      metric=metric, progress=progress, force=force)
+        form = "limit" if limit is not None else "resummed"
+        return EstimatedPrediction(q.name, order, form, etas, kp.value, kp.stderr, kp.replicas, kp.plan,
+                                   "dense" if basis == "dense" else "matrix-free", None, kp.details)
+    if metric is not None:
         if method != "dense":
             raise SgdDiagramsError(
-                f"resummed (or --metric) estimation needs the dense path, i.e. a landscape with dim <= 24 "
-                f"(this one has {landscape.dim}); use the Taylor form for large models"
+                f"a matrix learning rate (--metric) needs the dense path, i.e. a landscape with dim <= 24 "
+                f"(this one has {landscape.dim})"
             )
-        plan = plan_samples(samples, max(order, 2) + 1, replications)
-        evaluators = replication_evaluators(landscape, plan, max(order, 2), seed=seed, method="dense", metric=metric)
+        plan = plan_groups(samples, max(order, 2) + 1, replications)
+        evaluators = dense_group_evaluators(landscape, plan, max(order, 2), seed=seed, metric=metric)
         bar = progress_bar(plan.replications, "estimating", "replications", progress)
         for ev in evaluators:
             if bar is not None:
                 bar.update(1)
-            if resum:
-                preds.append(resummed_prediction(landscape, schedule, order, etas, q.name, metric=metric,
-                                                 evaluator=ev).value)
-            else:
-                series = taylor_series(landscape, schedule, order, q.name, metric=metric, evaluator=ev)
-                coefficient_rows.append(series.coefficients)
-                preds.append(series(etas))
+            series = taylor_series(landscape, schedule, order, q.name, metric=metric, evaluator=ev)
+            coefficient_rows.append(series.coefficients)
+            preds.append(series(etas))
         if bar is not None:
             bar.close()
     else:
@@ -299,5 +310,28 @@ def estimated_prediction(landscape, schedule: Schedule, order: int, etas, quanti
     if coefficient_rows:
         coefficients = [np.mean([np.asarray(row[k], dtype=np.float64) for row in coefficient_rows], axis=0)
                         for k in range(order + 1)]
-    return EstimatedPrediction(q.name, order, "resummed" if resum else "Taylor", etas, replicas.mean(axis=0),
+    return EstimatedPrediction(q.name, order, "Taylor", etas, replicas.mean(axis=0),
                                replicas.std(axis=0, ddof=1) / np.sqrt(R), replicas, plan, method, coefficients)
+
+
+RESUMMATIONS = ("auto", "dense", "matrix-free")
+
+
+def _resummation_basis(landscape, resummation: str, metric) -> str:
+    """'dense' or 'krylov' for the resummed estimate (see :func:`estimated_prediction`)."""
+    from .evaluators import DENSE_MAX_DIM
+
+    if resummation not in RESUMMATIONS:
+        raise SgdDiagramsError(f"resummation must be one of {', '.join(RESUMMATIONS)}, got {resummation!r}")
+    if resummation == "dense":
+        if landscape.dim > 4 * DENSE_MAX_DIM and not is_exact(landscape):
+            raise SgdDiagramsError(
+                f"the dense resummed path materializes dim^3 tensors per sample; this landscape has dim "
+                f"{landscape.dim} (dense allowed up to {4 * DENSE_MAX_DIM}); use resummation='matrix-free'"
+            )
+        return "dense"
+    if resummation == "matrix-free":
+        if metric is not None:
+            raise SgdDiagramsError("a matrix learning rate (--metric) needs the dense resummed path (dim <= 24)")
+        return "krylov"
+    return "dense" if (landscape.dim <= DENSE_MAX_DIM or metric is not None) else "krylov"

@@ -355,6 +355,73 @@ class TorchLandscape(Landscape):
             "dtype": str(self.dtype),
         }
 
+    def with_init(self, init: Any) -> TorchLandscape:
+        """The same model, loss and data with θ0 = ``init`` (a flat vector of ``dim`` finite numbers)."""
+        if isinstance(init, torch.Tensor):
+            init = init.detach().cpu().to(torch.float64).numpy()
+        try:
+            vector = np.asarray(init, dtype=np.float64).reshape(-1)
+        except (TypeError, ValueError):
+            raise SgdDiagramsError(f"init must be a flat vector of {self.dim} numbers") from None
+        if vector.shape != (self.dim,):
+            raise SgdDiagramsError(f"init has {vector.size} entries but the model has {self.dim} parameters")
+        if not np.all(np.isfinite(vector)):
+            raise SgdDiagramsError("init contains NaN or infinity; give finite weights")
+        out = copy.copy(self)
+        out.init = torch.as_tensor(vector, dtype=self.dtype, device=self.init.device)
+        out.pretraining = None
+        return out
+
+    def training_loss(self, theta: torch.Tensor) -> torch.Tensor:
+        """The mean loss over every training row (the full-batch objective of GD)."""
+        return self.batch_loss(theta, torch.arange(self.inputs.shape[0], device=self.inputs.device))
+
+    def pretrained(self, steps: int, eta: float = 0.1, progress: bool = False) -> TorchLandscape:
+        """θ0 moved by ``steps`` of full-batch GD (rate ``eta``) on every training row: a point near a minimum.
+
+        Returns a new landscape; ``.pretraining`` records steps, eta and the training loss and gradient norm
+        before and after (seed 001 Theorem 2 predicts long runs *near a minimum*).
+        """
+        from ..io import progress_bar
+
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+            raise SgdDiagramsError(f"pretrain steps must be a non-negative integer, got {steps!r}")
+        if isinstance(eta, bool) or not isinstance(eta, (int, float)) or not math.isfinite(eta) or eta <= 0:
+            raise SgdDiagramsError(f"the pretraining learning rate must be a positive number, got {eta!r}")
+        theta = self.init.detach().clone()
+        grad_fn = torch.func.grad_and_value(self.training_loss)
+        g, before = grad_fn(theta)
+        start = {"loss": float(before), "grad_norm": float(torch.linalg.vector_norm(g))}
+        bar = progress_bar(steps, "pretraining (full-batch GD)", "steps", progress)
+        for _ in range(steps):
+            theta = theta - eta * g
+            g, value = grad_fn(theta)
+            if not torch.isfinite(value):
+                raise SgdDiagramsError(f"pretraining diverged (loss {float(value)}); use a smaller --pretrain-eta")
+            if bar is not None:
+                bar.update(1)
+        if bar is not None:
+            bar.close()
+        out = self.with_init(theta)
+        out.pretraining = {"steps": steps, "eta": float(eta), "train_loss_before": start["loss"],
+                           "grad_norm_before": start["grad_norm"], "train_loss_after": float(self.training_loss(theta)),
+                           "grad_norm_after": float(torch.linalg.vector_norm(g))}
+        return out
+
+    def flatten_state_dict(self, state: dict[str, Any]) -> np.ndarray:
+        """A saved ``state_dict`` of this model as a flat θ (keys and shapes must match the model's)."""
+        missing = [n for n in self._names if n not in state]
+        if missing:
+            raise SgdDiagramsError(f"the checkpoint lacks parameter {missing[0]!r} of the model "
+                                   f"(it has {', '.join(sorted(map(str, state))[:4])}…)")
+        parts = []
+        for name, shape in zip(self._names, self._shapes, strict=True):
+            value = state[name]
+            if not isinstance(value, torch.Tensor) or tuple(value.shape) != shape:
+                raise SgdDiagramsError(f"checkpoint parameter {name!r} must be a tensor of shape {shape}")
+            parts.append(value.detach().reshape(-1).to(torch.float64).cpu())
+        return torch.cat(parts).numpy()
+
 
 class TorchModelLandscape(TorchLandscape):
     """A built-in model on an :class:`~.data.ImageDataset` with per-sample cross-entropy (App. C.2)."""

@@ -15,6 +15,12 @@ method           limit  why
 ``estimated``      4    per-sample estimators: tied parts cost 5–45 gradients per sample
 ``symbolic``       4    polynomial interpolation of history counts in N, B, E
 ===============  =====  ===============================================================
+
+``estimated`` also bounds resummed predictions from samples.  Their matrix-free (Krylov) form projects
+every tensor on k Lanczos directions, so a part with Σ degrees = s is a k^s tensor and a degree-m node
+costs k^{m−1} directional passes per sample; ``estimation.krylov`` refuses part tensors beyond 3·10⁷
+entries (order 3: k ≤ 31 for the test loss, k ≤ 17 for train loss / gen gap; order 4: k ≤ 8), which is
+why the limit is not raised.
 """
 
 from __future__ import annotations

@@ -1,0 +1,371 @@
+"""Resummed predictions from samples without P × P matrices: Lanczos on the sample-mean Hessian.
+
+Seed 001 Theorem 1 resummed (§"Re-summation cures large-T divergences", Def. 4): every edge carries
+the propagator (I − ηH)^{Δt−1}η, and :mod:`sgd_diagrams.theory.resummation` sums
+Σ_i U_D[i] S_D(i) over eigen-labels i of H.  For a network with P weights we never form H:
+
+1. **Spectrum.**  Per replication, k Lanczos steps (:mod:`.lanczos`, full reorthogonalization) on
+   the replication's sample-mean Hessian Ĥ by Hessian-vector products, started from the
+   replication's mean gradient Ĝ, give a Ritz basis Z (P × k) and Ritz values θ.
+2. **Propagators on vectors.**  Every propagator is applied as f(Ĥ) ≈ Z f(Θ) Zᵀ — the Lanczos
+   tridiagonal's eigendecomposition — so each edge label i runs over the k Ritz vectors.
+   Equivalently, the diagrams are evaluated for SGD restricted to θ0 + span(Z): the derivative
+   tensors enter projected, ∇^k l[Z, …, Z] (:mod:`.tensor_sources`, k^{deg−1} directional passes
+   per sample), and the exact resummed engine runs on those k-dimensional tensors.  Exact when
+   span(Z) is the whole space (k = P) and, for edges fed by Ĝ, whenever K_k(Ĥ, Ĝ) is invariant;
+   otherwise directions outside the Krylov space are dropped (reported: ``captured_gradient_noise``,
+   the share of E‖∇l_x − Ĝ‖² inside span(Z)).
+3. **Error bars.**  Each of R replications draws its own samples, runs its own Lanczos on its own
+   Ĥ and its own unbiased per-sample + group-mean statistics (:mod:`.group_statistic`); the
+   prediction is the mean of the R values and its standard error their std/√R — so Ĥ's sampling
+   error (the resummed form is nonlinear in H) is in the error bar.
+
+**Negative curvature.**  Ritz values θ < 0 are counted and reported (count, most negative value)
+in a warning and in ``details``.  For finite T they are kept (the propagators grow, which the
+engine warns about).  For T → ∞ (``limit=``) the limit exists only where θ > 0 (Theorem 2): the
+rule is to *exclude* every Ritz direction with θ ≤ ``curvature_floor``·max θ (default
+:data:`CURVATURE_FLOOR` = 10⁻³) from the basis, and say so.
+
+The dense path (dim ≤ 24) is the same pipeline with Z = I (no Lanczos): ``basis="dense"``.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..diagrams import DIAGRAM_QUANTITY_NAMES, Quantity
+from ..diagrams import quantity as quantity_of
+from ..errors import SgdDiagramsError
+from ..io import progress_bar
+from ..landscapes.conversions import is_exact
+from ..limits import check_work
+from ..schedules.grid import Schedule
+from ..theory.limits import LIMIT_FAMILIES, _grow
+from ..theory.resummation import resummed_prediction
+from ..values.uvalue import UvalueEvaluator
+from .evaluators import draw_rows, plan_groups
+from .group_statistic import GroupStatisticEvaluator
+from .lanczos import RitzBasis, lanczos_ritz
+from .tensor_sources import ExactGroupSource, TorchGroupSource, project_tensor
+
+__all__ = ["KRYLOV_DIM", "CURVATURE_FLOOR", "ProjectedLandscape", "exact_ritz_basis", "krylov_resummed_exact",
+           "KrylovPrediction", "krylov_resummed_estimate"]
+
+KRYLOV_DIM = 20
+"""Default Krylov dimension k (Lanczos steps) of the matrix-free resummed path."""
+
+CURVATURE_FLOOR = 1e-3
+"""For T → ∞: Ritz directions with θ ≤ CURVATURE_FLOOR · max θ are excluded: no limit exists where θ ≤ 0,
+and where 0 < θ ≪ max θ an estimated Hessian cannot tell θ from 0 while the limit's 1/θ factors blow up
+(such a direction needs ≳ 1/(ηθ) = 10³/(η max θ) steps to relax)."""
+
+
+class _Dim:
+    """What the resummed engine reads of a landscape when an evaluator is given: its dimension."""
+
+    def __init__(self, dim: int) -> None:
+        self.dim = dim
+
+
+# -- exact statistics, projected ----------------------------------------------------------------------
+class ProjectedLandscape:
+    """A finite landscape restricted to θ0 + span(Z): the exact tensors ∇^k l_j[Z, …, Z]."""
+
+    def __init__(self, landscape, Z: np.ndarray) -> None:
+        self.base = landscape
+        self.Z = np.asarray(Z, dtype=np.float64)
+        self.dim = int(self.Z.shape[1])
+        self.probs = np.asarray(landscape.probs, dtype=np.float64)
+        self.n_points = len(self.probs)
+        self.name = f"{getattr(landscape, 'name', 'landscape')}|krylov{self.dim}"
+
+    def derivative_tensors(self, max_order: int) -> list[np.ndarray]:
+        return [project_tensor(t, self.Z) for t in self.base.derivative_tensors(max_order)]
+
+    def mean_derivative(self, order: int) -> np.ndarray:
+        return np.tensordot(self.probs, self.derivative_tensors(order)[order], axes=(0, 0))
+
+
+def exact_ritz_basis(landscape, k: int, seed: int = 0) -> RitzBasis:
+    """Lanczos on a finite landscape's exact H = Σ_j p_j ∇²l_j (products only), started from G."""
+    tensors = landscape.derivative_tensors(2)
+    p = np.asarray(landscape.probs, dtype=np.float64)
+    G = p @ tensors[1]
+    return lanczos_ritz(lambda v: np.einsum("j,jab,b->a", p, tensors[2], v), landscape.dim, k, G, seed)
+
+
+def krylov_resummed_exact(landscape, schedule: Schedule, order: int, etas, quantity: str = "test-loss",
+                          krylov_dim: int = KRYLOV_DIM, continuous: bool = False, seed: int = 0,
+                          force: bool = False) -> np.ndarray:
+    """The matrix-free resummed values with *exact* statistics: Lanczos on H, then projected tensors."""
+    q = quantity_of(quantity, DIAGRAM_QUANTITY_NAMES)
+    basis = exact_ritz_basis(landscape, krylov_dim, seed)
+    proj = ProjectedLandscape(landscape, basis.vectors)
+    ev = UvalueEvaluator(proj, max(order, 2))
+    value = resummed_prediction(proj, schedule, order, etas, q.name, continuous=continuous, evaluator=ev,
+                                force=force).value
+    return value @ basis.vectors.T if q.root == "displacement" else value
+
+
+# -- from samples -----------------------------------------------------------------------------------
+@dataclass
+class KrylovPrediction:
+    """Per-replication resummed values and what the pipeline saw.
+
+    ``details["change"]`` (loss quantities): the prediction minus its own estimated order-0 term l(θ0),
+    per replication — the change during training, without the sampling noise of l(θ0).
+    """
+
+    quantity: str
+    order: int
+    eta: np.ndarray
+    replicas: np.ndarray
+    plan: object
+    basis: str
+    details: dict = field(default_factory=dict)
+
+    @property
+    def value(self) -> np.ndarray:
+        return self.replicas.mean(axis=0)
+
+    @property
+    def stderr(self) -> np.ndarray:
+        return self.replicas.std(axis=0, ddof=1) / np.sqrt(len(self.replicas))
+
+
+def _units_per_sample(k: int, max_degree: int, P: int, dense: bool) -> float:
+    """Gradient-equivalents per sample: Lanczos (k HVPs ≈ 3 each) + tensors up to ``max_degree``."""
+    width = P if dense else k
+    per_degree = {0: 0.5, 1: 1.0, 2: 3.0 * width, 3: 3.0 * width * width, 4: 3.0 * width ** 3}
+    tensors = sum(per_degree.get(m, 3.0 * width ** (m - 1)) for m in range(max_degree + 1))
+    return (0.0 if dense else 3.0 * k) + 2.0 * tensors
+
+
+def _sample_torch(landscape, rows_r, plan, k: int, dense: bool, seed: int):
+    """(source, basis) for one replication of a torch landscape."""
+    import torch
+
+    if dense:
+        return TorchGroupSource(landscape, rows_r), None
+    flat = rows_r.reshape((-1,) + tuple(rows_r.shape[2:]))
+    theta = landscape.init.detach().clone().requires_grad_(True)
+    dtype = theta.dtype
+    # one graph of the mean gradient, differentiated again per product (double backward)
+    g_graph = torch.autograd.grad(landscape.batch_loss(theta, flat), theta, create_graph=True)[0]
+
+    def hvp(v: np.ndarray) -> np.ndarray:
+        vt = torch.as_tensor(v, dtype=dtype, device=theta.device)
+        out = torch.autograd.grad(g_graph, theta, vt, retain_graph=True)[0]
+        return out.detach().to(torch.float64).cpu().numpy()
+
+    G = g_graph.detach().to(torch.float64).cpu().numpy()
+    basis = lanczos_ritz(hvp, landscape.dim, k, G, seed)
+    return TorchGroupSource(landscape, rows_r, basis.vectors), basis
+
+
+def _sample_exact(landscape, tensors, rows_r, k: int, dense: bool, seed: int):
+    if dense:
+        return ExactGroupSource(tensors, rows_r), None
+    full = ExactGroupSource(tensors, rows_r)
+    basis = lanczos_ritz(full.hvp, landscape.dim, k, full.mean_gradient(), seed)
+    return ExactGroupSource(tensors, rows_r, basis.vectors), basis
+
+
+def _factory(landscape, tensors, rows_r):
+    """Z ↦ a tensor source on one replication's rows projected on Z (None: dense)."""
+    def make(Z):
+        if tensors is not None:
+            return ExactGroupSource(tensors, rows_r, Z)
+        return TorchGroupSource(landscape, rows_r, Z)
+
+    return make
+
+
+def _noise_captured(source, basis_source) -> float:
+    """Share of the gradient noise E‖∇l − Ĝ‖² of group 0 that lies in span(Z)."""
+    full = basis_source.samples(0, 1)
+    proj = source.samples(0, 1)
+    total = float(((full - full.mean(axis=0)) ** 2).sum())
+    inside = float(((proj - proj.mean(axis=0)) ** 2).sum())
+    return inside / total if total > 0 else 1.0
+
+
+def _keep_positive(source_factory, basis: RitzBasis, floor: float):
+    """Restrict a basis to Ritz values > floor·max θ; returns (source, kept Z, excluded values)."""
+    top = float(np.max(basis.values)) if basis.k else 0.0
+    keep = basis.values > floor * max(top, 0.0)
+    if top <= 0 or not np.any(keep):
+        raise SgdDiagramsError(
+            f"the T -> infinity limit needs positive curvature (Theorem 2), but every Ritz value of the estimated "
+            f"Hessian is <= 0 (largest {top:.4g}); move theta0 nearer a minimum (--pretrain STEPS or --init-from)"
+        )
+    Z = basis.vectors[:, keep]
+    return source_factory(Z), Z, basis.values[~keep]
+
+
+def krylov_resummed_estimate(landscape, schedule: Schedule, order: int, etas, quantity: str | Quantity = "test-loss",
+                             *, samples: int, seed: int = 0, replications: int | None = None,
+                             krylov_dim: int | None = None, basis: str = "krylov", limit: str | None = None,
+                             metric: np.ndarray | None = None, continuous: bool = False,
+                             curvature_floor: float = CURVATURE_FLOOR, progress: bool = False,
+                             force: bool = False) -> KrylovPrediction:
+    """Resummed order-``order`` E[quantity] from ``samples`` data points, R independent replications.
+
+    ``basis``: ``"krylov"`` (matrix-free, Lanczos with ``krylov_dim`` steps, default :data:`KRYLOV_DIM`) or
+    ``"dense"`` (every weight, dim ≤ 24).  ``limit``: ``"epochs"`` or ``"samples"`` for T → ∞ (Theorem 2,
+    by doubling the schedule's horizon until two values agree).
+    """
+    q = quantity_of(quantity, DIAGRAM_QUANTITY_NAMES)
+    if basis not in ("krylov", "dense"):
+        raise SgdDiagramsError(f"basis must be krylov or dense, got {basis!r}")
+    dense = basis == "dense"
+    if metric is not None and not dense:
+        raise SgdDiagramsError("a matrix learning rate (--metric) needs the dense path (dim <= 24)")
+    if limit is not None and limit not in LIMIT_FAMILIES:
+        raise SgdDiagramsError(f"unknown limit family {limit!r}; use epochs or samples")
+    k = KRYLOV_DIM if krylov_dim is None else krylov_dim
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise SgdDiagramsError(f"krylov_dim must be a positive integer, got {krylov_dim!r}")
+    k = int(min(k, landscape.dim))
+    etas = np.atleast_1d(np.asarray(etas, dtype=np.float64))
+    max_degree = max(order, 2)
+    _check_part_sizes(q, order, landscape.dim if dense else k, force)
+    plan = plan_groups(samples, max_degree + 1, replications)
+    exact = is_exact(landscape)
+    t_grad = None
+    if not exact:
+        from ..landscapes.sampled import seconds_per_sample_gradient
+
+        t_grad = seconds_per_sample_gradient(landscape)
+        units = _units_per_sample(k, max_degree, landscape.dim, dense)
+        check_work(samples * units * t_grad, f"the resummed order-{order} estimate from {samples} samples "
+                   f"({'dense' if dense else f'Krylov dimension {k}'})",
+                   "use fewer samples, a smaller --krylov or a lower order", force)
+    rows = draw_rows(landscape, plan.used, seed)
+    rows = rows.reshape((plan.replications, plan.groups, plan.per_group) + tuple(rows.shape[1:]))
+    tensors = landscape.derivative_tensors(max_degree) if exact else None
+    bar = progress_bar(plan.replications, "resummed estimate", "replications", progress)
+    replicas, negatives, excluded, captured, horizons, ritz_top = [], [], [], [], [], []
+    growing: set[float] = set()
+    changes: list[np.ndarray] = []
+    start = time.perf_counter()
+    for r in range(plan.replications):
+        if exact:
+            source, rb = _sample_exact(landscape, tensors, rows[r], k, dense, seed + r)
+        else:
+            source, rb = _sample_torch(landscape, rows[r], plan, k, dense, seed + r)
+        factory = _factory(landscape, tensors, rows[r])
+        Z = None if rb is None else rb.vectors
+        if rb is not None:
+            negatives.append(rb.negative())
+            ritz_top.append(float(np.max(rb.values)))
+            captured.append(_noise_captured(source, factory(None)))
+            if limit is not None:
+                source, Z, dropped = _keep_positive(factory, rb, curvature_floor)
+                excluded.append(dropped)
+        ev = GroupStatisticEvaluator(source, metric)
+        if rb is None:
+            lam = np.linalg.eigvalsh(ev.part_cumulant((2,)))
+            negatives.append(lam[lam < 0])
+            ritz_top.append(float(np.max(lam)))
+            if limit is not None and np.min(lam) <= curvature_floor * max(float(np.max(lam)), 0.0):
+                raise SgdDiagramsError(
+                    f"the T -> infinity limit needs H > 0 (Theorem 2); this replication's Hessian estimate has "
+                    f"smallest eigenvalue {np.min(lam):.4g}; move theta0 nearer a minimum or use finite T"
+                )
+        dim = source.dim
+        lam = np.linalg.eigvalsh(ev.part_cumulant((2,)))
+        growing.update(float(e) for e in etas if np.any(np.abs(1.0 - e * lam) > 1.0 + 1e-12))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # summarized once below, not per replication
+            if limit is None:
+                value = resummed_prediction(_Dim(dim), schedule, order, etas, q.name, metric=metric,
+                                            continuous=continuous, evaluator=ev, force=force).value
+            else:
+                value, reached = _limit(dim, schedule, order, etas, q.name, ev, limit, force)
+                horizons.append(reached)
+        if q.root == "loss":
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                base = resummed_prediction(_Dim(dim), schedule, 0, etas, q.name, evaluator=ev, force=force).value
+            changes.append(np.asarray(value - base, dtype=np.float64))
+        if q.root == "displacement" and Z is not None:
+            value = value @ Z.T
+        replicas.append(np.asarray(value, dtype=np.float64))
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+    seconds = time.perf_counter() - start
+    details: dict = {"krylov_dim": None if dense else k, "basis": "dense" if dense else "krylov"}
+    counts = [len(n) for n in negatives]
+    if any(counts):
+        worst = float(min(float(np.min(n)) for n in negatives if len(n)))
+        details["negative_curvature"] = {"replications_with": int(sum(c > 0 for c in counts)),
+                                         "mean_count": float(np.mean(counts)), "most_negative": worst,
+                                         "largest": float(np.mean(ritz_top))}
+        rule = ("excluded from the T -> infinity limit (Ritz directions with value <= "
+                f"{curvature_floor:g} x the largest)" if limit is not None else
+                "kept: their propagators (1 - eta*lambda)^t grow with t")
+        warnings.warn(f"the estimated Hessian has negative curvature: {np.mean(counts):.3g} "
+                      f"{'Ritz' if not dense else ''} eigenvalues < 0 on average (most negative {worst:.4g}, "
+                      f"largest {np.mean(ritz_top):.4g}); {rule}", RuntimeWarning, stacklevel=2)
+    if growing and schedule.T > 1:
+        warnings.warn(f"propagators (1 - eta*lambda)^t grow for eta in {sorted(growing)} in some replication "
+                      "(negative curvature, or eta*lambda > 2): the resummed series is outside its decaying range; "
+                      "expect large errors for large T", RuntimeWarning, stacklevel=2)
+    if changes:
+        c = np.stack(changes)
+        details["change"] = {"value": c.mean(axis=0).tolist(),
+                             "stderr": (c.std(axis=0, ddof=1) / np.sqrt(len(c))).tolist()}
+    if excluded:
+        details["excluded_directions"] = float(np.mean([len(e) for e in excluded]))
+    if captured:
+        details["captured_gradient_noise"] = float(np.mean(captured))
+    if horizons:
+        details["horizon"] = int(max(horizons))
+    if t_grad is not None:
+        details["gradient_equivalents_per_sample"] = float(seconds / (samples * t_grad))
+    details["seconds"] = float(seconds)
+    return KrylovPrediction(q.name, order, etas, np.stack(replicas), plan, "dense" if dense else "krylov", details)
+
+
+MAX_PART_ENTRIES = 3 * 10**7
+
+
+def _check_part_sizes(q: Quantity, order: int, width: int, force: bool) -> None:
+    """Refuse part tensors of width^(Σ degrees) entries beyond :data:`MAX_PART_ENTRIES` (memory)."""
+    worst = 0
+    for m in range(order + 1):
+        for d in q.diagrams(m, linkless=True):
+            for members in d.part_members:
+                if q.root == "displacement" and 0 in members:
+                    continue
+                worst = max(worst, sum(d.degree(v) for v in members))
+    if width ** worst > MAX_PART_ENTRIES and not force:
+        raise SgdDiagramsError(
+            f"the resummed order-{order} {q.name} needs part tensors of {width}^{worst} = {width ** worst:.3g} "
+            f"numbers (limit {MAX_PART_ENTRIES:.0e}); use a smaller Krylov dimension (--krylov), a lower order, "
+            "or pass --force"
+        )
+
+
+def _limit(dim: int, schedule: Schedule, order: int, etas: np.ndarray, quantity: str, ev, family: str,
+           force: bool, rtol: float = 1e-7, max_doublings: int = 30) -> tuple[np.ndarray, int]:
+    """Theorem 2's T → ∞ value with one replication's evaluator: double T until two values agree."""
+    previous = resummed_prediction(_Dim(dim), schedule, order, etas, quantity, evaluator=ev, force=force).value
+    current = schedule
+    for _ in range(max_doublings):
+        current = _grow(current, family, 2)
+        value = resummed_prediction(_Dim(dim), current, order, etas, quantity, evaluator=ev, force=force).value
+        if np.allclose(value, previous, rtol=rtol, atol=rtol * max(1e-300, float(np.max(np.abs(value))))):
+            return value, current.T
+        previous = value
+    raise SgdDiagramsError(
+        f"no convergence after T = {current.T}: the smallest kept curvature is too small for the horizon; "
+        "raise eta or move nearer a minimum"
+    )
