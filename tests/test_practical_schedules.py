@@ -42,6 +42,9 @@ def test_quick_run_structure(quick):
         np.testing.assert_allclose(np.array(c["eta"]) * c["K1"], s.eta_k1, rtol=1e-12)
         np.testing.assert_allclose(np.array(c["eta"]) * c["T"], c["eta_T"], rtol=1e-12)
         assert c["momentum"] == config.momentum and len(c["lr_multipliers"]) == c["T"]
+        curve = c["curve"]  # the drawn polynomials: same statistics, a fine grid up to the largest simulated eta
+        assert curve["eta"][-1] == pytest.approx(c["eta"][-1]) and set(curve["orders"]) == {"1", "2", "3"}
+        assert all(len(p["change"]) == len(curve["eta"]) for p in curve["orders"].values())
 
 
 @pytest.mark.slow

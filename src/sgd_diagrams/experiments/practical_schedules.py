@@ -58,6 +58,7 @@ NAME = "practical_schedules"
 LANDSCAPE = "convnet-digits"
 ORDER = 3
 Z_AGREE = 2.0  # |prediction − SGD| ≤ 2 combined standard errors counts as agreement
+CURVE_POINTS = 60  # learning rates at which the predicted polynomials are drawn
 
 
 @dataclass(frozen=True)
@@ -196,8 +197,10 @@ def practical_schedules(ctx: Context) -> dict[str, Any]:
         K1 = first_order_count(schedule)
         etas = np.array([x / K1 for x in settings.eta_k1])
         start = time.perf_counter()
-        pred = _predict(stats, config, etas)
-        const = _predict(stats, config, etas, constant=True)
+        curve_eta = np.linspace(0.0, etas[-1], CURVE_POINTS + 1)[1:]  # the polynomials drawn smoothly
+        both = np.concatenate([etas, curve_eta])
+        pred, curve = _split(_predict(stats, config, both), len(etas))
+        const, const_curve = _split(_predict(stats, config, both, constant=True), len(etas))
         seconds["predict"] += time.perf_counter() - start
         start = time.perf_counter()
         sim = []
@@ -221,7 +224,9 @@ def practical_schedules(ctx: Context) -> dict[str, Any]:
             "eta_K1": list(settings.eta_k1), "predictions": pred["orders"], "coefficients": pred["coefficients"],
             "simulated": sim, "agreement": agreement(pred, sim, eta_T),
             "constant_lr": {"K1": K1_const, "predictions": const["orders"], "coefficients": const["coefficients"],
-                            "normalized_coefficients": _normalized(const["coefficients"], K1_const)},
+                            "normalized_coefficients": _normalized(const["coefficients"], K1_const),
+                            "curve": const_curve},
+            "curve": {"eta": curve_eta.tolist(), **curve},
             "normalized_coefficients": _normalized(pred["coefficients"], K1),
         })
     if bar is not None:
@@ -230,6 +235,14 @@ def practical_schedules(ctx: Context) -> dict[str, Any]:
             "samples": settings.samples, "replications": stats.replications, "estimator": stats.method,
             "trials": settings.trials, "eval_size": settings.eval_size, "initial_test_loss": initial,
             "z_agree": Z_AGREE, "configurations": results, "seconds": seconds}
+
+
+def _split(pred: dict[str, Any], n: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Predictions at the first ``n`` learning rates (the simulated ones) and at the rest (the drawn curve)."""
+    head = {"orders": {k: {f: v[:n] for f, v in p.items()} for k, p in pred["orders"].items()},
+            "coefficients": pred["coefficients"]}
+    tail = {"orders": {k: {f: v[n:] for f, v in p.items()} for k, p in pred["orders"].items()}}
+    return head, tail
 
 
 def _normalized(coefficients: Sequence[float], K1: float) -> list[float]:
@@ -252,12 +265,14 @@ def plot(result: dict[str, Any], path: str | Path) -> None:
     colors = {"1": "tab:blue", "2": "tab:orange", "3": "tab:green"}
     for ax, c in zip(np.atleast_1d(axes), configs, strict=True):
         etas = np.asarray(c["eta"])
-        for k, p in c["predictions"].items():
-            v, e = np.asarray(p["change"]), np.asarray(p["stderr"])
-            ax.plot(etas, v, "-", color=colors.get(k), label=f"order {k} (±1.96 SE)")
-            ax.fill_between(etas, v - 1.96 * e, v + 1.96 * e, color=colors.get(k), alpha=0.2)
-        const = np.asarray(c["constant_lr"]["predictions"][str(result["order"])]["change"])
-        ax.plot(etas, const, ":", color="0.5", label=f"order {result['order']}, constant lr, no momentum")
+        grid = np.concatenate([[0.0], c["curve"]["eta"]])
+        for k, p in c["curve"]["orders"].items():
+            v = np.concatenate([[0.0], p["change"]])
+            e = np.concatenate([[0.0], p["stderr"]])
+            ax.plot(grid, v, "-", color=colors.get(k), label=f"order {k} (±1.96 SE)")
+            ax.fill_between(grid, v - 1.96 * e, v + 1.96 * e, color=colors.get(k), alpha=0.2)
+        const = np.concatenate([[0.0], c["constant_lr"]["curve"]["orders"][str(result["order"])]["change"]])
+        ax.plot(grid, const, ":", color="0.5", label=f"order {result['order']}, same η, constant lr, no momentum")
         mean = np.array([s["change"] for s in c["simulated"]])
         half = 1.96 * np.array([s["sem"] for s in c["simulated"]])
         ax.errorbar(etas, mean, yerr=half, fmt="ko", capsize=3, zorder=5,
@@ -273,8 +288,9 @@ def plot(result: dict[str, Any], path: str | Path) -> None:
         hi = max(mean.max() + half.max(), 0.0)
         pad = 0.5 * (hi - lo)
         ax.set_ylim(lo - pad, hi + pad)
+        ax.set_xlim(0.0, 1.04 * etas[-1])
     axes[0].set_ylabel("test loss after SGD − test loss at θ0")
-    axes[0].legend(fontsize=7, loc="lower left")
+    axes[-1].legend(fontsize=7, loc="upper left")
     fig.suptitle(f"{result['landscape']}: predictions from one measurement ({result['samples']} samples, "
                  f"R = {result['replications']}) vs simulated SGD", fontsize=10)
     fig.tight_layout()
