@@ -90,3 +90,38 @@ def test_bad_seed_is_one_line_error(tmp_path, capsys):
     assert main(["--out", str(tmp_path), "--seed", "-1"]) == 2
     err = capsys.readouterr().err
     assert "--seed" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_a_killed_run_resumes_where_it_stopped(quick, tmp_path, monkeypatch):
+    """Kill the run at its third simulated eta point: the rerun reuses the saved statistics and the two finished
+    points, simulates only the rest, and writes the same numbers as an uninterrupted run."""
+    import sgd_diagrams.experiments.practical_schedules as ps
+
+    real, calls = ps._simulate, []
+
+    def dying(*args, **kwargs):
+        calls.append(args[2])
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ps, "_simulate", dying)
+    with pytest.raises(KeyboardInterrupt):
+        main(["--out", str(tmp_path), "--quick", "--no-progress"])
+    assert (tmp_path / ".partial").exists() and not (tmp_path / "practical_schedules.json").exists()
+    import sgd_diagrams.api
+
+    def no_measure(*a, **k):
+        raise AssertionError("the statistics must be read back from the partial folder")
+
+    monkeypatch.setattr(sgd_diagrams.api, "measure", no_measure)
+    calls.clear()
+    monkeypatch.setattr(ps, "_simulate", lambda *a, **k: (calls.append(a[2]), real(*a, **k))[1])
+    assert main(["--out", str(tmp_path), "--quick", "--no-progress"]) == 0
+    n = len(Settings.for_mode(True).eta_k1) * len(CONFIGURATIONS)
+    assert len(calls) == n - 2
+    resumed = json.loads((tmp_path / "practical_schedules.json").read_text())
+    _, full = quick
+    for a, b in zip(resumed["configurations"], full["configurations"], strict=True):
+        assert a["simulated"] == b["simulated"] and a["predictions"] == b["predictions"]
