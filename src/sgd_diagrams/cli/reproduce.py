@@ -30,6 +30,8 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of every simulation and estimate (default 0)")
     p.add_argument("--data-dir", metavar="D", help="Fashion-MNIST / CIFAR-10 files for the convnet experiments "
                    "(default: the offline digits data)")
+    p.add_argument("--index", action="store_true",
+                   help="only (re)write OUT/index.html from the NAME.json reports already in --out")
     p.add_argument("--check", action="store_true", help="after running, check each JSON against its claim's shape "
                    "(exit 1 if one fails)")
     p.add_argument("--backend", choices=("local", "ray"), default="local", help="where simulations run")
@@ -47,6 +49,15 @@ def run(args: argparse.Namespace) -> int:
         payload = [{"name": e.name, "summary": e.summary} for e in CATALOG.values()]
         table = "\n".join(f"{e.name:<18} {e.summary}" for e in CATALOG.values())
         emit(argparse.Namespace(json=args.json, out=None), payload, table)
+        return 0
+    if args.index:
+        from pathlib import Path
+
+        found = [n for n in CATALOG if (Path(args.out) / f"{n}.json").exists()]
+        if not found:
+            raise SgdDiagramsError(f"no NAME.json reports in {args.out}; run sgd-diagrams reproduce all --out "
+                                   f"{args.out} first")
+        print(f"wrote {write_index(args.out, found)} ({len(found)} of {len(CATALOG)} experiments)")
         return 0
     if not args.name:
         raise SgdDiagramsError("name an experiment or 'all' (see sgd-diagrams reproduce --list)")
