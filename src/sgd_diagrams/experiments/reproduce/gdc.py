@@ -45,13 +45,13 @@ def settings(quick: bool) -> dict[str, Any]:
     """Per model: init seed, samples, η sweep, trials, test points per trial (None: the whole test set)."""
     if quick:
         return {"models": [
-            {"model": "logistic", "init": None, "samples": 2000, "eta": [0.05, 0.1, 0.2], "trials": 400,
+            {"model": "logistic", "init": None, "samples": 20000, "eta": [0.05, 0.1, 0.2], "trials": 400,
              "eval_size": None},
-            {"model": "convnet", "init": 1, "samples": 600, "eta": [0.05, 0.1], "trials": 30, "eval_size": 64}]}
+            {"model": "convnet", "init": 1, "samples": 400, "eta": [0.05, 0.1], "trials": 20, "eval_size": 64}]}
     return {"models": [
-        {"model": "logistic", "init": None, "samples": 20000, "eta": [0.025, 0.05, 0.1, 0.15, 0.2], "trials": 3000,
+        {"model": "logistic", "init": None, "samples": 1000000, "eta": [0.025, 0.05, 0.1, 0.15], "trials": 2000,
          "eval_size": None},
-        {"model": "convnet", "init": 1, "samples": 3000, "eta": [0.03, 0.06, 0.1], "trials": 300,
+        {"model": "convnet", "init": 1, "samples": 2000, "eta": [0.04, 0.08, 0.12], "trials": 200,
          "eval_size": 128}]}
 
 

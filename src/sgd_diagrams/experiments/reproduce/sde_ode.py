@@ -46,9 +46,9 @@ Z_MAX = 3.0
 def settings(quick: bool) -> dict[str, Any]:
     """Samples, η sweeps and trials of the quick and the default run."""
     if quick:
-        return {"samples": 2000, "eta": [0.05, 0.1], "trials": 400, "sde_eta": [0.1], "sde_trials": 30}
-    return {"samples": 20000, "eta": [0.025, 0.05, 0.1, 0.15], "trials": 3000, "sde_eta": [0.05, 0.1],
-            "sde_trials": 150}
+        return {"samples": 20000, "eta": [0.025, 0.05], "trials": 400, "sde_eta": [0.1], "sde_trials": 30}
+    return {"samples": 1000000, "eta": [0.0125, 0.025, 0.05, 0.1], "trials": 2000, "sde_eta": [0.05, 0.1],
+            "sde_trials": 120}
 
 
 def verdict_of(z_ode: float, z_sde: list[float], z_printed: list[float]) -> tuple[str, str]:
