@@ -20,9 +20,9 @@ from ...schedules import Schedule
 from ...schedules.grid import from_batches
 from .base import Context
 
-__all__ = ["MODEL_DIFFERENCES_NOTE", "add_eta_top_axis", "agrees_through", "chain_value", "fit_eta2_eta3",
-           "landscape_for", "mean_stderr", "pyplot", "refined_schedule", "series_replicas", "simulate_point",
-           "summary_of", "uvalue_replicas", "z_score"]
+__all__ = ["MODEL_DIFFERENCES_NOTE", "add_eta_top_axis", "agrees_through", "chain_value", "exact_gradient_statistics",
+           "fit_eta2_eta3", "landscape_for", "mean_stderr", "pyplot", "refined_schedule", "series_replicas",
+           "simulate_point", "summary_of", "uvalue_replicas", "z_score"]
 
 MODEL_DIFFERENCES_NOTE = (
     "Architecture per seed 001 App. C.2: two tanh conv layers (kernel 5, stride 2, 10 channels), a dense tanh "
@@ -170,3 +170,40 @@ def pyplot() -> Any:
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def exact_gradient_statistics(ctx: Context, key: str, landscape_name: str, **params: Any) -> dict[str, float]:
+    """G·G, G·H·G, G·∇tr C and tr C at θ0, exactly over the data set (float64), cached under ``key``.
+
+    For a built-in model whose test set is its whole data set (the digits), the data set *is* the population the
+    training sets are drawn from, so these are the exact values of Cor. 2–4's contractions (seed 001 App. A.7):
+    G = mean gradient, H·G by a Jacobian-vector product, G·∇tr C = d/dε tr C(θ0 + εG) with tr C the per-sample
+    gradient variance.
+    """
+    import torch
+    from torch.func import jacrev, jvp
+
+    from ...landscapes import as_sampled
+
+    def compute() -> dict[str, float]:
+        land = as_sampled(resolve_landscape(landscape_name, data_dir=ctx.data_dir, dtype=torch.float64, **params))
+        rows = torch.arange(land.n_test_points)
+        theta = land.init.detach().clone()
+
+        def jac(th):
+            return jacrev(lambda t: land.test_losses(t, rows))(th)
+
+        def mean_grad(th):
+            return jac(th).mean(0)
+
+        def tr_c(th):
+            J = jac(th)
+            return (J**2).sum(1).mean() - (J.mean(0) ** 2).sum()
+
+        G = mean_grad(theta)
+        _, hg = jvp(mean_grad, (theta,), (G,))
+        trc, dtrc = jvp(tr_c, (theta,), (G,))
+        return {"GG": float(G @ G), "GHG": float(G @ hg), "G_dot_grad_trC": float(dtrc), "trC": float(trc),
+                "points": int(land.n_test_points)}
+
+    return ctx.cached(f"exact-statistics|{key}", compute)

@@ -26,6 +26,7 @@ from .base import Context, Outcome
 from .estimated_series import (
     add_eta_top_axis,
     chain_value,
+    exact_gradient_statistics,
     fit_eta2_eta3,
     landscape_for,
     mean_stderr,
@@ -46,8 +47,8 @@ Z_MAX = 3.0
 def settings(quick: bool) -> dict[str, Any]:
     """Samples, η sweeps and trials of the quick and the default run."""
     if quick:
-        return {"samples": 20000, "eta": [0.025, 0.05], "trials": 400, "sde_eta": [0.1], "sde_trials": 30}
-    return {"samples": 1000000, "eta": [0.0125, 0.025, 0.05, 0.1], "trials": 2000, "sde_eta": [0.05, 0.1],
+        return {"samples": 2000, "eta": [0.025, 0.05], "trials": 400, "sde_eta": [0.1], "sde_trials": 30}
+    return {"samples": 20000, "eta": [0.0125, 0.025, 0.05, 0.1], "trials": 2000, "sde_eta": [0.05, 0.1],
             "sde_trials": 120}
 
 
@@ -84,6 +85,12 @@ def run(ctx: Context) -> Outcome:
     sde_a, sde_a_se = (float(v) for v in mean_stderr(-(T / 2) * (1 - 1 / k) * ghg))
     printed_a, printed_a_se = (float(v) for v in mean_stderr(-(T / 2) * (1 - 1 / k) * ghg + (T / 2) * trch))
 
+    exact = None
+    if not ctx.quick:
+        stats = exact_gradient_statistics(ctx, name, name)
+        factor = -(T / 2) * (1 - 1 / k)
+        exact = {**stats, "ode_a": factor * (stats["GHG"] + stats["G_dot_grad_trC"] / 2),
+                 "sde_a": factor * stats["GHG"]}
     bar = ctx.progress(len(etas) + len(sde_etas), "SGD / ODE / SDE simulations", "η points")
     sgd_ode = []
     for eta in etas:
@@ -104,7 +111,8 @@ def run(ctx: Context) -> Outcome:
         d = summary_of(p, "ode - sgd")
         sgd_minus_ode.append({"mean": -d["mean"], "sem": d["sem"]})
     fit_ode = fit_eta2_eta3(etas, [s["mean"] for s in sgd_minus_ode], [s["sem"] for s in sgd_minus_ode])
-    z_ode = z_score(fit_ode["a"], fit_ode["a_se"], ode_a, ode_a_se)
+    z_ode_engine = z_score(fit_ode["a"], fit_ode["a_se"], ode_a, ode_a_se)
+    z_ode = z_score(fit_ode["a"], fit_ode["a_se"], exact["ode_a"], 0.0) if exact else z_ode_engine
     sgd_minus_sde, z_sde, z_printed = [], [], []
     for eta, p in zip(sde_etas, sde, strict=True):
         # SGD at this η from the paired SGD/ODE run when it has it, else its own simulation
@@ -124,12 +132,12 @@ def run(ctx: Context) -> Outcome:
             "uvalues": {"GHG": list(mean_stderr(ghg)), "trHC": list(mean_stderr(trch)),
                         "GG": list(mean_stderr(np.asarray(reps["r(a)"], dtype=np.float64)))},
             "sgd_minus_ode": {"simulated": sgd_minus_ode, "fit": fit_ode, "predicted_a": ode_a,
-                              "predicted_a_stderr": ode_a_se, "z_a": z_ode,
+                              "predicted_a_stderr": ode_a_se, "z_a": z_ode, "z_a_engine": z_ode_engine,
                               "seconds": [p["seconds"] for p in sgd_ode]},
             "sgd_minus_sde": {"simulated": sgd_minus_sde, "predicted_a": sde_a, "predicted_a_stderr": sde_a_se,
                               "printed_cor4_a": printed_a, "printed_cor4_a_stderr": printed_a_se,
                               "z": z_sde, "z_printed": z_printed},
-            "verdict_rule": verdict}
+            "exact": exact, "verdict_rule": verdict}
     figures = [_figure(ctx, data)]
     rows_ode = "\n".join(f"| {e:g} | {e * T:g} | {ode_a * e**2:+.3g} ± {ode_a_se * e**2:.2g} | {s['mean']:+.3g} ± "
                          f"{1.96 * s['sem']:.2g} |" for e, s in zip(etas, sgd_minus_ode, strict=True))
@@ -145,7 +153,10 @@ def run(ctx: Context) -> Outcome:
         f"{data['uvalues']['trHC'][1]:.2g}."
         "\n\n**SGD − ODE** (test loss; engine: SGD schedule minus its k-fold refinement, order η²). Fitted η² "
         f"coefficient {fit_ode['a']:+.4g} ± {fit_ode['a_se']:.2g} vs predicted {ode_a:+.4g} ± {ode_a_se:.2g} "
-        f"(z = {z_ode:+.2f}).\n\n| η | ηT | predicted | simulated (95% CI) |\n|---|---|---|---|\n" + rows_ode
+        f"(z = {z_ode_engine:+.2f})"
+        + (f"; exact over the data set, −(T/2)(1 − 1/k)(GHG + ½G·∇tr C) = {exact['ode_a']:+.4g} with GHG = "
+           f"{exact['GHG']:.3g}, G·∇tr C = {exact['G_dot_grad_trC']:.4g} (z = {z_ode:+.2f}; the verdict uses this "
+           "one)" if exact else "") + ".\n\n| η | ηT | predicted | simulated (95% CI) |\n|---|---|---|---|\n" + rows_ode
         + "\n\n**SGD − SDE** (test loss). Engine: −(T/2)(1 − 1/k)·η²·GHG; printed Cor. 4 reading: that plus "
         "(T/2)·η²·tr(HC).\n\n| η | ηT | engine | printed Cor. 4 | simulated (95% CI) | z (engine) | z (printed) |\n"
         "|---|---|---|---|---|---|---|\n" + rows_sde)
@@ -175,6 +186,8 @@ def _figure(ctx: Context, data: dict[str, Any]) -> str:
     o = data["sgd_minus_ode"]
     ax = axes[0]
     ax.plot(grid, o["predicted_a"] * grid**2, "C0-", label="engine, order η² ± 2 stderr")
+    if data.get("exact"):
+        ax.plot(grid, data["exact"]["ode_a"] * grid**2, "C2--", label="exact over the data set, order η²")
     ax.fill_between(grid, (o["predicted_a"] - 2 * o["predicted_a_stderr"]) * grid**2,
                     (o["predicted_a"] + 2 * o["predicted_a_stderr"]) * grid**2, color="C0", alpha=0.2)
     m = np.array([s["mean"] for s in o["simulated"]])
