@@ -61,6 +61,8 @@ def test_verdict_rules_follow_the_thresholds():
     assert ctl.verdict_of([1.2, 1.0])[0] == "confirmed"
     assert ctl.verdict_of([1.2, 0.7])[0] == "confirmed with a correction"
     assert ctl.verdict_of([0.3, 1.0])[0] == "refuted"
+    assert ctl.verdict_of([1.2, 1.0], [0.3, 1.0])[0] == "confirmed with a correction"  # agreement not resolved
+    assert ctl.resolved_through([0.1, 0.5, 1.0], [0.001, 0.0019, 0.01], [0.001, 0.001, 0.001]) == 0.5
     assert cgg.verdict_of([0.5, 0.7])[0] == "confirmed"
     assert cgg.verdict_of([0.3])[0] == "confirmed with a correction"
     assert cgg.verdict_of([0.1])[0] == "refuted"
