@@ -21,8 +21,8 @@ from ...schedules.grid import from_batches
 from .base import Context
 
 __all__ = ["MODEL_DIFFERENCES_NOTE", "add_eta_top_axis", "agrees_through", "chain_value", "exact_gradient_statistics",
-           "fit_eta2_eta3", "landscape_for", "mean_stderr", "pyplot", "refined_schedule", "series_replicas",
-           "simulate_point", "summary_of", "uvalue_replicas", "z_score"]
+           "fit_eta2_eta3", "fit_powers", "landscape_for", "mean_stderr", "pyplot", "refined_schedule",
+           "series_replicas", "simulate_point", "summary_of", "uvalue_replicas", "z_score"]
 
 MODEL_DIFFERENCES_NOTE = (
     "Architecture per seed 001 App. C.2: two tanh conv layers (kernel 5, stride 2, 10 channels), a dense tanh "
@@ -129,16 +129,29 @@ def z_score(a: float, sa: float, b: float, sb: float) -> float:
     return float((a - b) / scale) if scale > 0 else (0.0 if a == b else float("inf"))
 
 
-def fit_eta2_eta3(etas: Sequence[float], values: Sequence[float], sems: Sequence[float]) -> dict[str, float]:
-    """Weighted least squares of d(η) = a·η² + b·η³: a, b with standard errors (from the SEMs)."""
+def fit_eta2_eta3(etas: Sequence[float], values: Sequence[float], sems: Sequence[float],
+                  powers: Sequence[int] = (2, 3)) -> dict[str, Any]:
+    """Weighted least squares of d(η) = a·η² + b·η³ (+ c·η⁴ … with ``powers``): a, b with standard errors.
+
+    ``chi2`` is the weighted residual sum of squares (``dof`` degrees of freedom) — large values say the
+    polynomial misses higher orders.
+    """
     e = np.asarray(etas, dtype=np.float64)
     y = np.asarray(values, dtype=np.float64)
     w = 1.0 / np.maximum(np.asarray(sems, dtype=np.float64), 1e-300)
-    X = np.stack([e**2, e**3], axis=1)
+    X = np.stack([e**p for p in powers], axis=1)
     Xw, yw = X * w[:, None], y * w
     cov = np.linalg.inv(Xw.T @ Xw)
-    a, b = cov @ Xw.T @ yw
-    return {"a": float(a), "a_se": float(np.sqrt(cov[0, 0])), "b": float(b), "b_se": float(np.sqrt(cov[1, 1]))}
+    coef = cov @ Xw.T @ yw
+    chi2 = float(((Xw @ coef - yw) ** 2).sum())
+    return {"a": float(coef[0]), "a_se": float(np.sqrt(cov[0, 0])), "b": float(coef[1]),
+            "b_se": float(np.sqrt(cov[1, 1])), "powers": list(powers), "coefficients": coef.tolist(),
+            "chi2": chi2, "dof": int(len(e) - len(powers))}
+
+
+def fit_powers(n_eta: int) -> tuple[int, ...]:
+    """η², η³ — and η⁴ when the sweep has at least 4 points (so the η² coefficient is not biased by it)."""
+    return (2, 3, 4) if n_eta >= 4 else (2, 3)
 
 
 def agrees_through(eta_t: list[float], z: list[float], threshold: float = 1.96) -> float:

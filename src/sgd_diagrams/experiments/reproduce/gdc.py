@@ -175,7 +175,7 @@ def _figure(ctx: Context, data: dict[str, Any]) -> str:
     fig, axes = plt.subplots(2, len(blocks), figsize=(5.4 * len(blocks), 7.4), squeeze=False)
     for j, b in enumerate(blocks):
         etas = np.asarray(b["eta"])
-        grid = np.linspace(0, etas.max() * 1.05, 50)
+        grid = np.linspace(0, etas.max() * 1.05, 50)[1:]  # η = 0 would divide 0 by 0 in the η²-scaled row
         for row, scale in ((0, np.ones_like(etas)), (1, etas**2)):
             ax = axes[row][j]
             gscale = np.ones_like(grid) if row == 0 else grid**2

@@ -28,6 +28,7 @@ from .estimated_series import (
     chain_value,
     exact_gradient_statistics,
     fit_eta2_eta3,
+    fit_powers,
     landscape_for,
     mean_stderr,
     pyplot,
@@ -110,10 +111,7 @@ def run(ctx: Context) -> Outcome:
     for p in sgd_ode:
         d = summary_of(p, "ode - sgd")
         sgd_minus_ode.append({"mean": -d["mean"], "sem": d["sem"]})
-    fit_ode = fit_eta2_eta3(etas, [s["mean"] for s in sgd_minus_ode], [s["sem"] for s in sgd_minus_ode])
-    z_ode_engine = z_score(fit_ode["a"], fit_ode["a_se"], ode_a, ode_a_se)
-    z_ode = z_score(fit_ode["a"], fit_ode["a_se"], exact["ode_a"], 0.0) if exact else z_ode_engine
-    sgd_minus_sde, z_sde, z_printed = [], [], []
+    sgd_minus_sde = []
     for eta, p in zip(sde_etas, sde, strict=True):
         # SGD at this η from the paired SGD/ODE run when it has it, else its own simulation
         idx = [i for i, e in enumerate(etas) if np.isclose(e, eta)]
@@ -123,22 +121,42 @@ def run(ctx: Context) -> Outcome:
         diff = {"mean": s["mean"] - q["mean"], "sem": float(np.hypot(s["sem"], q["sem"])), "sgd": s, "sde": q,
                 "sde_seconds": p["seconds"]}
         sgd_minus_sde.append(diff)
-        z_sde.append(z_score(diff["mean"], diff["sem"], sde_a * eta**2, sde_a_se * eta**2))
-        z_printed.append(z_score(diff["mean"], diff["sem"], printed_a * eta**2, printed_a_se * eta**2))
-    verdict, why = verdict_of(z_ode, z_sde, z_printed)
     data = {"landscape": name, "schedule": SCHEDULE, "T": T, "N": sgd.N, "substeps": k, "seed": ctx.seed,
             "samples": cfg["samples"], "trials": cfg["trials"], "sde_trials": cfg["sde_trials"], "z_max": Z_MAX,
             "eta": cfg["eta"], "sde_eta": cfg["sde_eta"],
             "uvalues": {"GHG": list(mean_stderr(ghg)), "trHC": list(mean_stderr(trch)),
                         "GG": list(mean_stderr(np.asarray(reps["r(a)"], dtype=np.float64)))},
-            "sgd_minus_ode": {"simulated": sgd_minus_ode, "fit": fit_ode, "predicted_a": ode_a,
-                              "predicted_a_stderr": ode_a_se, "z_a": z_ode, "z_a_engine": z_ode_engine,
+            "sgd_minus_ode": {"simulated": sgd_minus_ode, "predicted_a": ode_a, "predicted_a_stderr": ode_a_se,
                               "seconds": [p["seconds"] for p in sgd_ode]},
             "sgd_minus_sde": {"simulated": sgd_minus_sde, "predicted_a": sde_a, "predicted_a_stderr": sde_a_se,
-                              "printed_cor4_a": printed_a, "printed_cor4_a_stderr": printed_a_se,
-                              "z": z_sde, "z_printed": z_printed},
-            "exact": exact, "verdict_rule": verdict}
+                              "printed_cor4_a": printed_a, "printed_cor4_a_stderr": printed_a_se},
+            "exact": exact}
     figures = [_figure(ctx, data)]
+    return outcome_of(data, figures)
+
+
+def outcome_of(data: dict[str, Any], figures: list[str]) -> Outcome:
+    """Fits, z-scores, verdict and report from the recorded numbers alone (also re-renders a saved JSON)."""
+    name, T, k, exact = data["landscape"], data["T"], data["substeps"], data["exact"]
+    cfg = {key: data[key] for key in ("samples", "trials", "sde_trials")}
+    etas, sde_etas = np.asarray(data["eta"]), np.asarray(data["sde_eta"])
+    o, s_ = data["sgd_minus_ode"], data["sgd_minus_sde"]
+    sgd_minus_ode, sgd_minus_sde = o["simulated"], s_["simulated"]
+    ode_a, ode_a_se = o["predicted_a"], o["predicted_a_stderr"]
+    sde_a, sde_a_se, printed_a, printed_a_se = (s_["predicted_a"], s_["predicted_a_stderr"], s_["printed_cor4_a"],
+                                                s_["printed_cor4_a_stderr"])
+    fit_ode = fit_eta2_eta3(etas, [s["mean"] for s in sgd_minus_ode], [s["sem"] for s in sgd_minus_ode],
+                            fit_powers(len(etas)))
+    z_ode_engine = z_score(fit_ode["a"], fit_ode["a_se"], ode_a, ode_a_se)
+    z_ode = z_score(fit_ode["a"], fit_ode["a_se"], exact["ode_a"], 0.0) if exact else z_ode_engine
+    z_sde = [z_score(d["mean"], d["sem"], sde_a * e**2, sde_a_se * e**2) for e, d in zip(sde_etas, sgd_minus_sde,
+                                                                                         strict=True)]
+    z_printed = [z_score(d["mean"], d["sem"], printed_a * e**2, printed_a_se * e**2)
+                 for e, d in zip(sde_etas, sgd_minus_sde, strict=True)]
+    verdict, why = verdict_of(z_ode, z_sde, z_printed)
+    o.update({"fit": fit_ode, "z_a": z_ode, "z_a_engine": z_ode_engine})
+    s_.update({"z": z_sde, "z_printed": z_printed})
+    data["verdict_rule"] = verdict
     rows_ode = "\n".join(f"| {e:g} | {e * T:g} | {ode_a * e**2:+.3g} ± {ode_a_se * e**2:.2g} | {s['mean']:+.3g} ± "
                          f"{1.96 * s['sem']:.2g} |" for e, s in zip(etas, sgd_minus_ode, strict=True))
     rows_sde = "\n".join(f"| {e:g} | {e * T:g} | {sde_a * e**2:+.3g} ± {sde_a_se * e**2:.2g} | "
@@ -151,7 +169,8 @@ def run(ctx: Context) -> Outcome:
         f"K = {cfg['samples']} sampled points at θ0: GHG = {data['uvalues']['GHG'][0]:.3g} ± "
         f"{data['uvalues']['GHG'][1]:.2g}, tr(HC) = {data['uvalues']['trHC'][0]:.4g} ± "
         f"{data['uvalues']['trHC'][1]:.2g}."
-        "\n\n**SGD − ODE** (test loss; engine: SGD schedule minus its k-fold refinement, order η²). Fitted η² "
+        "\n\n**SGD − ODE** (test loss; engine: SGD schedule minus its k-fold refinement, order η²). Fitted "
+        f"({' + '.join(f'η^{p}' for p in fit_ode['powers'])}, χ² = {fit_ode['chi2']:.2f} on {fit_ode['dof']} dof) η² "
         f"coefficient {fit_ode['a']:+.4g} ± {fit_ode['a_se']:.2g} vs predicted {ode_a:+.4g} ± {ode_a_se:.2g} "
         f"(z = {z_ode_engine:+.2f})"
         + (f"; exact over the data set, −(T/2)(1 − 1/k)(GHG + ½G·∇tr C) = {exact['ode_a']:+.4g} with GHG = "
