@@ -191,8 +191,9 @@ def outcome_of(data: dict[str, Any], figures: list[str]) -> Outcome:
              "engine's refined-schedule prediction contains both.",
              "The SDE uses the landscape's population G and C (a fixed subsample of the data); its k-substep "
              "Euler–Maruyama discretization is the factor (1 − 1/k).",
-             "Predictions are order η²; the η sweep is kept at ηT ≤ 1.5 where η³ terms are small, and the fit "
-             "a·η² + b·η³ absorbs them for SGD − ODE."]
+             "Predictions are order η²; higher orders of SGD − ODE can show already at moderate ηT (see the "
+             "figure), so the fit a·η² + b·η³ (+ c·η⁴ with four or more η) separates them and its "
+             "χ² says whether the polynomial suffices."]
     return Outcome("SGD vs ODE vs SDE at order η²", claim, measured, verdict, reason, data, figures, notes)
 
 
