@@ -78,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     debug = bool(os.environ.get("SGD_DIAGRAMS_DEBUG"))
     with warnings.catch_warnings():
         warnings.simplefilter("default")
+        for category in (DeprecationWarning, PendingDeprecationWarning, FutureWarning):  # other libraries' API notes
+            warnings.filterwarnings("ignore", category=category, module=r"(?!sgd_diagrams)")
         warnings.showwarning = show
         try:
             return int(args.run(args) or 0)
