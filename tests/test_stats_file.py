@@ -183,6 +183,8 @@ def test_refusals(stats):
         sd.predict(stats, sched, 2, [0.01], method="continuous")
     with pytest.raises(SgdDiagramsError, match="taylor and resummed"):
         sd.predict(stats, sched, 2, [0.01], "test-loss-variance")
+    with pytest.raises(SgdDiagramsError, match="dense resummed path"):
+        sd.predict(stats, sched, 2, [0.01], method="resummed", resummation="matrix-free")
 
 
 def test_cli_stats_then_predict_is_identical(tmp_path, capsys):

@@ -200,6 +200,9 @@ def predict(landscape: Any, schedule: Schedule, order: int, eta: Any, quantity: 
         if given or seed != 0:
             raise SgdDiagramsError(f"the statistics already fix samples, seed and replications; drop "
                                    f"{', '.join(given) or 'seed'}")
+        if krylov_dim is not None or resummation == "matrix-free":
+            raise SgdDiagramsError("statistics replay the dense resummed path from their saved tensors; drop "
+                                   "krylov_dim and resummation='matrix-free' (or predict from samples=K)")
         return _from_statistics(landscape, schedule, order, etas, q, method, metric_m, limit, force)
     if samples is not None:
         return _estimated(landscape, schedule, order, etas, q, method, samples, seed, replications, metric_m, cache,
