@@ -83,14 +83,38 @@ def test_identity_with_direct_estimation(example, stats_file, quantity):
     assert direct.to_json() == saved.to_json()
 
 
+def _without_seconds(details: dict) -> dict:
+    return {k: v for k, v in details.items() if k != "seconds"}  # wall time of the run
+
+
 @pytest.mark.parametrize("quantity", ["test-loss", "displacement"])
 def test_identity_resummed_and_metric(example, stats_file, quantity):
+    """Resummed (the dense path of krylov_resummed_estimate), its T -> infinity limit and a metric: identical."""
     loaded = sd.load_statistics(stats_file)
     sched = sd.sgd(N=6, B=1, E=2, shuffle_seed=4)
-    for kw in ({"method": "resummed"}, {"metric": [[1.0, 0.2], [0.2, 2.0]]}):
-        direct = sd.predict(example, sched, 3, [0.01, 0.05], quantity, samples=SAMPLES, seed=SEED, **kw)
-        saved = sd.predict(loaded, sched, 3, [0.01, 0.05], quantity, **kw)
-        assert np.array_equal(direct.value, saved.value) and np.array_equal(direct.stderr, saved.stderr)
+    cases = [(sched, [0.01, 0.05], {"method": "resummed"}), (sched, [0.01, 0.05], {"metric": [[1.0, 0.2], [0.2, 2.0]]}),
+             (sd.sgd(N=4, B=2, E=1), [0.3, 0.6], {"method": "limit"}),
+             (sd.sgd(N=4, B=1, E=1), [0.4], {"method": "limit", "limit": "samples"})]
+    for schedule, etas, kw in cases:
+        direct = sd.predict(example, schedule, 3, etas, quantity, samples=SAMPLES, seed=SEED, **kw)
+        saved = sd.predict(loaded, schedule, 3, etas, quantity, **kw)
+        assert np.array_equal(direct.value, saved.value) and np.array_equal(direct.stderr, saved.stderr), kw
+        assert _without_seconds(direct.details) == _without_seconds(saved.details), kw
+        assert direct.form == saved.form and direct.warnings == saved.warnings, kw
+    assert saved.details["horizon"] > 1 and saved.details["basis"] == "dense"
+
+
+def test_saved_hessian_is_the_sample_mean_hessian(example, stats):
+    """Ĥ of each replication is the mean exact Hessian of its sampled points; lambda_max that of all of them."""
+    from sgd_diagrams.estimation.evaluators import draw_rows
+
+    plan = stats.tensors.plan
+    rows = draw_rows(example, plan.used, SEED).reshape(plan.replications, -1)
+    per_point = example.derivative_tensors(2)[2]
+    expect = np.stack([per_point[r].mean(axis=0) for r in rows])
+    np.testing.assert_allclose(stats.tensors.hessian, expect, rtol=1e-12, atol=1e-14)
+    H = expect.mean(axis=0)
+    assert stats.lambda_max == pytest.approx(np.max(np.abs(np.linalg.eigvalsh(H))), rel=1e-12)
 
 
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -159,6 +183,8 @@ def test_refusals(stats):
         sd.predict(stats, sched, 2, [0.01], method="continuous")
     with pytest.raises(SgdDiagramsError, match="taylor and resummed"):
         sd.predict(stats, sched, 2, [0.01], "test-loss-variance")
+    with pytest.raises(SgdDiagramsError, match="dense resummed path"):
+        sd.predict(stats, sched, 2, [0.01], method="resummed", resummation="matrix-free")
 
 
 def test_cli_stats_then_predict_is_identical(tmp_path, capsys):
@@ -204,7 +230,7 @@ def _mutations(base: dict):
     m(lambda o: o.pop("plan"))
     m(lambda o: o.update(extra=1))
     m(lambda o: o.update(format="something-else"))
-    m(lambda o: o.update(schema=2))
+    m(lambda o: o.update(schema=3))
     m(lambda o: o.update(samples="1200"))
     m(lambda o: o.update(seed=True))
     m(lambda o: o.update(order=9))
@@ -212,6 +238,10 @@ def _mutations(base: dict):
     m(lambda o: o["landscape"].update(theta0_sha256="xyz"))
     m(lambda o: o["plan"].update(replications=1))
     m(lambda o: o["plan"].update(groups=7))
+    m(lambda o: o["plan"].update(per_group=o["plan"]["per_group"] - 1))  # not the estimator's split
+    m(lambda o: o["tensors"].pop("hessian"))
+    m(lambda o: o["tensors"].update(hessian=o["tensors"]["hessian"][1:]))
+    m(lambda o: o["tensors"].update(hessian=[[[0.0]]] * len(o["tensors"]["hessian"])))
     m(lambda o: o["uvalues"]["test"].pop(first))
     m(lambda o: o["uvalues"]["test"].update({"r(a)": ["0.1"] * len(o["uvalues"]["test"]["r(a)"])}))
     m(lambda o: o["uvalues"]["test"].update({"r(a)": [True] * len(o["uvalues"]["test"]["r(a)"])}))
@@ -244,6 +274,17 @@ def test_malformed_files_are_one_line_errors(small_json, tmp_path):
             load_statistics(path)
     with pytest.raises(SgdDiagramsError, match="cannot read"):
         load_statistics(tmp_path / "missing.json")
+
+
+def test_old_schema_is_refused_with_one_line(small_json, tmp_path, capsys):
+    """Schema 1 (the per-sample blocks estimator) is not what direct estimation computes: measure again."""
+    path = _write(tmp_path / "old.json", {**copy.deepcopy(small_json), "schema": 1})
+    with pytest.raises(SgdDiagramsError, match="measure the statistics again") as info:
+        load_statistics(path)
+    assert "\n" not in str(info.value)
+    assert main(["predict", "--stats", str(path), "--schedule", "sgd:N=4", "--order", "1", "--eta", "0.1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "schema" in err[0] and "measure the statistics again" in err[0]
 
 
 def test_oversized_file_is_refused_before_parsing(stats_file, monkeypatch):

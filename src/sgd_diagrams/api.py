@@ -183,8 +183,8 @@ def predict(landscape: Any, schedule: Schedule, order: int, eta: Any, quantity: 
     (from :func:`measure` or :func:`load_statistics`) *in place of the landscape*: the saved diagram values
     stand in for the model, so any schedule and η are predicted without touching it, identical to
     ``samples=K`` with the statistics' samples, seed and replications at the statistics' order (Taylor and,
-    when the statistics hold part cumulants, resummed forms; ``samples``/``seed``/``replications`` are
-    then fixed by the statistics and must not be given).
+    when the statistics hold part cumulants, the dense resummed form and T → ∞ limit; ``samples``, ``seed``
+    and ``replications`` are then fixed by the statistics and must not be given).
     """
     if method not in METHODS:
         raise SgdDiagramsError(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
@@ -200,7 +200,10 @@ def predict(landscape: Any, schedule: Schedule, order: int, eta: Any, quantity: 
         if given or seed != 0:
             raise SgdDiagramsError(f"the statistics already fix samples, seed and replications; drop "
                                    f"{', '.join(given) or 'seed'}")
-        return _from_statistics(landscape, schedule, order, etas, q, method, metric_m)
+        if krylov_dim is not None or resummation == "matrix-free":
+            raise SgdDiagramsError("statistics replay the dense resummed path from their saved tensors; drop "
+                                   "krylov_dim and resummation='matrix-free' (or predict from samples=K)")
+        return _from_statistics(landscape, schedule, order, etas, q, method, metric_m, limit, force)
     if samples is not None:
         return _estimated(landscape, schedule, order, etas, q, method, samples, seed, replications, metric_m, cache,
                           progress, force, backend, address, device, krylov_dim, resummation, limit)
@@ -323,17 +326,18 @@ def _estimated(landscape, schedule, order, etas, q, method, samples, seed, repli
                              getattr(landscape, "pretraining", None))
 
 
-def _from_statistics(stats, schedule, order, etas, q, method, metric) -> Prediction:
+def _from_statistics(stats, schedule, order, etas, q, method, metric, limit="epochs", force=False) -> Prediction:
     """:func:`_estimated` with the diagram values read from saved statistics (same theory, same numbers)."""
     from .estimation.statistics import statistics_prediction
 
-    if method not in ("taylor", "resummed") or q.is_variance:
-        raise SgdDiagramsError("statistics give the taylor and resummed forms of test-loss, train-loss, gen-gap "
-                               "and displacement")
+    if method not in ("taylor", "resummed", "limit") or q.is_variance:
+        raise SgdDiagramsError("statistics give the taylor and resummed forms and the T -> infinity limit of "
+                               "test-loss, train-loss, gen-gap and displacement")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RuntimeWarning)
-        pred = statistics_prediction(stats, schedule, order, etas, q, resum=method == "resummed", metric=metric)
-    return _estimated_result(pred, etas, q, method, stats.samples, stats.seed, caught)
+        pred = statistics_prediction(stats, schedule, order, etas, q, resum=method == "resummed", metric=metric,
+                                     limit=limit if method == "limit" else None, force=force)
+    return _estimated_result(pred, etas, q, method, stats.samples, stats.seed, caught, limit)
 
 
 def _estimated_result(pred, etas, q, method, samples: int, seed: int, caught: list, limit: str = "epochs",

@@ -119,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
                                    "already measured (measure at the moved point with stats --out instead)")
         landscape = load_statistics_arg(args)
         pred = predict(landscape, schedule, args.order, etas, args.quantity, method,
-                       metric=parse_metric(args.metric), limit=args.limit or "epochs")
+                       metric=parse_metric(args.metric), limit=args.limit or "epochs", **_resummation_options(args))
         args.samples = landscape.samples
     else:
         landscape = _moved(load_landscape_arg(args), args)

@@ -7,10 +7,14 @@ estimated Taylor prediction of test loss, train loss, generalization gap and dis
 schedule and η, with the same error bars: each replication's prediction is rebuilt from that
 replication's saved values, and the reported stderr is their std/√R as when estimating directly.
 
-On the dense path (small dim, or a finite landscape) the file may also hold each replication's part
-cumulant tensors (the outline rule's estimated joint cumulants, keyed by node labels and degrees), so the
-resummed form (propagators from the estimated H, §"Re-summation") and matrix learning rates (``metric``)
-are replayed exactly too.
+The estimates are those of :func:`~.predictions.estimate_uvalues`: K samples as R replications of one
+block of G groups (:func:`~.evaluators.plan_groups`), the per-sample + group-mean statistic on the dense
+path (:mod:`.group_statistic`), the matrix-free one above.  On the dense path (small dim, or a finite
+landscape) the file may also hold each replication's part cumulant tensors (the statistic's estimated
+joint cumulants, keyed by node labels and degrees) and its sample-mean Hessian Ĥ (the mean over *all*
+groups, which the propagators read), so the resummed form and its T → ∞ limit (propagators from Ĥ,
+§"Re-summation", Theorem 2; :func:`~.krylov.krylov_resummed_estimate` with ``basis="dense"``) and matrix
+learning rates (``metric``) are replayed exactly too.
 
 **Identity.** With the same samples, seed and replications, a prediction of order D from a file
 measured at order D equals :func:`~.predictions.estimated_prediction` to the last bit (the same
@@ -19,9 +23,11 @@ per-replication numbers enter the same theory).  A lower order d < D reuses the 
 estimate.  The resummed form's direct estimate uses max(d, 2)+1 groups, so it matches when
 max(d, 2) = max(D, 2).
 
-**Format** (JSON, ``"format": "sgd-diagrams-statistics"``, ``"schema": 1``): landscape identity (name,
+**Format** (JSON, ``"format": "sgd-diagrams-statistics"``, ``"schema": 2``): landscape identity (name,
 description, dim, SHA-256 of θ0), samples, seed, order, estimator, the sample plan, ``uvalues[kind]
-[notation]`` (R numbers, or R × dim for displacement), optional ``tensors`` and ``lambda_max``.  Files
+[notation]`` (R numbers, or R × dim for displacement), optional ``tensors`` (plan, max degree, per-replication
+``hessian`` R × dim × dim and ``parts``) and ``lambda_max``.  Schema 1 (the earlier per-sample blocks
+estimator, no Ĥ) is refused: its numbers are not what direct estimation now computes; measure again.  Files
 are untrusted input: every field is type- and shape-checked on load and anything else is a one-line
 :class:`SgdDiagramsError`.
 """
@@ -31,6 +37,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import time
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -45,11 +52,13 @@ from ..errors import SgdDiagramsError
 from ..io import atomic_write_text, dumps, progress_bar
 from ..limits import MAX_SAMPLES, MAX_STATISTICS_BYTES, MAX_STATISTICS_TENSOR_FLOATS
 from ..schedules.grid import Schedule
+from ..theory.limits import LIMIT_FAMILIES
 from ..theory.orders import ORDER_LIMITS, check_order
 from ..theory.resummation import resummed_prediction
 from ..theory.series import taylor_series
 from ..values.uvalue import UvalueEvaluator
-from .evaluators import SamplePlan, choose_method, draw_rows, plan_samples, replication_evaluators
+from .evaluators import SamplePlan, choose_method, draw_rows, plan_groups
+from .group_statistic import dense_group_evaluators
 from .predictions import EstimatedPrediction, UvalueEstimates, _fingerprint, _kind_diagrams, _Lookup, estimate_uvalues
 
 __all__ = [
@@ -66,7 +75,7 @@ __all__ = [
 ]
 
 FORMAT = "sgd-diagrams-statistics"
-SCHEMA = 1
+SCHEMA = 2
 _METHODS = ("dense", "matrix-free")
 _MAX_REPLICATIONS = 10**5
 _MAX_DIM = 10**9
@@ -87,12 +96,14 @@ class PartTensors:
     """Per-replication estimated part cumulants: ``parts[(members, degrees)]`` has shape (R,) + (dim,)*Σdegrees.
 
     ``plan`` is the sample plan they were drawn with (max(D, 2)+1 groups), ``max_degree`` the highest
-    derivative prepared.
+    derivative prepared, ``hessian`` (R, dim, dim) each replication's sample-mean Hessian over all its
+    groups (the propagators' Ĥ, :class:`~.group_statistic.GroupStatisticEvaluator` ``part_cumulant((2,))``).
     """
 
     plan: SamplePlan
     max_degree: int
     parts: dict[tuple[tuple[int, ...], tuple[int, ...]], np.ndarray]
+    hessian: np.ndarray
 
     def replication(self, r: int) -> dict[tuple[tuple[int, ...], tuple[int, ...]], np.ndarray]:
         return {k: v[r] for k, v in self.parts.items()}
@@ -101,21 +112,26 @@ class PartTensors:
 class RecordedPartEvaluator(UvalueEvaluator):
     """A :class:`UvalueEvaluator` that replays saved part cumulants (one replication of a file).
 
-    The outline rule reads ``parts[(node labels, degrees)]`` exactly as the dense estimated evaluator
-    computed it, so uvalues, projected uvalues and the estimated H (``part_cumulant((2,))``) are the same
-    numbers; ``metric`` contracts edges through a matrix learning rate.
+    The outline rule reads ``parts[(node labels, degrees)]`` exactly as the dense group-statistic
+    evaluator computed it, and ``part_cumulant((2,))`` the saved sample-mean Hessian Ĥ, so uvalues,
+    projected uvalues and the propagators are the same numbers; ``metric`` contracts edges through a
+    matrix learning rate.
     """
 
-    def __init__(self, parts: dict, dim: int, metric: np.ndarray | None = None) -> None:
+    def __init__(self, parts: dict, dim: int, metric: np.ndarray | None = None,
+                 hessian: np.ndarray | None = None) -> None:
         self.parts = parts
         self.dim = dim
         self.metric = None if metric is None else np.asarray(metric, dtype=np.float64)
+        self.hessian = hessian
         self.root_tensors = None
 
     def part_tensor(self, d: Diagram, members: tuple[int, ...]) -> np.ndarray:
         return self._get(tuple(members), tuple(d.degree(v) for v in members))
 
     def part_cumulant(self, degrees: tuple[int, ...]) -> np.ndarray:
+        if tuple(degrees) == (2,) and self.hessian is not None:
+            return self.hessian
         return self._get(tuple(range(len(degrees))), tuple(degrees))
 
     def _get(self, members: tuple[int, ...], degrees: tuple[int, ...]) -> np.ndarray:
@@ -199,7 +215,7 @@ class Statistics:
         if self.tensors is None:
             raise SgdDiagramsError("these statistics hold no part cumulants; use the Taylor form")
         for r in range(self.tensors.plan.replications):
-            yield RecordedPartEvaluator(self.tensors.replication(r), self.dim, metric)
+            yield RecordedPartEvaluator(self.tensors.replication(r), self.dim, metric, self.tensors.hessian[r])
 
     def summary(self) -> list[dict[str, Any]]:
         """Mean ± stderr of every saved diagram value (rows: kind, notation, edges, value, stderr)."""
@@ -222,6 +238,7 @@ class Statistics:
         }
         if self.tensors is not None:
             out["tensors"] = {"plan": _plan_json(self.tensors.plan), "max_degree": self.tensors.max_degree,
+                              "hessian": self.tensors.hessian.tolist(),
                               "parts": [{"members": list(m), "degrees": list(g), "replicas": v.tolist()}
                                         for (m, g), v in self.tensors.parts.items()]}
         return out
@@ -284,11 +301,13 @@ def measure_statistics(landscape, order: int, samples: int, seed: int = 0, repli
             uvalues[kind], plan = est.replicas, est.plan
         lambda_max = top_hessian_eigenvalue(landscape, draw_rows(landscape, plan.used, seed), seed)
     else:
-        plan = plan_samples(samples, order + 1, replications)
+        # the plans, rows and evaluators of estimate_uvalues (Taylor) and of the dense resummed path and the
+        # metric (max(D, 2)+1 groups); equal plans (D >= 2) share one pass
+        plan = plan_groups(samples, order + 1, replications)
         big = max(order, 2)
-        tensor_plan = plan_samples(samples, big + 1, replications)
+        tensor_plan = plan_groups(samples, big + 1, replications)
         keys = _part_keys(kinds, order)
-        floats = tensor_plan.replications * sum(landscape.dim ** sum(g) for _, g in keys)
+        floats = tensor_plan.replications * (sum(landscape.dim ** sum(g) for _, g in keys) + landscape.dim ** 2)
         keep = tensors is True or (tensors == "auto" and floats <= MAX_STATISTICS_TENSOR_FLOATS)
         if tensors is True and floats > MAX_STATISTICS_TENSOR_FLOATS:
             raise SgdDiagramsError(f"the part cumulants would take {floats:.3g} numbers (limit "
@@ -297,14 +316,14 @@ def measure_statistics(landscape, order: int, samples: int, seed: int = 0, repli
             warnings.warn(f"not saving part cumulants ({floats:.3g} numbers): predictions from these statistics "
                           "offer the Taylor form only", RuntimeWarning, stacklevel=2)
         shared = keep and tensor_plan == plan
-        uvalues, recorded = _dense_pass(landscape, plan, big if shared else order, seed, kinds, order, progress,
-                                        record=keys if shared else None)
+        uvalues, recorded, hessians = _dense_pass(landscape, plan, big, seed, kinds, order, progress,
+                                                  record=keys if shared else None)
         if keep and not shared:
-            _, recorded = _dense_pass(landscape, tensor_plan, big, seed, (), order, progress, record=keys)
+            _, recorded, hessians = _dense_pass(landscape, tensor_plan, big, seed, (), order, progress, record=keys)
         if keep:
-            part_tensors = PartTensors(tensor_plan, big, recorded)
-            H = part_tensors.parts[((0,), (2,))].mean(axis=0)
-            lambda_max = float(np.max(np.abs(np.linalg.eigvalsh((H + H.T) / 2)))) if H.size else 0.0
+            part_tensors = PartTensors(tensor_plan, big, recorded, hessians)
+        H = hessians.mean(axis=0)  # the sample-mean Hessian of every replication's samples
+        lambda_max = float(np.max(np.abs(np.linalg.eigvalsh((H + H.T) / 2)))) if H.size else 0.0
     return Statistics(identity, int(samples), int(seed), order, method, plan, uvalues, part_tensors, lambda_max)
 
 
@@ -345,48 +364,55 @@ def top_hessian_eigenvalue(landscape, rows, seed: int = 0, iterations: int = 30,
 
 
 def _dense_pass(landscape, plan: SamplePlan, max_degree: int, seed: int, kinds: Sequence[str], order: int,
-                progress: bool, record: set | None = None) -> tuple[dict[str, dict[str, np.ndarray]], dict]:
-    """One pass over the replications' dense evaluators: uvalues of ``kinds`` and the ``record`` part cumulants."""
+                progress: bool, record: set | None = None) -> tuple[dict[str, dict[str, np.ndarray]], dict, np.ndarray]:
+    """One pass over the replications' dense group-statistic evaluators (those of
+    :func:`~.predictions.estimate_uvalues`: same plan, rows and seed): uvalues of ``kinds``, the ``record``
+    part cumulants and each replication's sample-mean Hessian (``max_degree`` >= 2; higher degrees only add
+    tensors, the lower ones are the same numbers).
+    """
     rows: dict[str, dict[str, list]] = {k: {str(d): [] for d in _kind_diagrams(k, order)} for k in kinds}
     parts: dict = {k: [] for k in (record or ())}
+    hessians = []
     bar = progress_bar(plan.replications, "estimating diagram values", "replications", progress)
-    for ev in replication_evaluators(landscape, plan, max_degree, seed=seed, method="dense"):
+    for ev in dense_group_evaluators(landscape, plan, max_degree, seed=seed):
         for kind in kinds:
             root = "displacement" if kind == "displacement" else "loss"
             for d in _kind_diagrams(kind, order):
                 rows[kind][str(d)].append(np.asarray(ev(d, root=root), dtype=np.float64))
         for members, degrees in parts:
             parts[(members, degrees)].append(np.asarray(ev._estimate(members, degrees), dtype=np.float64))
+        hessians.append(np.asarray(ev.part_cumulant((2,)), dtype=np.float64))
         if bar is not None:
             bar.update(1)
     if bar is not None:
         bar.close()
     uvalues = {k: {n: np.stack(v) for n, v in rows[k].items()} for k in kinds}
-    return uvalues, {k: np.stack(v) for k, v in sorted(parts.items())}
+    return uvalues, {k: np.stack(v) for k, v in sorted(parts.items())}, np.stack(hessians)
 
 
 # -- predicting -------------------------------------------------------------------------------------
 def statistics_prediction(stats: Statistics, schedule: Schedule, order: int, etas, quantity: str | Quantity,
-                          resum: bool = False, metric: np.ndarray | None = None) -> EstimatedPrediction:
+                          resum: bool = False, metric: np.ndarray | None = None, limit: str | None = None,
+                          force: bool = False) -> EstimatedPrediction:
     """:func:`~.predictions.estimated_prediction` from saved statistics: the same per-replication theory.
 
     ``schedule`` goes to the theory untouched, so whatever it carries (batches, shuffles, per-step
     learning rates, momentum) shapes the counts exactly as for exact or directly estimated values.
+    ``resum`` or ``limit`` (``"epochs"``/``"samples"``, T → ∞) replay the dense resummed path
+    (:func:`~.krylov.krylov_resummed_estimate` with ``basis="dense"``) on the saved tensors.
     """
-    q = stats.require(quantity, order, resummed=resum, metric=metric is not None)
+    q = stats.require(quantity, order, resummed=resum or limit is not None, metric=metric is not None)
     etas = np.atleast_1d(np.asarray(etas, dtype=np.float64))
+    if resum or limit is not None:
+        return _resummed_replay(stats, schedule, order, etas, q, metric, limit, force)
     preds, coefficient_rows = [], []
-    if resum or metric is not None:
+    if metric is not None:
         assert stats.tensors is not None  # checked by require
         plan = stats.tensors.plan
         for ev in stats.evaluators(metric):
-            if resum:
-                preds.append(resummed_prediction(stats, schedule, order, etas, q.name, metric=metric,
-                                                 evaluator=ev).value)
-            else:
-                series = taylor_series(stats, schedule, order, q.name, metric=metric, evaluator=ev)
-                coefficient_rows.append(series.coefficients)
-                preds.append(series(etas))
+            series = taylor_series(stats, schedule, order, q.name, metric=metric, evaluator=ev)
+            coefficient_rows.append(series.coefficients)
+            preds.append(series(etas))
     else:
         est = stats.estimates(q.kind)
         plan = est.plan
@@ -400,9 +426,79 @@ def statistics_prediction(stats: Statistics, schedule: Schedule, order: int, eta
     if coefficient_rows:
         coefficients = [np.mean([np.asarray(row[k], dtype=np.float64) for row in coefficient_rows], axis=0)
                         for k in range(order + 1)]
-    return EstimatedPrediction(q.name, order, "resummed" if resum else "Taylor", etas, replicas.mean(axis=0),
+    return EstimatedPrediction(q.name, order, "Taylor", etas, replicas.mean(axis=0),
                                replicas.std(axis=0, ddof=1) / np.sqrt(R), replicas, plan, stats.method,
                                coefficients)
+
+
+def _resummed_replay(stats: Statistics, schedule: Schedule, order: int, etas: np.ndarray, q: Quantity,
+                     metric: np.ndarray | None, limit: str | None, force: bool) -> EstimatedPrediction:
+    """The dense branch of :func:`~.krylov.krylov_resummed_estimate` (Z = I) on the saved part cumulants and Ĥ.
+
+    Step for step the same per-replication computation (curvature checks, resummed values, the order-0
+    ``change``, the T → ∞ doubling) and the same summary (details, warnings), so the numbers are identical.
+    """
+    from .krylov import CURVATURE_FLOOR, _Dim, _limit
+
+    if limit is not None and limit not in LIMIT_FAMILIES:
+        raise SgdDiagramsError(f"unknown limit family {limit!r}; use epochs or samples")
+    assert stats.tensors is not None  # checked by require
+    dim = stats.dim
+    replicas, negatives, horizons, ritz_top = [], [], [], []
+    growing: set[float] = set()
+    changes: list[np.ndarray] = []
+    start = time.perf_counter()
+    for ev in stats.evaluators(metric):
+        lam = np.linalg.eigvalsh(ev.part_cumulant((2,)))
+        negatives.append(lam[lam < 0])
+        ritz_top.append(float(np.max(lam)))
+        if limit is not None and np.min(lam) <= CURVATURE_FLOOR * max(float(np.max(lam)), 0.0):
+            raise SgdDiagramsError(
+                f"the T -> infinity limit needs H > 0 (Theorem 2); this replication's Hessian estimate has "
+                f"smallest eigenvalue {np.min(lam):.4g}; move theta0 nearer a minimum or use finite T"
+            )
+        growing.update(float(e) for e in etas if np.any(np.abs(1.0 - e * lam) > 1.0 + 1e-12))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # summarized once below, not per replication
+            if limit is None:
+                value = resummed_prediction(_Dim(dim), schedule, order, etas, q.name, metric=metric,
+                                            evaluator=ev, force=force).value
+            else:
+                value, reached = _limit(dim, schedule, order, etas, q.name, ev, limit, force)
+                horizons.append(reached)
+        if q.root == "loss":
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                base = resummed_prediction(_Dim(dim), schedule, 0, etas, q.name, evaluator=ev, force=force).value
+            changes.append(np.asarray(value - base, dtype=np.float64))
+        replicas.append(np.asarray(value, dtype=np.float64))
+    seconds = time.perf_counter() - start
+    details: dict = {"krylov_dim": None, "basis": "dense"}
+    counts = [len(n) for n in negatives]
+    if any(counts):
+        worst = float(min(float(np.min(n)) for n in negatives if len(n)))
+        details["negative_curvature"] = {"replications_with": int(sum(c > 0 for c in counts)),
+                                         "mean_count": float(np.mean(counts)), "most_negative": worst,
+                                         "largest": float(np.mean(ritz_top))}
+        warnings.warn(f"the estimated Hessian has negative curvature: {np.mean(counts):.3g}  eigenvalues < 0 on "
+                      f"average (most negative {worst:.4g}, largest {np.mean(ritz_top):.4g}); kept: their "
+                      "propagators (1 - eta*lambda)^t grow with t", RuntimeWarning, stacklevel=3)
+    if growing and schedule.T > 1:
+        warnings.warn(f"propagators (1 - eta*lambda)^t grow for eta in {sorted(growing)} in some replication "
+                      "(negative curvature, or eta*lambda > 2): the resummed series is outside its decaying range; "
+                      "expect large errors for large T", RuntimeWarning, stacklevel=3)
+    if changes:
+        c = np.stack(changes)
+        details["change"] = {"value": c.mean(axis=0).tolist(),
+                             "stderr": (c.std(axis=0, ddof=1) / np.sqrt(len(c))).tolist()}
+    if horizons:
+        details["horizon"] = int(max(horizons))
+    details["seconds"] = float(seconds)
+    replicas_arr = np.stack(replicas)
+    R = len(replicas_arr)
+    return EstimatedPrediction(q.name, order, "limit" if limit is not None else "resummed", etas,
+                               replicas_arr.mean(axis=0), replicas_arr.std(axis=0, ddof=1) / np.sqrt(R),
+                               replicas_arr, stats.tensors.plan, "dense", None, details)
 
 
 # -- loading (untrusted input) ----------------------------------------------------------------------
@@ -450,8 +546,12 @@ def statistics_from_json(obj: Any) -> Statistics:
     _keys(obj, _TOP, "the file")
     if obj["format"] != FORMAT:
         raise _Bad(f'"format" must be "{FORMAT}", got {obj["format"]!r}')
-    if _int(obj["schema"], "schema", 1) != SCHEMA:
-        raise _Bad(f'"schema" {obj["schema"]} is not supported (this version reads schema {SCHEMA})')
+    schema = _int(obj["schema"], "schema", 1)
+    if schema < SCHEMA:
+        raise _Bad(f'"schema" {schema} holds estimates of an earlier estimator (per-sample blocks), not what '
+                   f'predictions from samples compute now (schema {SCHEMA}); measure the statistics again')
+    if schema != SCHEMA:
+        raise _Bad(f'"schema" {schema} is not supported (this version reads schema {SCHEMA})')
     version = _str(obj["version"], "version")
     land = obj["landscape"]
     _keys(land, {"name", "spec", "description", "dim", "theta0_sha256"}, '"landscape"')
@@ -542,6 +642,9 @@ def _plan(obj: Any, where: str, samples: int, groups: int) -> SamplePlan:
                       _int(obj["per_group"], f"{where}.per_group", 1, MAX_SAMPLES))
     if plan.samples != samples or plan.groups != groups or plan.used > samples:
         raise _Bad(f'"{where}" does not fit {samples} samples in {groups} groups')
+    if plan != plan_groups(samples, groups, plan.replications):
+        raise _Bad(f'"{where}" is not the estimator\'s split of {samples} samples into {plan.replications} '
+                   f"replications of one block of {groups} groups")
     return plan
 
 
@@ -576,7 +679,7 @@ def _array(obj: Any, shape: tuple[int, ...], where: str) -> np.ndarray:
 
 
 def _tensors(obj: Any, samples: int, order: int, dim: int) -> PartTensors:
-    _keys(obj, {"plan", "max_degree", "parts"}, '"tensors"')
+    _keys(obj, {"plan", "max_degree", "hessian", "parts"}, '"tensors"')
     big = max(order, 2)
     plan = _plan(obj["plan"], "tensors.plan", samples, big + 1)
     max_degree = _int(obj["max_degree"], "tensors.max_degree", big, big)
@@ -602,7 +705,11 @@ def _tensors(obj: Any, samples: int, order: int, dim: int) -> PartTensors:
         parts[(m, g)] = _array(part["replicas"], (plan.replications,) + (dim,) * sum(g), f"{where}.replicas")
     if ((0,), (2,)) not in parts:
         raise _Bad('"tensors" lack the Hessian part (members [0], degrees [2])')
-    return PartTensors(plan, max_degree, parts)
+    total += plan.replications * dim ** 2
+    if total > MAX_STATISTICS_TENSOR_FLOATS:
+        raise _Bad(f'"tensors" hold more than {MAX_STATISTICS_TENSOR_FLOATS:.0e} numbers')
+    hessian = _array(obj["hessian"], (plan.replications, dim, dim), "tensors.hessian")
+    return PartTensors(plan, max_degree, parts, hessian)
 
 
 def same_landscape(stats: Statistics, landscape) -> bool:
