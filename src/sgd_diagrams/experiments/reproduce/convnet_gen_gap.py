@@ -42,7 +42,7 @@ def settings(quick: bool) -> dict[str, Any]:
     """Initializations, samples, η sweep and trials of the quick and the default run."""
     if quick:
         return {"inits": [1, 2], "samples": 1000, "trials": 100, "eval_size": 128, "eta": [0.01, 0.03, 0.05]}
-    return {"inits": [1, 2, 3], "samples": 2000, "trials": 400, "eval_size": 128,
+    return {"inits": [1, 2, 3], "samples": 10000, "trials": 1000, "eval_size": 128,
             "eta": [0.01, 0.03, 0.05, 0.07, 0.1]}
 
 
