@@ -20,11 +20,15 @@ from ...schedules import parse_schedule_spec
 from .base import Context, Outcome
 from .estimated_series import (
     MODEL_DIFFERENCES_NOTE,
-    add_eta_top_axis,
     agrees_through,
+    band,
+    ci_errorbars,
+    convnet_sizes_note,
+    finish_eta_axis,
     landscape_for,
     mean_stderr,
     pyplot,
+    save_pyplot_figure,
     series_replicas,
     simulate_point,
     summary_of,
@@ -123,8 +127,7 @@ def run(ctx: Context) -> Outcome:
     claim = ("Seed 001 Fig. 6 (CIFAR-10 panel): \"CIFAR-10 convnet generalization gaps. For all initializations "
              "tested (1 shown, 11 unshown), the degree-2 prediction agrees with experiment through ηT ≈ 5·10⁻¹.\"")
     notes = [MODEL_DIFFERENCES_NOTE,
-             f"Sizes: the default run is sized for a 2-core CPU shared with other jobs ({len(inits)} initializations, "
-             f"K = {cfg['samples']} samples, {cfg['trials']} trials per η); the paper tested 12 initializations.",
+             convnet_sizes_note(len(inits), cfg["samples"], cfg["trials"]),
              "The simulated gap's SEM is dominated by the train loss over only N = 10 points; the prediction's band "
              "by the K sampled points."]
     return Outcome("degree-2 generalization-gap prediction vs SGD on the convnet", claim, measured, verdict, reason,
@@ -138,23 +141,13 @@ def _figure(ctx: Context, data: dict[str, Any]) -> str:
     fig, axes = plt.subplots(1, len(inits), figsize=(5.2 * len(inits), 4.2), squeeze=False)
     for ax, b in zip(axes[0], inits, strict=True):
         for k, o in b["orders"].items():
-            v, e = np.asarray(o["value"]), np.asarray(o["stderr"])
-            line, = ax.plot(etas, v, "-", label=f"degree {k} ± 2 stderr")
-            ax.fill_between(etas, v - 2 * e, v + 2 * e, color=line.get_color(), alpha=0.2)
-        m = np.array([s["value"] for s in b["simulated"]])
-        ci = 1.96 * np.array([s["sem"] for s in b["simulated"]])
-        ax.errorbar(etas, m, yerr=ci, fmt="ko", capsize=3, zorder=5, label=f"SGD, {data['trials']} trials (95% CI)")
-        ax.axhline(0.0, color="0.7", lw=0.8)
-        add_eta_top_axis(ax, data["T"])
-        ax.set_xlabel("learning rate η")
-        ax.set_ylabel("generalization gap (test − train loss)")
+            band(ax, etas, o["value"], o["stderr"], "-", f"degree {k} ± 2 stderr")
+        ci_errorbars(ax, etas, b["simulated"], "value", fmt="ko", zorder=5,
+                     label=f"SGD, {data['trials']} trials (95% CI)")
+        finish_eta_axis(ax, data["T"], "generalization gap (test − train loss)")
         ax.set_title(f"{b['landscape']}, init seed {b['init_seed']}", fontsize=9)
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    path = ctx.figure()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path.name
+    return save_pyplot_figure(ctx, plt, fig)
 
 
 def check(data: dict[str, Any]) -> list[str]:
