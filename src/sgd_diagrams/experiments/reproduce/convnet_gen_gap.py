@@ -25,13 +25,13 @@ from .estimated_series import (
     ci_errorbars,
     convnet_sizes_note,
     finish_eta_axis,
+    init_blocks,
     landscape_for,
     mean_stderr,
     pyplot,
     save_pyplot_figure,
     series_replicas,
-    simulate_point,
-    summary_of,
+    sgd_points,
     uvalue_replicas,
     z_score,
 )
@@ -72,14 +72,8 @@ def _init_block(ctx: Context, cfg: dict[str, Any], init: int, bar: Any) -> dict[
     for k in range(1, ORDER + 1):
         m, s = mean_stderr(series_replicas(land, schedule, k, "gen-gap", reps, etas))
         orders[str(k)] = {"value": m.tolist(), "stderr": s.tolist()}
-    sims = []
-    for eta in etas:
-        point = simulate_point(ctx, key, land, schedule, ["sgd"], float(eta), cfg["trials"], ctx.seed,
-                               eval_size=cfg["eval_size"])
-        s = summary_of(point, "sgd", "gen-gap")
-        sims.append({"value": s["mean"], "sem": s["sem"], "seconds": point["seconds"]})
-        if bar is not None:
-            bar.update(1)
+    sims = [{"value": s["mean"], "sem": s["sem"], "seconds": seconds}
+            for s, seconds in sgd_points(ctx, key, land, schedule, etas, cfg, bar, "gen-gap")]
     eta_t = (etas * schedule.T).tolist()
     z = {k: [z_score(o["value"][i], o["stderr"][i], sims[i]["value"], sims[i]["sem"]) for i in range(len(etas))]
          for k, o in orders.items()}
@@ -90,10 +84,7 @@ def _init_block(ctx: Context, cfg: dict[str, Any], init: int, bar: Any) -> dict[
 def run(ctx: Context) -> Outcome:
     cfg = settings(ctx.quick)
     schedule = parse_schedule_spec(SCHEDULE)
-    bar = ctx.progress(len(cfg["inits"]) * len(cfg["eta"]), "SGD simulations", "η points")
-    inits = [_init_block(ctx, cfg, init, bar) for init in cfg["inits"]]
-    if bar is not None:
-        bar.close()
+    inits = init_blocks(ctx, cfg, _init_block)
     through = [b["agrees_through"][str(ORDER)] for b in inits]
     verdict, why = verdict_of(through)
     data = {"schedule": SCHEDULE, "T": schedule.T, "N": schedule.N, "order": ORDER, "eta": cfg["eta"],

@@ -29,13 +29,13 @@ from .estimated_series import (
     ci_errorbars,
     convnet_sizes_note,
     finish_eta_axis,
+    init_blocks,
     landscape_for,
     mean_stderr,
     pyplot,
     save_pyplot_figure,
     series_replicas,
-    simulate_point,
-    summary_of,
+    sgd_points,
     uvalue_replicas,
     z_score,
 )
@@ -101,14 +101,8 @@ def _init_block(ctx: Context, cfg: dict[str, Any], init: int, bar: Any) -> dict[
     with torch.no_grad():
         initial = float(land.test_loss(land.init.detach()))
     resummed = _resummed(ctx, land, schedule, etas, cfg, key, initial)
-    sims = []
-    for eta in etas:
-        point = simulate_point(ctx, key, land, schedule, ["sgd"], float(eta), cfg["trials"], ctx.seed,
-                               eval_size=cfg["eval_size"])
-        s = summary_of(point, "sgd")
-        sims.append({"change": s["mean"] - initial, "sem": s["sem"], "seconds": point["seconds"]})
-        if bar is not None:
-            bar.update(1)
+    sims = [{"change": s["mean"] - initial, "sem": s["sem"], "seconds": seconds}
+            for s, seconds in sgd_points(ctx, key, land, schedule, etas, cfg, bar)]
     eta_t = (etas * schedule.T).tolist()
     z = {k: [z_score(o["change"][i], o["stderr"][i], sims[i]["change"], sims[i]["sem"]) for i in range(len(etas))]
          for k, o in orders.items()}
@@ -151,10 +145,7 @@ def _resummed(ctx: Context, land: Any, schedule: Any, etas: np.ndarray, cfg: dic
 def run(ctx: Context) -> Outcome:
     cfg = settings(ctx.quick)
     schedule = parse_schedule_spec(SCHEDULE)
-    bar = ctx.progress(len(cfg["inits"]) * len(cfg["eta"]), "SGD simulations", "η points")
-    inits = [_init_block(ctx, cfg, init, bar) for init in cfg["inits"]]
-    if bar is not None:
-        bar.close()
+    inits = init_blocks(ctx, cfg, _init_block)
     through = [b["agrees_through"]["3"] for b in inits]
     data = {"schedule": SCHEDULE, "T": schedule.T, "N": schedule.N, "eta": cfg["eta"],
             "eta_T": [e * schedule.T for e in cfg["eta"]], "samples": cfg["samples"], "trials": cfg["trials"],

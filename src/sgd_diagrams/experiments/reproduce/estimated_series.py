@@ -23,8 +23,8 @@ from .base import Context
 
 __all__ = ["MODEL_DIFFERENCES_NOTE", "add_eta_top_axis", "agrees_through", "band", "chain_value", "ci_errorbars",
            "convnet_sizes_note", "exact_gradient_statistics", "finish_eta_axis", "fit_eta2_eta3", "fit_powers",
-           "landscape_for", "mean_stderr", "pyplot", "refined_schedule", "save_pyplot_figure", "series_replicas",
-           "simulate_point", "summary_of", "uvalue_replicas", "z_score"]
+           "init_blocks", "landscape_for", "mean_stderr", "pyplot", "refined_schedule", "save_pyplot_figure",
+           "series_replicas", "sgd_points", "simulate_point", "summary_of", "uvalue_replicas", "z_score"]
 
 MODEL_DIFFERENCES_NOTE = (
     "Architecture per seed 001 App. C.2: two tanh conv layers (kernel 5, stride 2, 10 channels), a dense tanh "
@@ -122,6 +122,30 @@ def simulate_point(ctx: Context, key: str, landscape: Any, schedule: Schedule, o
 
     return ctx.cached(f"simulate|{key}|{','.join(optimizers)}|{eta!r}|{trials}|{seed}|{sorted(options.items())}",
                       compute)
+
+
+def sgd_points(ctx: Context, key: str, landscape: Any, schedule: Schedule, etas: Sequence[float],
+               cfg: dict[str, Any], bar: Any, metric: str = "test-loss") -> list[tuple[dict[str, float], float]]:
+    """SGD simulated at every η (``cfg["trials"]`` trials, ``cfg["eval_size"]`` test points, cached per η):
+    each point's :func:`summary_of` ``metric`` and its seconds; ``bar`` advances once per η."""
+    out = []
+    for eta in etas:
+        point = simulate_point(ctx, key, landscape, schedule, ["sgd"], float(eta), cfg["trials"], ctx.seed,
+                               eval_size=cfg["eval_size"])
+        out.append((summary_of(point, "sgd", metric), point["seconds"]))
+        if bar is not None:
+            bar.update(1)
+    return out
+
+
+def init_blocks(ctx: Context, cfg: dict[str, Any], block: Any) -> list[dict[str, Any]]:
+    """``block(ctx, cfg, init, bar)`` for every initialization in ``cfg["inits"]``, with one progress bar
+    over all the SGD simulations (one per initialization and η)."""
+    bar = ctx.progress(len(cfg["inits"]) * len(cfg["eta"]), "SGD simulations", "η points")
+    inits = [block(ctx, cfg, init, bar) for init in cfg["inits"]]
+    if bar is not None:
+        bar.close()
+    return inits
 
 
 def summary_of(point: dict[str, Any], name: str, metric: str = "test-loss") -> dict[str, float]:
