@@ -295,6 +295,19 @@ def _form(method: str, limit: str, horizon: int | None = None, estimated: bool =
     return f"{text} (estimated)" if estimated else str(text)
 
 
+def _check_sampling(samples, seed, replications) -> None:
+    """Refuse a bad sample count, seed or replication count (one-line errors)."""
+    for name, value, low in (("samples", samples, 1), ("seed", seed, 0)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+            raise SgdDiagramsError(f"{name} must be an integer >= {low}, got {value!r}")
+    if samples > MAX_SAMPLES:
+        raise SgdDiagramsError(f"samples={samples:.3g} exceeds the limit {MAX_SAMPLES:.0e}; use fewer samples "
+                               "(the standard error falls like 1/sqrt(samples))")
+    if replications is not None and (isinstance(replications, bool) or not isinstance(replications, int)
+                                     or replications < 2):
+        raise SgdDiagramsError(f"replications must be an integer >= 2, got {replications!r}")
+
+
 def _estimated(landscape, schedule, order, etas, q, method, samples, seed, replications, metric, cache,
                progress, force=False, backend="local", address=None, device=None, krylov_dim=None,
                resummation="auto", limit="epochs") -> Prediction:
@@ -305,15 +318,7 @@ def _estimated(landscape, schedule, order, etas, q, method, samples, seed, repli
                                "test-loss, train-loss, gen-gap and displacement")
     if method == "taylor" and (krylov_dim is not None or resummation != "auto"):
         raise SgdDiagramsError("krylov_dim and resummation apply to the resummed form and the limit")
-    for name, value, low in (("samples", samples, 1), ("seed", seed, 0)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-            raise SgdDiagramsError(f"{name} must be an integer >= {low}, got {value!r}")
-    if samples > MAX_SAMPLES:
-        raise SgdDiagramsError(f"samples={samples:.3g} exceeds the limit {MAX_SAMPLES:.0e}; use fewer samples "
-                               "(the standard error falls like 1/sqrt(samples))")
-    if replications is not None and (isinstance(replications, bool) or not isinstance(replications, int)
-                                     or replications < 2):
-        raise SgdDiagramsError(f"replications must be an integer >= 2, got {replications!r}")
+    _check_sampling(samples, seed, replications)
     land = landscape if is_exact(landscape) else _sampled(landscape, device)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RuntimeWarning)
@@ -383,15 +388,7 @@ def measure(landscape: Any, order: int, *, samples: int, seed: int = 0, replicat
     """
     from .estimation.statistics import measure_statistics
 
-    for name, value, low in (("samples", samples, 1), ("seed", seed, 0)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-            raise SgdDiagramsError(f"{name} must be an integer >= {low}, got {value!r}")
-    if samples > MAX_SAMPLES:
-        raise SgdDiagramsError(f"samples={samples:.3g} exceeds the limit {MAX_SAMPLES:.0e}; use fewer samples "
-                               "(the standard error falls like 1/sqrt(samples))")
-    if replications is not None and (isinstance(replications, bool) or not isinstance(replications, int)
-                                     or replications < 2):
-        raise SgdDiagramsError(f"replications must be an integer >= 2, got {replications!r}")
+    _check_sampling(samples, seed, replications)
     if isinstance(kinds, str):
         kinds = [kinds]
     land = landscape if is_exact(landscape) else _sampled(landscape, device)

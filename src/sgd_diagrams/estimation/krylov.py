@@ -207,6 +207,79 @@ def _keep_positive(source_factory, basis: RitzBasis, floor: float):
     return source_factory(Z), Z, basis.values[~keep]
 
 
+@dataclass
+class ResummedTally:
+    """One resummed estimate's per-replication step and the summary it collects (details, warnings).
+
+    Shared by :func:`krylov_resummed_estimate` and the statistics replay
+    (:func:`~.statistics.statistics_prediction` with ``resum``/``limit``), so both compute the same numbers.
+    """
+
+    negatives: list = field(default_factory=list)
+    ritz_top: list = field(default_factory=list)
+    growing: set = field(default_factory=set)
+    changes: list = field(default_factory=list)
+    horizons: list = field(default_factory=list)
+
+    def check_dense_curvature(self, ev, limit: str | None, curvature_floor: float) -> None:
+        """Record Ĥ's negative eigenvalues; the T → ∞ limit (Theorem 2) refuses Ĥ without H > 0."""
+        lam = np.linalg.eigvalsh(ev.part_cumulant((2,)))
+        self.negatives.append(lam[lam < 0])
+        self.ritz_top.append(float(np.max(lam)))
+        if limit is not None and np.min(lam) <= curvature_floor * max(float(np.max(lam)), 0.0):
+            raise SgdDiagramsError(
+                f"the T -> infinity limit needs H > 0 (Theorem 2); this replication's Hessian estimate has "
+                f"smallest eigenvalue {np.min(lam):.4g}; move theta0 nearer a minimum or use finite T"
+            )
+
+    def replicate(self, ev, dim: int, schedule: Schedule, order: int, etas: np.ndarray, q: Quantity,
+                  metric: np.ndarray | None, continuous: bool, limit: str | None, force: bool) -> np.ndarray:
+        """One replication's resummed value (Theorem 1, or Theorem 2's limit) and its order-0 ``change``."""
+        lam = np.linalg.eigvalsh(ev.part_cumulant((2,)))
+        self.growing.update(float(e) for e in etas if np.any(np.abs(1.0 - e * lam) > 1.0 + 1e-12))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # summarized once below, not per replication
+            if limit is None:
+                value = resummed_prediction(_Dim(dim), schedule, order, etas, q.name, metric=metric,
+                                            continuous=continuous, evaluator=ev, force=force).value
+            else:
+                value, reached = _limit(dim, schedule, order, etas, q.name, ev, limit, force)
+                self.horizons.append(reached)
+        if q.root == "loss":
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                base = resummed_prediction(_Dim(dim), schedule, 0, etas, q.name, evaluator=ev, force=force).value
+            self.changes.append(np.asarray(value - base, dtype=np.float64))
+        return value
+
+    def summarize(self, details: dict, schedule: Schedule, dense: bool, limit: str | None,
+                  curvature_floor: float, stacklevel: int) -> None:
+        """Add ``negative_curvature`` and ``change`` to ``details``; warn once about curvature and growth.
+
+        ``stacklevel`` is that of :func:`warnings.warn` called here (the caller's own plus one).
+        """
+        counts = [len(n) for n in self.negatives]
+        if any(counts):
+            worst = float(min(float(np.min(n)) for n in self.negatives if len(n)))
+            details["negative_curvature"] = {"replications_with": int(sum(c > 0 for c in counts)),
+                                             "mean_count": float(np.mean(counts)), "most_negative": worst,
+                                             "largest": float(np.mean(self.ritz_top))}
+            rule = ("excluded from the T -> infinity limit (Ritz directions with value <= "
+                    f"{curvature_floor:g} x the largest)" if limit is not None else
+                    "kept: their propagators (1 - eta*lambda)^t grow with t")
+            warnings.warn(f"the estimated Hessian has negative curvature: {np.mean(counts):.3g} "
+                          f"{'Ritz' if not dense else ''} eigenvalues < 0 on average (most negative {worst:.4g}, "
+                          f"largest {np.mean(self.ritz_top):.4g}); {rule}", RuntimeWarning, stacklevel=stacklevel)
+        if self.growing and schedule.T > 1:
+            warnings.warn(f"propagators (1 - eta*lambda)^t grow for eta in {sorted(self.growing)} in some "
+                          "replication (negative curvature, or eta*lambda > 2): the resummed series is outside its "
+                          "decaying range; expect large errors for large T", RuntimeWarning, stacklevel=stacklevel)
+        if self.changes:
+            c = np.stack(self.changes)
+            details["change"] = {"value": c.mean(axis=0).tolist(),
+                                 "stderr": (c.std(axis=0, ddof=1) / np.sqrt(len(c))).tolist()}
+
+
 def krylov_resummed_estimate(landscape, schedule: Schedule, order: int, etas, quantity: str | Quantity = "test-loss",
                              *, samples: int, seed: int = 0, replications: int | None = None,
                              krylov_dim: int | None = None, basis: str = "krylov", limit: str | None = None,
@@ -249,9 +322,8 @@ def krylov_resummed_estimate(landscape, schedule: Schedule, order: int, etas, qu
     rows = rows.reshape((plan.replications, plan.groups, plan.per_group) + tuple(rows.shape[1:]))
     tensors = landscape.derivative_tensors(max_degree) if exact else None
     bar = progress_bar(plan.replications, "resummed estimate", "replications", progress)
-    replicas, negatives, excluded, captured, horizons, ritz_top = [], [], [], [], [], []
-    growing: set[float] = set()
-    changes: list[np.ndarray] = []
+    replicas, excluded, captured = [], [], []
+    tally = ResummedTally()
     start = time.perf_counter()
     for r in range(plan.replications):
         if exact:
@@ -261,38 +333,16 @@ def krylov_resummed_estimate(landscape, schedule: Schedule, order: int, etas, qu
         factory = _factory(landscape, tensors, rows[r])
         Z = None if rb is None else rb.vectors
         if rb is not None:
-            negatives.append(rb.negative())
-            ritz_top.append(float(np.max(rb.values)))
+            tally.negatives.append(rb.negative())
+            tally.ritz_top.append(float(np.max(rb.values)))
             captured.append(_noise_captured(source, factory(None)))
             if limit is not None:
                 source, Z, dropped = _keep_positive(factory, rb, curvature_floor)
                 excluded.append(dropped)
         ev = GroupStatisticEvaluator(source, metric)
         if rb is None:
-            lam = np.linalg.eigvalsh(ev.part_cumulant((2,)))
-            negatives.append(lam[lam < 0])
-            ritz_top.append(float(np.max(lam)))
-            if limit is not None and np.min(lam) <= curvature_floor * max(float(np.max(lam)), 0.0):
-                raise SgdDiagramsError(
-                    f"the T -> infinity limit needs H > 0 (Theorem 2); this replication's Hessian estimate has "
-                    f"smallest eigenvalue {np.min(lam):.4g}; move theta0 nearer a minimum or use finite T"
-                )
-        dim = source.dim
-        lam = np.linalg.eigvalsh(ev.part_cumulant((2,)))
-        growing.update(float(e) for e in etas if np.any(np.abs(1.0 - e * lam) > 1.0 + 1e-12))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # summarized once below, not per replication
-            if limit is None:
-                value = resummed_prediction(_Dim(dim), schedule, order, etas, q.name, metric=metric,
-                                            continuous=continuous, evaluator=ev, force=force).value
-            else:
-                value, reached = _limit(dim, schedule, order, etas, q.name, ev, limit, force)
-                horizons.append(reached)
-        if q.root == "loss":
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                base = resummed_prediction(_Dim(dim), schedule, 0, etas, q.name, evaluator=ev, force=force).value
-            changes.append(np.asarray(value - base, dtype=np.float64))
+            tally.check_dense_curvature(ev, limit, curvature_floor)
+        value = tally.replicate(ev, source.dim, schedule, order, etas, q, metric, continuous, limit, force)
         if q.root == "displacement" and Z is not None:
             value = value @ Z.T
         replicas.append(np.asarray(value, dtype=np.float64))
@@ -302,32 +352,13 @@ def krylov_resummed_estimate(landscape, schedule: Schedule, order: int, etas, qu
         bar.close()
     seconds = time.perf_counter() - start
     details: dict = {"krylov_dim": None if dense else k, "basis": "dense" if dense else "krylov"}
-    counts = [len(n) for n in negatives]
-    if any(counts):
-        worst = float(min(float(np.min(n)) for n in negatives if len(n)))
-        details["negative_curvature"] = {"replications_with": int(sum(c > 0 for c in counts)),
-                                         "mean_count": float(np.mean(counts)), "most_negative": worst,
-                                         "largest": float(np.mean(ritz_top))}
-        rule = ("excluded from the T -> infinity limit (Ritz directions with value <= "
-                f"{curvature_floor:g} x the largest)" if limit is not None else
-                "kept: their propagators (1 - eta*lambda)^t grow with t")
-        warnings.warn(f"the estimated Hessian has negative curvature: {np.mean(counts):.3g} "
-                      f"{'Ritz' if not dense else ''} eigenvalues < 0 on average (most negative {worst:.4g}, "
-                      f"largest {np.mean(ritz_top):.4g}); {rule}", RuntimeWarning, stacklevel=2)
-    if growing and schedule.T > 1:
-        warnings.warn(f"propagators (1 - eta*lambda)^t grow for eta in {sorted(growing)} in some replication "
-                      "(negative curvature, or eta*lambda > 2): the resummed series is outside its decaying range; "
-                      "expect large errors for large T", RuntimeWarning, stacklevel=2)
-    if changes:
-        c = np.stack(changes)
-        details["change"] = {"value": c.mean(axis=0).tolist(),
-                             "stderr": (c.std(axis=0, ddof=1) / np.sqrt(len(c))).tolist()}
+    tally.summarize(details, schedule, dense, limit, curvature_floor, stacklevel=3)
     if excluded:
         details["excluded_directions"] = float(np.mean([len(e) for e in excluded]))
     if captured:
         details["captured_gradient_noise"] = float(np.mean(captured))
-    if horizons:
-        details["horizon"] = int(max(horizons))
+    if tally.horizons:
+        details["horizon"] = int(max(tally.horizons))
     if t_grad is not None:
         details["gradient_equivalents_per_sample"] = float(seconds / (samples * t_grad))
     details["seconds"] = float(seconds)

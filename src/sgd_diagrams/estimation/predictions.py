@@ -251,6 +251,32 @@ class _Lookup:
         return float(value) if root == "loss" else value
 
 
+def taylor_estimate(source, schedule: Schedule, order: int, q: Quantity, etas: np.ndarray, evaluators, plan,
+                    method: str, metric: np.ndarray | None = None, bar=None) -> EstimatedPrediction:
+    """The Taylor form (Theorem 1) per replication, one evaluator each: mean, stderr, mean coefficients.
+
+    Shared by :func:`estimated_prediction` and :func:`~.statistics.statistics_prediction`, so predictions
+    from saved statistics and from samples are the same computation.
+    """
+    preds, coefficient_rows = [], []
+    for ev in evaluators:
+        if bar is not None:
+            bar.update(1)
+        series = taylor_series(source, schedule, order, q.name, metric=metric, evaluator=ev)
+        coefficient_rows.append(series.coefficients)
+        preds.append(series(etas))
+    if bar is not None:
+        bar.close()
+    replicas = np.stack([np.asarray(p, dtype=np.float64) for p in preds])
+    R = len(replicas)
+    coefficients = None
+    if coefficient_rows:
+        coefficients = [np.mean([np.asarray(row[k], dtype=np.float64) for row in coefficient_rows], axis=0)
+                        for k in range(order + 1)]
+    return EstimatedPrediction(q.name, order, "Taylor", etas, replicas.mean(axis=0),
+                               replicas.std(axis=0, ddof=1) / np.sqrt(R), replicas, plan, method, coefficients)
+
+
 def estimated_prediction(landscape, schedule: Schedule, order: int, etas, quantity: str | Quantity = "test-loss", *,
                          samples: int, seed: int = 0, resum: bool = False, replications: int | None = None,
                          method: str = "auto", metric: np.ndarray | None = None, progress: bool = False,
@@ -267,8 +293,6 @@ def estimated_prediction(landscape, schedule: Schedule, order: int, etas, quanti
     check_order(order, "estimated")
     etas = np.atleast_1d(np.asarray(etas, dtype=np.float64))
     method = choose_method(landscape, method)
-    preds = []
-    coefficient_rows: list[list] = []
     if resum or limit is not None:
         from .krylov import krylov_resummed_estimate
 
@@ -288,30 +312,11 @@ def estimated_prediction(landscape, schedule: Schedule, order: int, etas, quanti
         plan = plan_groups(samples, max(order, 2) + 1, replications)
         evaluators = dense_group_evaluators(landscape, plan, max(order, 2), seed=seed, metric=metric)
         bar = progress_bar(plan.replications, "estimating", "replications", progress)
-        for ev in evaluators:
-            if bar is not None:
-                bar.update(1)
-            series = taylor_series(landscape, schedule, order, q.name, metric=metric, evaluator=ev)
-            coefficient_rows.append(series.coefficients)
-            preds.append(series(etas))
-        if bar is not None:
-            bar.close()
-    else:
-        est = estimate_uvalues(landscape, q.kind, order, samples, seed, replications, method, progress,
-                               cache, schedule=schedule, force=force, backend=backend, address=address)
-        plan = est.plan
-        for r in range(plan.replications):
-            series = taylor_series(landscape, schedule, order, q.name, evaluator=_Lookup(est, r))
-            coefficient_rows.append(series.coefficients)
-            preds.append(series(etas))
-    replicas = np.stack([np.asarray(p, dtype=np.float64) for p in preds])
-    R = len(replicas)
-    coefficients = None
-    if coefficient_rows:
-        coefficients = [np.mean([np.asarray(row[k], dtype=np.float64) for row in coefficient_rows], axis=0)
-                        for k in range(order + 1)]
-    return EstimatedPrediction(q.name, order, "Taylor", etas, replicas.mean(axis=0),
-                               replicas.std(axis=0, ddof=1) / np.sqrt(R), replicas, plan, method, coefficients)
+        return taylor_estimate(landscape, schedule, order, q, etas, evaluators, plan, method, metric, bar)
+    est = estimate_uvalues(landscape, q.kind, order, samples, seed, replications, method, progress,
+                           cache, schedule=schedule, force=force, backend=backend, address=address)
+    return taylor_estimate(landscape, schedule, order, q, etas, (_Lookup(est, r) for r in range(est.plan.replications)),
+                           est.plan, method)
 
 
 RESUMMATIONS = ("auto", "dense", "matrix-free")

@@ -54,12 +54,18 @@ from ..limits import MAX_SAMPLES, MAX_STATISTICS_BYTES, MAX_STATISTICS_TENSOR_FL
 from ..schedules.grid import Schedule
 from ..theory.limits import LIMIT_FAMILIES
 from ..theory.orders import ORDER_LIMITS, check_order
-from ..theory.resummation import resummed_prediction
-from ..theory.series import taylor_series
 from ..values.uvalue import UvalueEvaluator
 from .evaluators import SamplePlan, choose_method, draw_rows, plan_groups
 from .group_statistic import dense_group_evaluators
-from .predictions import EstimatedPrediction, UvalueEstimates, _fingerprint, _kind_diagrams, _Lookup, estimate_uvalues
+from .predictions import (
+    EstimatedPrediction,
+    UvalueEstimates,
+    _fingerprint,
+    _kind_diagrams,
+    _Lookup,
+    estimate_uvalues,
+    taylor_estimate,
+)
 
 __all__ = [
     "FORMAT",
@@ -405,31 +411,13 @@ def statistics_prediction(stats: Statistics, schedule: Schedule, order: int, eta
     etas = np.atleast_1d(np.asarray(etas, dtype=np.float64))
     if resum or limit is not None:
         return _resummed_replay(stats, schedule, order, etas, q, metric, limit, force)
-    preds, coefficient_rows = [], []
     if metric is not None:
         assert stats.tensors is not None  # checked by require
-        plan = stats.tensors.plan
-        for ev in stats.evaluators(metric):
-            series = taylor_series(stats, schedule, order, q.name, metric=metric, evaluator=ev)
-            coefficient_rows.append(series.coefficients)
-            preds.append(series(etas))
-    else:
-        est = stats.estimates(q.kind)
-        plan = est.plan
-        for r in range(plan.replications):
-            series = taylor_series(stats, schedule, order, q.name, evaluator=_Lookup(est, r))
-            coefficient_rows.append(series.coefficients)
-            preds.append(series(etas))
-    replicas = np.stack([np.asarray(p, dtype=np.float64) for p in preds])
-    R = len(replicas)
-    coefficients = None
-    if coefficient_rows:
-        coefficients = [np.mean([np.asarray(row[k], dtype=np.float64) for row in coefficient_rows], axis=0)
-                        for k in range(order + 1)]
-    return EstimatedPrediction(q.name, order, "Taylor", etas, replicas.mean(axis=0),
-                               replicas.std(axis=0, ddof=1) / np.sqrt(R), replicas, plan, stats.method,
-                               coefficients)
-
+        return taylor_estimate(stats, schedule, order, q, etas, stats.evaluators(metric), stats.tensors.plan,
+                               stats.method, metric)
+    est = stats.estimates(q.kind)
+    return taylor_estimate(stats, schedule, order, q, etas, (_Lookup(est, r) for r in range(est.plan.replications)),
+                           est.plan, stats.method)
 
 def _resummed_replay(stats: Statistics, schedule: Schedule, order: int, etas: np.ndarray, q: Quantity,
                      metric: np.ndarray | None, limit: str | None, force: bool) -> EstimatedPrediction:
@@ -438,61 +426,24 @@ def _resummed_replay(stats: Statistics, schedule: Schedule, order: int, etas: np
     Step for step the same per-replication computation (curvature checks, resummed values, the order-0
     ``change``, the T → ∞ doubling) and the same summary (details, warnings), so the numbers are identical.
     """
-    from .krylov import CURVATURE_FLOOR, _Dim, _limit
+    from .krylov import CURVATURE_FLOOR, ResummedTally
 
     if limit is not None and limit not in LIMIT_FAMILIES:
         raise SgdDiagramsError(f"unknown limit family {limit!r}; use epochs or samples")
     assert stats.tensors is not None  # checked by require
     dim = stats.dim
-    replicas, negatives, horizons, ritz_top = [], [], [], []
-    growing: set[float] = set()
-    changes: list[np.ndarray] = []
+    replicas = []
+    tally = ResummedTally()
     start = time.perf_counter()
     for ev in stats.evaluators(metric):
-        lam = np.linalg.eigvalsh(ev.part_cumulant((2,)))
-        negatives.append(lam[lam < 0])
-        ritz_top.append(float(np.max(lam)))
-        if limit is not None and np.min(lam) <= CURVATURE_FLOOR * max(float(np.max(lam)), 0.0):
-            raise SgdDiagramsError(
-                f"the T -> infinity limit needs H > 0 (Theorem 2); this replication's Hessian estimate has "
-                f"smallest eigenvalue {np.min(lam):.4g}; move theta0 nearer a minimum or use finite T"
-            )
-        growing.update(float(e) for e in etas if np.any(np.abs(1.0 - e * lam) > 1.0 + 1e-12))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # summarized once below, not per replication
-            if limit is None:
-                value = resummed_prediction(_Dim(dim), schedule, order, etas, q.name, metric=metric,
-                                            evaluator=ev, force=force).value
-            else:
-                value, reached = _limit(dim, schedule, order, etas, q.name, ev, limit, force)
-                horizons.append(reached)
-        if q.root == "loss":
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                base = resummed_prediction(_Dim(dim), schedule, 0, etas, q.name, evaluator=ev, force=force).value
-            changes.append(np.asarray(value - base, dtype=np.float64))
+        tally.check_dense_curvature(ev, limit, CURVATURE_FLOOR)
+        value = tally.replicate(ev, dim, schedule, order, etas, q, metric, False, limit, force)
         replicas.append(np.asarray(value, dtype=np.float64))
     seconds = time.perf_counter() - start
     details: dict = {"krylov_dim": None, "basis": "dense"}
-    counts = [len(n) for n in negatives]
-    if any(counts):
-        worst = float(min(float(np.min(n)) for n in negatives if len(n)))
-        details["negative_curvature"] = {"replications_with": int(sum(c > 0 for c in counts)),
-                                         "mean_count": float(np.mean(counts)), "most_negative": worst,
-                                         "largest": float(np.mean(ritz_top))}
-        warnings.warn(f"the estimated Hessian has negative curvature: {np.mean(counts):.3g}  eigenvalues < 0 on "
-                      f"average (most negative {worst:.4g}, largest {np.mean(ritz_top):.4g}); kept: their "
-                      "propagators (1 - eta*lambda)^t grow with t", RuntimeWarning, stacklevel=3)
-    if growing and schedule.T > 1:
-        warnings.warn(f"propagators (1 - eta*lambda)^t grow for eta in {sorted(growing)} in some replication "
-                      "(negative curvature, or eta*lambda > 2): the resummed series is outside its decaying range; "
-                      "expect large errors for large T", RuntimeWarning, stacklevel=3)
-    if changes:
-        c = np.stack(changes)
-        details["change"] = {"value": c.mean(axis=0).tolist(),
-                             "stderr": (c.std(axis=0, ddof=1) / np.sqrt(len(c))).tolist()}
-    if horizons:
-        details["horizon"] = int(max(horizons))
+    tally.summarize(details, schedule, True, limit, CURVATURE_FLOOR, stacklevel=4)
+    if tally.horizons:
+        details["horizon"] = int(max(tally.horizons))
     details["seconds"] = float(seconds)
     replicas_arr = np.stack(replicas)
     R = len(replicas_arr)

@@ -26,7 +26,7 @@ import numpy as np
 from ..errors import SgdDiagramsError
 
 __all__ = ["Curve", "SimulatedSweep", "draw_sweep", "load_prediction", "load_simulation", "new_figure",
-           "save_figure", "theory_vs_simulation"]
+           "save_figure", "save_laid_out", "theory_vs_simulation"]
 
 _METRICS = ("test-loss", "train-loss", "gen-gap", "displacement", "accuracy")
 
@@ -237,6 +237,12 @@ def save_figure(fig: Any, path: str | Path, dpi: int = 110) -> Path:
     except OSError as exc:
         raise SgdDiagramsError(f"cannot write {p}: {exc.strerror}; choose a writable location") from None
     return p
+
+
+def save_laid_out(fig: Any, path: str | Path) -> str:
+    """:func:`save_figure` after ``fig.tight_layout()``; the file's name (a reproduction's figure entry)."""
+    fig.tight_layout()
+    return save_figure(fig, path).name
 
 
 def draw_sweep(ax: Any, simulations: Sequence[SimulatedSweep], curves: Sequence[Curve], *, T: int | None = None,

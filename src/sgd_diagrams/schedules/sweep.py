@@ -57,8 +57,25 @@ class SweepTransition(NamedTuple):
     open_edges: tuple[int, ...]
 
 
+class _SweepStates:
+    """What every time sweep derives from its ``states`` and ``tied_parts``."""
+
+    states: tuple
+    tied_parts: tuple[tuple[int, ...], ...]
+
+    @property
+    def n_states(self) -> int:
+        """Number of states (the size of every step matrix)."""
+        return len(self.states)
+
+    @property
+    def zero_counts(self) -> tuple[int, ...]:
+        """The tied-count vector of an idle step (no tied node placed)."""
+        return (0,) * len(self.tied_parts)
+
+
 @dataclass(frozen=True, eq=False)
-class HistorySweep:
+class HistorySweep(_SweepStates):
     """States and transitions of the time sweep of one diagram (build with :func:`history_sweep`).
 
     ``states[i]`` is a bitmask of placed nodes, ``index`` its inverse, ``states[0] == 0``
@@ -77,16 +94,6 @@ class HistorySweep:
     root_shared: bool
     root_tied_index: int | None
     transitions: tuple[SweepTransition, ...] = field(repr=False)
-
-    @property
-    def n_states(self) -> int:
-        """Number of states (the size of every step matrix)."""
-        return len(self.states)
-
-    @property
-    def zero_counts(self) -> tuple[int, ...]:
-        """The tied-count vector of an idle step (no tied node placed)."""
-        return (0,) * len(self.tied_parts)
 
     def open_edges(self, before: int, after: int) -> tuple[int, ...]:
         """Edges open during a step from state bitmask ``before`` to ``after``: child placed, parent not yet.
@@ -194,7 +201,7 @@ def history_sweep(d: Diagram) -> HistorySweep:
 
 # -- kernel-weighted sweep: per-step learning rates and heavy-ball momentum ----------------------
 @dataclass(frozen=True, eq=False)
-class KernelSweep:
+class KernelSweep(_SweepStates):
     """The time sweep with every edge weighted by k(s, u) = Σ_{t=s}^{u−1} m_t β^{t−s} (build with
     :func:`kernel_sweep`).
 
@@ -223,14 +230,6 @@ class KernelSweep:
     def coefficients(self) -> Mapping[tuple[int, ...], np.ndarray]:
         """{counts: (m+1, m+1, ns, ns) int64} (built on first use: (m+1)²·states² entries per key)."""
         return MappingProxyType(_kernel_coefficients(self.diagram, self.states, self.momentum))
-
-    @property
-    def n_states(self) -> int:
-        return len(self.states)
-
-    @property
-    def zero_counts(self) -> tuple[int, ...]:
-        return (0,) * len(self.tied_parts)
 
     def beta_matrices(self, beta: float) -> dict[tuple[int, ...], np.ndarray]:
         """{counts: C (m+1, ns, ns)} with C[a] = Σ_p β^p coefficients[counts][a, p] (float64)."""

@@ -191,12 +191,7 @@ def _lr_geometric(sw: HistorySweep, schedule: Schedule, q: np.ndarray) -> np.nda
         return (w @ onehot).reshape(nA, ns, ns)
 
     k = len(sw.tied_parts)
-    if k:
-        combos, mult, rows = row_tuples(schedule, k)
-        cells = cells_by_step(rows, T)
-        wvec = np.zeros(len(rows))
-    else:
-        combos, mult, cells = np.zeros((1, 0), dtype=np.int64), np.ones(1), None
+    combos, mult, cells, wvec = _tied_rows(schedule, k)
     Q = len(mult)
     zero = sw.zero_counts
     v = np.zeros((nA, Q, ns))
@@ -222,6 +217,17 @@ def _lr_geometric(sw: HistorySweep, schedule: Schedule, q: np.ndarray) -> np.nda
     return (v[:, :, sw.full] * mult[None]).sum(axis=1)
 
 
+def _tied_rows(schedule: Schedule, k: int):
+    """The k tied parts' row tuples (combos, multiplicities), their cells per step and a scratch weight vector.
+
+    Without tied parts (k = 0): one empty tuple of multiplicity 1, no cells, no weight vector.
+    """
+    if k:
+        combos, mult, rows = row_tuples(schedule, k)
+        return combos, mult, cells_by_step(rows, schedule.T), np.zeros(len(rows))
+    return np.zeros((1, 0), dtype=np.int64), np.ones(1), None, None
+
+
 def _heavy_ball_geometric(d: Diagram, schedule: Schedule, q: np.ndarray) -> np.ndarray:
     """S_D·|Aut(D)| for heavy-ball momentum: every edge carries the resummed heavy-ball response.
 
@@ -241,12 +247,7 @@ def _heavy_ball_geometric(d: Diagram, schedule: Schedule, q: np.ndarray) -> np.n
     beta = schedule.momentum
     feedback_weight = q - 1.0  # −ηλ per edge, (nA, m)
     k = len(mv.tied_parts)
-    if k:
-        combos, mult, rows = row_tuples(schedule, k)
-        cells = cells_by_step(rows, T)
-        wvec = np.zeros(len(rows))
-    else:
-        combos, mult, cells = np.zeros((1, 0), dtype=np.int64), np.ones(1), None
+    combos, mult, cells, wvec = _tied_rows(schedule, k)
     Q = len(mult)
     x = np.zeros((nA, Q, mv.n_states))
     x[:, :, mv.start] = 1.0

@@ -162,7 +162,7 @@ def _verdict(per_B: dict[str, Any]) -> tuple[str, str]:
 
 
 def _figure(ctx: Context, data: dict[str, Any]) -> str:
-    from ..plots import Curve, SimulatedSweep, draw_sweep, new_figure, save_figure
+    from ..plots import Curve, SimulatedSweep, draw_sweep, new_figure, save_laid_out
 
     Bs, etas = data["batches"], np.array(data["eta0"])
     fig, axes = new_figure(2, width=5.2, height=4.0)
@@ -195,10 +195,7 @@ def _figure(ctx: Context, data: dict[str, Any]) -> str:
     ax.set_ylabel("test loss")
     ax.set_title("test loss per batch size", fontsize=9)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    path = ctx.figure()
-    save_figure(fig, path)
-    return path.name
+    return save_laid_out(fig, ctx.figure())
 
 
 def check(data: dict[str, Any]) -> list[str]:

@@ -20,14 +20,18 @@ from ...schedules import parse_schedule_spec
 from .base import Context, Outcome
 from .estimated_series import (
     MODEL_DIFFERENCES_NOTE,
-    add_eta_top_axis,
     agrees_through,
+    band,
+    ci_errorbars,
+    convnet_sizes_note,
+    finish_eta_axis,
+    init_blocks,
     landscape_for,
     mean_stderr,
     pyplot,
+    save_pyplot_figure,
     series_replicas,
-    simulate_point,
-    summary_of,
+    sgd_points,
     uvalue_replicas,
     z_score,
 )
@@ -68,14 +72,8 @@ def _init_block(ctx: Context, cfg: dict[str, Any], init: int, bar: Any) -> dict[
     for k in range(1, ORDER + 1):
         m, s = mean_stderr(series_replicas(land, schedule, k, "gen-gap", reps, etas))
         orders[str(k)] = {"value": m.tolist(), "stderr": s.tolist()}
-    sims = []
-    for eta in etas:
-        point = simulate_point(ctx, key, land, schedule, ["sgd"], float(eta), cfg["trials"], ctx.seed,
-                               eval_size=cfg["eval_size"])
-        s = summary_of(point, "sgd", "gen-gap")
-        sims.append({"value": s["mean"], "sem": s["sem"], "seconds": point["seconds"]})
-        if bar is not None:
-            bar.update(1)
+    sims = [{"value": s["mean"], "sem": s["sem"], "seconds": seconds}
+            for s, seconds in sgd_points(ctx, key, land, schedule, etas, cfg, bar, "gen-gap")]
     eta_t = (etas * schedule.T).tolist()
     z = {k: [z_score(o["value"][i], o["stderr"][i], sims[i]["value"], sims[i]["sem"]) for i in range(len(etas))]
          for k, o in orders.items()}
@@ -86,10 +84,7 @@ def _init_block(ctx: Context, cfg: dict[str, Any], init: int, bar: Any) -> dict[
 def run(ctx: Context) -> Outcome:
     cfg = settings(ctx.quick)
     schedule = parse_schedule_spec(SCHEDULE)
-    bar = ctx.progress(len(cfg["inits"]) * len(cfg["eta"]), "SGD simulations", "η points")
-    inits = [_init_block(ctx, cfg, init, bar) for init in cfg["inits"]]
-    if bar is not None:
-        bar.close()
+    inits = init_blocks(ctx, cfg, _init_block)
     through = [b["agrees_through"][str(ORDER)] for b in inits]
     verdict, why = verdict_of(through)
     data = {"schedule": SCHEDULE, "T": schedule.T, "N": schedule.N, "order": ORDER, "eta": cfg["eta"],
@@ -123,8 +118,7 @@ def run(ctx: Context) -> Outcome:
     claim = ("Seed 001 Fig. 6 (CIFAR-10 panel): \"CIFAR-10 convnet generalization gaps. For all initializations "
              "tested (1 shown, 11 unshown), the degree-2 prediction agrees with experiment through ηT ≈ 5·10⁻¹.\"")
     notes = [MODEL_DIFFERENCES_NOTE,
-             f"Sizes: the default run is sized for a 2-core CPU shared with other jobs ({len(inits)} initializations, "
-             f"K = {cfg['samples']} samples, {cfg['trials']} trials per η); the paper tested 12 initializations.",
+             convnet_sizes_note(len(inits), cfg["samples"], cfg["trials"]),
              "The simulated gap's SEM is dominated by the train loss over only N = 10 points; the prediction's band "
              "by the K sampled points."]
     return Outcome("degree-2 generalization-gap prediction vs SGD on the convnet", claim, measured, verdict, reason,
@@ -138,23 +132,13 @@ def _figure(ctx: Context, data: dict[str, Any]) -> str:
     fig, axes = plt.subplots(1, len(inits), figsize=(5.2 * len(inits), 4.2), squeeze=False)
     for ax, b in zip(axes[0], inits, strict=True):
         for k, o in b["orders"].items():
-            v, e = np.asarray(o["value"]), np.asarray(o["stderr"])
-            line, = ax.plot(etas, v, "-", label=f"degree {k} ± 2 stderr")
-            ax.fill_between(etas, v - 2 * e, v + 2 * e, color=line.get_color(), alpha=0.2)
-        m = np.array([s["value"] for s in b["simulated"]])
-        ci = 1.96 * np.array([s["sem"] for s in b["simulated"]])
-        ax.errorbar(etas, m, yerr=ci, fmt="ko", capsize=3, zorder=5, label=f"SGD, {data['trials']} trials (95% CI)")
-        ax.axhline(0.0, color="0.7", lw=0.8)
-        add_eta_top_axis(ax, data["T"])
-        ax.set_xlabel("learning rate η")
-        ax.set_ylabel("generalization gap (test − train loss)")
+            band(ax, etas, o["value"], o["stderr"], "-", f"degree {k} ± 2 stderr")
+        ci_errorbars(ax, etas, b["simulated"], "value", fmt="ko", zorder=5,
+                     label=f"SGD, {data['trials']} trials (95% CI)")
+        finish_eta_axis(ax, data["T"], "generalization gap (test − train loss)")
         ax.set_title(f"{b['landscape']}, init seed {b['init_seed']}", fontsize=9)
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    path = ctx.figure()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path.name
+    return save_pyplot_figure(ctx, plt, fig)
 
 
 def check(data: dict[str, Any]) -> list[str]:

@@ -24,14 +24,18 @@ from ...schedules import parse_schedule_spec
 from .base import Context, Outcome
 from .estimated_series import (
     MODEL_DIFFERENCES_NOTE,
-    add_eta_top_axis,
     agrees_through,
+    band,
+    ci_errorbars,
+    convnet_sizes_note,
+    finish_eta_axis,
+    init_blocks,
     landscape_for,
     mean_stderr,
     pyplot,
+    save_pyplot_figure,
     series_replicas,
-    simulate_point,
-    summary_of,
+    sgd_points,
     uvalue_replicas,
     z_score,
 )
@@ -97,14 +101,8 @@ def _init_block(ctx: Context, cfg: dict[str, Any], init: int, bar: Any) -> dict[
     with torch.no_grad():
         initial = float(land.test_loss(land.init.detach()))
     resummed = _resummed(ctx, land, schedule, etas, cfg, key, initial)
-    sims = []
-    for eta in etas:
-        point = simulate_point(ctx, key, land, schedule, ["sgd"], float(eta), cfg["trials"], ctx.seed,
-                               eval_size=cfg["eval_size"])
-        s = summary_of(point, "sgd")
-        sims.append({"change": s["mean"] - initial, "sem": s["sem"], "seconds": point["seconds"]})
-        if bar is not None:
-            bar.update(1)
+    sims = [{"change": s["mean"] - initial, "sem": s["sem"], "seconds": seconds}
+            for s, seconds in sgd_points(ctx, key, land, schedule, etas, cfg, bar)]
     eta_t = (etas * schedule.T).tolist()
     z = {k: [z_score(o["change"][i], o["stderr"][i], sims[i]["change"], sims[i]["sem"]) for i in range(len(etas))]
          for k, o in orders.items()}
@@ -147,10 +145,7 @@ def _resummed(ctx: Context, land: Any, schedule: Any, etas: np.ndarray, cfg: dic
 def run(ctx: Context) -> Outcome:
     cfg = settings(ctx.quick)
     schedule = parse_schedule_spec(SCHEDULE)
-    bar = ctx.progress(len(cfg["inits"]) * len(cfg["eta"]), "SGD simulations", "η points")
-    inits = [_init_block(ctx, cfg, init, bar) for init in cfg["inits"]]
-    if bar is not None:
-        bar.close()
+    inits = init_blocks(ctx, cfg, _init_block)
     through = [b["agrees_through"]["3"] for b in inits]
     data = {"schedule": SCHEDULE, "T": schedule.T, "N": schedule.N, "eta": cfg["eta"],
             "eta_T": [e * schedule.T for e in cfg["eta"]], "samples": cfg["samples"], "trials": cfg["trials"],
@@ -220,8 +215,7 @@ def outcome_of(data: dict[str, Any], figures: list[str]) -> Outcome:
              "unshown), the order 3 prediction agrees with experiment through ηT ≈ 10⁰\"; orders 1–3 shown with "
              "error bands.")
     notes = [MODEL_DIFFERENCES_NOTE,
-             f"Sizes: the default run is sized for a 2-core CPU shared with other jobs ({len(inits)} initializations, "
-             f"K = {cfg['samples']} samples, {cfg['trials']} trials per η); the paper tested 12 initializations.",
+             convnet_sizes_note(len(inits), cfg["samples"], cfg["trials"]),
              "The prediction's error bands come from the finite number of sampled images K; with more samples the "
              "bands shrink and the agreement range can only shrink or stay. The README's convnet section "
              "(docs/convnet_predictions.json, `python -m sgd_diagrams.experiments.convnet_predictions`) runs the "
@@ -237,28 +231,16 @@ def _figure(ctx: Context, data: dict[str, Any]) -> str:
     fig, axes = plt.subplots(1, len(inits), figsize=(5.2 * len(inits), 4.2), squeeze=False)
     for ax, b in zip(axes[0], inits, strict=True):
         for k, o in b["orders"].items():
-            v, e = np.asarray(o["change"]), np.asarray(o["stderr"])
-            line, = ax.plot(etas, v, "-", label=f"order {k} ± 2 stderr")
-            ax.fill_between(etas, v - 2 * e, v + 2 * e, color=line.get_color(), alpha=0.2)
+            band(ax, etas, o["change"], o["stderr"], "-", f"order {k} ± 2 stderr")
         if b["resummed"].get("available"):
-            v, e = np.asarray(b["resummed"]["change"]), np.asarray(b["resummed"]["stderr"])
-            line, = ax.plot(etas, v, "--", label="resummed ± 2 stderr")
-            ax.fill_between(etas, v - 2 * e, v + 2 * e, color=line.get_color(), alpha=0.15)
-        m = np.array([s["change"] for s in b["simulated"]])
-        ci = 1.96 * np.array([s["sem"] for s in b["simulated"]])
-        ax.errorbar(etas, m, yerr=ci, fmt="ko", capsize=3, zorder=5, label=f"SGD, {data['trials']} trials (95% CI)")
-        ax.axhline(0.0, color="0.7", lw=0.8)
-        add_eta_top_axis(ax, data["T"])
-        ax.set_xlabel("learning rate η")
-        ax.set_ylabel("test loss after SGD − at θ0")
+            band(ax, etas, b["resummed"]["change"], b["resummed"]["stderr"], "--", "resummed ± 2 stderr", alpha=0.15)
+        m = ci_errorbars(ax, etas, b["simulated"], "change", fmt="ko", zorder=5,
+                         label=f"SGD, {data['trials']} trials (95% CI)")
+        finish_eta_axis(ax, data["T"], "test loss after SGD − at θ0")
         ax.set_title(f"{b['landscape']}, init seed {b['init_seed']}", fontsize=9)
         ax.set_ylim(min(m.min(), 0) - 0.5 * np.ptp(m) - 1e-4, m.max() + 0.5 * np.ptp(m) + 1e-4)
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    path = ctx.figure()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path.name
+    return save_pyplot_figure(ctx, plt, fig)
 
 
 def check(data: dict[str, Any]) -> list[str]:

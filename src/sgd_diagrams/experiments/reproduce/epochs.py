@@ -150,7 +150,7 @@ def _verdict(per_M: dict[str, Any]) -> tuple[str, str]:
 
 
 def _figure(ctx: Context, data: dict[str, Any]) -> str:
-    from ..plots import Curve, SimulatedSweep, draw_sweep, new_figure, save_figure
+    from ..plots import Curve, SimulatedSweep, draw_sweep, new_figure, save_laid_out
 
     Ms, etas = data["epochs"], np.array(data["eta0"])
     fig, axes = new_figure(len(Ms) + 1, width=4.0, height=3.6)
@@ -177,10 +177,7 @@ def _figure(ctx: Context, data: dict[str, Any]) -> str:
     ax.set_ylabel("coefficient of η0²")
     ax.set_title("order-η0² coefficient", fontsize=9)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    path = ctx.figure()
-    save_figure(fig, path)
-    return path.name
+    return save_laid_out(fig, ctx.figure())
 
 
 def check(data: dict[str, Any]) -> list[str]:

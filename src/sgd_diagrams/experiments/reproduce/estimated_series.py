@@ -5,7 +5,8 @@
 * the Taylor series of any schedule evaluated on every replication (paired: two schedules' series built
   from the same replication share every estimated value, so their difference is estimated tightly);
 * simulated optimizers at one η, stored the same way;
-* z-scores, a weighted fit of a difference to a·η² + b·η³, and the figure's ηT top axis.
+* z-scores, a weighted fit of a difference to a·η² + b·η³, and the figures' shared pieces (ηT top axis,
+  ± 2 stderr bands, 95% CIs, zero line and labels, saving).
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from ...schedules import Schedule
 from ...schedules.grid import from_batches
 from .base import Context
 
-__all__ = ["MODEL_DIFFERENCES_NOTE", "add_eta_top_axis", "agrees_through", "chain_value", "exact_gradient_statistics",
-           "fit_eta2_eta3", "fit_powers", "landscape_for", "mean_stderr", "pyplot", "refined_schedule",
-           "series_replicas", "simulate_point", "summary_of", "uvalue_replicas", "z_score"]
+__all__ = ["MODEL_DIFFERENCES_NOTE", "add_eta_top_axis", "agrees_through", "band", "chain_value", "ci_errorbars",
+           "convnet_sizes_note", "exact_gradient_statistics", "finish_eta_axis", "fit_eta2_eta3", "fit_powers",
+           "init_blocks", "landscape_for", "mean_stderr", "pyplot", "refined_schedule", "save_pyplot_figure",
+           "series_replicas", "sgd_points", "simulate_point", "summary_of", "uvalue_replicas", "z_score"]
 
 MODEL_DIFFERENCES_NOTE = (
     "Architecture per seed 001 App. C.2: two tanh conv layers (kernel 5, stride 2, 10 channels), a dense tanh "
@@ -30,6 +32,12 @@ MODEL_DIFFERENCES_NOTE = (
     "parameters. Where it differs from the authors' public code (bohrium/perturb): our convolutions use "
     "padding 2 (theirs none; without padding the 8×8 digits would not survive two kernel-5 layers) and our "
     "biases start at 0 (theirs are drawn N(0, 1)).")
+
+
+def convnet_sizes_note(inits: int, samples: int, trials: int) -> str:
+    """The convnet reproductions' note on their run sizes (the paper tested 12 initializations)."""
+    return (f"Sizes: the default run is sized for a 2-core CPU shared with other jobs ({inits} initializations, "
+            f"K = {samples} samples, {trials} trials per η); the paper tested 12 initializations.")
 
 
 def landscape_for(ctx: Context, model: str, paper_data: str, init_seed: int | None,
@@ -116,6 +124,30 @@ def simulate_point(ctx: Context, key: str, landscape: Any, schedule: Schedule, o
                       compute)
 
 
+def sgd_points(ctx: Context, key: str, landscape: Any, schedule: Schedule, etas: Sequence[float],
+               cfg: dict[str, Any], bar: Any, metric: str = "test-loss") -> list[tuple[dict[str, float], float]]:
+    """SGD simulated at every η (``cfg["trials"]`` trials, ``cfg["eval_size"]`` test points, cached per η):
+    each point's :func:`summary_of` ``metric`` and its seconds; ``bar`` advances once per η."""
+    out = []
+    for eta in etas:
+        point = simulate_point(ctx, key, landscape, schedule, ["sgd"], float(eta), cfg["trials"], ctx.seed,
+                               eval_size=cfg["eval_size"])
+        out.append((summary_of(point, "sgd", metric), point["seconds"]))
+        if bar is not None:
+            bar.update(1)
+    return out
+
+
+def init_blocks(ctx: Context, cfg: dict[str, Any], block: Any) -> list[dict[str, Any]]:
+    """``block(ctx, cfg, init, bar)`` for every initialization in ``cfg["inits"]``, with one progress bar
+    over all the SGD simulations (one per initialization and η)."""
+    bar = ctx.progress(len(cfg["inits"]) * len(cfg["eta"]), "SGD simulations", "η points")
+    inits = [block(ctx, cfg, init, bar) for init in cfg["inits"]]
+    if bar is not None:
+        bar.close()
+    return inits
+
+
 def summary_of(point: dict[str, Any], name: str, metric: str = "test-loss") -> dict[str, float]:
     """``{"mean", "sem"}`` of ``metric`` for optimizer ``name`` (or a difference ``"b - a"``) at one η."""
     block = "differences" if " - " in name else "optimizers"
@@ -168,6 +200,42 @@ def add_eta_top_axis(ax: Any, T: int) -> None:
     """A top axis reading ηT."""
     top = ax.secondary_xaxis("top", functions=(lambda x: x * T, lambda x: x / T))
     top.set_xlabel("ηT")
+
+
+def finish_eta_axis(ax: Any, T: int, ylabel: str, zero_color: str = "0.7") -> None:
+    """A zero line, the ηT top axis and the η / ``ylabel`` axis labels."""
+    ax.axhline(0.0, color=zero_color, lw=0.8)
+    add_eta_top_axis(ax, T)
+    ax.set_xlabel("learning rate η")
+    ax.set_ylabel(ylabel)
+
+
+def band(ax: Any, x: Any, value: Any, stderr: Any, fmt: str, label: str, alpha: float = 0.2) -> None:
+    """A prediction line with its ± 2 stderr band in the line's color."""
+    v, e = np.asarray(value), np.asarray(stderr)
+    line, = ax.plot(x, v, fmt, label=label)
+    ax.fill_between(x, v - 2 * e, v + 2 * e, color=line.get_color(), alpha=alpha)
+
+
+def ci_errorbars(ax: Any, x: Any, sims: Sequence[dict[str, Any]], key: str = "mean", scale: Any = None,
+                 **kw: Any) -> np.ndarray:
+    """Simulated ``key`` values with their 95% CIs (± 1.96 SEM), divided by ``scale`` if given; the values."""
+    m = np.array([s[key] for s in sims])
+    ci = 1.96 * np.array([s["sem"] for s in sims])
+    if scale is None:
+        ax.errorbar(x, m, yerr=ci, capsize=3, **kw)
+    else:
+        ax.errorbar(x, m / scale, yerr=ci / scale, capsize=3, **kw)
+    return m
+
+
+def save_pyplot_figure(ctx: Context, plt: Any, fig: Any) -> str:
+    """Lay out ``fig``, write it to the reproduction's figure (PNG, 110 dpi), close it; the file name."""
+    fig.tight_layout()
+    path = ctx.figure()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path.name
 
 
 def pyplot() -> Any:

@@ -23,12 +23,14 @@ from ...theory.gdc import gdc_coefficient
 from .base import Context, Outcome
 from .estimated_series import (
     MODEL_DIFFERENCES_NOTE,
-    add_eta_top_axis,
+    ci_errorbars,
     exact_gradient_statistics,
+    finish_eta_axis,
     fit_eta2_eta3,
     landscape_for,
     mean_stderr,
     pyplot,
+    save_pyplot_figure,
     series_replicas,
     simulate_point,
     summary_of,
@@ -187,22 +189,14 @@ def _figure(ctx: Context, data: dict[str, Any]) -> str:
                             alpha=0.2)
             for pair, color, label in (("gd - sgd", "C0", "GD − SGD simulated"),
                                        ("gdc - sgd", "C3", "GDC − SGD simulated")):
-                m = np.array([s["mean"] for s in b["simulated"][pair]])
-                ci = 1.96 * np.array([s["sem"] for s in b["simulated"][pair]])
-                ax.errorbar(etas, m / scale, yerr=ci / scale, fmt="o", color=color, capsize=3,
-                            label=f"{label} (95% CI)")
-            ax.axhline(0.0, color="0.6", lw=0.8)
-            add_eta_top_axis(ax, data["T"])
-            ax.set_xlabel("learning rate η")
-            ax.set_ylabel("test-loss difference" if row == 0 else "test-loss difference / η²")
+                ci_errorbars(ax, etas, b["simulated"][pair], scale=scale, fmt="o", color=color,
+                             label=f"{label} (95% CI)")
+            finish_eta_axis(ax, data["T"], "test-loss difference" if row == 0 else "test-loss difference / η²",
+                            zero_color="0.6")
             if row == 0:
                 ax.set_title(f"{b['landscape']} ({b['trials']} paired trials per η)", fontsize=9)
                 ax.legend(fontsize=7)
-    fig.tight_layout()
-    path = ctx.figure()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path.name
+    return save_pyplot_figure(ctx, plt, fig)
 
 
 def check(data: dict[str, Any]) -> list[str]:

@@ -248,7 +248,7 @@ def _verdict(f: dict[str, Any]) -> tuple[str, str]:
 
 
 def _figure(ctx: Context, data: dict[str, Any]) -> str:
-    from ..plots import new_figure, save_figure
+    from ..plots import new_figure, save_laid_out
 
     fig, axes = new_figure(4, width=4.2, height=3.8)
     over = data["overfitting"]
@@ -297,10 +297,7 @@ def _figure(ctx: Context, data: dict[str, Any]) -> str:
     ax.set_ylabel("test loss: STIC − GD")
     ax.set_title(f"l2 variant, θ0 − θ* = {data['l2']['init']:g}: descent on λ vs plain GD", fontsize=8)
     ax.legend(fontsize=6)
-    fig.tight_layout()
-    path = ctx.figure()
-    save_figure(fig, path)
-    return path.name
+    return save_laid_out(fig, ctx.figure())
 
 
 def check(data: dict[str, Any]) -> list[str]:

@@ -24,15 +24,17 @@ import numpy as np
 from ...schedules import parse_schedule_spec
 from .base import Context, Outcome
 from .estimated_series import (
-    add_eta_top_axis,
     chain_value,
+    ci_errorbars,
     exact_gradient_statistics,
+    finish_eta_axis,
     fit_eta2_eta3,
     fit_powers,
     landscape_for,
     mean_stderr,
     pyplot,
     refined_schedule,
+    save_pyplot_figure,
     series_replicas,
     simulate_point,
     summary_of,
@@ -210,9 +212,7 @@ def _figure(ctx: Context, data: dict[str, Any]) -> str:
         ax.plot(grid, data["exact"]["ode_a"] * grid**2, "C2--", label="exact over the data set, order η²")
     ax.fill_between(grid, (o["predicted_a"] - 2 * o["predicted_a_stderr"]) * grid**2,
                     (o["predicted_a"] + 2 * o["predicted_a_stderr"]) * grid**2, color="C0", alpha=0.2)
-    m = np.array([s["mean"] for s in o["simulated"]])
-    ci = 1.96 * np.array([s["sem"] for s in o["simulated"]])
-    ax.errorbar(etas, m, yerr=ci, fmt="ko", capsize=3, label=f"simulated, {data['trials']} paired trials (95% CI)")
+    ci_errorbars(ax, etas, o["simulated"], fmt="ko", label=f"simulated, {data['trials']} paired trials (95% CI)")
     ax.set_title(f"SGD − ODE (k = {data['substeps']}), {data['landscape']}", fontsize=9)
     s = data["sgd_minus_sde"]
     ax2 = axes[1]
@@ -220,22 +220,13 @@ def _figure(ctx: Context, data: dict[str, Any]) -> str:
     grid2 = np.linspace(0, max(etas.max(), sde_etas.max()) * 1.05, 60)
     ax2.plot(grid2, s["predicted_a"] * grid2**2, "C0-", label="engine: −(T/2)(1−1/k)·η²GHG")
     ax2.plot(grid2, s["printed_cor4_a"] * grid2**2, "C3--", label="printed Cor. 4: + (T/2)·η² tr(HC)")
-    m = np.array([d["mean"] for d in s["simulated"]])
-    ci = 1.96 * np.array([d["sem"] for d in s["simulated"]])
-    ax2.errorbar(sde_etas, m, yerr=ci, fmt="ko", capsize=3,
+    ci_errorbars(ax2, sde_etas, s["simulated"], fmt="ko",
                  label=f"simulated SGD − SDE ({data['sde_trials']} SDE trials, 95% CI)")
     ax2.set_title("SGD − SDE", fontsize=9)
     for a in (ax, ax2):
-        a.axhline(0.0, color="0.6", lw=0.8)
-        add_eta_top_axis(a, T)
-        a.set_xlabel("learning rate η")
-        a.set_ylabel("test-loss difference")
+        finish_eta_axis(a, T, "test-loss difference", zero_color="0.6")
         a.legend(fontsize=7)
-    fig.tight_layout()
-    path = ctx.figure()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path.name
+    return save_pyplot_figure(ctx, plt, fig)
 
 
 def check(data: dict[str, Any]) -> list[str]:

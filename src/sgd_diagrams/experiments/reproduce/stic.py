@@ -181,7 +181,7 @@ def _verdict(data: dict[str, Any]) -> tuple[str, str]:
 
 
 def _figure(ctx: Context, data: dict[str, Any]) -> str:
-    from ..plots import new_figure, save_figure
+    from ..plots import new_figure, save_laid_out
 
     pts = data["points"]
     fig, axes = new_figure(2, width=5.2, height=4.0)
@@ -219,10 +219,7 @@ def _figure(ctx: Context, data: dict[str, Any]) -> str:
     ax.set_title(f"μ = {data['problem']['mu']:g}, C = {data['problem']['C']:g}, N = {data['problem']['N']}, "
                  f"ηT = {data['problem']['eta'] * data['problem']['T']:g}", fontsize=8)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    path = ctx.figure()
-    save_figure(fig, path)
-    return path.name
+    return save_laid_out(fig, ctx.figure())
 
 
 def check(data: dict[str, Any]) -> list[str]:
