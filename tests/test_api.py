@@ -135,3 +135,13 @@ def test_losses_without_forward_over_reverse_get_a_clear_error():
     _, land = _mlp_landscape(loss=torch.nn.functional.mse_loss)
     with pytest.raises(sd.SgdDiagramsError, match="elementwise"):
         sd.predict(land, sd.sgd(N=4), order=2, eta=0.01, samples=400)
+
+
+def test_estimated_prediction_warnings_point_at_the_callers_line():
+    """Warnings re-issued by predict(..., samples=K) name the user's file, not the library's internals."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        sd.predict(sd.landscape("example"), sd.sgd(N=4, B=1, E=2), 3, [0.5], samples=200, seed=0)
+    assert caught and all(w.filename == __file__ for w in caught if issubclass(w.category, RuntimeWarning))

@@ -249,12 +249,15 @@ def predict(landscape: Any, schedule: Schedule, order: int, eta: Any, quantity: 
                       messages, details, trusted)
 
 
-def _reissue(caught: list, extra: tuple[str, ...]) -> tuple[str, ...]:
-    """The theory's RuntimeWarnings (deduplicated) plus ``extra``, warned again to the caller and returned."""
+def _reissue(caught: list, extra: tuple[str, ...], stacklevel: int = 3) -> tuple[str, ...]:
+    """The theory's RuntimeWarnings (deduplicated) plus ``extra``, warned again to the caller and returned.
+
+    ``stacklevel`` counts frames from here to the user's call of the public function (3: called by it directly).
+    """
     messages = tuple(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)))
     messages += extra
     for message in messages:
-        warnings.warn(message, RuntimeWarning, stacklevel=3)
+        warnings.warn(message, RuntimeWarning, stacklevel=stacklevel)
     return messages
 
 
@@ -351,7 +354,8 @@ def _estimated_result(pred, etas, q, method, samples: int, seed: int, caught: li
     trusted = None
     if pred.coefficients is not None:
         trusted = trust_region(pred.coefficients, etas, 0.0)
-    messages = _reissue(caught, _untrusted_message(etas, trusted, "a lower order"))
+    # frames: _reissue, _estimated_result, _estimated / _from_statistics, predict, the user
+    messages = _reissue(caught, _untrusted_message(etas, trusted, "a lower order"), stacklevel=5)
     if not (np.all(np.isfinite(pred.value)) and np.all(np.isfinite(pred.stderr))):
         raise SgdDiagramsError("prediction is not finite: eta is too large for the series; use a smaller eta")
     plan = pred.plan
