@@ -1,4 +1,4 @@
-"""``sgd-diagrams plot`` and :func:`sgd_diagrams.experiments.plots.theory_vs_simulation`: a simulate + predict
+"""``sgd-diagrams plot`` and :func:`sgd_diagrams.plots.theory_vs_simulation`: a simulate + predict
 pair becomes a PNG; malformed or mismatched files are one-line errors (exit 2)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from sgd_diagrams.cli import main
 from sgd_diagrams.errors import SgdDiagramsError
-from sgd_diagrams.experiments.plots import load_prediction, load_simulation, theory_vs_simulation
+from sgd_diagrams.plots import load_prediction, load_simulation, theory_vs_simulation
 
 pytest.importorskip("matplotlib")
 
@@ -114,3 +114,9 @@ def test_arbitrary_json_objects_fail_only_with_one_line_errors(obj, tmp_path):
             loader(obj)
         except SgdDiagramsError as exc:
             assert "\n" not in str(exc)
+
+
+def test_public_name():
+    import sgd_diagrams as sd
+
+    assert sd.theory_vs_simulation is theory_vs_simulation

@@ -76,6 +76,7 @@ __all__ = [
     "sgd_reshuffled",
     "simulate",
     "taylor_series",
+    "theory_vs_simulation",
     "whatif",
 ]
 
@@ -93,4 +94,8 @@ def __getattr__(name: str) -> Any:
         from . import what_if
 
         return getattr(what_if, name)
+    if name == "theory_vs_simulation":
+        from .plots import theory_vs_simulation
+
+        return theory_vs_simulation
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -36,8 +37,12 @@ def dumps(obj: Any, indent: int | None = 2) -> str:
         raise SgdDiagramsError("result contains NaN or infinity; reduce eta or check the landscape") from None
 
 
-def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically: a temporary file in the same folder, then rename."""
+def atomic_write(path: str | Path, write: Callable[[BinaryIO], None]) -> None:
+    """Call ``write(fh)`` on a temporary binary file in ``path``'s folder, then rename it to ``path``.
+
+    A reader never sees half a file, and a failed write leaves the old file untouched; an OS error is a
+    one-line :class:`~sgd_diagrams.errors.SgdDiagramsError`.
+    """
     p = Path(path)
     folder = p.parent if str(p.parent) else Path(".")
     try:
@@ -46,17 +51,25 @@ def atomic_write_text(path: str | Path, text: str) -> None:
     except OSError as exc:
         raise SgdDiagramsError(f"cannot write {p}: {exc.strerror}; choose a writable location") from None
     try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, p)
-    except OSError as exc:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except OSError:
             pass
-        raise SgdDiagramsError(f"cannot write {p}: {exc.strerror}; choose a writable location") from None
+        if isinstance(exc, OSError):
+            raise SgdDiagramsError(f"cannot write {p}: {exc.strerror}; choose a writable location") from None
+        raise
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically: a temporary file in the same folder, then rename."""
+    data = text.encode("utf-8")
+    atomic_write(path, lambda fh: fh.write(data))
 
 
 def emit(payload: Any, table: str, as_json: bool, out: str | Path | None = None) -> None:

@@ -41,7 +41,7 @@ def register(subparsers) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import SgdDiagramsError
-    from ..experiments.plots import theory_vs_simulation
+    from ..plots import theory_vs_simulation
 
     if args.coordinate is not None and args.coordinate < 0:
         raise SgdDiagramsError(f"--coordinate must be >= 0, got {args.coordinate}")

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import SgdDiagramsError
+from ..io import atomic_write
 
 __all__ = ["load_parameter_vector", "save_parameter_vector"]
 
@@ -63,19 +64,8 @@ def load_parameter_vector(path: str | Path, landscape: Any) -> np.ndarray:
 
 def save_parameter_vector(path: str | Path, theta: Any) -> None:
     """Write θ as a ``.npy`` array (atomically)."""
-    import os
-    import tempfile
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.save(fh, np.asarray(theta, dtype=np.float64).reshape(-1), allow_pickle=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    vector = np.asarray(theta, dtype=np.float64).reshape(-1)
+    atomic_write(path, lambda fh: np.save(fh, vector, allow_pickle=False))
 
 
 def _first(exc: BaseException) -> str:

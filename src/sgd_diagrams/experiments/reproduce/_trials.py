@@ -112,11 +112,7 @@ def eta_t_axis(ax: Any, T: int) -> None:
 
 
 def save(fig: Any, path: Any) -> str:
-    """Write ``fig`` as a PNG at ``path``; return the file name (relative to the output folder)."""
-    import os
+    """Write ``fig`` as a PNG at ``path`` atomically; return the file name (relative to the output folder)."""
+    from ...plots import save_laid_out
 
-    fig.tight_layout()
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, dpi=110)
-    os.replace(tmp, path)  # atomic: a reader never sees half a figure
-    return path.name
+    return save_laid_out(fig, path)

@@ -162,7 +162,7 @@ def _verdict(per_B: dict[str, Any]) -> tuple[str, str]:
 
 
 def _figure(ctx: Context, data: dict[str, Any]) -> str:
-    from ..plots import Curve, SimulatedSweep, draw_sweep, new_figure, save_laid_out
+    from ...plots import Curve, SimulatedSweep, draw_sweep, new_figure, save_laid_out
 
     Bs, etas = data["batches"], np.array(data["eta0"])
     fig, axes = new_figure(2, width=5.2, height=4.0)

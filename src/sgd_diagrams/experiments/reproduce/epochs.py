@@ -150,7 +150,7 @@ def _verdict(per_M: dict[str, Any]) -> tuple[str, str]:
 
 
 def _figure(ctx: Context, data: dict[str, Any]) -> str:
-    from ..plots import Curve, SimulatedSweep, draw_sweep, new_figure, save_laid_out
+    from ...plots import Curve, SimulatedSweep, draw_sweep, new_figure, save_laid_out
 
     Ms, etas = data["epochs"], np.array(data["eta0"])
     fig, axes = new_figure(len(Ms) + 1, width=4.0, height=3.6)

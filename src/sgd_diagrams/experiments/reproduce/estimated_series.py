@@ -230,12 +230,12 @@ def ci_errorbars(ax: Any, x: Any, sims: Sequence[dict[str, Any]], key: str = "me
 
 
 def save_pyplot_figure(ctx: Context, plt: Any, fig: Any) -> str:
-    """Lay out ``fig``, write it to the reproduction's figure (PNG, 110 dpi), close it; the file name."""
-    fig.tight_layout()
-    path = ctx.figure()
-    fig.savefig(path, dpi=110)
+    """Lay out ``fig``, write it atomically to the reproduction's figure (PNG, 110 dpi), close it; the file name."""
+    from ...plots import save_laid_out
+
+    name = save_laid_out(fig, ctx.figure())
     plt.close(fig)
-    return path.name
+    return name
 
 
 def pyplot() -> Any:

@@ -248,7 +248,7 @@ def _verdict(f: dict[str, Any]) -> tuple[str, str]:
 
 
 def _figure(ctx: Context, data: dict[str, Any]) -> str:
-    from ..plots import new_figure, save_laid_out
+    from ...plots import new_figure, save_laid_out
 
     fig, axes = new_figure(4, width=4.2, height=3.8)
     over = data["overfitting"]

@@ -181,7 +181,7 @@ def _verdict(data: dict[str, Any]) -> tuple[str, str]:
 
 
 def _figure(ctx: Context, data: dict[str, Any]) -> str:
-    from ..plots import new_figure, save_laid_out
+    from ...plots import new_figure, save_laid_out
 
     pts = data["points"]
     fig, axes = new_figure(2, width=5.2, height=4.0)

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import SgdDiagramsError
+from .errors import SgdDiagramsError
+from .io import atomic_write
 
 __all__ = ["Curve", "SimulatedSweep", "draw_sweep", "load_prediction", "load_simulation", "new_figure",
            "save_figure", "save_laid_out", "theory_vs_simulation"]
@@ -225,18 +224,9 @@ def new_figure(panels: int = 1, width: float = 6.4, height: float = 4.4) -> tupl
 
 
 def save_figure(fig: Any, path: str | Path, dpi: int = 110) -> Path:
-    """Write ``fig`` as PNG to ``path`` atomically (temporary file in the same folder, then rename)."""
-    p = Path(path)
-    folder = p.parent if str(p.parent) else Path(".")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".png", dir=folder)
-        os.close(fd)
-        fig.savefig(tmp, dpi=dpi, format="png")
-        os.replace(tmp, p)
-    except OSError as exc:
-        raise SgdDiagramsError(f"cannot write {p}: {exc.strerror}; choose a writable location") from None
-    return p
+    """Write ``fig`` as PNG to ``path`` atomically (:func:`sgd_diagrams.io.atomic_write`)."""
+    atomic_write(path, lambda fh: fig.savefig(fh, dpi=dpi, format="png"))
+    return Path(path)
 
 
 def save_laid_out(fig: Any, path: str | Path) -> str:
