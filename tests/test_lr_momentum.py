@@ -410,3 +410,9 @@ def test_api_simulate_takes_lr(curved_finite):
     b = sd.simulate(curved_finite, sgd(2, 1, 1).with_lr([1.0, 0.5]), ["sgd"], 0.1, trials=40, seed=3)
     c = sd.simulate(curved_finite, sgd(2, 1, 1), ["sgd"], 0.1, trials=40, seed=3)
     assert a.mean("test-loss")[0] == b.mean("test-loss")[0] != c.mean("test-loss")[0]
+
+
+def test_step_beyond_the_schedule_warns_and_changes_nothing():
+    with pytest.warns(RuntimeWarning, match="changes nothing"):
+        m = lr_schedule("step:0.1@12", 10)
+    assert np.array_equal(m, np.ones(10))

@@ -70,3 +70,10 @@ def test_check_outputs_reports_a_missing_figure(tmp_path):
     shutil.copy(DOCS / f"{name}.json", tmp_path)
     problems = check_outputs(name, tmp_path)
     assert any("was not written" in p for p in problems)
+
+
+def test_negative_seed_is_one_line(tmp_path, capsys):
+    assert main(["reproduce", "helix", "--quick", "--seed", "-3", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "seed must be an integer" in err
+    assert not any(tmp_path.iterdir())

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -311,7 +312,11 @@ def _lr_part(part: str, T: int) -> np.ndarray:
             f = number(factor, "factor")
             if f < 0:
                 raise SgdDiagramsError(f"lr schedule {part!r}: factors must be >= 0")
-            out[integer(step, "step"):] *= f
+            at_step = integer(step, "step")
+            if at_step >= T:
+                warnings.warn(f"lr schedule {part!r}: step {at_step} is not before the last step (T={T}); "
+                              "that factor changes nothing", RuntimeWarning, stacklevel=3)
+            out[at_step:] *= f
         return out
     raise SgdDiagramsError(
         f"unknown lr schedule {name!r}; use constant, cosine[:FLOOR], linear[:END], warmup:K or step:F@S, "

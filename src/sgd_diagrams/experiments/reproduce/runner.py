@@ -66,6 +66,8 @@ def run_reproduction(name: str, out_dir: str | Path, *, quick: bool = False, see
     where it stopped; they are removed once both reports are written.
     """
     module = load(name)
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
+        raise SgdDiagramsError(f"seed must be an integer in [0, 2^63), got {seed!r}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     ctx = Context(name=name, out_dir=out, quick=quick, seed=int(seed),
