@@ -55,7 +55,9 @@ def test_index_is_self_contained(tmp_path):
         shutil.copy(DOCS / f"{n}.json", tmp_path)
         for fig in json.loads((DOCS / f"{n}.json").read_text())["figures"]:
             shutil.copy(DOCS / fig, tmp_path)
-    page = write_index(tmp_path).read_text()
+    path, count = write_index(tmp_path)
+    assert count == len(names)
+    page = path.read_text()
     for n in names:
         assert f'id="{n}"' in page
     sources = re.findall(r'(?:src|href)="([^"#]+)"', page)
@@ -77,3 +79,13 @@ def test_negative_seed_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "seed must be an integer" in err
     assert not any(tmp_path.iterdir())
+
+
+def test_index_skips_malformed_reports(tmp_path, capsys):
+    (tmp_path / "helix.json").write_text("{bad")
+    (tmp_path / "gdc.json").write_text("[1, 2]")
+    (tmp_path / "epochs.json").write_text('{"verdict": 5, "figures": ["../../etc/x.png"]}')
+    assert main(["reproduce", "--index", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "no readable reproduction reports" in err and "Traceback" not in err
+    assert not (tmp_path / "index.html").exists()

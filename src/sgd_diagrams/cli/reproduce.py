@@ -57,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
         if not found:
             raise SgdDiagramsError(f"no NAME.json reports in {args.out}; run sgd-diagrams reproduce all --out "
                                    f"{args.out} first")
-        print(f"wrote {write_index(args.out, found)} ({len(found)} of {len(CATALOG)} experiments)")
+        page, count = write_index(args.out, found)
+        print(f"wrote {page} ({count} of {len(CATALOG)} experiments)")
         return 0
     if not args.name:
         raise SgdDiagramsError("name an experiment or 'all' (see sgd-diagrams reproduce --list)")
@@ -77,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
             line += "" if not problems else "  [CHECK FAILED: " + "; ".join(problems) + "]"
         print(" ".join(line.split()))
     if args.name == "all":
-        print(f"wrote {write_index(args.out, names)}")
+        print(f"wrote {write_index(args.out, names)[0]}")
     if failed:
         print("sgd-diagrams reproduce: error: " + "; ".join(failed), file=sys.stderr)
         return 1

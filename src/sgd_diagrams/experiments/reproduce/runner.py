@@ -105,21 +105,49 @@ def check_outputs(name: str, out_dir: str | Path) -> list[str]:
     return problems
 
 
+def _report(path: Path) -> dict[str, Any] | None:
+    """A NAME.json report read as untrusted data: its text fields and safe relative figure names, or None.
+
+    A file that does not parse, or whose fields have the wrong types, is skipped with a warning.
+    """
+    import warnings
+
+    try:
+        p = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        warnings.warn(f"{path} is not a readable report ({exc}); left out of index.html", RuntimeWarning, stacklevel=3)
+        return None
+    fields = ("title", "claim", "measured", "verdict", "reason")
+    figures = p.get("figures", []) if isinstance(p, dict) else None
+    if (not isinstance(p, dict) or not all(isinstance(p.get(k, ""), str) for k in fields)
+            or not isinstance(figures, list)
+            or not all(isinstance(f, str) and f.endswith(".png") and Path(f).name == f for f in figures)):
+        warnings.warn(f"{path} does not look like a reproduction report (wrong field types); left out of "
+                      "index.html", RuntimeWarning, stacklevel=3)
+        return None
+    return p
+
+
 _STYLE = ("body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;line-height:1.45}"
           "img{max-width:100%;border:1px solid #ddd}section{border-top:1px solid #ccc;padding-top:1rem}"
           ".confirmed{color:#1a7f37}.refuted{color:#b42318}.correction{color:#9a6700}"
           "td,th{padding:.2rem .6rem;text-align:left}pre{white-space:pre-wrap}")
 
 
-def write_index(out_dir: str | Path, names: list[str] | None = None) -> Path:
-    """Write ``out_dir/index.html``: every figure, claim and verdict on one page (relative paths, no assets)."""
+def write_index(out_dir: str | Path, names: list[str] | None = None) -> tuple[Path, int]:
+    """Write ``out_dir/index.html``: every figure, claim and verdict on one page (relative paths, no assets).
+
+    Returns the page's path and how many reports it holds; reports that do not parse are left out (warning).
+    """
     out = Path(out_dir)
     rows, sections = [], []
     for name in names or list(CATALOG):
         path = out / f"{name}.json"
         if not path.exists():
             continue
-        p = json.loads(path.read_text())
+        p = _report(path)
+        if p is None:
+            continue
         verdict = str(p.get("verdict", "?"))
         css = "correction" if "correction" in verdict else verdict
         e = html.escape
@@ -133,10 +161,12 @@ def write_index(out_dir: str | Path, names: list[str] | None = None) -> Path:
             f'<h3>Verdict: <span class="{css}">{e(verdict)}</span></h3><p>{e(str(p.get("reason", "")))}</p>'
             f'{figs}<p><a href="{e(name)}.md">{e(name)}.md</a> · <a href="{e(name)}.json">{e(name)}.json</a></p>'
             "</section>")
+    if not rows:
+        raise SgdDiagramsError(f"no readable reproduction reports in {out}; run sgd-diagrams reproduce all --out {out}")
     page = ("<!doctype html><html><head><meta charset='utf-8'><title>sgd-diagrams reproductions</title>"
             f"<style>{_STYLE}</style></head><body><h1>The papers' experiments, reproduced</h1>"
             "<table><tr><th>experiment</th><th>verdict</th><th>claim</th></tr>" + "".join(rows) + "</table>"
             + "".join(sections) + "</body></html>\n")
     target = out / "index.html"
     atomic_write_text(target, page)
-    return target
+    return target, len(rows)
