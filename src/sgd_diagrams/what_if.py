@@ -117,13 +117,12 @@ class WhatIf:
         src = self.source
         fig.suptitle(f"what if: order-{self.order} Taylor predictions from {src.get('samples', '?')} samples "
                      f"({src.get('name', '')}), {self.schedules[0]} …", fontsize=10)
-        fig.tight_layout()
-        p = Path(path)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        tmp = p.with_name(f".{p.name}.tmp{p.suffix}")
-        fig.savefig(tmp, dpi=110)
-        plt.close(fig)
-        tmp.replace(p)
+        from .plots import save_laid_out
+
+        try:
+            save_laid_out(fig, path)
+        finally:
+            plt.close(fig)
 
 
 def _ticks(ax, x_labels: list[str], y_labels: list[str]) -> None:

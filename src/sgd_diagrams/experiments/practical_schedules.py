@@ -293,12 +293,12 @@ def plot(result: dict[str, Any], path: str | Path) -> None:
     axes[-1].legend(fontsize=7, loc="upper left")
     fig.suptitle(f"{result['landscape']}: predictions from one measurement ({result['samples']} samples, "
                  f"R = {result['replications']}) vs simulated SGD", fontsize=10)
-    fig.tight_layout()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(path).with_name(Path(path).name + ".tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    tmp.replace(path)
+    from ..plots import save_laid_out
+
+    try:
+        save_laid_out(fig, path)
+    finally:
+        plt.close(fig)
 
 
 def _table(result: dict[str, Any]) -> str:
