@@ -38,6 +38,7 @@ from .schedules import Schedule
 from .theory.orders import check_order
 from .theory.series import Series
 from .theory.series import taylor_series as _taylor_series
+from .theory.trust import DEFAULT_RTOL, Trust, assess_trust
 
 __all__ = ["METHODS", "Prediction", "Simulation", "check_etas", "is_statistics", "load_statistics", "measure",
            "predict", "simulate", "taylor_series", "trust_region"]
@@ -46,8 +47,6 @@ METHODS = ("taylor", "resummed", "continuous", "limit")
 """Forms of :func:`predict`: the Taylor polynomial, resummed, continuous-time resummed, T → ∞ limit."""
 
 LIMIT_FAMILIES = ("epochs", "samples")
-TRUST_RATIO = 0.5
-"""The Taylor form is trusted at η when |c_d η^d| ≤ TRUST_RATIO · |c_{d−1} η^{d−1}| (and η·λ_max < 2)."""
 
 
 def check_etas(eta: Any, positive: bool = True) -> np.ndarray:
@@ -140,20 +139,103 @@ class Prediction:
     stderr: np.ndarray | None = None
     warnings: tuple[str, ...] = ()
     details: dict[str, Any] = field(default_factory=dict)
-    trusted: np.ndarray | None = None  # Taylor form: False where eta is outside the series' trust region
+    trusted: np.ndarray | None = None  # Taylor form: error_estimate <= tolerance (sgd_diagrams.theory.trust)
+    error_estimate: np.ndarray | None = None  # Taylor form: estimated truncation error per eta
+    tolerance: np.ndarray | None = None  # Taylor form: what the error is held to per eta (rtol * change + 2 se)
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-able record (the CLI's ``--json`` output)."""
-        out: dict[str, Any] = {"quantity": self.quantity, "order": self.order, "form": self.form,
-                               "eta": self.eta.tolist(), "value": np.asarray(self.value).tolist()}
+        """A JSON-able record (the CLI's ``--json`` output); :meth:`from_json` reads it back."""
+        out: dict[str, Any] = {"quantity": self.quantity, "order": self.order, "method": self.method,
+                               "form": self.form, "eta": self.eta.tolist(), "value": np.asarray(self.value).tolist()}
         if self.stderr is not None:
             out["stderr"] = np.asarray(self.stderr).tolist()
         if self.trusted is not None:
             out["trusted"] = [bool(x) for x in self.trusted]
+        if self.error_estimate is not None:
+            out["error_estimate"] = [_json_float(x) for x in self.error_estimate]
+            out["tolerance"] = [_json_float(x) for x in self.tolerance]
         out.update(self.details)
         if self.warnings:
             out["warnings"] = list(self.warnings)
         return out
+
+    @classmethod
+    def from_json(cls, record: Any) -> Prediction:
+        """A :class:`Prediction` from :meth:`to_json`'s record, or the path of a ``predict --json --out`` file.
+
+        The record is untrusted data: every field is type- and shape-checked (one-line errors).
+        """
+        from .io import read_json_object
+
+        obj = read_json_object(record, "prediction") if isinstance(record, (str, Path)) else record
+        if not isinstance(obj, dict):
+            raise SgdDiagramsError(f"a prediction record must be a JSON object, got {type(obj).__name__}")
+        q, order = obj.get("quantity"), obj.get("order")
+        if q not in QUANTITY_NAMES or isinstance(order, bool) or not isinstance(order, int) or order < 0:
+            raise SgdDiagramsError("prediction record needs 'quantity' (a quantity name) and 'order' (an integer "
+                                   ">= 0); pass what Prediction.to_json() or predict --json wrote")
+        etas = check_etas(_record_numbers(obj.get("eta"), "eta"))
+        value = _record_numbers(obj.get("value"), "value", etas.size)
+        optional = {k: (None if obj.get(k) is None else _record_numbers(obj[k], k, etas.size, nullable=k != "stderr"))
+                    for k in ("stderr", "error_estimate", "tolerance")}
+        trusted = obj.get("trusted")
+        if trusted is not None:
+            if not (isinstance(trusted, list) and len(trusted) == etas.size and all(isinstance(t, bool)
+                                                                                    for t in trusted)):
+                raise SgdDiagramsError("prediction 'trusted' must be a list of true/false, one per eta")
+            trusted = np.array(trusted, dtype=bool)
+        warns = obj.get("warnings", [])
+        if not isinstance(warns, list) or not all(isinstance(w, str) for w in warns):
+            raise SgdDiagramsError("prediction 'warnings' must be a list of strings")
+        method = obj.get("method")
+        form = obj.get("form") if isinstance(obj.get("form"), str) else ""
+        if method not in METHODS:
+            method = next((m for m, word in (("limit", "infinity"), ("continuous", "continuous"),
+                                             ("resummed", "resummed")) if word in form), "taylor")
+        details = {k: v for k, v in obj.items() if k not in _RECORD_FIELDS}
+        return cls(q, order, method, form, etas, value, optional["stderr"], tuple(warns), details, trusted,
+                   optional["error_estimate"], optional["tolerance"])
+
+    def __repr__(self) -> str:
+        vals = np.asarray(self.value)
+        shown = ", ".join(f"{e:g}: {_short(v)}" + ("" if self.stderr is None else f" ± {_short(se)}")
+                          + ("" if self.trusted is None or self.trusted[i] else " (untrusted)")
+                          for i, (e, v, se) in enumerate(zip(self.eta, vals, self.stderr if self.stderr is not None
+                                                            else [None] * len(self.eta), strict=True)) if i < 6)
+        more = f", … {len(self.eta) - 6} more" if len(self.eta) > 6 else ""
+        return f"Prediction({self.quantity}, {self.form} order {self.order}; eta {{{shown}{more}}})"
+
+
+_RECORD_FIELDS = frozenset({"quantity", "order", "method", "form", "eta", "value", "stderr", "trusted",
+                            "error_estimate", "tolerance", "warnings"})
+
+
+def _record_numbers(xs: Any, name: str, n: int | None = None, nullable: bool = False) -> np.ndarray:
+    """A record's list of numbers (or of equal-length vectors), one per η; ``nullable``: null reads as ∞."""
+    if not isinstance(xs, list) or not xs or (n is not None and len(xs) != n):
+        raise SgdDiagramsError(f"prediction '{name}' must be a list with one entry per eta")
+    try:
+        arr = np.array([np.inf if (x is None and nullable) else x for x in xs], dtype=np.float64)
+    except (TypeError, ValueError):
+        raise SgdDiagramsError(f"prediction '{name}' must hold numbers (or equal-length lists of numbers)") from None
+    if arr.ndim > 2 or not np.all(np.isfinite(arr) | (nullable & np.isinf(arr))):
+        raise SgdDiagramsError(f"prediction '{name}' must hold finite numbers")
+    return arr
+
+
+def _json_float(x: Any) -> float | None:
+    x = float(x)
+    return x if np.isfinite(x) else None
+
+
+def _short(v: Any) -> str:
+    if v is None:
+        return ""
+    a = np.asarray(v, dtype=np.float64)
+    if a.ndim == 0:
+        return f"{float(a):.6g}"
+    inner = ", ".join(f"{x:.4g}" for x in a.ravel()[:4])
+    return f"[{inner}{', …' if a.size > 4 else ''}]"
 
 
 def predict(landscape: Any, schedule: Schedule, order: int, eta: Any, quantity: str | Quantity = "test-loss",
@@ -161,7 +243,8 @@ def predict(landscape: Any, schedule: Schedule, order: int, eta: Any, quantity: 
             metric: Any = None, limit: str = "epochs", cache: str | Path | None = None,
             progress: bool = False, force: bool = False, backend: str = "local",
             address: str | None = None, device: str | None = None, lr: Any = None,
-            momentum: float | None = None, krylov_dim: int | None = None, resummation: str = "auto") -> Prediction:
+            momentum: float | None = None, krylov_dim: int | None = None, resummation: str = "auto",
+            rtol: float | None = None) -> Prediction:
     """Predict E[quantity] after SGD on ``schedule`` at each learning rate in ``eta``.
 
     ``method``: ``"taylor"`` (Theorem 1's polynomial), ``"resummed"`` (linkless diagrams with propagators
@@ -179,6 +262,12 @@ def predict(landscape: Any, schedule: Schedule, order: int, eta: Any, quantity: 
     (Taylor and resummed forms; the continuous form and the limit refuse them).
     Order limits: :data:`sgd_diagrams.theory.orders.ORDER_LIMITS`.
 
+    **Trust** (Taylor form): ``error_estimate`` is the estimated truncation error per η and ``trusted`` says
+    it is at most ``tolerance`` = ``rtol`` (default :data:`~sgd_diagrams.theory.trust.DEFAULT_RTOL` = 0.1) ×
+    the predicted change from l(θ0), plus 2·stderr for estimates — decided by
+    :func:`sgd_diagrams.theory.trust.assess_trust` (tail bound from the last two non-vanishing orders, the
+    next order where cheap, and |Taylor − resummed| where the resummed form exists).
+
     **Measure once, predict everywhere**: pass a :class:`~sgd_diagrams.estimation.statistics.Statistics`
     (from :func:`measure` or :func:`load_statistics`) *in place of the landscape*: the saved diagram values
     stand in for the model, so any schedule and η are predicted without touching it, identical to
@@ -194,6 +283,7 @@ def predict(landscape: Any, schedule: Schedule, order: int, eta: Any, quantity: 
     if limit not in LIMIT_FAMILIES:
         raise SgdDiagramsError(f"limit must be one of {', '.join(LIMIT_FAMILIES)}, got {limit!r}")
     metric_m = _metric(metric, landscape)
+    rtol = _rtol(rtol)
     if is_statistics(landscape):
         given = [n for n, v in (("samples", samples), ("replications", replications), ("cache", cache))
                  if v is not None]
@@ -203,10 +293,10 @@ def predict(landscape: Any, schedule: Schedule, order: int, eta: Any, quantity: 
         if krylov_dim is not None or resummation == "matrix-free":
             raise SgdDiagramsError("statistics replay the dense resummed path from their saved tensors; drop "
                                    "krylov_dim and resummation='matrix-free' (or predict from samples=K)")
-        return _from_statistics(landscape, schedule, order, etas, q, method, metric_m, limit, force)
+        return _from_statistics(landscape, schedule, order, etas, q, method, metric_m, limit, force, rtol)
     if samples is not None:
         return _estimated(landscape, schedule, order, etas, q, method, samples, seed, replications, metric_m, cache,
-                          progress, force, backend, address, device, krylov_dim, resummation, limit)
+                          progress, force, backend, address, device, krylov_dim, resummation, limit, rtol)
     if krylov_dim is not None or resummation != "auto":
         raise SgdDiagramsError("krylov_dim and resummation apply to estimates from samples (samples=K)")
     if replications is not None:
@@ -214,7 +304,7 @@ def predict(landscape: Any, schedule: Schedule, order: int, eta: Any, quantity: 
     check_order(order, "taylor" if method == "taylor" else method)
     exact = _exact(landscape)
     details: dict[str, Any] = {}
-    trusted = None
+    trust = None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RuntimeWarning)
         if q.is_variance:
@@ -238,15 +328,61 @@ def predict(landscape: Any, schedule: Schedule, order: int, eta: Any, quantity: 
         else:
             series = _taylor_series(exact, schedule, order, q, metric=metric_m, force=force)
             values = series(etas)
-            lam = np.linalg.eigvalsh(exact.mean_derivative(2) if metric_m is None else
-                                     _sym_sqrt(metric_m) @ exact.mean_derivative(2) @ _sym_sqrt(metric_m))
-            trusted = trust_region(series.coefficients, etas, float(np.max(np.abs(lam))) if lam.size else 0.0)
-    messages = _reissue(caught, _untrusted_message(etas, trusted, "the resummed form"))
+            trust = _exact_trust(exact, schedule, series, etas, values, q, metric_m, rtol)
+    messages = _reissue(caught, _untrusted_message(etas, trust, "the resummed form"))
     values = np.asarray(values, dtype=np.float64)
     if not np.all(np.isfinite(values)):
         raise SgdDiagramsError("prediction is not finite: eta is too large for the series; use a smaller eta")
     return Prediction(q.name, order, method, _form(method, limit, details.get("horizon")), etas, values, None,
-                      messages, details, trusted)
+                      messages, details, *_trust_fields(trust))
+
+
+LOOKAHEAD_ORDER = 2
+"""Exact Taylor predictions up to this order also compute c_{D+1} for the trust estimate (cheap there)."""
+
+
+def _rtol(rtol: Any) -> float:
+    if rtol is None:
+        return DEFAULT_RTOL
+    if isinstance(rtol, bool) or not isinstance(rtol, (int, float, np.floating)) or not 0 < float(rtol) < np.inf:
+        raise SgdDiagramsError(f"rtol must be a positive number (the trusted truncation error relative to the "
+                               f"predicted change), got {rtol!r}")
+    return float(rtol)
+
+
+def _trust_fields(trust: Trust | None) -> tuple[Any, Any, Any]:
+    return (None, None, None) if trust is None else (trust.trusted, trust.error, trust.tolerance)
+
+
+def _exact_trust(exact: Any, schedule: Schedule, series: Series, etas: np.ndarray, values: np.ndarray, q: Quantity,
+                 metric_m: np.ndarray | None, rtol: float) -> Trust:
+    """:func:`assess_trust` of an exact Taylor prediction: look-ahead order, resummed witness, curvature."""
+    from .theory.resummation import resummed_prediction
+
+    hessian = exact.mean_derivative(2)
+    if metric_m is not None:
+        hessian = _sym_sqrt(metric_m) @ hessian @ _sym_sqrt(metric_m)
+    lam = np.linalg.eigvalsh(np.atleast_2d(hessian))
+    lambda_max = float(np.max(np.abs(lam))) if lam.size else 0.0
+    lookahead = resummed = None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # the witnesses' own cautions are not this prediction's
+        if series.order <= LOOKAHEAD_ORDER:
+            try:
+                lookahead = _taylor_series(exact, schedule, series.order + 1, q, metric=metric_m).coefficients[-1]
+            except SgdDiagramsError:
+                lookahead = None
+        resummed = np.full(np.shape(values), np.nan)
+        m_max = float(np.max(schedule.lr_multipliers(), initial=1.0))
+        inside = etas * m_max * lambda_max < 2.0
+        if np.any(inside):
+            try:
+                resummed[inside] = resummed_prediction(exact, schedule, series.order, etas[inside], q.name,
+                                                       metric=metric_m).value
+            except (SgdDiagramsError, ValueError, np.linalg.LinAlgError):
+                pass
+    return assess_trust(series.coefficients, etas, values, lookahead=lookahead, resummed=resummed,
+                        lambda_max=lambda_max, schedule=schedule, rtol=rtol)
 
 
 def _reissue(caught: list, extra: tuple[str, ...], stacklevel: int = 3) -> tuple[str, ...]:
@@ -266,29 +402,25 @@ def _sym_sqrt(m: np.ndarray) -> np.ndarray:
     return (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T
 
 
-def trust_region(coefficients: Sequence[Any], etas: np.ndarray, curvature: float) -> np.ndarray:
-    """Where the Taylor polynomial Σ_k c_k η^k can be trusted, per η.
+def trust_region(coefficients: Sequence[Any], etas: np.ndarray, curvature: float, value: Any = None,
+                 stderr: Any = None, rtol: float | None = None) -> np.ndarray:
+    """Where the Taylor polynomial Σ_k c_k η^k can be trusted, per η (:func:`~sgd_diagrams.theory.trust.assess_trust`).
 
-    Untrusted when descent itself diverges (η·max|λ(H)| ≥ 2), or when the series is not visibly converging:
-    the highest-order term c_d η^d (d ≥ 2) is more than :data:`TRUST_RATIO` times the size of the term before.
+    ``curvature``: λ_max (descent diverges beyond η·λ_max = 2); ``value``: the prediction (default the polynomial).
     """
-    etas = np.asarray(etas, dtype=np.float64)
-    ok = etas * curvature < 2.0
-    d = len(coefficients) - 1
-    if d >= 2:
-        last = np.array([np.linalg.norm(np.asarray(coefficients[d], dtype=np.float64)) * e**d for e in etas])
-        prev = np.array([np.linalg.norm(np.asarray(coefficients[d - 1], dtype=np.float64)) * e ** (d - 1)
-                         for e in etas])
-        ok &= ~(last > TRUST_RATIO * prev + 1e-12 * (1.0 + prev))
-    return ok
+    etas = np.atleast_1d(np.asarray(etas, dtype=np.float64))
+    if value is None:
+        value = Series("", len(coefficients) - 1, list(coefficients))(etas)
+    return assess_trust(coefficients, etas, value, stderr=stderr, lambda_max=curvature, rtol=rtol).trusted
 
 
-def _untrusted_message(etas: np.ndarray, trusted: np.ndarray | None, remedy: str) -> tuple[str, ...]:
-    if trusted is None or bool(np.all(trusted)):
+def _untrusted_message(etas: np.ndarray, trust: Trust | None, remedy: str) -> tuple[str, ...]:
+    if trust is None or bool(np.all(trust.trusted)):
         return ()
-    bad = [f"{e:g}" for e, ok in zip(etas, trusted, strict=True) if not ok]
-    return (f"eta {', '.join(bad)} is outside the Taylor series' trust region (the last order is over half the one "
-            f"before, or eta*lambda_max >= 2): the polynomial is not reliable there; use a smaller eta or {remedy}",)
+    bad = [f"{e:g}" for e, ok in zip(etas, trust.trusted, strict=True) if not ok]
+    return (f"eta {', '.join(bad)} is outside the Taylor series' trust region (estimated truncation error above "
+            f"{trust.rtol:g} x the predicted change, or eta*lambda_max >= 2(1+beta)): the polynomial is not reliable "
+            f"there; use a smaller eta or {remedy}",)
 
 
 def _form(method: str, limit: str, horizon: int | None = None, estimated: bool = False) -> str:
@@ -313,7 +445,7 @@ def _check_sampling(samples, seed, replications) -> None:
 
 def _estimated(landscape, schedule, order, etas, q, method, samples, seed, replications, metric, cache,
                progress, force=False, backend="local", address=None, device=None, krylov_dim=None,
-               resummation="auto", limit="epochs") -> Prediction:
+               resummation="auto", limit="epochs", rtol=DEFAULT_RTOL) -> Prediction:
     from .estimation.predictions import estimated_prediction
 
     if method not in ("taylor", "resummed", "limit") or q.is_variance:
@@ -331,10 +463,11 @@ def _estimated(landscape, schedule, order, etas, q, method, samples, seed, repli
                                     address=address, krylov_dim=krylov_dim, resummation=resummation,
                                     limit=limit if method == "limit" else None)
     return _estimated_result(pred, etas, q, method, int(samples), int(seed), caught, limit,
-                             getattr(landscape, "pretraining", None))
+                             getattr(landscape, "pretraining", None), schedule=schedule, rtol=rtol)
 
 
-def _from_statistics(stats, schedule, order, etas, q, method, metric, limit="epochs", force=False) -> Prediction:
+def _from_statistics(stats, schedule, order, etas, q, method, metric, limit="epochs", force=False,
+                     rtol=DEFAULT_RTOL) -> Prediction:
     """:func:`_estimated` with the diagram values read from saved statistics (same theory, same numbers)."""
     from .estimation.statistics import statistics_prediction
 
@@ -345,17 +478,20 @@ def _from_statistics(stats, schedule, order, etas, q, method, metric, limit="epo
         warnings.simplefilter("always", RuntimeWarning)
         pred = statistics_prediction(stats, schedule, order, etas, q, resum=method == "resummed", metric=metric,
                                      limit=limit if method == "limit" else None, force=force)
-    return _estimated_result(pred, etas, q, method, stats.samples, stats.seed, caught, limit)
+    return _estimated_result(pred, etas, q, method, stats.samples, stats.seed, caught, limit, schedule=schedule,
+                             rtol=rtol, lambda_max=None if metric is not None else stats.lambda_max)
 
 
 def _estimated_result(pred, etas, q, method, samples: int, seed: int, caught: list, limit: str = "epochs",
-                      pretraining: dict | None = None) -> Prediction:
-    """The :class:`Prediction` of an estimated prediction: trust region, warnings, details."""
-    trusted = None
+                      pretraining: dict | None = None, *, schedule: Schedule | None = None,
+                      rtol: float = DEFAULT_RTOL, lambda_max: float | None = None) -> Prediction:
+    """The :class:`Prediction` of an estimated prediction: trust, warnings, details."""
+    trust = None
     if pred.coefficients is not None:
-        trusted = trust_region(pred.coefficients, etas, 0.0)
+        trust = assess_trust(pred.coefficients, etas, pred.value, stderr=pred.stderr, lambda_max=lambda_max,
+                             schedule=schedule, rtol=rtol)
     # frames: _reissue, _estimated_result, _estimated / _from_statistics, predict, the user
-    messages = _reissue(caught, _untrusted_message(etas, trusted, "a lower order"), stacklevel=5)
+    messages = _reissue(caught, _untrusted_message(etas, trust, "more samples or a smaller eta"), stacklevel=5)
     if not (np.all(np.isfinite(pred.value)) and np.all(np.isfinite(pred.stderr))):
         raise SgdDiagramsError("prediction is not finite: eta is too large for the series; use a smaller eta")
     plan = pred.plan
@@ -366,7 +502,7 @@ def _estimated_result(pred, etas, q, method, samples: int, seed: int, caught: li
         details["pretraining"] = dict(pretraining)
     return Prediction(q.name, pred.order, method, _form(method, limit, details.get("horizon"), estimated=True), etas,
                       pred.value,
-                      pred.stderr, messages, details, trusted)
+                      pred.stderr, messages, details, *_trust_fields(trust))
 
 
 def is_statistics(obj: Any) -> bool:

@@ -13,7 +13,7 @@ import numpy as np
 
 from .errors import SgdDiagramsError
 
-__all__ = ["LineProgress", "atomic_write_text", "dumps", "emit", "progress_bar", "to_jsonable"]
+__all__ = ["LineProgress", "atomic_write_text", "dumps", "emit", "progress_bar", "read_json_object", "to_jsonable"]
 
 
 def to_jsonable(obj: Any) -> Any:
@@ -35,6 +35,28 @@ def dumps(obj: Any, indent: int | None = 2) -> str:
         return json.dumps(to_jsonable(obj), indent=indent, allow_nan=False)
     except ValueError:
         raise SgdDiagramsError("result contains NaN or infinity; reduce eta or check the landscape") from None
+
+
+def read_json_object(source: str | Path, what: str) -> dict[str, Any]:
+    """The JSON object in file ``source`` (``what`` names it in errors), read as untrusted data: one-line errors."""
+    path = Path(source)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise SgdDiagramsError(f"cannot read {what} file {path}: {exc.strerror}; check the path") from None
+    except UnicodeDecodeError:
+        raise SgdDiagramsError(f"{what} file {path} is not text; pass a JSON file written by sgd-diagrams") from None
+    try:
+        obj = json.loads(text, parse_constant=lambda c: float("nan"))
+    except json.JSONDecodeError as exc:
+        raise SgdDiagramsError(f"{what} file {path} is not valid JSON ({exc.msg} at line {exc.lineno}); "
+                               "pass the file written by sgd-diagrams") from None
+    except RecursionError:
+        raise SgdDiagramsError(f"{what} file {path} is nested too deeply; pass the file written by sgd-diagrams") \
+            from None
+    if not isinstance(obj, dict):
+        raise SgdDiagramsError(f"{what} file {path} must hold a JSON object, got {type(obj).__name__}")
+    return obj
 
 
 def atomic_write(path: str | Path, write: Callable[[BinaryIO], None]) -> None:

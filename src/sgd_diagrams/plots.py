@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from .errors import SgdDiagramsError
-from .io import atomic_write
+from .io import atomic_write, read_json_object
 
 __all__ = ["Curve", "SimulatedSweep", "draw_sweep", "load_prediction", "load_simulation", "new_figure",
            "save_figure", "save_laid_out", "theory_vs_simulation"]
@@ -58,24 +58,7 @@ class SimulatedSweep:
 def _read_json(source: str | Path | Mapping[str, Any], what: str) -> dict[str, Any]:
     if isinstance(source, Mapping):
         return dict(source)
-    path = Path(source)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise SgdDiagramsError(f"cannot read {what} file {path}: {exc.strerror}; check the path") from None
-    except UnicodeDecodeError:
-        raise SgdDiagramsError(f"{what} file {path} is not text; pass a JSON file written by sgd-diagrams") from None
-    try:
-        obj = json.loads(text, parse_constant=lambda c: float("nan"))
-    except json.JSONDecodeError as exc:
-        raise SgdDiagramsError(f"{what} file {path} is not valid JSON ({exc.msg} at line {exc.lineno}); "
-                               "pass the file written by sgd-diagrams") from None
-    except RecursionError:
-        raise SgdDiagramsError(f"{what} file {path} is nested too deeply; pass the file written by sgd-diagrams") \
-            from None
-    if not isinstance(obj, dict):
-        raise SgdDiagramsError(f"{what} file {path} must hold a JSON object, got {type(obj).__name__}")
-    return obj
+    return read_json_object(source, what)
 
 
 def _number(x: Any, where: str, allow_none: bool = False) -> float | None:

@@ -5,18 +5,12 @@ and one more choice — batch size B at fixed epochs, epochs E, or heavy-ball mo
 Taylor prediction of Theorem 1 from the saved diagram values (seed 001 §"Main result", App. C.6), with the
 standard error of its replications.  Each row of the grid is one schedule; the η axis is evaluated at once.
 
-A cell is **trusted** when all of these hold:
+A cell is **trusted** exactly when ``sd.predict(stats, schedule_row, order, eta, quantity).trusted`` is: the
+one rule of :func:`sgd_diagrams.theory.trust.assess_trust` (estimated truncation error ≤ ``rtol`` × the
+predicted change + 2·stderr; descent diverging at η·m·λ_max ≥ 2(1 + β) where the statistics know λ_max).
 
-* the Taylor form's own test (:func:`sgd_diagrams.api.trust_region`, ``Prediction.trusted``): the last
-  order is at most half the one before;
-* η·m·λ_max < 2(1 + β) where the statistics know λ_max (the largest |eigenvalue| of the estimated mean
-  Hessian, dense path), m is the schedule's largest per-step learning-rate multiplier (1 without one) and
-  β its momentum: beyond it descent itself diverges on the quadratic part of the loss;
-* consecutive orders agree within their error bars: |P_D − P_{D−1}| ≤ Z·√(se_D² + se_{D−1}²) with
-  Z = :data:`AGREEMENT_Z`, i.e. the truncation, judged by the last order's size, is within the statistical
-  error the cell reports.
-
-The value of each cell is exactly ``sd.predict(stats, schedule_row, order, eta, quantity)`` (tested).
+The value and the flag of each cell are exactly ``sd.predict(stats, schedule_row, order, eta, quantity)``'s
+(tested).
 """
 
 from __future__ import annotations
@@ -32,18 +26,17 @@ import numpy as np
 
 from .api import check_etas, is_statistics, predict
 from .errors import SgdDiagramsError
+from .theory.trust import DEFAULT_RTOL
 from .io import atomic_write_text, dumps
 from .limits import MAX_WHATIF_CELLS, check_work
 from .schedules import Schedule, sgd, sgd_reshuffled
 from .schedules.grid import is_shuffle_average
 
-__all__ = ["AGREEMENT_Z", "AXES", "WhatIf", "parse_axis_values", "vary_schedule", "whatif", "whatif_seconds"]
+__all__ = ["AXES", "WhatIf", "parse_axis_values", "vary_schedule", "whatif", "whatif_seconds"]
 
 AXES = ("batch", "epochs", "momentum")
 """The second axis of a what-if grid: batch size B (epochs fixed), epochs E, or momentum β."""
 AXIS_SYMBOLS = {"batch": "B", "epochs": "E", "momentum": "β"}
-AGREEMENT_Z = 2.0
-"""Orders D and D−1 agree when they differ by at most this many combined standard errors."""
 MAX_AXIS_VALUES = 1000
 
 
@@ -61,6 +54,7 @@ class WhatIf:
     schedules: tuple[str, ...]
     lambda_max: float | None
     source: dict[str, Any] = field(default_factory=dict)
+    rtol: float = DEFAULT_RTOL
 
     @property
     def quantities(self) -> tuple[str, ...]:
@@ -71,7 +65,7 @@ class WhatIf:
         return {"axis": self.axis, "eta": self.eta.tolist(), "values": self.values.tolist(), "order": self.order,
                 "quantities": {q: {"value": self.value[q].tolist(), "stderr": self.stderr[q].tolist(),
                                    "trusted": self.trusted[q].astype(bool).tolist()} for q in self.quantities},
-                "schedules": list(self.schedules), "lambda_max": self.lambda_max, "agreement_z": AGREEMENT_Z,
+                "schedules": list(self.schedules), "lambda_max": self.lambda_max, "rtol": self.rtol,
                 "statistics": self.source}
 
     def save_json(self, path: str | Path) -> None:
@@ -203,13 +197,6 @@ def vary_schedule(base: Schedule, axis: str, value: float) -> Schedule:
     return out
 
 
-def _multiplier(schedule: Schedule) -> float:
-    lr = schedule.lr
-    if lr is None or not len(lr):
-        return 1.0
-    return float(np.max(np.abs(np.asarray(lr, dtype=np.float64))))
-
-
 def whatif_seconds(stats, schedules: Sequence[Schedule], order: int, quantities: Sequence[str]) -> float:
     """Estimated seconds of a what-if grid: per row and quantity, 2 orders × R replications of one series.
 
@@ -234,7 +221,7 @@ def whatif_seconds(stats, schedules: Sequence[Schedule], order: int, quantities:
 def whatif(stats, base: Schedule, order: int, eta: Any, axis: str, values: Sequence[float], *,
            quantities: Sequence[str] = ("test-loss", "gen-gap"),
            make_schedule: Callable[[float], Schedule] | None = None, force: bool = False,
-           progress: bool = False) -> WhatIf:
+           progress: bool = False, rtol: float | None = None) -> WhatIf:
     """Map E[quantity] ± stderr over ``values`` (rows: B, E or β per ``axis``) × ``eta`` (columns).
 
     ``stats``: saved diagram values (:func:`sgd_diagrams.measure` / :func:`sgd_diagrams.load_statistics`).
@@ -277,17 +264,10 @@ def whatif(stats, base: Schedule, order: int, eta: Any, axis: str, values: Seque
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # untrusted cells are shaded, not warned about one by one
         for i, schedule in enumerate(schedules):
-            beta = float(schedule.momentum)
             for q in quantities:
-                p = predict(stats, schedule, order, etas, q)
+                p = predict(stats, schedule, order, etas, q, rtol=rtol)
                 value[q][i], stderr[q][i] = p.value, p.stderr
-                ok = np.ones(etas.size, dtype=bool) if p.trusted is None else np.asarray(p.trusted, dtype=bool)
-                if order >= 1:
-                    prev = predict(stats, schedule, order - 1, etas, q)
-                    ok &= np.abs(p.value - prev.value) <= AGREEMENT_Z * np.hypot(p.stderr, prev.stderr)
-                if stats.lambda_max is not None:
-                    ok &= etas * _multiplier(schedule) * stats.lambda_max < 2.0 * (1.0 + beta)
-                trusted[q][i] = ok
+                trusted[q][i] = np.ones(etas.size, dtype=bool) if p.trusted is None else p.trusted
             if bar is not None:
                 bar.update(1)
     if bar is not None:
@@ -295,4 +275,4 @@ def whatif(stats, base: Schedule, order: int, eta: Any, axis: str, values: Seque
     source = {"name": stats.name, "spec": stats.landscape.get("spec"), "samples": stats.samples, "seed": stats.seed,
               "replications": stats.replications, "order": stats.order, "estimator": stats.method}
     return WhatIf(axis, etas, vals, order, value, stderr, trusted, tuple(repr(s) for s in schedules),
-                  stats.lambda_max, source)
+                  stats.lambda_max, source, DEFAULT_RTOL if rtol is None else float(rtol))
