@@ -12,7 +12,6 @@ Both files are read as untrusted input: anything malformed is a one-line :class:
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass

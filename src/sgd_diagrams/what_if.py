@@ -26,11 +26,11 @@ import numpy as np
 
 from .api import check_etas, is_statistics, predict
 from .errors import SgdDiagramsError
-from .theory.trust import DEFAULT_RTOL
 from .io import atomic_write_text, dumps
 from .limits import MAX_WHATIF_CELLS, check_work
 from .schedules import Schedule, sgd, sgd_reshuffled
 from .schedules.grid import is_shuffle_average
+from .theory.trust import DEFAULT_RTOL
 
 __all__ = ["AXES", "WhatIf", "parse_axis_values", "vary_schedule", "whatif", "whatif_seconds"]
 
