@@ -21,6 +21,7 @@ first use (``pip install -c constraints.txt 'sgd-diagrams[torch]'``).
 from typing import Any
 
 from .api import METHODS, Prediction, Simulation, load_statistics, measure, predict, simulate, taylor_series
+from .comparison import Comparison, compare
 from .diagrams import QUANTITY_NAMES, Diagram, Quantity, enumerate_diagrams, parse, quantity
 from .errors import SgdDiagramsError
 from .landscapes import (
@@ -39,6 +40,7 @@ from .theory.orders import ORDER_LIMITS
 
 __version__ = "0.1.0"
 __all__ = [
+    "Comparison",
     "Diagram",
     "ExactLandscape",
     "FiniteLandscape",
@@ -57,6 +59,7 @@ __all__ = [
     "__version__",
     "as_exact",
     "as_sampled",
+    "compare",
     "enumerate_diagrams",
     "from_batches",
     "gd",

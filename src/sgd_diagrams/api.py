@@ -93,11 +93,24 @@ def taylor_series(landscape: Any, schedule: Schedule, order: int, quantity: str 
 
 
 def _with_lr_momentum(schedule: Schedule, lr: Any, momentum: float | None) -> Schedule:
-    """``schedule`` with ``lr`` multipliers (list or spec string) and momentum β applied, when given."""
+    """``schedule`` with ``lr`` multipliers (list or spec string) and heavy-ball β applied, when given.
+
+    The same meaning in every verb (``taylor_series``, ``predict``, ``simulate``, ``measure``'s callers):
+    a keyword that contradicts what the schedule already carries is refused rather than silently winning.
+    """
     if lr is not None:
-        schedule = schedule.with_lr(lr)
+        new = schedule.with_lr(lr)
+        if schedule.lr is not None and new.lr != schedule.lr:
+            raise SgdDiagramsError("the schedule already carries lr multipliers; give lr= or schedule.with_lr(...), "
+                                   "not both")
+        schedule = new
     if momentum is not None:
-        schedule = schedule.with_momentum(momentum)
+        if isinstance(momentum, bool) or not isinstance(momentum, (int, float, np.floating)):
+            raise SgdDiagramsError(f"momentum must be a number in [0, 1) (heavy-ball beta), got {momentum!r}")
+        if schedule.momentum > 0 and float(momentum) != schedule.momentum:
+            raise SgdDiagramsError(f"the schedule already carries momentum {schedule.momentum:g}; momentum="
+                                   f"{float(momentum):g} contradicts it (drop one)")
+        schedule = schedule.with_momentum(float(momentum))
     return schedule
 
 
@@ -566,6 +579,66 @@ class Simulation:
     trials: int
     seed: int
     summaries: list[dict[str, Any]]
+    meta: dict[str, Any] = field(default_factory=dict)  # landscape, dim, N, T, lr/momentum of the run
+
+    def to_json(self) -> dict[str, Any]:
+        """The one JSON shape of ``sgd-diagrams simulate``: ``{"eta": [...], "sweep": [{"optimizers": {name:
+        {metric: summary}}, "differences": {...}} per η], "meta": {...}}``; :meth:`from_json` reads it back."""
+        from .io import to_jsonable
+
+        meta = {**self.meta, "eta": self.eta.tolist(), "trials": self.trials, "seed": self.seed,
+                "optimizers": list(self.optimizers)}
+        sweep = [{"optimizers": s["optimizers"], "differences": s.get("differences", {})} for s in self.summaries]
+        return to_jsonable({"eta": self.eta.tolist(), "sweep": sweep, "meta": meta})
+
+    @classmethod
+    def from_json(cls, record: Any) -> Simulation:
+        """A :class:`Simulation` from :meth:`to_json`'s record or a ``simulate --json``/``--out`` file (a path).
+
+        Reads every shape ``simulate`` has written: the ``--out`` file, one η or a sweep, one optimizer or several.
+        """
+        from .io import read_json_object
+
+        obj = read_json_object(record, "simulation") if isinstance(record, (str, Path)) else record
+        if isinstance(obj, dict) and ("result" in obj or "chunks" in obj):
+            if obj.get("complete") is not True or not isinstance(obj.get("result"), dict):
+                raise SgdDiagramsError("simulation file is unfinished (a killed run); rerun the same simulate command "
+                                       "to finish it")
+            obj = obj["result"]
+        if not isinstance(obj, dict) or not isinstance(obj.get("meta"), dict):
+            raise SgdDiagramsError("a simulation record must be a JSON object with 'meta'; pass what "
+                                   "Simulation.to_json() or sgd-diagrams simulate wrote")
+        meta = dict(obj["meta"])
+        if "sweep" in obj:
+            etas, blocks = check_etas(obj.get("eta")), obj["sweep"]
+        else:
+            etas, blocks = check_etas(meta.get("eta")), [{k: v for k, v in obj.items() if k != "meta"}]
+        if not isinstance(blocks, list) or len(blocks) != etas.size or not all(isinstance(b, dict) for b in blocks):
+            raise SgdDiagramsError("simulation 'sweep' must hold one object per eta")
+        names = meta.get("optimizers")
+        if not (isinstance(names, list) and names and all(isinstance(n, str) for n in names)):
+            raise SgdDiagramsError("simulation meta 'optimizers' must be a non-empty list of names")
+        summaries = []
+        for block in blocks:
+            if "optimizers" not in block:  # the old one-optimizer shape: the metrics at top level
+                block = {"optimizers": {names[0]: block}, "differences": {}}
+            if not isinstance(block.get("optimizers"), dict) or not isinstance(block.get("differences", {}), dict):
+                raise SgdDiagramsError("simulation 'optimizers' and 'differences' must be objects")
+            summaries.append({"optimizers": block["optimizers"], "differences": block.get("differences", {})})
+        trials, seed = meta.pop("trials", 0), meta.pop("seed", 0)
+        for key in ("eta", "optimizers"):
+            meta.pop(key, None)
+        return cls(etas, list(names), trials, seed, summaries, meta)
+
+    def __repr__(self) -> str:
+        head = f"Simulation({', '.join(self.optimizers)}; {self.trials} trials, seed {self.seed}"
+        try:
+            mean, sem = self.mean("test-loss"), self.sem("test-loss")
+        except (SgdDiagramsError, TypeError, ValueError):
+            return head + f"; eta {', '.join(f'{e:g}' for e in self.eta[:6])})"
+        shown = ", ".join(f"{e:g}: {m:.6g} ± {se:.2g}" for e, m, se in zip(self.eta[:6], mean, sem, strict=False))
+        more = f", … {self.eta.size - 6} more" if self.eta.size > 6 else ""
+        return f"{head}; {self.optimizers[0]} test-loss {{{shown}{more}}})"
 
     def _pick(self, metric: str, optimizer: str | None, key: str) -> np.ndarray:
         name = optimizer or self.optimizers[0]
@@ -586,7 +659,7 @@ class Simulation:
 
 def simulate(landscape: Any, schedule: Schedule, optimizers: Sequence[str] = ("sgd",), eta: Any = 0.01,
              trials: int = 1000, seed: int = 0, *, chunk: int = 1000, record_steps: Sequence[int] = (),
-             eval_chunk: int = 64, momentum: float = 0.9, substeps: int = 16, sde_noise: str = "varying",
+             eval_chunk: int = 64, momentum: float | None = None, substeps: int = 16, sde_noise: str = "varying",
              stic_weight: float = 1.0, gdc_coefficient: float | None = None, progress: bool = False,
              completed: dict[tuple[int, int], Any] | None = None,
              on_chunk: Callable[[int, int, Any], None] | None = None, force: bool = False,
@@ -605,18 +678,19 @@ def simulate(landscape: Any, schedule: Schedule, optimizers: Sequence[str] = ("s
     summary says how much).  ``device``: ``"auto"`` (a GPU when visible), ``"cpu"`` or ``"cuda[:N]"``; the
     training sets and noise are drawn on the CPU from the same seeds on every device.
 
-    ``lr``: per-step multipliers (list or spec, see :func:`taylor_series`).  Heavy-ball momentum of the
-    schedule (``schedule.with_momentum(beta)``) makes sgd and gd heavy-ball descents; ``momentum`` here is
-    the β of the ``momentum`` optimizer, which uses the schedule's β instead when the schedule has one.
+    ``lr``: per-step multipliers (list or spec) and ``momentum``: heavy-ball β — as in :func:`predict`,
+    shorthand for ``schedule.with_lr(lr).with_momentum(momentum)`` (a β contradicting the schedule's is
+    refused): sgd and gd become heavy-ball descents, and the ``momentum`` optimizer uses that β (0.9 when
+    neither gives one).
     """
     from .optimizers import make_optimizer
     from .optimizers.trials import simulate as simulate_trials
 
     etas = check_etas(eta)
-    schedule = _with_lr_momentum(_check_schedule(schedule), lr, None)
+    schedule = _with_lr_momentum(_check_schedule(schedule), lr, momentum)
     if isinstance(optimizers, str):
         optimizers = [optimizers]
-    built = [make_optimizer(str(n), momentum=momentum, substeps=substeps, sde_noise=sde_noise,
+    built = [make_optimizer(str(n), substeps=substeps, sde_noise=sde_noise,
                             stic_weight=stic_weight, gdc_coefficient=gdc_coefficient) for n in optimizers]
     land = _sampled(landscape, device)
     done = completed or {}
@@ -629,4 +703,9 @@ def simulate(landscape: Any, schedule: Schedule, optimizers: Sequence[str] = ("s
                                  on_chunk=hook, progress=progress, force=force, backend=backend, address=address,
                                  eval_size=eval_size)
         summaries.append(result.summary())
-    return Simulation(etas, [o.name for o in built], trials, seed, summaries)
+    meta = {"landscape": land.name, "dim": land.dim, "N": schedule.N, "T": schedule.T}
+    if schedule.lr is not None:
+        meta["lr"] = list(schedule.lr)
+    if schedule.momentum:
+        meta["momentum"] = schedule.momentum
+    return Simulation(etas, [o.name for o in built], trials, seed, summaries, meta)

@@ -39,6 +39,7 @@ class Curve:
     stderr: np.ndarray | None = None
     color: str | None = None
     style: str = "-"
+    trusted: np.ndarray | None = None  # Taylor form: False where the prediction is outside its trust region
 
 
 @dataclass(frozen=True)
@@ -54,9 +55,14 @@ class SimulatedSweep:
     color: str | None = None
 
 
-def _read_json(source: str | Path | Mapping[str, Any], what: str) -> dict[str, Any]:
+def _read_json(source: Any, what: str) -> dict[str, Any]:
+    if hasattr(source, "to_json") and not isinstance(source, (str, Path, Mapping)):  # a Prediction / Simulation
+        source = source.to_json()
     if isinstance(source, Mapping):
         return dict(source)
+    if not isinstance(source, (str, Path)):
+        raise SgdDiagramsError(f"{what} must be a {what.capitalize()} object, its to_json() record or a file path, "
+                               f"got {type(source).__name__}")
     return read_json_object(source, what)
 
 
@@ -113,7 +119,12 @@ def load_prediction(source: str | Path | Mapping[str, Any], coordinate: int | No
         form = obj.get("form") if isinstance(obj.get("form"), str) else "prediction"
         order = obj.get("order")
         label = f"{form[:60]} order {order}" if isinstance(order, int) and not isinstance(order, bool) else form[:60]
-    return quantity, Curve(label, eta, value, stderr)
+    trusted = obj.get("trusted")
+    if trusted is not None:
+        if not (isinstance(trusted, list) and len(trusted) == len(eta) and all(isinstance(t, bool) for t in trusted)):
+            raise SgdDiagramsError("prediction 'trusted' must be a list of true/false, one per eta")
+        trusted = np.array(trusted, dtype=bool)
+    return quantity, Curve(label, eta, value, stderr, trusted=trusted)
 
 
 def _stat(block: Any, metric: str, where: str, coordinate: int | None) -> tuple[float, float, float] | None:
@@ -226,12 +237,18 @@ def draw_sweep(ax: Any, simulations: Sequence[SimulatedSweep], curves: Sequence[
     etas = np.concatenate([s.eta for s in simulations] + [c.eta for c in curves])
     if logx is None:
         logx = bool(etas.size and etas.min() > 0 and etas.max() / etas.min() > 20)
+    marked = False
     for c in curves:
         order = np.argsort(c.eta)
         line, = ax.plot(c.eta[order], c.value[order], c.style, lw=1.6, label=c.label, color=c.color)
         if c.stderr is not None:
             ax.fill_between(c.eta[order], (c.value - 1.96 * c.stderr)[order], (c.value + 1.96 * c.stderr)[order],
                             color=line.get_color(), alpha=0.2)
+        if c.trusted is not None and not np.all(c.trusted):
+            bad = ~np.asarray(c.trusted, dtype=bool)
+            ax.plot(c.eta[bad], c.value[bad], "x", ms=7, mew=1.6, color=line.get_color(), zorder=6,
+                    label=None if marked else "x: outside the trust region")
+            marked = True
     markers = "osD^v"
     for k, s in enumerate(simulations):
         ax.errorbar(s.eta, s.mean, yerr=[s.mean - s.low, s.high - s.mean], fmt=markers[k % len(markers)],
@@ -255,18 +272,25 @@ def draw_sweep(ax: Any, simulations: Sequence[SimulatedSweep], curves: Sequence[
     ax.legend(fontsize=7)
 
 
-def theory_vs_simulation(predictions: Sequence[str | Path | Mapping[str, Any]] | str | Path | Mapping[str, Any],
-                         simulation: str | Path | Mapping[str, Any], out_png: str | Path, *,
-                         optimizer: str | None = None, metric: str | None = None, coordinate: int | None = None,
-                         title: str | None = None, logx: bool | None = None) -> Path:
-    """Render simulate + predict results as theory bands vs simulation CIs over η; returns the PNG's path.
+def theory_vs_simulation(predictions: Any, simulation: Any, out_png: str | Path | None = None, *,
+                         out: str | Path | None = None, optimizer: str | None = None, metric: str | None = None,
+                         coordinate: int | None = None, title: str | None = None, logx: bool | None = None) -> Path:
+    """Render predictions beside a simulation as theory bands vs simulation CIs over η; returns the PNG's path.
 
-    ``predictions``: one or more ``predict --json`` records (paths or dicts), all of one quantity;
-    ``simulation``: a ``simulate`` result (path or dict, an η sweep or one η); ``optimizer`` picks one of the
-    simulation's optimizers or paired differences (default its first); ``metric`` defaults to the
-    predictions' quantity; ``coordinate`` picks a displacement coordinate.
+    ``predictions``: one or more :class:`~sgd_diagrams.Prediction` objects, their ``to_json()`` records or
+    ``predict --json --out`` files, all of one quantity; ``simulation``: a :class:`~sgd_diagrams.Simulation`,
+    its ``to_json()`` record or a ``simulate`` result file (any shape it has written); ``out`` (or the third
+    positional argument): the PNG.  ``optimizer`` picks one of the simulation's optimizers or paired
+    differences (default its first); ``metric`` defaults to the predictions' quantity; ``coordinate`` picks
+    a displacement coordinate.  Taylor points outside their trust region are marked with an x.
     """
-    if isinstance(predictions, (str, Path, Mapping)):
+    if out_png is not None and out is not None and Path(out_png) != Path(out):
+        raise SgdDiagramsError("give the figure's path once (out=...)")
+    out_png = out if out is not None else out_png
+    if out_png is None:
+        raise SgdDiagramsError("say where to write the figure: theory_vs_simulation(prediction, simulation, "
+                               "out='fig.png')")
+    if isinstance(predictions, (str, Path, Mapping)) or hasattr(predictions, "to_json"):
         predictions = [predictions]
     if not predictions:
         raise SgdDiagramsError("give at least one prediction file (predict --json --out P.json)")

@@ -8,12 +8,12 @@ Usage::
         [--dtype float64] [--lr-schedule SPEC] [--momentum BETA] [--substeps 16] [--sde-noise varying|frozen]
         [--stic-weight 1.0] [--gdc-coefficient K] [--json] [--out R.json] [--quiet]
 
-With one η and one optimizer the JSON is ``{"test-loss": {"mean", "sem", "ci95", "n", "nonfinite"},
-"train-loss": ..., "gen-gap": ..., "displacement": {"mean": [per coordinate], ...}, ["accuracy": ...],
-"at_steps": {step: {...}}, "meta": {...}}`` at the last step; with several optimizers, ``{"optimizers":
-{name: that}, "differences": {"b - a": that}, "meta": ...}`` where differences are paired (same training
-sets).  With several η: ``{"eta": [...], "sweep": [that, per η], "meta": ...}`` — the same training sets
-at every η.  ``--out`` writes the result atomically and saves every finished chunk; a rerun with the same
+The JSON has one shape for every run (:meth:`sgd_diagrams.Simulation.to_json`): ``{"eta": [...], "sweep":
+[{"optimizers": {name: {"test-loss": {"mean", "sem", "ci95", "n", "nonfinite"}, "train-loss": ...,
+"gen-gap": ..., "displacement": {"mean": [per coordinate], ...}, ["accuracy": ...], "at_steps": {step:
+{...}}}}, "differences": {"b - a": ...}} per η], "meta": {...}}`` at the last step — one η and one
+optimizer included; differences are paired (same training sets, the same at every η).  Readers
+(``plot``, :meth:`~sgd_diagrams.Simulation.from_json`) also accept the shapes of earlier versions.  ``--out`` writes the result atomically and saves every finished chunk; a rerun with the same
 arguments resumes from the finished chunks.
 
 ``--lr-schedule SPEC`` and ``--momentum BETA`` change the schedule: step t of sgd and gd uses η·m_t, and with
@@ -124,14 +124,8 @@ def _load_checkpoint(path: Path, fingerprint: str) -> dict[tuple[int, int], Any]
         raise SgdDiagramsError(f"--out {path} has corrupt chunk data; delete it to start afresh") from None
 
 
-def _shape(summary: dict[str, Any], names: list[str]) -> dict[str, Any]:
-    if len(names) == 1:
-        return dict(summary["optimizers"][names[0]])
-    return {"optimizers": summary["optimizers"], "differences": summary["differences"]}
-
-
-def _human(result: dict[str, Any], names: list[str], eta: float | None = None) -> list[str]:
-    blocks = {names[0]: result} if len(names) == 1 else {**result["optimizers"], **result["differences"]}
+def _human(result: dict[str, Any], eta: float | None = None) -> list[str]:
+    blocks = {**result["optimizers"], **result["differences"]}
     lines = [] if eta is None else [f"eta = {eta:g}"]
     for label, block in blocks.items():
         for metric in ("test-loss", "train-loss", "gen-gap", "accuracy"):
@@ -167,9 +161,7 @@ def run(args: argparse.Namespace) -> int:
     schedule = load_schedule_arg(args)
     dtype = {"float32": torch.float32, "float64": torch.float64, None: None}[args.dtype]
     land = as_sampled(load_landscape_arg(args, extra=_params(args.param), dtype=dtype), dtype=dtype)
-    settings = {
-        # the momentum optimizer's beta: the schedule's (--momentum), else its default 0.9
-        "momentum": schedule.momentum if schedule.momentum > 0 else 0.9,
+    settings = {  # the momentum optimizer's beta: the schedule's (--momentum), else its default 0.9
         "substeps": _number(args.substeps, "substeps", int),
         "sde_noise": args.sde_noise,
         "stic_weight": _number(args.stic_weight, "stic-weight"),
@@ -210,16 +202,16 @@ def run(args: argparse.Namespace) -> int:
             "eta": float(etas[0]) if len(etas) == 1 else etas.tolist(), "trials": trials, "seed": seed,
             "optimizers": names, "resumed_chunks": sorted(f"{i}:{c}" for i, c in completed) if len(etas) > 1
             else sorted(c for _, c in completed), **schedule_record(args, schedule)}
-    shaped = [_shape(s, names) for s in sim.summaries]
     for e, summary in zip(etas, sim.summaries, strict=True):
         for name, block in summary["optimizers"].items():
             bad = block["test-loss"]["nonfinite"]
             if bad:
                 warnings.warn(f"{bad} of {trials} {name} trials diverged at eta={e:g} (NaN/inf); their metrics are "
                               "left out of the statistics; use a smaller eta", RuntimeWarning, stacklevel=1)
-    result = {**shaped[0], "meta": meta} if len(etas) == 1 else {"eta": etas.tolist(), "sweep": shaped, "meta": meta}
+    sim.meta.update({k: v for k, v in meta.items() if k not in ("eta", "trials", "seed", "optimizers")})
+    result = sim.to_json()
     text = dumps(result) if args.json else "\n".join(
-        line for i, s in enumerate(shaped) for line in _human(s, names, None if len(etas) == 1 else float(etas[i])))
+        line for i, s in enumerate(result["sweep"]) for line in _human(s, None if len(etas) == 1 else float(etas[i])))
     if out_path is not None:
         record({"complete": True, "result": json.loads(dumps(result))})
     print(text)

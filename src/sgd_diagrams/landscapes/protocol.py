@@ -97,6 +97,11 @@ class SampledLandscape(ABC):
         """A JSON-able description identifying this landscape (used to fingerprint runs)."""
         return {"name": self.name, "dim": self.dim}
 
+    def __repr__(self) -> str:
+        extra = f", test points={self.n_test_points}" if self.n_test_points else ""
+        dtype = str(getattr(self, "dtype", "")).replace("torch.", "")
+        return f"{type(self).__name__}(name={self.name!r}, dim={self.dim}, {dtype}{extra})"
+
     @property
     def device(self) -> torch.device:
         """Where this landscape's tensors live (θ0's device)."""
