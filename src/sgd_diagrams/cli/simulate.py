@@ -13,7 +13,8 @@ The JSON has one shape for every run (:meth:`sgd_diagrams.Simulation.to_json`): 
 "gen-gap": ..., "displacement": {"mean": [per coordinate], ...}, ["accuracy": ...], "at_steps": {step:
 {...}}}}, "differences": {"b - a": ...}} per η], "meta": {...}}`` at the last step — one η and one
 optimizer included; differences are paired (same training sets, the same at every η).  Readers
-(``plot``, :meth:`~sgd_diagrams.Simulation.from_json`) also accept the shapes of earlier versions.  ``--out`` writes the result atomically and saves every finished chunk; a rerun with the same
+(``plot``, :meth:`~sgd_diagrams.Simulation.from_json`) also accept the shapes of earlier versions.
+``--out`` writes the result atomically and saves every finished chunk; a rerun with the same
 arguments resumes from the finished chunks.
 
 ``--lr-schedule SPEC`` and ``--momentum BETA`` change the schedule: step t of sgd and gd uses η·m_t, and with
