@@ -33,7 +33,7 @@ def test_ray_backend_equals_local_and_resumes(local_ray, tmp_path, capsys):
     assert main(argv) == 0
     expected = json.loads(capsys.readouterr().out)
     assert main([*argv, "--backend", "ray", "--out", str(out)]) == 0
-    assert json.loads(capsys.readouterr().out)["test-loss"] == expected["test-loss"]
+    assert json.loads(capsys.readouterr().out)["sweep"] == expected["sweep"]
     saved = json.loads(out.read_text())
     del saved["chunks"]["3"]
     saved["complete"] = False
@@ -41,7 +41,7 @@ def test_ray_backend_equals_local_and_resumes(local_ray, tmp_path, capsys):
     assert main([*argv, "--backend", "ray", "--out", str(out)]) == 0
     resumed = json.loads(capsys.readouterr().out)
     assert resumed["meta"]["resumed_chunks"] == [0, 1, 2]
-    assert resumed["test-loss"] == expected["test-loss"]
+    assert resumed["sweep"] == expected["sweep"]
 
 
 def test_backend_errors_are_one_line(capsys):

@@ -136,7 +136,7 @@ def test_simulate_takes_landscape_specs_and_an_eta_sweep(tmp_path, capsys):
     # paired across eta: one η alone gives the same numbers as its entry in the sweep
     assert main([*args[:9], "0.05", *args[10:]]) == 0
     single = _json.loads(capsys.readouterr().out)
-    assert single["optimizers"]["sgd"]["test-loss"] == out["sweep"][1]["optimizers"]["sgd"]["test-loss"]
+    assert single["sweep"][0]["optimizers"]["sgd"]["test-loss"] == out["sweep"][1]["optimizers"]["sgd"]["test-loss"]
     # a finite landscape file and the bundled example simulate too; --out is atomic and resumable
     target = tmp_path / "r.json"
     assert main(["simulate", "--landscape", "example", "--schedule", "sgd:N=3", "--optimizer", "sgd",

@@ -24,7 +24,9 @@ def test_single_optimizer_json(capsys):
         [*BASE, "--optimizer", "sgd", "--trials", "50", "--steps", "2", "--json"], capsys
     )
     assert rc == 0
-    res = json.loads(out)
+    full = json.loads(out)  # one shape for every run: a sweep of length one, one optimizer
+    assert full["eta"] == [0.1] and list(full["sweep"][0]["optimizers"]) == ["sgd"]
+    res = full["sweep"][0]["optimizers"]["sgd"]
     for metric in ("test-loss", "train-loss", "gen-gap", "displacement"):
         assert set(res[metric]) >= {"mean", "sem", "ci95"}
     lo, hi = res["test-loss"]["ci95"]
@@ -35,7 +37,7 @@ def test_single_optimizer_json(capsys):
 
 def test_paired_differences(capsys):
     rc, out, _ = _run([*BASE, "--optimizer", "sgd", "gd", "--trials", "60", "--json"], capsys)
-    res = json.loads(out)
+    res = json.loads(out)["sweep"][0]
     assert rc == 0 and set(res["optimizers"]) == {"sgd", "gd"}
     d = res["differences"]["gd - sgd"]["test-loss"]["mean"]
     diff = (
@@ -64,14 +66,14 @@ def test_out_is_resumable_and_refuses_other_args(tmp_path, capsys):
     rc, second, _ = _run(args, capsys)
     a, b = json.loads(first), json.loads(second)
     assert b["meta"]["resumed_chunks"] == [0, 1, 2]
-    assert a["test-loss"] == b["test-loss"]
+    assert a["sweep"] == b["sweep"]
     # A partially finished file resumes only the missing chunks and reproduces the result.
     del saved["chunks"]["2"]
     saved["complete"] = False
     out_file.write_text(json.dumps(saved))
     rc, third, _ = _run(args, capsys)
     c = json.loads(third)
-    assert c["meta"]["resumed_chunks"] == [0, 1] and c["test-loss"] == a["test-loss"]
+    assert c["meta"]["resumed_chunks"] == [0, 1] and c["sweep"] == a["sweep"]
     other = [a if a != "0.1" else "0.2" for a in args]
     rc, _, err = _run(other, capsys)
     assert rc == 2 and "different arguments" in err and err.count("\n") == 1
@@ -130,6 +132,6 @@ def test_divergent_trials_are_reported_not_averaged(capsys):
     )
     res = json.loads(out)
     assert rc == 0
-    s = res["test-loss"]
+    s = res["sweep"][0]["optimizers"]["sgd"]["test-loss"]
     assert 0 < s["nonfinite"] < 60 and s["n"] + s["nonfinite"] == 60
     assert s["mean"] is not None and np.isfinite(s["mean"])

@@ -252,7 +252,8 @@ def _short(v: Any) -> str:
 
 
 def predict(landscape: Any, schedule: Schedule, order: int, eta: Any, quantity: str | Quantity = "test-loss",
-            method: str = "taylor", *, samples: int | None = None, seed: int = 0, replications: int | None = None,
+            method: str = "taylor", *, samples: int | None = None, seed: int | None = None,
+            replications: int | None = None,
             metric: Any = None, limit: str = "epochs", cache: str | Path | None = None,
             progress: bool = False, force: bool = False, backend: str = "local",
             address: str | None = None, device: str | None = None, lr: Any = None,
@@ -300,7 +301,7 @@ def predict(landscape: Any, schedule: Schedule, order: int, eta: Any, quantity: 
     if is_statistics(landscape):
         given = [n for n, v in (("samples", samples), ("replications", replications), ("cache", cache))
                  if v is not None]
-        if given or seed != 0:
+        if given or seed is not None:
             raise SgdDiagramsError(f"the statistics already fix samples, seed and replications; drop "
                                    f"{', '.join(given) or 'seed'}")
         if krylov_dim is not None or resummation == "matrix-free":
@@ -308,12 +309,14 @@ def predict(landscape: Any, schedule: Schedule, order: int, eta: Any, quantity: 
                                    "krylov_dim and resummation='matrix-free' (or predict from samples=K)")
         return _from_statistics(landscape, schedule, order, etas, q, method, metric_m, limit, force, rtol)
     if samples is not None:
+        seed = 0 if seed is None else seed
         return _estimated(landscape, schedule, order, etas, q, method, samples, seed, replications, metric_m, cache,
                           progress, force, backend, address, device, krylov_dim, resummation, limit, rtol)
     if krylov_dim is not None or resummation != "auto":
         raise SgdDiagramsError("krylov_dim and resummation apply to estimates from samples (samples=K)")
-    if replications is not None:
-        raise SgdDiagramsError("replications only apply with samples=K (estimated values)")
+    if replications is not None or seed is not None:
+        raise SgdDiagramsError(f"{'replications' if replications is not None else 'seed'} only applies with "
+                               "samples=K (estimated values); the exact theory draws nothing")
     check_order(order, "taylor" if method == "taylor" else method)
     exact = _exact(landscape)
     details: dict[str, Any] = {}
@@ -640,21 +643,24 @@ class Simulation:
         more = f", … {self.eta.size - 6} more" if self.eta.size > 6 else ""
         return f"{head}; {self.optimizers[0]} test-loss {{{shown}{more}}})"
 
-    def _pick(self, metric: str, optimizer: str | None, key: str) -> np.ndarray:
+    def _pick(self, quantity: str, optimizer: str | None, key: str) -> np.ndarray:
         name = optimizer or self.optimizers[0]
         block = "differences" if " - " in name else "optimizers"
         try:
-            return np.array([s[block][name][metric][key] for s in self.summaries], dtype=np.float64)
-        except KeyError:
-            raise SgdDiagramsError(f"no {metric!r} for {name!r}; optimizers: {', '.join(self.optimizers)}") from None
+            return np.array([s[block][name][quantity][key] for s in self.summaries], dtype=np.float64)
+        except (KeyError, TypeError):
+            raise SgdDiagramsError(f"no {quantity!r} for {name!r}; optimizers: {', '.join(self.optimizers)}") from None
 
-    def mean(self, metric: str = "test-loss", optimizer: str | None = None) -> np.ndarray:
-        """Mean of ``metric`` over trials at each η (first optimizer by default; ``"gd - sgd"`` for a pair)."""
-        return self._pick(metric, optimizer, "mean")
+    def mean(self, quantity: str = "test-loss", optimizer: str | None = None) -> np.ndarray:
+        """Mean of ``quantity`` over trials at each η (first optimizer by default; ``"gd - sgd"`` for a pair).
 
-    def sem(self, metric: str = "test-loss", optimizer: str | None = None) -> np.ndarray:
+        ``quantity`` as in :func:`predict` (test-loss, train-loss, gen-gap, displacement) or ``accuracy``.
+        """
+        return self._pick(quantity, optimizer, "mean")
+
+    def sem(self, quantity: str = "test-loss", optimizer: str | None = None) -> np.ndarray:
         """Standard error of that mean at each η."""
-        return self._pick(metric, optimizer, "sem")
+        return self._pick(quantity, optimizer, "sem")
 
 
 def simulate(landscape: Any, schedule: Schedule, optimizers: Sequence[str] = ("sgd",), eta: Any = 0.01,

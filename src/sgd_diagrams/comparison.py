@@ -76,16 +76,16 @@ class Comparison:
 
 
 def compare(prediction: Prediction | dict | str | Path, simulation: Simulation | dict | str | Path, *,
-            optimizer: str | None = None, metric: str | None = None, coordinate: int | None = None) -> Comparison:
+            optimizer: str | None = None, quantity: str | None = None, coordinate: int | None = None) -> Comparison:
     """z-scores of ``prediction`` against ``simulation`` at every η both have, with the trust flag beside them.
 
     ``optimizer``: one of the simulation's optimizers or a paired difference ``"gd - sgd"`` (default the
-    first); ``metric``: the simulated metric (default the prediction's quantity); ``coordinate``: which
+    first); ``quantity``: the simulated quantity (default the prediction's); ``coordinate``: which
     displacement coordinate (required for a vector quantity of dim > 1).
     """
     p, s = as_prediction(prediction), as_simulation(simulation)
     name = optimizer or s.optimizers[0]
-    metric = metric or p.quantity
+    metric = quantity or p.quantity
     pidx, sidx = [], []
     for i, e in enumerate(p.eta):
         match = np.flatnonzero(np.isclose(s.eta, e, rtol=1e-9, atol=0.0))

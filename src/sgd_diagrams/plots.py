@@ -273,7 +273,7 @@ def draw_sweep(ax: Any, simulations: Sequence[SimulatedSweep], curves: Sequence[
 
 
 def theory_vs_simulation(predictions: Any, simulation: Any, out_png: str | Path | None = None, *,
-                         out: str | Path | None = None, optimizer: str | None = None, metric: str | None = None,
+                         out: str | Path | None = None, optimizer: str | None = None, quantity: str | None = None,
                          coordinate: int | None = None, title: str | None = None, logx: bool | None = None) -> Path:
     """Render predictions beside a simulation as theory bands vs simulation CIs over η; returns the PNG's path.
 
@@ -281,7 +281,7 @@ def theory_vs_simulation(predictions: Any, simulation: Any, out_png: str | Path 
     ``predict --json --out`` files, all of one quantity; ``simulation``: a :class:`~sgd_diagrams.Simulation`,
     its ``to_json()`` record or a ``simulate`` result file (any shape it has written); ``out`` (or the third
     positional argument): the PNG.  ``optimizer`` picks one of the simulation's optimizers or paired
-    differences (default its first); ``metric`` defaults to the predictions' quantity; ``coordinate`` picks
+    differences (default its first); ``quantity`` (the simulated one) defaults to the predictions'; ``coordinate`` picks
     a displacement coordinate.  Taylor points outside their trust region are marked with an x.
     """
     if out_png is not None and out is not None and Path(out_png) != Path(out):
@@ -299,7 +299,7 @@ def theory_vs_simulation(predictions: Any, simulation: Any, out_png: str | Path 
     if len(quantities) > 1:
         raise SgdDiagramsError(f"predictions are of different quantities ({', '.join(sorted(quantities))}); "
                                "plot one quantity at a time")
-    quantity = metric or quantities.pop()
+    quantity = quantity or quantities.pop()
     if quantity not in _METRICS:
         raise SgdDiagramsError(f"simulations do not measure {quantity!r}; use one of {', '.join(_METRICS)}")
     sim = load_simulation(simulation, quantity, optimizer, coordinate)

@@ -29,7 +29,9 @@ def register(subparsers) -> argparse.ArgumentParser:
                    help="result of sgd-diagrams predict --json --out (repeat for several orders or methods)")
     p.add_argument("--out", required=True, metavar="FIG.png", help="the PNG to write (atomically)")
     p.add_argument("--optimizer", help="which simulated optimizer or paired difference ('gd - sgd'); default the first")
-    p.add_argument("--metric", help="simulated metric to compare (default: the predictions' quantity)")
+    p.add_argument("--quantity", choices=("test-loss", "train-loss", "gen-gap", "displacement", "accuracy"),
+                   help="simulated quantity to compare (default: the predictions' quantity)")
+    p.add_argument("--metric", help=argparse.SUPPRESS)  # renamed: --metric is predict's matrix learning rate
     p.add_argument("--coordinate", type=int, help="displacement coordinate to plot")
     p.add_argument("--title", help="figure title")
     scale = p.add_mutually_exclusive_group()
@@ -43,9 +45,12 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import SgdDiagramsError
     from ..plots import theory_vs_simulation
 
+    if args.metric is not None:
+        raise SgdDiagramsError("plot takes --quantity (the simulated quantity); --metric is predict's matrix "
+                               "learning rate")
     if args.coordinate is not None and args.coordinate < 0:
         raise SgdDiagramsError(f"--coordinate must be >= 0, got {args.coordinate}")
     path = theory_vs_simulation(args.prediction, args.simulation, args.out, optimizer=args.optimizer,
-                                metric=args.metric, coordinate=args.coordinate, title=args.title, logx=args.logx)
+                                quantity=args.quantity, coordinate=args.coordinate, title=args.title, logx=args.logx)
     print(f"wrote {path}")
     return 0

@@ -126,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
         if args.samples is None and args.replications is not None:
             raise SgdDiagramsError("--replications needs --samples K")
         pred = predict(landscape, schedule, args.order, etas, args.quantity, method, samples=args.samples,
-                       seed=args.seed or 0, replications=args.replications, metric=parse_metric(args.metric),
+                       seed=args.seed, replications=args.replications, metric=parse_metric(args.metric),
                        limit=args.limit or "epochs", cache=None if args.no_cache else args.cache,
                        progress=progress(args), force=args.force, backend=args.backend, address=args.address,
                        device=args.device, **_resummation_options(args))
