@@ -52,7 +52,8 @@ __all__ = [
 
 LANDSCAPE_HELP = (
     "landscape: 'example' (bundled), a finite landscape .json file, or a built-in with parameters "
-    f"NAME[:KEY=VALUE,...] — {', '.join(BUILTIN_LANDSCAPES)} (e.g. mean-estimation:H=2,S=1)"
+    f"NAME[:KEY=VALUE,...] — {', '.join(BUILTIN_LANDSCAPES)} (e.g. mean-estimation:H=2,S=1); default: example "
+    "(the same in every command)"
 )
 VALUE_OPTIONS = ("--metric", "--eta", "--at", "--steps", "--gdc-coefficient", "--momentum", "--stic-weight")
 _NEGATIVE = re.compile(r"^-(\d|\.\d)")
@@ -73,9 +74,19 @@ def join_negative_values(argv: list[str]) -> list[str]:
     return out
 
 
-def add_landscape(p: argparse.ArgumentParser, default: str | None = "example") -> None:
-    p.add_argument("--landscape", default=default, required=default is None, help=LANDSCAPE_HELP)
+def add_landscape(p: argparse.ArgumentParser) -> None:
+    """``--landscape`` (default ``example`` in every command) and ``--data-dir``."""
+    p.add_argument("--landscape", default="example", help=LANDSCAPE_HELP)
     p.add_argument("--data-dir", help="folder with Fashion-MNIST IDX or CIFAR-10 files (their built-ins)")
+
+
+def add_trust(p: argparse.ArgumentParser) -> None:
+    """``--rtol``: the tolerance of the Taylor form's trust flag (sgd_diagrams.theory.trust)."""
+    from ..theory.trust import DEFAULT_RTOL
+
+    p.add_argument("--rtol", type=float, default=None, metavar="R",
+                   help=f"trust a Taylor value when its estimated truncation error is at most R times the predicted "
+                   f"change from l(theta0) (+2 stderr for estimates); default {DEFAULT_RTOL:g}")
 
 
 def add_schedule(p: argparse.ArgumentParser, required: bool = False) -> None:

@@ -38,6 +38,7 @@ from ._options import (
     add_sampling,
     add_schedule,
     add_statistics,
+    add_trust,
     emit,
     fmt,
     load_landscape_arg,
@@ -69,6 +70,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--metric", help="matrix learning rate direction P (η = scalar·P), e.g. '1,0;0,2'")
     add_sampling(p)
     add_statistics(p)
+    add_trust(p)
     p.add_argument("--krylov", type=int, metavar="K",
                    help="resummed/limit from samples: Krylov dimension (Lanczos steps) of the matrix-free path "
                    "(default 20)")
@@ -119,7 +121,8 @@ def run(args: argparse.Namespace) -> int:
                                    "already measured (measure at the moved point with stats --out instead)")
         landscape = load_statistics_arg(args)
         pred = predict(landscape, schedule, args.order, etas, args.quantity, method,
-                       metric=parse_metric(args.metric), limit=args.limit or "epochs", **_resummation_options(args))
+                       metric=parse_metric(args.metric), limit=args.limit or "epochs", rtol=args.rtol,
+                       **_resummation_options(args))
         args.samples = landscape.samples
     else:
         landscape = _moved(load_landscape_arg(args), args)
@@ -129,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
                        seed=args.seed, replications=args.replications, metric=parse_metric(args.metric),
                        limit=args.limit or "epochs", cache=None if args.no_cache else args.cache,
                        progress=progress(args), force=args.force, backend=args.backend, address=args.address,
-                       device=args.device, **_resummation_options(args))
+                       device=args.device, rtol=args.rtol, **_resummation_options(args))
         if args.init_from is not None:
             pred.details["init_from"] = str(args.init_from)
     where = f"landscape={landscape.name}  {schedule}" + (f"  (statistics {args.stats})" if args.stats else "")

@@ -55,7 +55,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "simulate", help="simulate optimizers over many independent trials (mean, SEM, 95%% CI)",
         description="Vectorized trials of SGD-like optimizers (seed 001 App. C.3-C.4), over an eta sweep.")
-    add_landscape(p, default=None)
+    add_landscape(p)
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help=argparse.SUPPRESS)
     add_schedule(p)
     p.add_argument("--optimizer", nargs="+", required=True,

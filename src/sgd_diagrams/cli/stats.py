@@ -12,7 +12,8 @@ and displacement diagrams: everything test loss, train loss, gen gap and displac
 
 ``--out S.json`` saves the per-replication estimates (measure once): ``sgd-diagrams predict --stats
 S.json`` and ``sgd-diagrams whatif --stats S.json`` then predict any schedule and η from the file without
-touching the model (the table is still printed).  ``--json`` prints the table as JSON.
+touching the model; it then prints a short summary (what was measured and how to use it) unless ``--table``
+asks for the table too.  ``--json`` prints the table as JSON.
 """
 
 from __future__ import annotations
@@ -54,6 +55,8 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the table as JSON")
     p.add_argument("--out", metavar="S.json", help="save every replication's estimates (written atomically) for "
                    "'predict --stats S.json' and 'whatif --stats S.json'")
+    p.add_argument("--table", action="store_true", help="with --out: print the whole table as well (by default "
+                   "--out prints a summary)")
     p.add_argument("--quiet", action="store_true", help="no progress bars and no warnings on stderr")
     p.set_defaults(run=run)
     return p
@@ -93,5 +96,9 @@ def run(args: argparse.Namespace) -> int:
         lines.append(f"{r['kind']:<14}{r['notation']:<16}{shown:>30}   {r['name']}{extra}")
     if args.out:
         lines.append(f"saved to {args.out}: sgd-diagrams predict --stats {args.out} --schedule ... --eta ...")
+        if not (args.table or args.json):  # the file holds the numbers: say what was measured, not all of it
+            counts = {k: sum(r["kind"] == k for r in rows) for k in dict.fromkeys(r["kind"] for r in rows)}
+            lines = [lines[0], "measured " + ", ".join(f"{n} {k} diagrams" for k, n in counts.items())
+                     + f" of order <= {args.order} (dim {stats.dim}); the table: --table or --json", lines[-1]]
     print(dumps(payload) if args.json else "\n".join(lines))
     return 0

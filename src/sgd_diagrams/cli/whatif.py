@@ -31,6 +31,7 @@ from ._options import (
     add_sampling,
     add_schedule,
     add_statistics,
+    add_trust,
     load_landscape_arg,
     load_schedule_arg,
     load_statistics_arg,
@@ -45,9 +46,9 @@ def register(subparsers) -> argparse.ArgumentParser:
         "whatif", help="map predicted test loss and gen gap (± stderr) over eta x batch, epochs or momentum",
         description="Predict E[test loss] and E[gen gap] with error bars over a grid: eta (columns) x one more "
         "choice (rows: --vary batch=..., epochs=... or momentum=...), from saved statistics (--stats) or "
-        "samples (--samples K). Values: a,b,c or START:STOP:COUNT[:log]. Hatched cells are not trusted "
-        "(eta*lambda_max near 2(1+beta), the series not converging, or orders D-1 and D disagreeing by more "
-        "than their error bars).")
+        "samples (--samples K). Values: a,b,c or START:STOP:COUNT[:log]. Hatched cells are not trusted, by the "
+        "same rule as predict's flag: estimated truncation error above --rtol times the predicted change (+2 "
+        "stderr), or eta*lambda_max >= 2(1+beta).")
     add_landscape(p)
     add_schedule(p, required=True)
     p.add_argument("--order", type=int, required=True, help=f"edges kept (at most {ORDER_LIMITS['estimated']})")
@@ -57,6 +58,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--quantity", default="test-loss,gen-gap",
                    help="comma-separated: test-loss, train-loss, gen-gap (default test-loss,gen-gap)")
     add_sampling(p)
+    add_trust(p)
     add_statistics(p)
     add_execution(p)
     p.add_argument("-o", "--out", help="heatmap PNG (its JSON is written beside it, same name .json)")
@@ -117,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
                         force=args.force, backend=args.backend, address=args.address, device=args.device,
                         spec=args.landscape or "example")
     grid = whatif(stats, base, args.order, etas, axis, values, quantities=quantities,
-                  make_schedule=_row_builder(args, axis), force=args.force, progress=progress(args))
+                  make_schedule=_row_builder(args, axis), force=args.force, progress=progress(args), rtol=args.rtol)
     if args.out:
         out = Path(args.out)
         if out.suffix.lower() != ".png":
