@@ -211,7 +211,7 @@ class Prediction:
 
     def __repr__(self) -> str:
         vals = np.asarray(self.value)
-        shown = ", ".join(f"{e:g}: {_short(v)}" + ("" if self.stderr is None else f" ± {_short(se)}")
+        shown = ", ".join(f"{e:g}: {_short(v)}" + ("" if self.stderr is None else f" ± {_short(se, 2)}")
                           + ("" if self.trusted is None or self.trusted[i] else " (untrusted)")
                           for i, (e, v, se) in enumerate(zip(self.eta, vals, self.stderr if self.stderr is not None
                                                             else [None] * len(self.eta), strict=True)) if i < 6)
@@ -241,13 +241,13 @@ def _json_float(x: Any) -> float | None:
     return x if np.isfinite(x) else None
 
 
-def _short(v: Any) -> str:
+def _short(v: Any, digits: int = 6) -> str:
     if v is None:
         return ""
     a = np.asarray(v, dtype=np.float64)
     if a.ndim == 0:
-        return f"{float(a):.6g}"
-    inner = ", ".join(f"{x:.4g}" for x in a.ravel()[:4])
+        return f"{float(a):.{digits}g}"
+    inner = ", ".join(f"{x:.{min(digits, 4)}g}" for x in a.ravel()[:4])
     return f"[{inner}{', …' if a.size > 4 else ''}]"
 
 
