@@ -217,3 +217,20 @@ def test_reprs_are_short():
     assert repr(land).startswith("Helix(") and len(repr(land)) < 100
     p = _quiet_predict(sd.landscape("example"), sd.sgd(N=4), 2, np.linspace(0.01, 0.1, 30))
     assert len(repr(p)) < 300 and "24 more" in repr(p)
+
+
+def test_plot_reads_the_trust_flags_and_marks_untrusted_points(tmp_path, capsys):
+    from sgd_diagrams.plots import load_prediction
+
+    p = _quiet_predict(sd.landscape("example"), sd.sgd(N=8), 3, [0.01, 0.05], momentum=0.5)
+    _, curve = load_prediction(p)
+    assert curve.trusted.tolist() == p.trusted.tolist() == [True, False]
+    (tmp_path / "P.json").write_text(json.dumps(p.to_json()))
+    sim = sd.simulate(sd.landscape("example"), sd.sgd(N=8), eta=[0.01, 0.05], trials=100, momentum=0.5)
+    (tmp_path / "S.json").write_text(json.dumps(sim.to_json()))
+    assert main(["plot", "--simulation", str(tmp_path / "S.json"), "--prediction", str(tmp_path / "P.json"),
+                 "--out", str(tmp_path / "f.png")]) == 0
+    assert (tmp_path / "f.png").stat().st_size > 1000
+    assert main(["plot", "--simulation", str(tmp_path / "S.json"), "--prediction", str(tmp_path / "P.json"),
+                 "--out", str(tmp_path / "g.png"), "--metric", "test-loss"]) == 2
+    assert "--quantity" in capsys.readouterr().err

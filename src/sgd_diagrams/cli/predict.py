@@ -108,7 +108,10 @@ def _shown(v, e=None) -> str:
 
 
 def _mark(pred, i: int) -> str:
-    return "   (outside the trust region)" if pred.trusted is not None and not pred.trusted[i] else ""
+    if pred.trusted is None or pred.trusted[i]:
+        return ""
+    return (f"   (outside the trust region: estimated truncation error {pred.error_estimate[i]:.2g} > "
+            f"tolerance {pred.tolerance[i]:.2g})")
 
 
 def run(args: argparse.Namespace) -> int:
