@@ -507,7 +507,7 @@ def _estimated_result(pred, etas, q, method, samples: int, seed: int, caught: li
         trust = assess_trust(pred.coefficients, etas, pred.value, stderr=pred.stderr, lambda_max=lambda_max,
                              schedule=schedule, rtol=rtol)
     # frames: _reissue, _estimated_result, _estimated / _from_statistics, predict, the user
-    messages = _reissue(caught, _untrusted_message(etas, trust, "more samples or a smaller eta"), stacklevel=5)
+    messages = _reissue(caught, _untrusted_message(etas, trust, "more samples"), stacklevel=5)
     if not (np.all(np.isfinite(pred.value)) and np.all(np.isfinite(pred.stderr))):
         raise SgdDiagramsError("prediction is not finite: eta is too large for the series; use a smaller eta")
     plan = pred.plan
