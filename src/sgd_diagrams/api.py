@@ -355,6 +355,24 @@ def predict(landscape: Any, schedule: Schedule, order: int, eta: Any, quantity: 
 
 LOOKAHEAD_ORDER = 2
 """Exact Taylor predictions up to this order also compute c_{D+1} for the trust estimate (cheap there)."""
+WITNESS_SECONDS = 2.0
+"""A trust witness (c_{D+1}, the resummed form) is computed when its estimated cost is at most this, or at most
+the estimated cost of the prediction itself (so the flag never multiplies the time of a prediction)."""
+
+
+def _witness_affordable(schedule: Schedule, q: Quantity, order: int, dim: int) -> tuple[bool, bool]:
+    """(look-ahead affordable, resummed witness affordable) by the history sweep's cost model."""
+    from .schedules.grid import is_shuffle_average
+    from .schedules.histories import history_seconds
+
+    if is_shuffle_average(schedule):  # an average over reshuffles: no resummed form, costly extra orders
+        return False, False
+    base = sum(history_seconds(list(q.diagrams(k)), schedule, 1) for k in range(1, order + 1))
+    budget = max(WITNESS_SECONDS, base)
+    look = order <= LOOKAHEAD_ORDER and history_seconds(list(q.diagrams(order + 1)), schedule, 1) <= budget
+    resum = sum(history_seconds([d], schedule, labels=dim ** d.n_edges) for k in range(1, order + 1)
+                for d in q.diagrams(k, linkless=True)) <= budget
+    return look, resum
 
 
 def _rtol(rtol: Any) -> float:
@@ -381,9 +399,10 @@ def _exact_trust(exact: Any, schedule: Schedule, series: Series, etas: np.ndarra
     lam = np.linalg.eigvalsh(np.atleast_2d(hessian))
     lambda_max = float(np.max(np.abs(lam))) if lam.size else 0.0
     lookahead = resummed = None
+    look, resum = _witness_affordable(schedule, q, series.order, exact.dim)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # the witnesses' own cautions are not this prediction's
-        if series.order <= LOOKAHEAD_ORDER:
+        if look:
             try:
                 lookahead = _taylor_series(exact, schedule, series.order + 1, q, metric=metric_m).coefficients[-1]
             except SgdDiagramsError:
@@ -391,7 +410,7 @@ def _exact_trust(exact: Any, schedule: Schedule, series: Series, etas: np.ndarra
         resummed = np.full(np.shape(values), np.nan)
         m_max = float(np.max(schedule.lr_multipliers(), initial=1.0))
         inside = etas * m_max * lambda_max < 2.0
-        if np.any(inside):
+        if resum and np.any(inside):
             try:
                 resummed[inside] = resummed_prediction(exact, schedule, series.order, etas[inside], q.name,
                                                        metric=metric_m).value

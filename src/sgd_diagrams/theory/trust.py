@@ -122,7 +122,8 @@ def assess_trust(coefficients: Sequence[Any], etas: Any, value: Any, *, stderr: 
     """THE trust decision for a Taylor prediction ``value`` = Σ_{k≤D} c_k η^k at each η (module docstring).
 
     ``stderr``: the prediction's standard error (estimates from samples); ``lookahead``: c_{D+1} when known;
-    ``resummed``: the resummed prediction at the same η (a second witness); ``lambda_max``: the largest
+    ``resummed``: the resummed prediction at the same η (a second witness; NaN where it does not exist);
+    ``lambda_max``: the largest
     |eigenvalue| of the mean Hessian (with ``schedule``: the divergence bound and the curvature rate);
     ``extra_error``: any further error estimate per η to fold in (e.g. a matrix-free complement term).
     """
@@ -133,7 +134,7 @@ def assess_trust(coefficients: Sequence[Any], etas: Any, value: Any, *, stderr: 
     error = tail_bound(coefficients, etas, lookahead=lookahead, rate=curvature_rate(lambda_max, schedule))
     if resummed is not None:
         witness = np.linalg.norm(value - np.asarray(resummed, dtype=np.float64).reshape(etas.size, -1), axis=1)
-        error = np.maximum(error, np.where(np.isfinite(witness), witness, np.inf))
+        error = np.where(np.isnan(witness), error, np.maximum(error, witness))  # NaN: no witness at that η
     if extra_error is not None:
         error = np.maximum(error, np.abs(np.asarray(extra_error, dtype=np.float64).reshape(etas.size)))
     if lambda_max is not None and np.isfinite(lambda_max):
