@@ -7,7 +7,7 @@ and gen gap:
 * ``measure``: one ``sd.measure`` (test and train diagrams, every replication) — paid once;
 * ``predict --stats``: 20 rows × 2 quantities of ``sd.predict(stats, schedule_B, order, etas, q)``
   (what ``sgd-diagrams predict --stats S.json`` runs; load the file included);
-* ``whatif``: the whole grid with trust masks (also the order D−1 predictions) — ``sd.whatif``;
+* ``whatif``: the whole grid with trust masks (each cell's flag is ``predict``'s) — ``sd.whatif``;
 * ``re-estimating``: ``sd.predict(landscape, schedule_B, order, etas, q, samples=K)`` for each row and
   quantity (what one would run without a statistics file); ``--rows`` of them are timed and scaled to 20.
 
