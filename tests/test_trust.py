@@ -234,3 +234,9 @@ def test_plot_reads_the_trust_flags_and_marks_untrusted_points(tmp_path, capsys)
     assert main(["plot", "--simulation", str(tmp_path / "S.json"), "--prediction", str(tmp_path / "P.json"),
                  "--out", str(tmp_path / "g.png"), "--metric", "test-loss"]) == 2
     assert "--quantity" in capsys.readouterr().err
+
+
+def test_whatif_repr_is_short():
+    stats = sd.measure(sd.landscape("example"), 2, samples=300, seed=0, kinds=["test"])
+    grid = sd.whatif(stats, sd.sgd(N=4), 2, [0.001, 0.01, 0.1], "batch", [1, 2, 4], quantities=["test-loss"])
+    assert repr(grid).startswith("WhatIf(3 batch x 3 eta") and len(repr(grid)) < 120

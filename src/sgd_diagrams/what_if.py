@@ -60,6 +60,10 @@ class WhatIf:
     def quantities(self) -> tuple[str, ...]:
         return tuple(self.value)
 
+    def __repr__(self) -> str:
+        share = ", ".join(f"{q} {100 * float(np.mean(self.trusted[q])):.0f}% trusted" for q in self.quantities)
+        return (f"WhatIf({len(self.values)} {self.axis} x {len(self.eta)} eta, order {self.order}; {share})")
+
     def to_json(self) -> dict[str, Any]:
         """Grid axes, values, standard errors and trusted masks (rows: the second axis, columns: η)."""
         return {"axis": self.axis, "eta": self.eta.tolist(), "values": self.values.tolist(), "order": self.order,
