@@ -26,14 +26,16 @@ def test_contract_as_written():
     sched = sd.sgd(N=100, B=5, E=3)
     s = sd.taylor_series(land, sched, order=3, quantity="test-loss")
     assert len(s.coefficients) == 4
-    p = sd.predict(land, sched, order=3, eta=[0.01, 0.05], quantity="test-loss", method="taylor")
+    with pytest.warns(RuntimeWarning, match="eta 0.01 is outside the Taylor series' trust region"):
+        p = sd.predict(land, sched, order=3, eta=[0.001, 0.01], quantity="test-loss", method="taylor")
     assert p.stderr is None and p.value.shape == (2,)
-    assert np.allclose(p.value, s(np.array([0.01, 0.05])), rtol=1e-12)
+    assert np.allclose(p.value, s(np.array([0.001, 0.01])), rtol=1e-12)
+    assert p.trusted.tolist() == [True, False]  # as the README says: at eta*T = 0.6 use the resummed form
     from sgd_diagrams.theory.series import taylor_series as engine
 
-    direct = engine(land.to_exact(), sched, 3, "test-loss")(np.array([0.01, 0.05]))
+    direct = engine(land.to_exact(), sched, 3, "test-loss")(np.array([0.001, 0.01]))
     assert np.allclose(p.value, direct, rtol=1e-12)
-    r = sd.simulate(land, sched, optimizers=["sgd", "gd"], eta=[0.01, 0.05], trials=200, seed=0)
+    r = sd.simulate(land, sched, optimizers=["sgd", "gd"], eta=[0.001, 0.01], trials=200, seed=0)
     assert r.mean("test-loss").shape == (2,) and np.all(r.sem("test-loss") > 0)
     # paired: the gd - sgd difference is the difference of the means
     assert np.allclose(r.mean("test-loss", "gd - sgd"), r.mean("test-loss", "gd") - r.mean("test-loss", "sgd"))
