@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from statistics import NormalDist
 
 __all__ = ["ALPHA", "POWER_Z", "RULE_TEXT", "VERDICTS", "Comparison", "Family", "Judgement", "agreement_range",
-           "critical_z", "decide", "holm_rejections", "p_value"]
+           "critical_z", "decide", "from_summary", "holm_rejections", "p_value"]
 
 VERDICTS = ("confirmed", "confirmed with a correction", "refuted", "inconclusive")
 ALPHA = 0.05
@@ -78,6 +78,13 @@ class Comparison:
         if not math.isfinite(self.effect):
             return math.nan
         return abs(self.effect) / self.se if self.se > 0 else math.inf
+
+
+def from_summary(label: str, summary: dict, predicted: float, effect: float, x: float = math.nan,
+                 se_pred: float = 0.0, dof: int | None = None) -> Comparison:
+    """A :class:`Comparison` from a simulated ``{"mean", "sem"}`` summary."""
+    return Comparison(label, float(summary["mean"]), float(summary["sem"]), float(predicted), float(se_pred),
+                      float(effect), float(x), dof)
 
 
 def p_value(z: float) -> float:
