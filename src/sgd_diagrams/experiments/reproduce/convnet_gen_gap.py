@@ -35,6 +35,7 @@ from .estimated_series import (
     uvalue_replicas,
     z_score,
 )
+from .verdicts import Comparison, Family, Judgement, agreement_range, decide
 
 SCHEDULE = "sgd:N=10,B=1,E=1"
 ORDER = 2
@@ -161,3 +162,29 @@ def check(data: dict[str, Any]) -> list[str]:
     if verdict_of(data["agrees_through"])[0] != data["verdict_rule"]:
         problems.append("verdict does not follow from the recorded agreement ranges")
     return problems
+
+
+def assess(data: dict[str, Any]) -> Judgement:
+    """The verdict by the common rules: at every initialization and every η with ηT ≤ 0.5 (the paper's claimed
+    range), SGD's generalization gap ± SEM vs the order-2 prediction ± stderr (effect: what order 2 adds to order 1,
+    the prediction without noise corrections).  Points beyond the claimed range are shown as a diagnostic.  The
+    agreement range per initialization comes from the Holm rejections over all η."""
+    claim, beyond, ranges = [], [], []
+    for init in data["inits"]:
+        label = f"init {init.get('init_seed')}"
+        pts = []
+        for i, x in enumerate(data["eta_T"]):
+            top, low = init["orders"]["2"], init["orders"]["1"]
+            sim = init["simulated"][i]
+            pts.append(Comparison(f"{label}, ηT={x:g}", sim["value"], sim["sem"], top["value"][i],
+                                  top["stderr"][i], top["value"][i] - low["value"][i], x=x))
+        claim += [p for p in pts if p.x <= 0.5 + 1e-9]
+        beyond += [p for p in pts if p.x > 0.5 + 1e-9]
+        everywhere = Family(label, pts)
+        ranges.append(f"{label} {agreement_range([p.x for p in pts], everywhere.rejected)}")
+    fams = [Family("SGD vs order 2 within the claimed range ηT ≤ 0.5", claim)]
+    j = decide(fams[0])
+    if beyond:
+        fams.append(Family("diagnostic, not part of the verdict: beyond the claimed range", beyond))
+    return Judgement(j.verdict, f"{j.reason} Agreement ranges (Holm over all η of an initialization): "
+                     f"{'; '.join(ranges)}.", fams)
