@@ -173,7 +173,7 @@ def _section(out: Path, name: str, p: dict[str, Any], summary: str, differs: str
     return (f'<section id="{e(name)}"><h2>{e(name)} — {e(str(p.get("title", "")))}</h2>'
             f'<div class="keep"><p>{e(summary)}</p><h3>Verdict: {_verdict_span(verdict)}{change}</h3>'
             f"{markdown_to_html(str(p.get('reason', '')))}</div>{figs}"
-            f"<p><b>Where we differ from the paper:</b> {e(differs)}</p>"
+            f"<p><strong>Where we differ from the paper:</strong> {e(differs)}</p>"
             f"<details><summary>The rule and its numbers</summary>{rule}</details>"
             f"<details><summary>The paper's claim</summary>{markdown_to_html(str(p.get('claim', '')))}</details>"
             f"<details><summary>What we measured</summary>{markdown_to_html(str(p.get('measured', '')))}"
