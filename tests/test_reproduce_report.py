@@ -23,7 +23,8 @@ EVIL = '<script>alert(1)</script><img src=x onerror=alert(2)>"\'&<b>'
 
 
 def _report(name: str, **over) -> dict:
-    p = {"name": name, "title": EVIL, "claim": EVIL + "\n\n| a | b |\n|---|---|\n| <i>x</i> | [l](javascript:alert(3)) |",
+    table = "\n\n| a | b |\n|---|---|\n| <i>x</i> | [l](javascript:alert(3)) |"
+    p = {"name": name, "title": EVIL, "claim": EVIL + table,
          "measured": EVIL + " ![i](https://evil.example/x.png) <https://evil.example>", "verdict": EVIL,
          "reason": EVIL, "rule": [EVIL], "figures": [], "notes": [EVIL],
          "comparisons": [{"family": EVIL, "point": EVIL, "observed": 1.0, "predicted": 1.0, "z": 0.0}],

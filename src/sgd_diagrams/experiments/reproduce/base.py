@@ -10,7 +10,7 @@ Each experiment of the papers is a module of :mod:`sgd_diagrams.experiments.repr
 * ``assess(data: dict) -> Judgement`` — the verdict, from the saved numbers alone, by the common rules of
   :mod:`.verdicts` (power, Holm over points); it overrides the verdict ``run`` proposed, and re-rendering
   a saved report (``reproduce NAME --rerender``) calls it again;
-* optionally ``figures(ctx, data) -> list[str]`` — redraw the figures from the saved numbers.
+* optionally ``redraw(ctx, data) -> list[str]`` — draw the figures again from the saved numbers.
 
 :func:`run_reproduction` writes ``NAME.json``, ``NAME.md`` (and the figures the run drew) atomically
 into the output folder; work saved with :meth:`Context.cached` survives a kill and is reused.

@@ -163,7 +163,9 @@ def _verdict(per_B: dict[str, Any]) -> tuple[str, str]:
 
 
 def _figure(ctx: Context, data: dict[str, Any]) -> str:
-    from ...plots import Curve, SimulatedSweep, draw_sweep, new_figure, save_laid_out
+    from ...plots import Curve, SimulatedSweep, draw_sweep
+    from ._trials import new_figure
+    from ._trials import save_report_figure as save_laid_out
 
     Bs, etas = data["batches"], np.array(data["eta0"])
     fig, axes = new_figure(2, width=5.2, height=4.0)
@@ -230,3 +232,8 @@ def assess(data: dict[str, Any]) -> Judgement:
         claim += [from_summary(f"B={B}, η0={e:g}", s, r, r) for e, s, r in
                   zip(data["eta0"], p["simulated_difference"], p["resummed4_difference"], strict=True)]
     return decide(Family("the effect of batch size at fixed epochs vs Prop. 2", claim))
+
+
+def redraw(ctx: Context, data: dict[str, Any]) -> list[str]:
+    """The figures again, from the saved numbers (``reproduce --rerender``)."""
+    return [_figure(ctx, data)]

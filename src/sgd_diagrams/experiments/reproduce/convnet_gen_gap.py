@@ -130,8 +130,12 @@ def _figure(ctx: Context, data: dict[str, Any]) -> str:
     plt = pyplot()
     inits = data["inits"]
     etas = np.asarray(data["eta"])
-    fig, axes = plt.subplots(1, len(inits), figsize=(5.2 * len(inits), 4.2), squeeze=False)
-    for ax, b in zip(axes[0], inits, strict=True):
+    cols = min(len(inits), 2)
+    rows = -(-len(inits) // cols)
+    fig, grid_axes = plt.subplots(rows, cols, figsize=(5.6 * cols, 4.4 * rows), squeeze=False)
+    for extra in grid_axes.ravel()[len(inits):]:
+        extra.set_visible(False)
+    for ax, b in zip(grid_axes.ravel(), inits, strict=False):
         for k, o in b["orders"].items():
             band(ax, etas, o["value"], o["stderr"], "-", f"degree {k} ± 2 stderr")
         ci_errorbars(ax, etas, b["simulated"], "value", fmt="ko", zorder=5,
@@ -188,3 +192,8 @@ def assess(data: dict[str, Any]) -> Judgement:
         fams.append(Family("diagnostic, not part of the verdict: beyond the claimed range", beyond))
     return Judgement(j.verdict, f"{j.reason} Agreement ranges (Holm over all η of an initialization): "
                      f"{'; '.join(ranges)}.", fams)
+
+
+def redraw(ctx: Context, data: dict[str, Any]) -> list[str]:
+    """The figures again, from the saved numbers (``reproduce --rerender``)."""
+    return [_figure(ctx, data)]

@@ -151,7 +151,9 @@ def _verdict(per_M: dict[str, Any]) -> tuple[str, str]:
 
 
 def _figure(ctx: Context, data: dict[str, Any]) -> str:
-    from ...plots import Curve, SimulatedSweep, draw_sweep, new_figure, save_laid_out
+    from ...plots import Curve, SimulatedSweep, draw_sweep
+    from ._trials import new_figure
+    from ._trials import save_report_figure as save_laid_out
 
     Ms, etas = data["epochs"], np.array(data["eta0"])
     fig, axes = new_figure(len(Ms) + 1, width=4.0, height=3.6)
@@ -214,3 +216,8 @@ def assess(data: dict[str, Any]) -> Judgement:
                Family("Cor 7 as printed", printed))
     extra = {"confirmed with a correction": " The printed answer misses the curvature term N(M−1)/(2M)·GηHηG."}
     return Judgement(j.verdict, j.reason + extra.get(j.verdict, ""), j.families)
+
+
+def redraw(ctx: Context, data: dict[str, Any]) -> list[str]:
+    """The figures again, from the saved numbers (``reproduce --rerender``)."""
+    return [_figure(ctx, data)]

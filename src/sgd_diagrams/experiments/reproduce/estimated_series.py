@@ -230,10 +230,10 @@ def ci_errorbars(ax: Any, x: Any, sims: Sequence[dict[str, Any]], key: str = "me
 
 
 def save_pyplot_figure(ctx: Context, plt: Any, fig: Any) -> str:
-    """Lay out ``fig``, write it atomically to the reproduction's figure (PNG, 110 dpi), close it; the file name."""
-    from ...plots import save_laid_out
+    """Lay out ``fig``, write it atomically to the reproduction's figure (PNG at 2×), close it; the file name."""
+    from ._trials import save_report_figure
 
-    name = save_laid_out(fig, ctx.figure())
+    name = save_report_figure(fig, ctx.figure())
     plt.close(fig)
     return name
 

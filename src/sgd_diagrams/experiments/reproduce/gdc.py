@@ -239,3 +239,8 @@ def assess(data: dict[str, Any]) -> Judgement:
     note = (f" Without power (prediction too small against the noise, so agreement there means nothing): "
             f"{', '.join(weak)}." if weak else "")
     return Judgement(j.verdict, j.reason + note, j.families)
+
+
+def redraw(ctx: Context, data: dict[str, Any]) -> list[str]:
+    """The figures again, from the saved numbers (``reproduce --rerender``)."""
+    return [_figure(ctx, data)]

@@ -243,3 +243,8 @@ def assess(data: dict[str, Any]) -> Judgement:
              "the SDE with C(θ) drifts too, so 'velocity 0' is a property of the constant-C assumption (the SDE with "
              "C frozen at θ0 stalls at z = π/4), not of SDEs."}.get(j.verdict, "")
     return Judgement(j.verdict, j.reason + extra, j.families)
+
+
+def redraw(ctx: Context, data: dict[str, Any]) -> list[str]:
+    """The figures again, from the saved numbers (``reproduce --rerender``)."""
+    return _outcome(ctx, data["settings"], data["rows"], data["engine_curve"]).figures

@@ -264,3 +264,8 @@ def assess(data: dict[str, Any]) -> Judgement:
                      f"{sum(circulation.rejected)} of {len(ring)} η, Holm; a curl no "
                      f"gradient field allows). {j.reason} On the ring, the speed is the straight-HELIX velocity to "
                      f"{rel} (the ring's curvature is not in that prediction).", fams)
+
+
+def redraw(ctx: Context, data: dict[str, Any]) -> list[str]:
+    """The figures again, from the saved numbers (``reproduce --rerender``)."""
+    return _outcome(ctx, data["settings"], data["radius"], data["ring"], data["epochs"]).figures

@@ -250,7 +250,8 @@ def _verdict(f: dict[str, Any]) -> tuple[str, str]:
 
 
 def _figure(ctx: Context, data: dict[str, Any]) -> str:
-    from ...plots import new_figure, save_laid_out
+    from ._trials import new_figure
+    from ._trials import save_report_figure as save_laid_out
 
     fig, axes = new_figure(4, width=4.2, height=3.8)
     over = data["overfitting"]
@@ -346,3 +347,8 @@ def assess(data: dict[str, Any]) -> Judgement:
         return Judgement(verdict, f"{j.reason} {peak}. STIC-descent vs plain GD: {text}.", [claim, beats])
     return Judgement("confirmed", f"{j.reason} {peak}; AIC and TIC miss near H = 0. STIC-descent (λ descended with θ, "
                      f"Fig. 13's procedure) against plain GD: {text}.", [claim, beats])
+
+
+def redraw(ctx: Context, data: dict[str, Any]) -> list[str]:
+    """The figures again, from the saved numbers (``reproduce --rerender``)."""
+    return [_figure(ctx, data)]

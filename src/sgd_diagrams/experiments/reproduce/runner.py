@@ -154,7 +154,7 @@ def rerender_reproduction(name: str, out_dir: str | Path, *, show_progress: bool
                   show_progress=show_progress)
     with capture_warnings():
         judgement = module.assess(data)
-        figures = module.figures(ctx, data) if hasattr(module, "figures") else list(old.get("figures", []))
+        figures = module.redraw(ctx, data) if hasattr(module, "redraw") else list(old.get("figures", []))
     measured = module.describe(data) if hasattr(module, "describe") else str(old.get("measured", ""))
     meta = {k: old_meta.get(k, NOT_RECORDED) for k in PROVENANCE_FIELDS}
     meta.update({k: v for k, v in old_meta.items() if k not in ("rendered",)})

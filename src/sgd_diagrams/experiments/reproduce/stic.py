@@ -183,7 +183,8 @@ def _verdict(data: dict[str, Any]) -> tuple[str, str]:
 
 
 def _figure(ctx: Context, data: dict[str, Any]) -> str:
-    from ...plots import new_figure, save_laid_out
+    from ._trials import new_figure
+    from ._trials import save_report_figure as save_laid_out
 
     pts = data["points"]
     fig, axes = new_figure(2, width=5.2, height=4.0)
@@ -265,3 +266,8 @@ def assess(data: dict[str, Any]) -> Judgement:
     return Judgement(verdict, f"{j.reason} STIC-grid (λ per training set by grid search on STIC) against plain GD: "
                      f"{text}; the paper's \"improves on plain GD for most Hessians\" needs a majority.",
                      [engine, beats])
+
+
+def redraw(ctx: Context, data: dict[str, Any]) -> list[str]:
+    """The figures again, from the saved numbers (``reproduce --rerender``)."""
+    return [_figure(ctx, data)]
