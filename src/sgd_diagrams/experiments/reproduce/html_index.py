@@ -21,6 +21,7 @@ from typing import Any
 
 from ...errors import SgdDiagramsError
 from ...io import atomic_write_text
+from .provenance import NOT_RECORDED
 from .report import key_row, meta_lines, render_csv
 from .verdicts import RULE_TEXT, VERDICTS
 
@@ -55,6 +56,8 @@ pre,code{white-space:pre-wrap;overflow-wrap:anywhere;font-size:.9em}
 details{margin:.6rem 0}summary{cursor:pointer;font-weight:600}
 blockquote{margin:.5rem 0;padding-left:.8rem;border-left:3px solid #d0d7de;color:#444}
 .changed{background:#ffebe9}
+figure{margin:.5rem 0}figcaption{font-size:.85rem;color:#57606a}
+.box th{white-space:nowrap;overflow-wrap:normal}
 @media print{details{display:block}details>*{display:block}section{break-inside:auto}
 .keep{break-inside:avoid;page-break-inside:avoid}a{color:inherit;text-decoration:none}}
 """
@@ -163,6 +166,7 @@ def _section(out: Path, name: str, p: dict[str, Any], summary: str, differs: str
         change = f' <span class="changed">(reference run: {e(str(old.get("verdict")))})</span>'
     figs = "".join(_figure_html(out, name, f, inline) for f in p.get("figures", []))
     rule = markdown_to_html("\n".join(str(x) for x in p.get("rule", [])))
+    run_text = "\n".join(meta_lines(meta, p.get("data")))
     notes = markdown_to_html("\n".join(f"- {n}" for n in p.get("notes", []))) if p.get("notes") else ""
     if inline:
         downloads = (f'<a download="{e(name)}.csv" href="{_data_uri_text(render_csv(p), "text/csv")}">'
@@ -178,7 +182,7 @@ def _section(out: Path, name: str, p: dict[str, Any], summary: str, differs: str
             f"<details><summary>The paper's claim</summary>{markdown_to_html(str(p.get('claim', '')))}</details>"
             f"<details><summary>What we measured</summary>{markdown_to_html(str(p.get('measured', '')))}"
             f"{notes}</details>"
-            f"<details><summary>Run (provenance)</summary>{markdown_to_html(chr(10).join(meta_lines(meta)))}"
+            f"<details><summary>Run (provenance)</summary>{markdown_to_html(run_text)}"
             f"</details><p>Download: {downloads}</p></section>")
 
 
@@ -195,17 +199,23 @@ def _provenance_block(reports: dict[str, dict[str, Any]]) -> str:
 
     modes = sorted({"quick" if p.get("meta", {}).get("quick") else "default" for p in reports.values()})
     total = sum(s for p in reports.values() if isinstance(s := _seconds(p.get("meta", {})), (int, float)))
-    rendered = sorted({str(p["meta"]["rendered"].get("commit")) for p in reports.values()
+    rendered = sorted({str(p["meta"]["rendered"].get("commit")) + (" (with uncommitted changes)" if
+                       p["meta"]["rendered"].get("dirty") is True else "") for p in reports.values()
                        if isinstance(p.get("meta", {}).get("rendered"), dict)})
     rows = [("mode", ", ".join(modes)), ("seed", values("seed")), ("commit", values("commit")),
-            ("uncommitted changes", values("dirty")), ("started", values("started")),
+            ("dirty tree", values("dirty")), ("started", values("started")),
             ("sgd-diagrams", values("version")), ("Python", values("python")), ("numpy", values("numpy")),
             ("scipy", values("scipy")), ("torch", values("torch")), ("CPU", values("cpu")),
-            ("CPUs / threads", f"{values('cpu_count')} / {values('threads')}"),
-            ("total wall time", f"{total / 60:.1f} min over {len(reports)} experiments")]
+            ("CPUs, threads", f"{values('cpu_count')} / {values('threads')}"),
+            ("wall time", f"{total / 60:.1f} min over {len(reports)} experiments")]
     if rendered:
-        rows.append(("re-rendered at commit", ", ".join(rendered) + " (verdicts and figures re-derived from the "
+        rows.append(("re-rendered", "at commit " + ", ".join(rendered) + " (verdicts and figures re-derived from the "
                      "saved numbers; the numbers come from the original runs)"))
+    missing = [k for k, v in rows if v == NOT_RECORDED or set(v.split(" / ")) == {NOT_RECORDED}]
+    rows = [(k, v) for k, v in rows if k not in missing]
+    if missing:
+        rows.append(("not recorded", ", ".join(missing) + " — these reports were written before provenance was "
+                     "recorded; they were re-rendered from their saved numbers, not rerun"))
     body = "".join(f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in rows)
     return f'<div class="box" id="provenance"><h2>Provenance</h2><div class="scroll"><table>{body}</table></div></div>'
 

@@ -62,13 +62,26 @@ def _fmt_seconds(s: Any) -> str:
     return f"{s:.0f} s" if s < 120 else f"{s / 60:.1f} min"
 
 
-def meta_lines(meta: dict[str, Any]) -> list[str]:
+def _sizes(data: Any) -> str:
+    """Trials and samples named at the top of an experiment's data (or its settings), as one phrase."""
+    if not isinstance(data, dict):
+        return ""
+    found = []
+    for src in (data, data.get("settings") if isinstance(data.get("settings"), dict) else {}):
+        for key in ("trials", "samples", "sde_trials"):
+            v = src.get(key)
+            if isinstance(v, (int, dict)) and not isinstance(v, bool) and key not in dict(found):
+                found.append((key, v))
+    return ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in found)
+
+
+def meta_lines(meta: dict[str, Any], data: Any = None) -> list[str]:
     """The run's provenance as Markdown bullets (fields a re-rendered report cannot know say so)."""
     g = meta.get
     mode = "quick (low-powered: few trials; verdicts are not final)" if g("quick") else "default (full)"
     warn = g("warnings", NOT_RECORDED)
     lines = [f"- rerun: `{g('command', NOT_RECORDED)}`",
-             f"- mode {mode}, seed {g('seed', NOT_RECORDED)}",
+             f"- mode {mode}, seed {g('seed', NOT_RECORDED)}" + (f"; {_sizes(data)}" if _sizes(data) else ""),
              f"- wall time {_fmt_seconds(g('wall_seconds', g('seconds', NOT_RECORDED)))}, CPU time "
              f"{_fmt_seconds(g('cpu_seconds', NOT_RECORDED))}"
              + (f", over {g('invocations')} invocations (resumed)" if isinstance(g("invocations"), int)
@@ -104,5 +117,5 @@ def render_markdown(payload: dict[str, Any]) -> str:
     lines += ["## The paper's claim", "", payload["claim"], "", "## What we measured", "", payload["measured"], ""]
     if payload.get("notes"):
         lines += ["## Notes", ""] + [f"- {n}" for n in payload["notes"]] + [""]
-    lines += ["## Run", ""] + meta_lines(meta) + [""]
+    lines += ["## Run", ""] + meta_lines(meta, payload.get("data")) + [""]
     return "\n".join(lines)

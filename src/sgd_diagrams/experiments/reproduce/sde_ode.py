@@ -239,7 +239,8 @@ def _coefficient_panels(ax: Any, ax2: Any, data: dict[str, Any]) -> None:
     etas = np.asarray(data["eta"], dtype=float)
     means = np.array([s["mean"] for s in o["simulated"]]) / etas**2
     half = 1.96 * np.array([s["sem"] for s in o["simulated"]]) / etas**2
-    f = o["fit"]
+    f = o.get("fit") or fit_eta2_eta3(etas, [s["mean"] for s in o["simulated"]], [s["sem"] for s in o["simulated"]],
+                                      fit_powers(len(etas)))  # the fit outcome_of records
     grid = np.linspace(0, etas.max() * 1.05, 50)
     ax.errorbar(etas, means, yerr=half, fmt="ko", capsize=3, label="simulated (SGD − ODE)/η², 95% CI")
     powers, coefs = f.get("powers", [2, 3]), f.get("coefficients", [f["a"], f.get("b", 0.0)])
