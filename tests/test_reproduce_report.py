@@ -135,3 +135,46 @@ def test_index_and_md_carry_provenance(tmp_path):
     assert 'id="provenance"' in page and "A Perturbative Analysis of Stochastic Gradient Descent" in page
     assert 'name="viewport"' in page and "low-power" not in page
     assert set(CATALOG) >= {"stic"}
+
+
+class _FakeExperiment:
+    """A tiny experiment: one cached piece, one warning, a comparison with power."""
+
+    calls = 0
+
+    @staticmethod
+    def run(ctx):
+        import warnings
+
+        from sgd_diagrams.experiments.reproduce import Outcome
+
+        ctx.cached("piece-1", lambda: {"x": 1})
+        _FakeExperiment.calls += 1
+        if _FakeExperiment.calls == 1:
+            raise KeyboardInterrupt  # killed after its first piece
+        warnings.warn("growing propagators", RuntimeWarning, stacklevel=1)
+        return Outcome("t", "c", "m", "confirmed", "r", {"obs": 1.0, "se": 0.1})
+
+    @staticmethod
+    def assess(data):
+        from sgd_diagrams.experiments.reproduce.verdicts import Comparison, Family, decide
+
+        return decide(Family("fake", [Comparison("p", data["obs"], data["se"], 1.0, 0.0, 5.0)]))
+
+
+def test_provenance_is_recorded_and_time_adds_up_over_a_resumed_run(tmp_path, monkeypatch):
+    from sgd_diagrams.experiments.reproduce import runner
+
+    monkeypatch.setattr(runner, "load", lambda name: _FakeExperiment)
+    with pytest.raises(KeyboardInterrupt):
+        runner.run_reproduction("helix", tmp_path, quick=True, show_progress=False)
+    with pytest.warns(RuntimeWarning, match="growing propagators"):
+        payload = runner.run_reproduction("helix", tmp_path, quick=True, show_progress=False)
+    meta = payload["meta"]
+    assert meta["invocations"] == 2 and meta["wall_seconds"] >= meta["this_invocation_wall_seconds"]
+    assert meta["warnings"] == ["RuntimeWarning: growing propagators"]
+    assert meta["python"].count(".") == 2 and meta["numpy"][0].isdigit() and meta["quick"] is True
+    assert meta["commit"] and isinstance(meta["cpu_count"], int) and meta["started"].endswith("+00:00")
+    assert payload["verdict"] == "confirmed" and payload["experiment_reading"]["verdict"] == "confirmed"
+    md = (tmp_path / "helix.md").read_text()
+    assert "Quick run: low-powered" in md and "growing propagators" in md

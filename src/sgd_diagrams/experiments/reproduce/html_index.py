@@ -151,8 +151,8 @@ def _figure_html(out: Path, name: str, fig: str, inline: bool) -> str:
         if not path.is_file():
             return f"<p>figure {e(fig)} is missing</p>"
         src = _data_uri(path, mime)
-        return f'<figure class="keep"><img src="{src}" alt="{e(name)}: {e(fig)}"></figure>'
-    return (f'<figure class="keep"><a href="{e(fig)}"><img src="{e(fig)}" alt="{e(name)}: {e(fig)}"></a>'
+        return f'<figure><img src="{src}" alt="{e(name)}: {e(fig)}"></figure>'
+    return (f'<figure><a href="{e(fig)}"><img src="{e(fig)}" alt="{e(name)}: {e(fig)}"></a>'
             f"<figcaption>click the figure for the full-size image</figcaption></figure>")
 
 
@@ -176,7 +176,7 @@ def _section(out: Path, name: str, p: dict[str, Any], summary: str, differs: str
                      f'<a href="{e(name)}.md">{e(name)}.md</a> · <a href="{e(name)}.json">{e(name)}.json</a>')
     return (f'<section id="{e(name)}"><h2>{e(name)} — {e(str(p.get("title", "")))}</h2>'
             f'<div class="keep"><p>{e(summary)}</p><h3>Verdict: {_verdict_span(verdict)}{change}</h3>'
-            f"{markdown_to_html(str(p.get('reason', '')))}</div>{figs}"
+            f"{markdown_to_html(str(p.get('reason', '')))}{figs}</div>"
             f"<p><strong>Where we differ from the paper:</strong> {e(differs)}</p>"
             f"<details><summary>The rule and its numbers</summary>{rule}</details>"
             f"<details><summary>The paper's claim</summary>{markdown_to_html(str(p.get('claim', '')))}</details>"

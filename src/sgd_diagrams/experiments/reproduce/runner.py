@@ -112,8 +112,14 @@ def assess(module: ModuleType, data: dict[str, Any], outcome: Outcome | None = N
     return module.assess(data)
 
 
+_OWN_RULES = ("\n\nRules: ", " Rules: ")
+DIAGNOSTIC = "Diagnostic thresholds of this experiment (the verdict follows only the common rule): "
+
+
 def _payload(name: str, title: str, claim: str, measured: str, j: Judgement, figures: list[str], notes: list[str],
              meta: dict[str, Any], data: dict[str, Any], reading: dict[str, Any]) -> dict[str, Any]:
+    for own in _OWN_RULES:  # an experiment's own thresholds, written before the common rule, are diagnostics now
+        measured = measured.replace(own, own[: -len("Rules: ")] + DIAGNOSTIC)
     return to_jsonable({"name": name, "title": title, "claim": claim, "measured": measured, "verdict": j.verdict,
                         "reason": j.reason, "rule": j.lines(), "comparisons": comparison_rows(j),
                         "figures": figures, "notes": notes, "experiment_reading": reading, "meta": meta,
