@@ -22,7 +22,7 @@ from typing import Any
 from ...errors import SgdDiagramsError
 from ...io import atomic_write_text
 from .provenance import NOT_RECORDED
-from .report import key_row, meta_lines, render_csv
+from .report import fmt_seconds, key_row, meta_lines, render_csv
 from .verdicts import RULE_TEXT, VERDICTS
 
 __all__ = ["PAPERS", "VERDICT_CLASS", "is_safe_figure_name", "markdown_to_html", "read_reports", "write_index"]
@@ -58,6 +58,7 @@ blockquote{margin:.5rem 0;padding-left:.8rem;border-left:3px solid #d0d7de;color
 .changed{background:#ffebe9}
 figure{margin:.5rem 0}figcaption{font-size:.85rem;color:#57606a}
 .box th{white-space:nowrap;overflow-wrap:normal}
+td,th{overflow-wrap:normal;word-break:normal}#summary td:first-child,#summary td:last-child{white-space:nowrap}
 @media print{details{display:block}details>*{display:block}section{break-inside:auto}
 .keep{break-inside:avoid;page-break-inside:avoid}a{color:inherit;text-decoration:none}}
 """
@@ -207,7 +208,7 @@ def _provenance_block(reports: dict[str, dict[str, Any]]) -> str:
             ("sgd-diagrams", values("version")), ("Python", values("python")), ("numpy", values("numpy")),
             ("scipy", values("scipy")), ("torch", values("torch")), ("CPU", values("cpu")),
             ("CPUs, threads", f"{values('cpu_count')} / {values('threads')}"),
-            ("wall time", f"{total / 60:.1f} min over {len(reports)} experiments")]
+            ("wall time", f"{fmt_seconds(total)} over {len(reports)} experiments")]
     if rendered:
         rows.append(("re-rendered", "at commit " + ", ".join(rendered) + " (verdicts and figures re-derived from the "
                      "saved numbers; the numbers come from the original runs)"))
@@ -258,7 +259,7 @@ def write_index(out_dir: str | Path, names: list[str] | None = None, *, inline: 
                          for v in VERDICTS)
     other = sum(n for v, n in counts.items() if v not in VERDICTS)
     parts.append(f'<div id="verdicts"><h2>Verdicts</h2><p>{summary}'
-                 + (f" · other: {other}" if other else "") + f"</p><p>{e(RULE_TEXT)}</p></div>")
+                 + (f" · other: {other}" if other else "") + f"</p>{markdown_to_html(RULE_TEXT)}</div>")
     header = ("<tr><th>experiment</th><th>verdict</th><th>key number: measured vs predicted (z)</th>"
               "<th>where we differ from the paper</th><th>time</th>" + ("<th>reference run</th>" if olds else "")
               + "</tr>")
@@ -278,7 +279,7 @@ def write_index(out_dir: str | Path, names: list[str] | None = None, *, inline: 
                        f"{_key_text(old)}{' — changed' if changed else ' — same'}</td>")
         secs = _seconds(p.get("meta", {}))
         rows.append(f'<tr><td><a href="#{e(name)}">{e(name)}</a></td><td>{_verdict_span(str(p.get("verdict")))}</td>'
-                    f"<td>{_key_text(p)}</td><td>{e(differs)}</td><td>{_num(secs, '.0f')} s</td>{ref}</tr>")
+                    f"<td>{_key_text(p)}</td><td>{e(differs)}</td><td>{e(fmt_seconds(secs))}</td>{ref}</tr>")
         sections.append(_section(out, name, p, summary_line, differs, inline, old))
     parts.append(f'<h2>Summary</h2><div class="scroll"><table id="summary">{header}{"".join(rows)}</table></div>')
     parts += sections

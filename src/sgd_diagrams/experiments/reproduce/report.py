@@ -14,7 +14,7 @@ from typing import Any
 from .provenance import NOT_RECORDED
 from .verdicts import Judgement
 
-__all__ = ["comparison_rows", "key_row", "meta_lines", "render_csv", "render_markdown"]
+__all__ = ["comparison_rows", "fmt_seconds", "key_row", "meta_lines", "render_csv", "render_markdown"]
 
 CSV_FIELDS = ("family", "point", "x", "observed", "se_observed", "predicted", "se_predicted", "z", "rejected",
               "effect", "effect_over_se", "dof")
@@ -56,8 +56,9 @@ def render_csv(payload: dict[str, Any]) -> str:
     return buf.getvalue()
 
 
-def _fmt_seconds(s: Any) -> str:
-    if not isinstance(s, (int, float)):
+def fmt_seconds(s: Any) -> str:
+    """Seconds as "42 s" or "7.5 min" (anything else as text)."""
+    if not isinstance(s, (int, float)) or isinstance(s, bool):
         return str(s)
     return f"{s:.0f} s" if s < 120 else f"{s / 60:.1f} min"
 
@@ -82,8 +83,8 @@ def meta_lines(meta: dict[str, Any], data: Any = None) -> list[str]:
     warn = g("warnings", NOT_RECORDED)
     lines = [f"- rerun: `{g('command', NOT_RECORDED)}`",
              f"- mode {mode}, seed {g('seed', NOT_RECORDED)}" + (f"; {_sizes(data)}" if _sizes(data) else ""),
-             f"- wall time {_fmt_seconds(g('wall_seconds', g('seconds', NOT_RECORDED)))}, CPU time "
-             f"{_fmt_seconds(g('cpu_seconds', NOT_RECORDED))}"
+             f"- wall time {fmt_seconds(g('wall_seconds', g('seconds', NOT_RECORDED)))}, CPU time "
+             f"{fmt_seconds(g('cpu_seconds', NOT_RECORDED))}"
              + (f", over {g('invocations')} invocations (resumed)" if isinstance(g("invocations"), int)
                 and g("invocations") > 1 else ""),
              f"- started {g('started', NOT_RECORDED)}; commit {g('commit', NOT_RECORDED)}"
