@@ -57,7 +57,7 @@ details{margin:.6rem 0}summary{cursor:pointer;font-weight:600}
 blockquote{margin:.5rem 0;padding-left:.8rem;border-left:3px solid #d0d7de;color:#444}
 .changed{background:#ffebe9}
 figure{margin:.5rem 0}figcaption{font-size:.85rem;color:#57606a}
-.box th{white-space:nowrap;overflow-wrap:normal}
+.box th{white-space:nowrap;overflow-wrap:normal}#summary{min-width:46rem}
 td,th{overflow-wrap:normal;word-break:normal}#summary td:first-child,#summary td:last-child{white-space:nowrap}
 @media print{details{display:block}details>*{display:block}section{break-inside:auto}
 .keep{break-inside:avoid;page-break-inside:avoid}a{color:inherit;text-decoration:none}}
@@ -194,9 +194,16 @@ def _data_uri_text(text: str, mime: str) -> str:
 def _provenance_block(reports: dict[str, dict[str, Any]]) -> str:
     e = html.escape
 
+    def text(v: Any) -> str:
+        if isinstance(v, dict):
+            return ", ".join(f"{k} {w}" for k, w in v.items())
+        return str(v)
+
     def values(key: str) -> str:
-        seen = sorted({str(p.get("meta", {}).get(key, "not recorded")) for p in reports.values()})
-        return ", ".join(seen)
+        seen = Counter(text(p.get("meta", {}).get(key, NOT_RECORDED)) for p in reports.values())
+        if len(seen) == 1:
+            return next(iter(seen))
+        return "; ".join(f"{v} ({n} report{'s' if n > 1 else ''})" for v, n in seen.most_common())
 
     modes = sorted({"quick" if p.get("meta", {}).get("quick") else "default" for p in reports.values()})
     total = sum(s for p in reports.values() if isinstance(s := _seconds(p.get("meta", {})), (int, float)))
@@ -207,12 +214,12 @@ def _provenance_block(reports: dict[str, dict[str, Any]]) -> str:
             ("dirty tree", values("dirty")), ("started", values("started")),
             ("sgd-diagrams", values("version")), ("Python", values("python")), ("numpy", values("numpy")),
             ("scipy", values("scipy")), ("torch", values("torch")), ("CPU", values("cpu")),
-            ("CPUs, threads", f"{values('cpu_count')} / {values('threads')}"),
+            ("CPUs", values("cpu_count")), ("threads", values("threads")),
             ("wall time", f"{fmt_seconds(total)} over {len(reports)} experiments")]
     if rendered:
         rows.append(("re-rendered", "at commit " + ", ".join(rendered) + " (verdicts and figures re-derived from the "
                      "saved numbers; the numbers come from the original runs)"))
-    missing = [k for k, v in rows if v == NOT_RECORDED or set(v.split(" / ")) == {NOT_RECORDED}]
+    missing = [k for k, v in rows if v == NOT_RECORDED]
     rows = [(k, v) for k, v in rows if k not in missing]
     if missing:
         rows.append(("not recorded", ", ".join(missing) + " — these reports were written before provenance was "

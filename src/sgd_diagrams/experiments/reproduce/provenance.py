@@ -32,13 +32,14 @@ def now_utc() -> str:
 
 
 def git_state() -> dict[str, Any]:
-    """The commit of the source tree this package is imported from, and whether tracked files differ from it."""
-    root = Path(__file__).resolve().parent
+    """The commit of the source tree this package is imported from, and whether the package's tracked source
+    differs from it (``dirty``; output folders inside the checkout, such as docs/reproductions, do not count)."""
+    package = Path(__file__).resolve().parents[2]
     try:
-        head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+        head = subprocess.run(["git", "-C", str(package), "rev-parse", "HEAD"], capture_output=True, text=True,
                               timeout=10, check=True).stdout.strip()
-        status = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-                                capture_output=True, text=True, timeout=10, check=True).stdout
+        status = subprocess.run(["git", "-C", str(package), "status", "--porcelain", "--untracked-files=no", "--",
+                                 "."], capture_output=True, text=True, timeout=10, check=True).stdout
     except (OSError, subprocess.SubprocessError):
         return {"commit": "unknown (not run from a git checkout)", "dirty": "unknown"}
     return {"commit": head, "dirty": bool(status.strip())}
