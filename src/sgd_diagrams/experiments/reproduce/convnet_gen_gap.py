@@ -21,6 +21,7 @@ from .base import Context, Outcome
 from .estimated_series import (
     MODEL_DIFFERENCES_NOTE,
     agrees_through,
+    assess_order_within_range,
     band,
     ci_errorbars,
     convnet_sizes_note,
@@ -35,7 +36,7 @@ from .estimated_series import (
     uvalue_replicas,
     z_score,
 )
-from .verdicts import Comparison, Family, Judgement, agreement_range, decide
+from .verdicts import Judgement
 
 SCHEDULE = "sgd:N=10,B=1,E=1"
 ORDER = 2
@@ -169,30 +170,8 @@ def check(data: dict[str, Any]) -> list[str]:
 
 
 def assess(data: dict[str, Any]) -> Judgement:
-    """The verdict by the common rules: at every initialization and every η with ηT ≤ 0.5 (the paper's claimed
-    range), SGD's generalization gap ± SEM vs the order-2 prediction ± stderr (effect: what order 2 adds to order 1,
-    the prediction without noise corrections).  Points beyond the claimed range are shown as a diagnostic.  The
-    agreement range per initialization comes from the Holm rejections over all η."""
-    claim, beyond, ranges = [], [], []
-    for init in data["inits"]:
-        label = f"init {init.get('init_seed')}"
-        pts = []
-        for i, x in enumerate(data["eta_T"]):
-            top, low = init["orders"]["2"], init["orders"]["1"]
-            sim = init["simulated"][i]
-            pts.append(Comparison(f"{label}, ηT={x:g}", sim["value"], sim["sem"], top["value"][i],
-                                  top["stderr"][i], top["value"][i] - low["value"][i], x=x))
-        claim += [p for p in pts if p.x <= 0.5 + 1e-9]
-        beyond += [p for p in pts if p.x > 0.5 + 1e-9]
-        everywhere = Family(label, pts)
-        ranges.append(f"{label} {agreement_range([p.x for p in pts], everywhere.rejected)}")
-    fams = [Family("SGD vs order 2 within the claimed range ηT ≤ 0.5", claim)]
-    j = decide(fams[0])
-    if beyond:
-        fams.append(Family("diagnostic, not part of the verdict: beyond the claimed range", beyond))
-    return Judgement(j.verdict, f"{j.reason} Agreement ranges (Holm over all η of an initialization): "
-                     f"{'; '.join(ranges)}.", fams)
-
+    """The verdict by the common rules (:func:`.estimated_series.assess_order_within_range`)."""
+    return assess_order_within_range(data, "2", "value", "value", 0.5, "generalization gap")
 
 def redraw(ctx: Context, data: dict[str, Any]) -> list[str]:
     """The figures again, from the saved numbers (``reproduce --rerender``)."""
