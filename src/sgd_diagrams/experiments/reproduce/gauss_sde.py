@@ -350,3 +350,11 @@ def assess(data: dict[str, Any]) -> Judgement:
     extra = {"confirmed with a correction": " Cor 5's skew term is there with its printed size and sign, but time "
              "discretization adds +Tη³/16 on GAUSS, so SGD − SDE = −Tη³/48 + o(η³)."}.get(j.verdict, "")
     return Judgement(j.verdict, j.reason + extra + " " + "; ".join(notes) + ".", j.families)
+
+
+def redraw(ctx: Context, data: dict[str, Any]) -> list[str]:
+    """The figures again, from the saved numbers (``reproduce --rerender``)."""
+    from types import SimpleNamespace
+
+    st = SimpleNamespace(**{k: np.asarray(v) for k, v in data["statistics"].items()})
+    return _outcome(ctx, data["settings"], data["blocks"], st).figures
