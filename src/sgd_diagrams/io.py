@@ -13,7 +13,8 @@ import numpy as np
 
 from .errors import SgdDiagramsError
 
-__all__ = ["LineProgress", "atomic_write_text", "dumps", "emit", "progress_bar", "read_json_object", "to_jsonable"]
+__all__ = ["LineProgress", "atomic_write_text", "dumps", "emit", "progress_bar", "read_json_object", "read_untrusted_json",
+           "to_jsonable"]
 
 
 def to_jsonable(obj: Any) -> Any:
@@ -76,6 +77,7 @@ def atomic_write(path: str | Path, write: Callable[[BinaryIO], None]) -> None:
         with os.fdopen(fd, "wb") as fh:
             write(fh)
             fh.flush()
+            os.fchmod(fh.fileno(), 0o666 & ~_umask())  # mkstemp makes 0600; outputs are shared like open() ones
             os.fsync(fh.fileno())
         os.replace(tmp, p)
     except BaseException as exc:
@@ -86,6 +88,79 @@ def atomic_write(path: str | Path, write: Callable[[BinaryIO], None]) -> None:
         if isinstance(exc, OSError):
             raise SgdDiagramsError(f"cannot write {p}: {exc.strerror}; choose a writable location") from None
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def read_untrusted_json(path: str | Path, *, what: str, max_bytes: int) -> object:
+    """The JSON value in ``path``, read as untrusted data; any problem is a one-line SgdDiagramsError.
+
+    Refused: anything but a regular file (FIFO, device, folder), a file over ``max_bytes``, text that is not
+    UTF-8 JSON, duplicate keys, nesting deeper than 64, numbers with more than 400 digits, NaN/Infinity.
+    """
+    import stat
+
+    p = Path(path)
+    try:
+        st = os.stat(p)
+    except OSError as exc:
+        raise SgdDiagramsError(f"cannot read {what} {p}: {exc.strerror}; check the path") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise SgdDiagramsError(f"{what} {p} is not a regular file; pass a JSON file")
+    if st.st_size > max_bytes:
+        raise SgdDiagramsError(f"{what} {p} is {st.st_size} bytes, over the limit of {max_bytes}; pass a smaller file")
+    try:
+        with open(p, "rb") as fh:
+            raw = fh.read(max_bytes + 1)
+        text = raw.decode("utf-8")
+    except OSError as exc:
+        raise SgdDiagramsError(f"cannot read {what} {p}: {exc.strerror}; check the path") from None
+    except UnicodeDecodeError:
+        raise SgdDiagramsError(f"{what} {p} is not UTF-8 text; pass a JSON file") from None
+    if len(raw) > max_bytes:
+        raise SgdDiagramsError(f"{what} {p} is over the limit of {max_bytes} bytes; pass a smaller file")
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for k, v in items:
+            if k in out:
+                raise ValueError(f"duplicate key {k[:40]!r}")
+            out[k] = v
+        return out
+
+    def number(text: str) -> Any:
+        if len(text) > 400:
+            raise ValueError("a number with more than 400 digits")
+        return float(text) if any(c in text for c in ".eE") else int(text)
+
+    def constant(name: str) -> Any:
+        raise ValueError(f"{name} is not JSON")
+
+    depth = cur = 0
+    in_str = esc = False
+    for ch in text:  # nesting depth, counted outside strings
+        if in_str:
+            esc, in_str = (False, True) if esc else (ch == "\\", ch != '"')
+        elif ch == '"':
+            in_str = True
+        elif ch in "[{":
+            cur += 1
+            depth = max(depth, cur)
+        elif ch in "]}":
+            cur -= 1
+    if depth > 64:
+        raise SgdDiagramsError(f"{what} {p} is nested {depth} deep (over 64); pass a JSON file written by sgd-diagrams")
+    try:
+        return json.loads(text, object_pairs_hook=pairs, parse_int=number, parse_float=number,
+                          parse_constant=constant)
+    except (ValueError, RecursionError) as exc:
+        msg = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+        raise SgdDiagramsError(f"{what} {p} is not valid JSON ({msg}); pass a JSON file written by sgd-diagrams") \
+            from None
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:

@@ -1,8 +1,9 @@
 """``sgd-diagrams reproduce NAME|all``: every experiment of the papers, one command each.
 
-Writes ``OUT/NAME.json`` (every number plotted, with trials, seeds, timings), ``OUT/NAME.md`` (the claim
-quoted by section, what we measured, and a verdict) and the figures; ``all`` also writes ``OUT/index.html``.
-``--quick`` runs each in ≤ 3 minutes on 2 CPU cores; a killed run resumes from its finished pieces.
+Writes ``OUT/NAME.json`` (every number plotted, with trials, seeds, provenance), ``OUT/NAME.md`` (the claim
+quoted by section, what we measured, and a verdict by a stated statistical rule), ``OUT/NAME.csv`` and the
+figures; ``all`` also writes ``OUT/index.html``. ``--quick`` runs each in ≤ 3 minutes on 2 CPU cores; a killed
+run resumes from its finished pieces; ``--rerender`` re-derives the reports from saved numbers.
 """
 
 from __future__ import annotations
@@ -32,6 +33,12 @@ def register(subparsers) -> argparse.ArgumentParser:
                    "(default: the offline digits data)")
     p.add_argument("--index", action="store_true",
                    help="only (re)write OUT/index.html from the NAME.json reports already in --out")
+    p.add_argument("--inline", action="store_true", help="with --index: one self-contained HTML file (figures and "
+                   "CSVs as data URIs) that works when mailed alone, written as OUT/index-inline.html")
+    p.add_argument("--compare", metavar="OLD_DIR", help="with --index: mark verdicts and key numbers that changed "
+                   "against the reports in OLD_DIR (e.g. docs/reproductions)")
+    p.add_argument("--rerender", action="store_true", help="re-derive verdict, text, figures, md and csv of NAME "
+                   "(or all) from the NAME.json already in --out, by today's rules, without rerunning")
     p.add_argument("--check", action="store_true", help="after running, check each JSON against its claim's shape "
                    "(exit 1 if one fails)")
     p.add_argument("--backend", choices=("local", "ray"), default="local", help="where simulations run")
@@ -57,14 +64,31 @@ def run(args: argparse.Namespace) -> int:
         if not found:
             raise SgdDiagramsError(f"no NAME.json reports in {args.out}; run sgd-diagrams reproduce all --out "
                                    f"{args.out} first")
-        page, count = write_index(args.out, found)
+        target = Path(args.out) / ("index-inline.html" if args.inline else "index.html")
+        page, count = write_index(args.out, found, inline=args.inline, compare=args.compare, target=target)
         print(f"wrote {page} ({count} of {len(CATALOG)} experiments)")
         return 0
+    if args.inline or args.compare:
+        raise SgdDiagramsError("--inline and --compare go with --index; add --index")
     if not args.name:
         raise SgdDiagramsError("name an experiment or 'all' (see sgd-diagrams reproduce --list)")
     names = list(CATALOG) if args.name == "all" else [args.name]
     if args.name != "all" and args.name not in CATALOG:
         raise SgdDiagramsError(f"unknown experiment {args.name!r}; choose one of {', '.join(CATALOG)} or 'all'")
+    if args.rerender:
+        from pathlib import Path
+
+        from ..experiments.reproduce import rerender_reproduction
+
+        todo = [n for n in names if args.name != "all" or (Path(args.out) / f"{n}.json").exists()]
+        if not todo:
+            raise SgdDiagramsError(f"no NAME.json reports in {args.out} to re-render; run the experiments first")
+        for name in todo:
+            payload = rerender_reproduction(name, args.out, show_progress=not args.quiet)
+            was = payload["experiment_reading"].get("verdict")
+            print(f"{name}: {was} -> {payload['verdict']} — {' '.join(payload['reason'].split())}")
+        print(f"wrote {write_index(args.out, [n for n in CATALOG if (Path(args.out) / f'{n}.json').exists()])[0]}")
+        return 0
     failed = []
     for name in names:
         flags = (" --quick" if args.quick else "") + f" --seed {args.seed}"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -82,16 +83,43 @@ def z_score(value: float, reference: float, sem: float, floor: float = 1e-300) -
 
 
 def new_figure(ncols: int = 1, width: float = 6.0, height: float = 4.2) -> tuple[Any, list[Any]]:
-    """A matplotlib figure (no display) with ``ncols`` axes; needs the 'plot' extra."""
+    """A matplotlib figure (no display) with ``ncols`` panels, at most two per row (so that each panel stays
+    ≥ 350 px tall in the report page); needs the 'plot' extra."""
     try:
         from matplotlib.figure import Figure
     except ImportError:  # pragma: no cover - depends on the environment
         from ...errors import SgdDiagramsError
 
         raise SgdDiagramsError("figures need matplotlib: pip install -c constraints.txt 'sgd-diagrams[plot]'") from None
-    fig = Figure(figsize=(width * ncols, height))
-    axes = [fig.add_subplot(1, ncols, i + 1) for i in range(ncols)]
+    cols = min(ncols, 2)
+    rows = -(-ncols // cols)
+    fig = Figure(figsize=(width * cols, height * rows))
+    axes = [fig.add_subplot(rows, cols, i + 1) for i in range(ncols)]
     return fig, axes
+
+
+def legends_below(fig: Any) -> None:
+    """Move every axes' legend under its axes (outside the data), in two columns."""
+    for ax in fig.axes:
+        leg = ax.get_legend()
+        if leg is None:
+            continue
+        handles, labels = ax.get_legend_handles_labels()
+        size = min(float(leg.get_texts()[0].get_fontsize()) if leg.get_texts() else 8.0, 8.0)
+        leg.remove()
+        wide = ax.get_position().width * fig.get_figwidth() >= 4.5  # inches
+        ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2 if wide else 1,
+                  fontsize=size, frameon=False)
+
+
+def save_report_figure(fig: Any, path: Any) -> str:
+    """Legends under their axes, laid out, written as PNG at 2× (220 dpi) atomically; the file name."""
+    from ...io import atomic_write
+
+    legends_below(fig)
+    fig.set_layout_engine("constrained")
+    atomic_write(path, lambda fh: fig.savefig(fh, dpi=220, format="png", bbox_inches="tight"))
+    return Path(path).name
 
 
 def errorbars(ax: Any, x: Sequence[float], summaries: Sequence[dict[str, Any]], label: str, scale: float = 1.0,
@@ -113,6 +141,4 @@ def eta_t_axis(ax: Any, T: int) -> None:
 
 def save(fig: Any, path: Any) -> str:
     """Write ``fig`` as a PNG at ``path`` atomically; return the file name (relative to the output folder)."""
-    from ...plots import save_laid_out
-
-    return save_laid_out(fig, path)
+    return save_report_figure(fig, path)

@@ -6,7 +6,11 @@ Each experiment of the papers is a module of :mod:`sgd_diagrams.experiments.repr
   intervals) and returns every number it plotted, the claim quoted by section, what was measured,
   and a verdict that follows from the numbers;
 * ``check(data: dict) -> list[str]`` — the claim's quantitative shape, read back from the JSON that
-  ``run`` wrote (an empty list when it holds).  CI runs every experiment with ``--quick`` and calls it.
+  ``run`` wrote (an empty list when it holds).  CI runs every experiment with ``--quick`` and calls it;
+* ``assess(data: dict) -> Judgement`` — the verdict, from the saved numbers alone, by the common rules of
+  :mod:`.verdicts` (power, Holm over points); it overrides the verdict ``run`` proposed, and re-rendering
+  a saved report (``reproduce NAME --rerender``) calls it again;
+* optionally ``redraw(ctx, data) -> list[str]`` — draw the figures again from the saved numbers.
 
 :func:`run_reproduction` writes ``NAME.json``, ``NAME.md`` (and the figures the run drew) atomically
 into the output folder; work saved with :meth:`Context.cached` survives a kill and is reused.
@@ -25,10 +29,9 @@ from typing import Any
 
 from ...errors import SgdDiagramsError
 from ...io import atomic_write_text, dumps, progress_bar, to_jsonable
+from .verdicts import VERDICTS
 
-__all__ = ["VERDICTS", "Context", "Outcome", "render_markdown"]
-
-VERDICTS = ("confirmed", "confirmed with a correction", "refuted")
+__all__ = ["VERDICTS", "Context", "Outcome"]
 
 
 @dataclass
@@ -50,6 +53,8 @@ class Context:
     backend: str = "local"
     show_progress: bool = True
     _started: float = field(default_factory=time.perf_counter, repr=False)
+    _cpu_started: float = field(default_factory=time.process_time, repr=False)
+    _invocation: str = field(default_factory=lambda: f"{time.time():.6f}", repr=False)
 
     @property
     def partial_dir(self) -> Path:
@@ -79,7 +84,33 @@ class Context:
         value = to_jsonable(compute())
         self.partial_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_text(path, dumps({"key": key, "value": value}, indent=None))
+        self.record_time()
         return value
+
+    def record_time(self) -> None:
+        """Save this invocation's wall and CPU seconds so far beside the pieces (a resumed run adds them up)."""
+        ledger = self._ledger()
+        ledger[self._invocation] = {"wall": self.elapsed, "cpu": time.process_time() - self._cpu_started}
+        self.partial_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(self.partial_dir / "time-ledger.json", dumps(ledger, indent=None))
+
+    def _ledger(self) -> dict[str, dict[str, float]]:
+        try:
+            stored = json.loads((self.partial_dir / "time-ledger.json").read_text())
+        except (OSError, ValueError):
+            return {}
+        if not isinstance(stored, dict):
+            return {}
+        return {k: v for k, v in stored.items() if isinstance(v, dict)
+                and all(isinstance(v.get(f), (int, float)) for f in ("wall", "cpu"))}
+
+    def total_time(self) -> dict[str, Any]:
+        """Wall and CPU seconds of this invocation plus every earlier, interrupted one of the same run."""
+        earlier = {k: v for k, v in self._ledger().items() if k != self._invocation}
+        wall, cpu = self.elapsed, time.process_time() - self._cpu_started
+        return {"wall_seconds": wall + sum(v["wall"] for v in earlier.values()),
+                "cpu_seconds": cpu + sum(v["cpu"] for v in earlier.values()),
+                "invocations": 1 + len(earlier), "this_invocation_wall_seconds": wall}
 
     def progress(self, total: float, desc: str, unit: str = "step") -> Any:
         """A progress bar (or log line) for ``total`` units, or None when progress is off."""
@@ -113,20 +144,6 @@ class Outcome:
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
             raise SgdDiagramsError(f"verdict must be one of {VERDICTS}, got {self.verdict!r}")
-
-
-def render_markdown(name: str, outcome: Outcome, meta: dict[str, Any]) -> str:
-    """The ``NAME.md`` report: claim, measurement, verdict, figures, settings."""
-    lines = [f"# `{name}` — {outcome.title}", "", "## The paper's claim", "", outcome.claim, "",
-             "## What we measured", "", outcome.measured, "",
-             f"## Verdict: **{outcome.verdict}**", "", outcome.reason, ""]
-    for fig in outcome.figures:
-        lines += [f"![{name}]({fig})", ""]
-    if outcome.notes:
-        lines += ["## Notes", ""] + [f"- {n}" for n in outcome.notes] + [""]
-    lines += ["## Run", "", f"`{meta['command']}` — {meta['seconds']:.0f} s, mode "
-              f"{'quick' if meta['quick'] else 'full'}, seed {meta['seed']}, sgd-diagrams {meta['version']}.", ""]
-    return "\n".join(lines)
 
 
 def clear_partial(ctx: Context) -> None:

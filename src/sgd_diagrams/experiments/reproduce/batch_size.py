@@ -24,8 +24,9 @@ from ...schedules import sgd
 from ...theory.corollaries import named_statistics
 from .base import Context, Outcome
 from .paired import Run, leading_coefficient, merge_moments, moments, paired_runs, summaries, z_score
+from .verdicts import Comparison, Family, Judgement, decide, from_summary
 
-__all__ = ["check", "prop2_printed", "run"]
+__all__ = ["assess", "check", "prop2_printed", "run"]
 
 TITLE = "Batch size at fixed epochs, learning rate scaled with the batch (App. A.7, Prop. 2)"
 CLAIM = (
@@ -162,7 +163,9 @@ def _verdict(per_B: dict[str, Any]) -> tuple[str, str]:
 
 
 def _figure(ctx: Context, data: dict[str, Any]) -> str:
-    from ...plots import Curve, SimulatedSweep, draw_sweep, new_figure, save_laid_out
+    from ...plots import Curve, SimulatedSweep, draw_sweep
+    from ._trials import new_figure
+    from ._trials import save_report_figure as save_laid_out
 
     Bs, etas = data["batches"], np.array(data["eta0"])
     fig, axes = new_figure(2, width=5.2, height=4.0)
@@ -213,3 +216,24 @@ def check(data: dict[str, Any]) -> list[str]:
                             f"{p['z_printed']:+.1f} SE from "
                             f"Prop. 2's {p['printed_difference_order2']:+.4f}")
     return problems
+
+
+def assess(data: dict[str, Any]) -> Judgement:
+    """The verdict by the common rules: per batch size B > 1, the fitted order-η0² coefficient of the difference to
+    B = 1 (higher orders removed by the engine; dof = #η − 2) vs Prop. 2, and each η's difference vs the resummed
+    engine (effect: the predicted difference against 0)."""
+    claim = []
+    dof = len(data["eta0"]) - 2
+    for B, p in data["per_B"].items():
+        if "fit" not in p:
+            continue
+        claim.append(Comparison(f"B={B}: η0² coefficient", p["order2_estimate"], p["fit"]["a_se"],
+                                p["printed_difference_order2"], 0.0, p["printed_difference_order2"], dof=dof))
+        claim += [from_summary(f"B={B}, η0={e:g}", s, r, r) for e, s, r in
+                  zip(data["eta0"], p["simulated_difference"], p["resummed4_difference"], strict=True)]
+    return decide(Family("the effect of batch size at fixed epochs vs Prop. 2", claim))
+
+
+def redraw(ctx: Context, data: dict[str, Any]) -> list[str]:
+    """The figures again, from the saved numbers (``reproduce --rerender``)."""
+    return [_figure(ctx, data)]

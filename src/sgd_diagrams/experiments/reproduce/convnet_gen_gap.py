@@ -21,6 +21,7 @@ from .base import Context, Outcome
 from .estimated_series import (
     MODEL_DIFFERENCES_NOTE,
     agrees_through,
+    assess_order_within_range,
     band,
     ci_errorbars,
     convnet_sizes_note,
@@ -35,6 +36,7 @@ from .estimated_series import (
     uvalue_replicas,
     z_score,
 )
+from .verdicts import Judgement
 
 SCHEDULE = "sgd:N=10,B=1,E=1"
 ORDER = 2
@@ -129,8 +131,12 @@ def _figure(ctx: Context, data: dict[str, Any]) -> str:
     plt = pyplot()
     inits = data["inits"]
     etas = np.asarray(data["eta"])
-    fig, axes = plt.subplots(1, len(inits), figsize=(5.2 * len(inits), 4.2), squeeze=False)
-    for ax, b in zip(axes[0], inits, strict=True):
+    cols = min(len(inits), 2)
+    rows = -(-len(inits) // cols)
+    fig, grid_axes = plt.subplots(rows, cols, figsize=(5.6 * cols, 4.4 * rows), squeeze=False)
+    for extra in grid_axes.ravel()[len(inits):]:
+        extra.set_visible(False)
+    for ax, b in zip(grid_axes.ravel(), inits, strict=False):
         for k, o in b["orders"].items():
             band(ax, etas, o["value"], o["stderr"], "-", f"degree {k} ± 2 stderr")
         ci_errorbars(ax, etas, b["simulated"], "value", fmt="ko", zorder=5,
@@ -161,3 +167,12 @@ def check(data: dict[str, Any]) -> list[str]:
     if verdict_of(data["agrees_through"])[0] != data["verdict_rule"]:
         problems.append("verdict does not follow from the recorded agreement ranges")
     return problems
+
+
+def assess(data: dict[str, Any]) -> Judgement:
+    """The verdict by the common rules (:func:`.estimated_series.assess_order_within_range`)."""
+    return assess_order_within_range(data, "2", "value", "value", 0.5, "generalization gap")
+
+def redraw(ctx: Context, data: dict[str, Any]) -> list[str]:
+    """The figures again, from the saved numbers (``reproduce --rerender``)."""
+    return [_figure(ctx, data)]

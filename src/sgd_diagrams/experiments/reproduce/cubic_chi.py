@@ -19,8 +19,9 @@ import numpy as np
 
 from ._trials import chunked_moments, eta_t_axis, new_figure, save, training_rows, trajectories, z_score
 from .base import Context, Outcome
+from .verdicts import Comparison, Family, Judgement, decide, from_summary
 
-__all__ = ["check", "engine_coefficients", "run"]
+__all__ = ["assess", "check", "engine_coefficients", "run"]
 
 CLAIM = (
     "The authors' public code (bohrium/perturb, `code/nongauss_landscapes.py`) defines CubicChi: loss "
@@ -206,3 +207,24 @@ def check(data: dict[str, Any]) -> list[str]:
     if not data["engine"]["resummed_equals_taylor"]:
         problems.append("with H = 0 the resummed form should equal the Taylor polynomial")
     return problems
+
+
+def assess(data: dict[str, Any]) -> Judgement:
+    """The verdict by the common rules: E[w_T³] at each trusted η vs the engine's order-5 series (its truncation
+    estimate counted as the prediction's SE), and the fitted η³ coefficient vs the engine's (dof = trusted η − 2);
+    effect: the η³ term itself.  The paper's printed App. A sign is tested on the same points."""
+    rows = [r for r in data["rows"] if r["trusted"]]
+    rules, coefs = data["rules"], data["engine"]["coefficients"]
+    dof = len(rows) - 2
+    fit = Comparison("fitted η³ coefficient", rules["eta3_coefficient_measured"], rules["eta3_coefficient_sem"],
+                     coefs[3], 0.0, coefs[3], dof=dof)
+    claim = Family("E[w_T³] vs the engine's order-5 series", [fit] + [
+        from_summary(f"η={r['eta']:g}", r["sim"]["test_loss"], r["taylor5"], r["taylor3"], x=r["eta"],
+                     se_pred=r["truncation_estimate"]) for r in rows])
+    pfit = Comparison("fitted η³ coefficient vs App. A's printed one", rules["eta3_coefficient_measured"],
+                      rules["eta3_coefficient_sem"], rules["eta3_coefficient_printed"], 0.0,
+                      coefs[3] - rules["eta3_coefficient_printed"], dof=dof)
+    j = decide(claim, Family("App. A's printed sign", [pfit]))
+    extra = {"confirmed with a correction": " The engine and the authors' code give +8Tη³; App. A's printed sign "
+             "gives the opposite."}.get(j.verdict, "")
+    return Judgement(j.verdict, j.reason + extra, j.families)

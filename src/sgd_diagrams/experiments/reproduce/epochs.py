@@ -19,8 +19,9 @@ from ...schedules import sgd
 from ...theory.corollaries import epochs_test_loss_difference, named_statistics
 from .base import Context, Outcome
 from .paired import Run, leading_coefficient, merge_moments, moments, paired_runs, summaries, z_score
+from .verdicts import Comparison, Family, Judgement, decide, from_summary
 
-__all__ = ["check", "run"]
+__all__ = ["assess", "check", "run"]
 
 TITLE = "M-epoch SGD at η/M vs one-epoch SGD at η (App. A.1, Cor. 7)"
 CLAIM = (
@@ -150,7 +151,9 @@ def _verdict(per_M: dict[str, Any]) -> tuple[str, str]:
 
 
 def _figure(ctx: Context, data: dict[str, Any]) -> str:
-    from ...plots import Curve, SimulatedSweep, draw_sweep, new_figure, save_laid_out
+    from ...plots import Curve, SimulatedSweep, draw_sweep
+    from ._trials import new_figure
+    from ._trials import save_report_figure as save_laid_out
 
     Ms, etas = data["epochs"], np.array(data["eta0"])
     fig, axes = new_figure(len(Ms) + 1, width=4.0, height=3.6)
@@ -193,3 +196,28 @@ def check(data: dict[str, Any]) -> list[str]:
         if len(p["simulated"]) != len(data["eta0"]):
             problems.append(f"M={M}: simulated points do not match the η0 sweep")
     return problems
+
+
+def assess(data: dict[str, Any]) -> Judgement:
+    """The verdict by the common rules: per M, the fitted order-η² coefficient of (M epochs at η/M) − (one epoch
+    at η) (higher orders removed by the engine; dof = #η − 2) vs the corrected Cor 7, and each η's difference vs
+    the resummed engine (effect: the predicted difference against 0).  The printed Cor 7 is tested on the fits."""
+    claim, printed = [], []
+    dof = len(data["eta0"]) - 2
+    for M, p in data["per_M"].items():
+        f = p["fit"]
+        claim.append(Comparison(f"M={M}: η² coefficient", p["order2_estimate"], f["a_se"], p["corrected"], 0.0,
+                                p["corrected"], dof=dof))
+        claim += [from_summary(f"M={M}, η={e:g}", s, r, r) for e, s, r in
+                  zip(data["eta0"], p["simulated"], p["resummed4"], strict=True)]
+        printed.append(Comparison(f"M={M}: η² coefficient vs printed", p["order2_estimate"], f["a_se"],
+                                  p["printed"], 0.0, p["curvature_term"], dof=dof))
+    j = decide(Family("M epochs at η/M minus one epoch at η, vs the corrected Cor 7", claim),
+               Family("Cor 7 as printed", printed))
+    extra = {"confirmed with a correction": " The printed answer misses the curvature term N(M−1)/(2M)·GηHηG."}
+    return Judgement(j.verdict, j.reason + extra.get(j.verdict, ""), j.families)
+
+
+def redraw(ctx: Context, data: dict[str, Any]) -> list[str]:
+    """The figures again, from the saved numbers (``reproduce --rerender``)."""
+    return [_figure(ctx, data)]

@@ -20,11 +20,13 @@ from ...landscapes.registry import resolve_landscape
 from ...schedules import Schedule
 from ...schedules.grid import from_batches
 from .base import Context
+from .verdicts import Judgement
 
-__all__ = ["MODEL_DIFFERENCES_NOTE", "add_eta_top_axis", "agrees_through", "band", "chain_value", "ci_errorbars",
-           "convnet_sizes_note", "exact_gradient_statistics", "finish_eta_axis", "fit_eta2_eta3", "fit_powers",
-           "init_blocks", "landscape_for", "mean_stderr", "pyplot", "refined_schedule", "save_pyplot_figure",
-           "series_replicas", "sgd_points", "simulate_point", "summary_of", "uvalue_replicas", "z_score"]
+__all__ = ["MODEL_DIFFERENCES_NOTE", "add_eta_top_axis", "agrees_through", "assess_order_within_range", "band",
+           "chain_value", "ci_errorbars", "convnet_sizes_note", "exact_gradient_statistics", "finish_eta_axis",
+           "fit_eta2_eta3", "fit_powers", "init_blocks", "landscape_for", "mean_stderr", "pyplot",
+           "refined_schedule", "save_pyplot_figure", "series_replicas", "sgd_points", "simulate_point", "summary_of",
+           "uvalue_replicas", "z_score"]
 
 MODEL_DIFFERENCES_NOTE = (
     "Architecture per seed 001 App. C.2: two tanh conv layers (kernel 5, stride 2, 10 channels), a dense tanh "
@@ -230,10 +232,10 @@ def ci_errorbars(ax: Any, x: Any, sims: Sequence[dict[str, Any]], key: str = "me
 
 
 def save_pyplot_figure(ctx: Context, plt: Any, fig: Any) -> str:
-    """Lay out ``fig``, write it atomically to the reproduction's figure (PNG, 110 dpi), close it; the file name."""
-    from ...plots import save_laid_out
+    """Lay out ``fig``, write it atomically to the reproduction's figure (PNG at 2×), close it; the file name."""
+    from ._trials import save_report_figure
 
-    name = save_laid_out(fig, ctx.figure())
+    name = save_report_figure(fig, ctx.figure())
     plt.close(fig)
     return name
 
@@ -288,3 +290,29 @@ def exact_gradient_statistics(ctx: Context, key: str, landscape_name: str, **par
                 "points": int(land.n_test_points)}
 
     return ctx.cached(f"exact-statistics|{key}", compute)
+
+
+def assess_order_within_range(data: dict[str, Any], order: str, key: str, sim_key: str, upto: float,
+                              what: str) -> Judgement:
+    """The common rules for "order ``order`` agrees with SGD through ηT ≈ ``upto``" on the convnet: at every
+    initialization and η with ηT ≤ ``upto``, SGD's ``what`` ± SEM vs the prediction ± stderr (effect: what order
+    ``order`` adds to order 1, the prediction without noise corrections).  Points beyond the range are a
+    diagnostic; the agreement range per initialization comes from the Holm rejections over all its η."""
+    from .verdicts import Comparison, Family, Judgement, agreement_range, decide
+
+    claim, beyond, ranges = [], [], []
+    for init in data["inits"]:
+        label = f"init {init.get('init_seed')}"
+        top, low = init["orders"][order], init["orders"]["1"]
+        pts = [Comparison(f"{label}, ηT={x:g}", sim[sim_key], sim["sem"], top[key][i], top["stderr"][i],
+                          top[key][i] - low[key][i], x=x)
+               for i, (x, sim) in enumerate(zip(data["eta_T"], init["simulated"], strict=True))]
+        claim += [p for p in pts if p.x <= upto + 1e-9]
+        beyond += [p for p in pts if p.x > upto + 1e-9]
+        ranges.append(f"{label} {agreement_range([p.x for p in pts], Family(label, pts).rejected)}")
+    fams = [Family(f"SGD's {what} vs order {order} within the claimed range ηT ≤ {upto:g}", claim)]
+    j = decide(fams[0])
+    if beyond:
+        fams.append(Family("diagnostic, not part of the verdict: beyond the claimed range", beyond))
+    return Judgement(j.verdict, f"{j.reason} Agreement ranges (Holm over all η of an initialization): "
+                     f"{'; '.join(ranges)}.", fams)

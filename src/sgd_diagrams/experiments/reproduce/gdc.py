@@ -37,6 +37,7 @@ from .estimated_series import (
     uvalue_replicas,
     z_score,
 )
+from .verdicts import Comparison, Family, Judgement, decide
 
 SGD_SCHEDULE = "sgd:N=10,B=1,E=1"
 GD_SCHEDULE = "gd:N=10,T=10"
@@ -216,3 +217,30 @@ def check(data: dict[str, Any]) -> list[str]:
     if verdict_of(data["models"])[0] != data["verdict_rule"]:
         problems.append("verdict does not follow from the recorded fits")
     return problems
+
+
+def assess(data: dict[str, Any]) -> Judgement:
+    """The verdict by the common rules, in two parts over every model: GD − SGD's fitted η² coefficient vs Cor. 2
+    (the exact value over the data set where it was computed, else the engine's estimate ± stderr; effect: that
+    coefficient against 0), and GDC − SGD's fitted η² coefficient vs 0 (effect: the GD − SGD coefficient GDC is
+    meant to remove).  dof = #η − 2.  A model whose prediction is too small against the noise adds no power."""
+    gd, gdc = [], []
+    for m in data["models"]:
+        name = m["landscape"] + (f" (init {m['init_seed']})" if m.get("init_seed") is not None else "")
+        dof = len(m["eta"]) - 2
+        exact = m.get("exact")
+        pred, pred_se = (exact["a"], 0.0) if exact else (m["predicted_a"], m["predicted_a_stderr"])
+        f_gd, f_gdc = m["fits"]["gd - sgd"], m["fits"]["gdc - sgd"]
+        gd.append(Comparison(name, f_gd["a"], f_gd["a_se"], pred, pred_se, pred, dof=dof, part="GD − SGD"))
+        gdc.append(Comparison(name, f_gdc["a"], f_gdc["a_se"], 0.0, 0.0, pred, dof=dof, part="GDC − SGD"))
+    claim = Family("η² coefficients of GD − SGD (Cor. 2) and GDC − SGD (0)", gd + gdc)
+    j = decide(claim)
+    weak = sorted({p.label for p in claim.points if p.power_ratio < claim.needed_ratio})
+    note = (f" Without power (prediction too small against the noise, so agreement there means nothing): "
+            f"{', '.join(weak)}." if weak else "")
+    return Judgement(j.verdict, j.reason + note, j.families)
+
+
+def redraw(ctx: Context, data: dict[str, Any]) -> list[str]:
+    """The figures again, from the saved numbers (``reproduce --rerender``)."""
+    return [_figure(ctx, data)]

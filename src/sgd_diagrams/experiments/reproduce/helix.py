@@ -18,8 +18,9 @@ import numpy as np
 
 from ._trials import chunked_moments, errorbars, new_figure, save, training_rows, trajectories, z_score
 from .base import Context, Outcome
+from .verdicts import Family, Judgement, decide, from_summary
 
-__all__ = ["check", "run"]
+__all__ = ["assess", "check", "run"]
 
 CLAIM = (
     "Seed 001, §\"SGD descends on a C-smoothed landscape\" (Corollary 1, Figure 3): \"To test Corollary 1's "
@@ -225,3 +226,25 @@ def check(data: dict[str, Any]) -> list[str]:
         if sde["mean"] < 3 * sde["sem"]:
             problems.append(f"η={r['eta']}: the C(θ) SDE does not drift")
     return problems
+
+
+def assess(data: dict[str, Any]) -> Judgement:
+    """The verdict by the common rules: SGD's drift vs the resummed engine at every η (effect: Cor 1's η²/6 against
+    the SDE analyses' 0), and the paper's "an SDE predicts velocity 0" tested on the SDE with C(θ)."""
+    rows = data["rows"]
+    claim = Family("SGD's drift velocity vs the resummed engine", [
+        from_summary(f"η={r['eta']:g}", r["sim"]["sgd"]["velocity"], r["engine_resummed"], r["eta2_over_6"],
+                     x=r["eta"]) for r in rows])
+    printed = Family("the SDE analyses' velocity 0, on the SDE with state-dependent C(θ)", [
+        from_summary(f"η={r['eta']:g}", r["sim"]["sde"]["velocity"], 0.0, r["eta2_over_6"], x=r["eta"])
+        for r in rows])
+    j = decide(claim, printed)
+    extra = {"confirmed with a correction": " SGD drifts along +z at η²/6·(1 + O(η)) as Cor 1 says; the correction: "
+             "the SDE with C(θ) drifts too, so 'velocity 0' is a property of the constant-C assumption (the SDE with "
+             "C frozen at θ0 stalls at z = π/4), not of SDEs."}.get(j.verdict, "")
+    return Judgement(j.verdict, j.reason + extra, j.families)
+
+
+def redraw(ctx: Context, data: dict[str, Any]) -> list[str]:
+    """The figures again, from the saved numbers (``reproduce --rerender``)."""
+    return _outcome(ctx, data["settings"], data["rows"], data["engine_curve"]).figures

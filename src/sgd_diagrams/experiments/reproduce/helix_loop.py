@@ -24,8 +24,9 @@ import numpy as np
 
 from ._trials import chunked_moments, new_figure, save, training_rows, trajectories, z_score
 from .base import Context, Outcome
+from .verdicts import Family, Judgement, decide, from_summary
 
-__all__ = ["check", "ring_engine_velocity", "run"]
+__all__ = ["assess", "check", "ring_engine_velocity", "run"]
 
 CLAIM = (
     "Seed 001, §\"SGD descends on a C-smoothed landscape\": \"Wrapping HELIX in a loop makes SGD circulate. This is "
@@ -235,3 +236,36 @@ def check(data: dict[str, Any]) -> list[str]:
         if z > 4:
             problems.append(f"E={r['E']}: velocity {r['sim']['velocity']['mean']:.3e} is {z:.1f} SE from the engine")
     return problems
+
+
+def assess(data: dict[str, Any]) -> Judgement:
+    """The verdict by the common rules, in two parts.  Circulation (the paper's claim): SGD's arc per step around
+    HELIX-RING is tested against 0 at each η (Holm); it is seen when some η rejects 0, and the test has power when
+    the engine's velocity would be resolved.  Drift: multi-epoch HELIX's velocity at each E vs the engine (exact
+    on HELIX; effect: that velocity against 0).  The ring's speed against the straight-HELIX velocity is shown as a
+    diagnostic only: the engine's velocity is HELIX's, and the ring's curvature is not in it."""
+    ring = data["ring"]
+    circulation = Family("circulation: SGD's arc per step around the ring vs 0", [
+        from_summary(f"η={r['eta']:g}", r["sim"]["arc_per_step"], 0.0, r["engine"]["velocity"], x=r["eta"])
+        for r in ring])
+    drift = Family("multi-epoch HELIX drift vs the engine", [
+        from_summary(f"E={r['E']}", r["sim"]["velocity"], r["engine"], r["engine"]) for r in data["epochs"]])
+    speed = Family("diagnostic, not part of the verdict: the ring's arc per step vs the straight-HELIX velocity", [
+        from_summary(f"η={r['eta']:g}", r["sim"]["arc_per_step"], r["engine"]["velocity"], r["engine"]["velocity"],
+                     x=r["eta"]) for r in ring])
+    j = decide(drift)
+    fams = [circulation, drift, speed]
+    if not circulation.rejects:
+        verdict = "refuted" if circulation.powered else "inconclusive"
+        return Judgement(verdict, f"SGD's circulation around the ring is not distinguishable from 0 "
+                         f"({'with' if circulation.powered else 'without'} power). {j.reason}", fams)
+    rel = ", ".join(f"{(r['sim']['arc_per_step']['mean'] / r['engine']['velocity'] - 1) * 100:+.1f} %" for r in ring)
+    return Judgement(j.verdict, f"SGD circulates around the loop (arc per step ≠ 0 at "
+                     f"{sum(circulation.rejected)} of {len(ring)} η, Holm; a curl no "
+                     f"gradient field allows). {j.reason} On the ring, the speed is the straight-HELIX velocity to "
+                     f"{rel} (the ring's curvature is not in that prediction).", fams)
+
+
+def redraw(ctx: Context, data: dict[str, Any]) -> list[str]:
+    """The figures again, from the saved numbers (``reproduce --rerender``)."""
+    return _outcome(ctx, data["settings"], data["radius"], data["ring"], data["epochs"]).figures

@@ -10,6 +10,7 @@ STIC (GD on (θ, λ) of the training loss plus Corollary 6's gap estimate, λ �
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -20,8 +21,9 @@ from ...schedules import gd
 from ...theory.corollaries import corollary6_generalization_gap, corollary6_overfitting
 from .base import Context, Outcome
 from .paired import z_score
+from .verdicts import Family, Judgement, decide, from_summary, majority_verdict
 
-__all__ = ["check", "run"]
+__all__ = ["assess", "check", "run"]
 
 TITLE = "Overfitting of fixed-T GD is non-monotonic in the curvature (Fig. 6, Cor. 6, Fig. 13)"
 CLAIM = (
@@ -248,7 +250,8 @@ def _verdict(f: dict[str, Any]) -> tuple[str, str]:
 
 
 def _figure(ctx: Context, data: dict[str, Any]) -> str:
-    from ...plots import new_figure, save_laid_out
+    from ._trials import new_figure
+    from ._trials import save_report_figure as save_laid_out
 
     fig, axes = new_figure(4, width=4.2, height=3.8)
     over = data["overfitting"]
@@ -315,3 +318,37 @@ def check(data: dict[str, Any]) -> list[str]:
     if not 0 < f["peak_H"] * data["eta"] * data["T"] < 20:
         problems.append(f"the overfitting peak H={f['peak_H']:.3g} is far from (ηT)⁻¹")
     return problems
+
+
+def assess(data: dict[str, Any]) -> Judgement:
+    """The verdict by the common rules.  Agreement, three parts: the test loss after T GD steps at each H vs the
+    engine (effect: the engine's value against AIC's, the rival); the generalization gap as T grows vs the engine
+    (effect: the gap against 0); GD's test loss in the l2 panel vs the engine (effect: against 0).  Then Fig. 13's
+    "descent on λ improves on plain GD" for STIC-descent (λ descended together with θ) by the majority rule; the
+    `stic` reproduction's STIC-grid (λ per training set by grid search) is a different procedure."""
+    over = [from_summary(f"H={r['H']:g}", r["simulated"]["test-loss"], r["engine_test_loss"],
+                         r["engine_test_loss"] - r["aic_overfitting"], x=r["H"], part="overfitting vs H")
+            for r in data["overfitting"]]
+    lim = [from_summary(f"T={r['T']}", r["simulated_gen_gap"], r["engine_gen_gap"], r["engine_gen_gap"], x=r["T"],
+                        part="gen gap → C/(NH)") for r in data["limit"]["rows"]]
+    l2 = [from_summary(f"H={p['H']:g}", p["simulated"]["gd"], p["engine_gd_test_loss"], p["engine_gd_test_loss"],
+                       x=p["H"], part="l2 panel, GD") for p in data["l2"]["points"]]
+    claim = Family("GD's test loss and gap vs the engine", over + lim + l2)
+    beats = Family("STIC-descent − plain GD test loss, vs 0", [
+        from_summary(f"H={p['H']:g}", p["simulated"]["stic - gd"], 0.0, math.nan) for p in data["l2"]["points"]])
+    j = decide(claim)
+    f = data["findings"]
+    peak = (f"Overfitting peaks at H = {f['peak_H']:.3g} (≥ {f['peak_z_min']:.0f} SE above both ends)"
+            if f.get("interior_peak") else "No interior peak of overfitting was found")
+    if j.verdict != "confirmed":
+        return Judgement(j.verdict, f"{j.reason} {peak}.", [claim, beats])
+    verdict, text = majority_verdict(beats)
+    if verdict != "confirmed":
+        return Judgement(verdict, f"{j.reason} {peak}. STIC-descent vs plain GD: {text}.", [claim, beats])
+    return Judgement("confirmed", f"{j.reason} {peak}; AIC and TIC miss near H = 0. STIC-descent (λ descended with θ, "
+                     f"Fig. 13's procedure) against plain GD: {text}.", [claim, beats])
+
+
+def redraw(ctx: Context, data: dict[str, Any]) -> list[str]:
+    """The figures again, from the saved numbers (``reproduce --rerender``)."""
+    return [_figure(ctx, data)]

@@ -21,8 +21,9 @@ import numpy as np
 from ._trials import chunked_moments, eta_t_axis, new_figure, save, training_rows, trajectories, z_score
 from .base import Context, Outcome
 from .gauss_sde import coupled_rows
+from .verdicts import Comparison, Family, Judgement, decide, from_summary
 
-__all__ = ["check", "engine_difference", "run"]
+__all__ = ["assess", "check", "engine_difference", "run"]
 
 CLAIM = (
     "Seed 001, App. A (\"Effect of non-Gaussian noise at a minimum\"): \"we compare SGD testing loss on the loss "
@@ -221,3 +222,23 @@ def check(data: dict[str, Any]) -> list[str]:
         problems.append(f"fitted η³ coefficient {rules['eta3_coefficient_measured']:.3f} is not "
                         f"{rules['eta3_coefficient_corrected']:.3f}")
     return problems
+
+
+def assess(data: dict[str, Any]) -> Judgement:
+    """The verdict by the common rules: the non-Gaussian − Gaussian difference at each η vs the engine's order-5
+    series, and its fitted η³ coefficient vs the sign-corrected one (dof = #η − 2); effect: the η³ term against
+    0.  App. A's printed sign is tested on the fitted coefficient."""
+    rows, rules = data["rows"], data["rules"]
+    dof = len(rows) - 2
+    fit = Comparison("fitted η³ coefficient", rules["eta3_coefficient_measured"], rules["eta3_coefficient_sem"],
+                     rules["eta3_coefficient_corrected"], 0.0, rules["eta3_coefficient_corrected"], dof=dof)
+    claim = Family("non-Gaussian − Gaussian test loss vs the engine (order 5)", [fit] + [
+        from_summary(f"η={r['eta']:g}", r["sim"]["difference"], r["engine"]["taylor5"], r["taylor_corrected"],
+                     x=r["eta"]) for r in rows])
+    pfit = Comparison("fitted η³ coefficient vs App. A's printed one", rules["eta3_coefficient_measured"],
+                      rules["eta3_coefficient_sem"], rules["eta3_coefficient_printed"], 0.0,
+                      rules["eta3_coefficient_corrected"] - rules["eta3_coefficient_printed"], dof=dof)
+    j = decide(claim, Family("App. A's printed sign", [pfit]))
+    extra = {"confirmed with a correction": " Non-Gaussian noise changes the test loss first at order η³, with the "
+             "sign Cor 5 prints (−T·η³/6·E[∇³l]·E[(∇l)³]), opposite to App. A's printed total."}.get(j.verdict, "")
+    return Judgement(j.verdict, j.reason + extra, j.families)

@@ -41,6 +41,7 @@ from .estimated_series import (
     uvalue_replicas,
     z_score,
 )
+from .verdicts import Comparison, Family, Judgement, decide
 
 SCHEDULE = "sgd:N=10,B=1,E=1"
 SUBSTEPS = 8
@@ -201,7 +202,8 @@ def outcome_of(data: dict[str, Any], figures: list[str]) -> Outcome:
 
 def _figure(ctx: Context, data: dict[str, Any]) -> str:
     plt = pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.3))
+    fig, grid_axes = plt.subplots(2, 2, figsize=(11.2, 8.8))
+    axes = grid_axes.ravel()
     T = data["T"]
     etas = np.asarray(data["eta"])
     grid = np.linspace(0, etas.max() * 1.05, 60)
@@ -226,7 +228,51 @@ def _figure(ctx: Context, data: dict[str, Any]) -> str:
     for a in (ax, ax2):
         finish_eta_axis(a, T, "test-loss difference", zero_color="0.6")
         a.legend(fontsize=7)
+    _coefficient_panels(axes[2], axes[3], data)
     return save_pyplot_figure(ctx, plt, fig)
+
+
+def _coefficient_panels(ax: Any, ax2: Any, data: dict[str, Any]) -> None:
+    """What the SGD − ODE verdict rests on: d(η)/η² per η with the weighted fit a + bη, its intercept a (95% CI)
+    beside the exact and the engine's predicted coefficient."""
+    o = data["sgd_minus_ode"]
+    etas = np.asarray(data["eta"], dtype=float)
+    means = np.array([s["mean"] for s in o["simulated"]]) / etas**2
+    half = 1.96 * np.array([s["sem"] for s in o["simulated"]]) / etas**2
+    f = o.get("fit") or fit_eta2_eta3(etas, [s["mean"] for s in o["simulated"]], [s["sem"] for s in o["simulated"]],
+                                      fit_powers(len(etas)))  # the fit outcome_of records
+    grid = np.linspace(0, etas.max() * 1.05, 50)
+    ax.errorbar(etas, means, yerr=half, fmt="ko", capsize=3, label="simulated (SGD − ODE)/η², 95% CI")
+    powers, coefs = f.get("powers", [2, 3]), f.get("coefficients", [f["a"], f.get("b", 0.0)])
+    curve = sum(c * grid ** (p - 2) for p, c in zip(powers, coefs, strict=True))
+    terms = " + ".join(["a"] + [f"c{p}·η^{p - 2}" if p > 3 else "bη" for p in powers[1:]])
+    ax.plot(grid, curve, "k:", label=f"weighted fit {terms}")
+    ax.errorbar([0.0], [f["a"]], yerr=[1.96 * f["a_se"]], fmt="s", color="C1", capsize=4,
+                label="fitted η² coefficient a (95% CI)")
+    if data.get("exact"):
+        ax.axhline(data["exact"]["ode_a"], color="C2", ls="--", label="exact Cor. 3 coefficient")
+    ax.set_xlabel("learning rate η")
+    ax.set_ylabel("(SGD − ODE) / η²")
+    ax.set_title(f"SGD − ODE: the η² coefficient the verdict tests ({f.get('dof', '?')} dof)", fontsize=9)
+    ax.legend(fontsize=7)
+    labels, vals, errs = ["fitted a"], [f["a"]], [1.96 * f["a_se"]]
+    labels.append("engine")
+    vals.append(o["predicted_a"])
+    errs.append(1.96 * o["predicted_a_stderr"])
+    if data.get("exact"):
+        labels.append("exact")
+        vals.append(data["exact"]["ode_a"])
+        errs.append(0.0)
+    ax2.errorbar(range(len(vals)), vals, yerr=errs, fmt="o", capsize=5, color="C0")
+    ax2.set_xticks(range(len(vals)), labels)
+    ax2.axhline(0, color="0.6", lw=0.8)
+    ax2.set_ylabel("η² coefficient of SGD − ODE (95% CI)")
+    ax2.set_title("measured vs predicted coefficient", fontsize=9)
+
+
+def redraw(ctx: Context, data: dict[str, Any]) -> list[str]:
+    """The figures again, from the saved numbers."""
+    return [_figure(ctx, data)]
 
 
 def check(data: dict[str, Any]) -> list[str]:
@@ -245,3 +291,27 @@ def check(data: dict[str, Any]) -> list[str]:
     if verdict_of(o["z_a"], s["z"], s["z_printed"])[0] != data["verdict_rule"]:
         problems.append("verdict does not follow from the recorded z-scores")
     return problems
+
+
+def assess(data: dict[str, Any]) -> Judgement:
+    """The verdict by the common rules, in two parts that each need power: SGD − ODE's fitted η² coefficient vs the
+    exact −(T/2)(1 − 1/k)(GHG + ½G·∇tr C) over the data set (dof of the fit; effect: that coefficient against 0),
+    and SGD − SDE at each η vs the engine (effect: the printed Cor 4 term against the engine's).  Cor 4's printed
+    (T/2)·tr(CηHη) as SGD's excess over the SDE is tested on the same SGD − SDE points."""
+    o, s_, exact = data["sgd_minus_ode"], data["sgd_minus_sde"], data.get("exact")
+    fit = o["fit"]
+    pred, pred_se = (exact["ode_a"], 0.0) if exact else (o["predicted_a"], o["predicted_a_stderr"])
+    claim = [Comparison("η² coefficient", fit["a"], fit["a_se"], pred, pred_se, pred, dof=int(fit["dof"]),
+                        part="SGD − ODE")]
+    printed = []
+    for e, d in zip(data["sde_eta"], s_["simulated"], strict=True):
+        engine, printed_term = s_["predicted_a"] * e**2, s_["printed_cor4_a"] * e**2
+        claim.append(Comparison(f"η={e:g}", d["mean"], d["sem"], engine, s_["predicted_a_stderr"] * e**2,
+                                printed_term - engine, x=e * data["T"], part="SGD − SDE"))
+        printed.append(Comparison(f"η={e:g}", d["mean"], d["sem"], printed_term, s_["printed_cor4_a_stderr"] * e**2,
+                                  printed_term - engine, x=e * data["T"]))
+    j = decide(Family("SGD vs ODE and SDE at order η² vs the engine", claim),
+               Family("Cor 4's printed (T/2)·tr(CηHη) as SGD − SDE", printed))
+    extra = {"confirmed with a correction": " Cor 3's time-discretization term holds (SGD − ODE); Cor 4's printed "
+             "term is SGD's excess over the noiseless ODE, not over the SDE: SGD − SDE matches −(T/2)·GηHηG."}
+    return Judgement(j.verdict, j.reason + extra.get(j.verdict, ""), j.families)
