@@ -142,6 +142,16 @@ class Prediction:
     details: dict[str, Any] = field(default_factory=dict)
     trusted: np.ndarray | None = None  # Taylor form: False where eta is outside the series' trust region
 
+    @property
+    def complement(self) -> dict[str, Any] | None:
+        """Matrix-free resummed form with k < dim: the complement term of the Krylov space per η.
+
+        ``{"value", "stderr", "relative", "curvature"}`` — what the directions outside span(Z) contribute
+        (expanded to the series order, not resummed; a displacement's by its norm), and its size relative
+        to the predicted effect; None when nothing lies outside (dense path, k = dim, other forms).
+        """
+        return self.details.get("complement")
+
     def to_json(self) -> dict[str, Any]:
         """A JSON-able record (the CLI's ``--json`` output)."""
         out: dict[str, Any] = {"quantity": self.quantity, "order": self.order, "form": self.form,

@@ -343,8 +343,11 @@ def krylov_resummed_estimate(landscape, schedule: Schedule, order: int, etas, qu
                              extra_links: int | None = None) -> KrylovPrediction:
     """Resummed order-``order`` E[quantity] from ``samples`` data points, R independent replications.
 
-    ``basis``: ``"krylov"`` (matrix-free, Lanczos with ``krylov_dim`` steps, default :data:`KRYLOV_DIM`) or
-    ``"dense"`` (every weight, dim ≤ 24).  ``limit``: ``"epochs"`` or ``"samples"`` for T → ∞ (Theorem 2,
+    ``basis``: ``"krylov"`` (matrix-free, Lanczos with ``krylov_dim`` steps; None: chosen by
+    :func:`choose_krylov_dim`, recorded in ``details["krylov_choice"]``) or ``"dense"`` (every weight).
+    ``complement``: add the complement term (:mod:`.complement`) when k < dim — exact to the series order
+    for every k; ``extra_links``: V-links beyond the order in it (default :func:`~.complement.complement_links`).
+    ``limit``: ``"epochs"`` or ``"samples"`` for T → ∞ (Theorem 2,
     by doubling the schedule's horizon until two values agree).
     """
     q = quantity_of(quantity, DIAGRAM_QUANTITY_NAMES)
@@ -355,6 +358,9 @@ def krylov_resummed_estimate(landscape, schedule: Schedule, order: int, etas, qu
         raise SgdDiagramsError("a matrix learning rate (--metric) needs the dense path (dim <= 24)")
     if limit is not None and limit not in LIMIT_FAMILIES:
         raise SgdDiagramsError(f"unknown limit family {limit!r}; use epochs or samples")
+    choice = None
+    if krylov_dim is None and not dense:
+        krylov_dim, choice = choose_krylov_dim(landscape, order, q, samples, seed)
     k = KRYLOV_DIM if krylov_dim is None else krylov_dim
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
         raise SgdDiagramsError(f"krylov_dim must be a positive integer, got {krylov_dim!r}")
@@ -420,6 +426,8 @@ def krylov_resummed_estimate(landscape, schedule: Schedule, order: int, etas, qu
         bar.close()
     seconds = time.perf_counter() - start
     details: dict = {"krylov_dim": None if dense else k, "basis": "dense" if dense else "krylov"}
+    if choice is not None:
+        details["krylov_choice"] = choice
     tally.summarize(details, schedule, dense, limit, curvature_floor, stacklevel=3)
     if excluded:
         details["excluded_directions"] = float(np.mean([len(e) for e in excluded]))
@@ -477,8 +485,8 @@ def _warn_large_complement(summary: dict, etas: np.ndarray, k: int, captured: fl
 MAX_PART_ENTRIES = 3 * 10**7
 
 
-def _check_part_sizes(q: Quantity, order: int, width: int, force: bool) -> None:
-    """Refuse part tensors of width^(Σ degrees) entries beyond :data:`MAX_PART_ENTRIES` (memory)."""
+def _worst_part_degree(q: Quantity, order: int) -> int:
+    """The largest Σ degrees of one part over the linkless diagrams to ``order`` (a part tensor has width^that)."""
     worst = 0
     for m in range(order + 1):
         for d in q.diagrams(m, linkless=True):
@@ -486,12 +494,109 @@ def _check_part_sizes(q: Quantity, order: int, width: int, force: bool) -> None:
                 if q.root == "displacement" and 0 in members:
                     continue
                 worst = max(worst, sum(d.degree(v) for v in members))
+    return worst
+
+
+def _check_part_sizes(q: Quantity, order: int, width: int, force: bool) -> None:
+    """Refuse part tensors of width^(Σ degrees) entries beyond :data:`MAX_PART_ENTRIES` (memory)."""
+    worst = _worst_part_degree(q, order)
     if width ** worst > MAX_PART_ENTRIES and not force:
         raise SgdDiagramsError(
             f"the resummed order-{order} {q.name} needs part tensors of {width}^{worst} = {width ** worst:.3g} "
             f"numbers (limit {MAX_PART_ENTRIES:.0e}); use a smaller Krylov dimension (--krylov), a lower order, "
             "or pass --force"
         )
+
+
+# -- routing: dense when cheap, else the Krylov dimension by what it captures ------------------------
+DENSE_CHEAP_SECONDS = 60.0
+"""``resummation="auto"`` takes the dense path when the cost model puts it under this (and its tensors fit)."""
+
+DENSE_CHEAP_ENTRIES = 2 * 10**8
+"""For an exact (finite) landscape the dense cost is samples × dim^max_degree tensor entries: cheap below this."""
+
+CAPTURE_TARGET = 0.9
+"""Automatic k: grow k (1, 2, 4, …) until span(Z) holds this share of the gradient noise and of the
+noise-weighted curvature tr(ĤC), or the cost limit is reached."""
+
+
+def dense_seconds(landscape, order: int, samples: int) -> float | None:
+    """The cost model's seconds for the dense resummed path on a torch landscape (None for an exact one)."""
+    if is_exact(landscape):
+        return None
+    from ..landscapes.sampled import seconds_per_sample_gradient
+
+    return samples * _units_per_sample(0, max(order, 2), landscape.dim, True) * seconds_per_sample_gradient(landscape)
+
+
+def dense_is_cheap(landscape, order: int, quantity: str | Quantity, samples: int) -> tuple[bool, str]:
+    """(cheap?, why): the routing rule of ``resummation="auto"`` (see :func:`choose_resummation`)."""
+    q = quantity_of(quantity, DIAGRAM_QUANTITY_NAMES)
+    P, max_degree = landscape.dim, max(order, 2)
+    parts = P ** _worst_part_degree(q, order)
+    if parts > MAX_PART_ENTRIES:
+        return False, f"dense part tensors of {parts:.3g} numbers exceed {MAX_PART_ENTRIES:.0e}"
+    seconds = dense_seconds(landscape, order, samples)
+    if seconds is None:
+        entries = samples * P ** max_degree
+        return (entries <= DENSE_CHEAP_ENTRIES,
+                f"dense per-sample tensors: {entries:.3g} numbers (cheap up to {DENSE_CHEAP_ENTRIES:.0e})")
+    return (seconds <= DENSE_CHEAP_SECONDS,
+            f"dense cost model: about {seconds:.3g} s (cheap up to {DENSE_CHEAP_SECONDS:g} s)")
+
+
+def krylov_dim_limit(landscape, order: int, quantity: str | Quantity, samples: int) -> int:
+    """The largest k the cost limits allow: part tensors within :data:`MAX_PART_ENTRIES`, work within budget."""
+    from ..limits import WORK_BUDGET_SECONDS
+
+    q = quantity_of(quantity, DIAGRAM_QUANTITY_NAMES)
+    worst = max(_worst_part_degree(q, order), 1)
+    k = max(1, min(landscape.dim, int(MAX_PART_ENTRIES ** (1.0 / worst) + 1e-9)))
+    if not is_exact(landscape):
+        from ..landscapes.sampled import seconds_per_sample_gradient
+
+        t = seconds_per_sample_gradient(landscape)
+        while k > 1 and samples * _units_per_sample(k, max(order, 2), landscape.dim, False) * t > WORK_BUDGET_SECONDS:
+            k -= 1
+    return k
+
+
+def choose_krylov_dim(landscape, order: int, quantity: str | Quantity, samples: int, seed: int = 0,
+                      pilot_samples: int = 512) -> tuple[int, dict]:
+    """Automatic k on a pilot of the samples: k = 1, 2, 4, … until span(Z) captures :data:`CAPTURE_TARGET`
+    of the gradient noise and of the noise-weighted curvature, or k reaches :func:`krylov_dim_limit`.
+
+    Returns k and a record (candidates tried with what they captured, the target, the limit, why it stopped).
+    """
+    limit = krylov_dim_limit(landscape, order, quantity, samples)
+    n = int(min(samples, pilot_samples))
+    rows = draw_rows(landscape, n, seed + 7919)[None]  # one group of n rows, apart from the estimate's draws
+    exact = is_exact(landscape)
+    if exact:
+        tensors = landscape.derivative_tensors(2)
+        full = ExactGroupSource(tensors, rows)
+        hvp, G = full.hvp, full.mean_gradient()
+    else:
+        full = TorchGroupSource(landscape, rows)
+        hvp, G = _torch_hvp(landscape, rows)
+    noise = _noise(full)
+    tried, k = [], 1
+    while True:
+        k = min(k, limit)
+        basis = lanczos_ritz(hvp, landscape.dim, k, G, seed)
+        captured = _noise_captured(noise, basis.vectors)
+        _, curvature = complement_curvature(noise, basis.vectors, hvp, basis.values, with_captured=True)
+        tried.append({"k": k, "captured_gradient_noise": captured, "captured_curvature": curvature})
+        if captured >= CAPTURE_TARGET and curvature >= CAPTURE_TARGET:
+            why = f"captured at least {CAPTURE_TARGET:g} of the gradient noise and of the noise-weighted curvature"
+            break
+        if k >= limit:
+            why = (f"reached the cost limit k = {limit} before capturing {CAPTURE_TARGET:g}" if limit < landscape.dim
+                   else f"reached k = dim = {limit}")
+            break
+        k *= 2
+    return k, {"chosen": k, "target": CAPTURE_TARGET, "limit": limit, "why": why, "pilot_samples": n,
+               "tried": tried}
 
 
 def _limit(value_at: Callable[[Schedule], tuple[np.ndarray, np.ndarray | None]], schedule: Schedule, family: str,
