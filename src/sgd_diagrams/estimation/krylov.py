@@ -13,8 +13,8 @@ the propagator (I − ηH)^{Δt−1}η, and :mod:`sgd_diagrams.theory.resummatio
    tensors enter projected, ∇^k l[Z, …, Z] (:mod:`.tensor_sources`, k^{deg−1} directional passes
    per sample), and the exact resummed engine runs on those k-dimensional tensors.  Exact when
    span(Z) is the whole space (k = P) and, for edges fed by Ĝ, whenever K_k(Ĥ, Ĝ) is invariant;
-   otherwise directions outside the Krylov space are dropped (reported: ``captured_gradient_noise``,
-   the share of E‖∇l_x − Ĝ‖² inside span(Z)).
+   otherwise the directions outside the Krylov space are added back by the complement term (below;
+   reported with ``captured_gradient_noise``, the share of E‖∇l_x − Ĝ‖² inside span(Z)).
 3. **Error bars.**  Each of R replications draws its own samples, runs its own Lanczos on its own
    Ĥ and its own unbiased per-sample + group-mean statistics (:mod:`.group_statistic`); the
    prediction is the mean of the R values and its standard error their std/√R — so Ĥ's sampling
@@ -26,7 +26,14 @@ engine warns about).  For T → ∞ (``limit=``) the limit exists only where θ 
 rule is to *exclude* every Ritz direction with θ ≤ ``curvature_floor``·max θ (default
 :data:`CURVATURE_FLOOR` = 10⁻³) from the basis, and say so.
 
-The dense path (dim ≤ 24) is the same pipeline with Z = I (no Lanczos): ``basis="dense"``.
+The dense path is the same pipeline with Z = I (no Lanczos): ``basis="dense"``.
+
+**The complement (issue 24).**  With k < dim the directions outside span(Z) are not dropped: the complement
+term of :mod:`.complement` — every diagram labelling that reaches outside span(Z), expanded to the series
+order around the noise curvature μ — is added, so the value is exact to the series order for every k and the
+resummed answer at k = dim; it is reported per η in ``details["complement"]``.  ``resummation="auto"``
+(:func:`dense_is_cheap`, :func:`choose_krylov_dim`) routes by the cost model and picks k by what span(Z)
+captures.
 """
 
 from __future__ import annotations
@@ -561,8 +568,12 @@ def krylov_dim_limit(landscape, order: int, quantity: str | Quantity, samples: i
     return k
 
 
+PILOT_SAMPLES = 512
+"""Samples of the pilot on which :func:`choose_krylov_dim` measures what each k captures."""
+
+
 def choose_krylov_dim(landscape, order: int, quantity: str | Quantity, samples: int, seed: int = 0,
-                      pilot_samples: int = 512) -> tuple[int, dict]:
+                      pilot_samples: int = PILOT_SAMPLES) -> tuple[int, dict]:
     """Automatic k on a pilot of the samples: k = 1, 2, 4, … until span(Z) captures :data:`CAPTURE_TARGET`
     of the gradient noise and of the noise-weighted curvature, or k reaches :func:`krylov_dim_limit`.
 

@@ -10,7 +10,7 @@ any correlation between diagrams, and for the resummed form (nonlinear in H) too
   θ0, samples, seed, replications, order and kind, written atomically, so other schedules and η reuse
   them.  A cache that cannot be read or written is a warning, never a lost result.
 * Resummed form (and its T → ∞ limit): :mod:`.krylov` — per replication, the per-sample + group-mean
-  statistic of the derivative tensors, dense (dim ≤ 24) or projected on a Lanczos basis of the
+  statistic of the derivative tensors, dense (when cheap) or projected on a Lanczos basis of the
   sample-mean Hessian (matrix-free, any P), then the exact resummed engine on those tensors.
 """
 
@@ -286,8 +286,8 @@ def estimated_prediction(landscape, schedule: Schedule, order: int, etas, quanti
     """Taylor or resummed prediction of E[quantity] from ``samples`` sampled data points.
 
     Resummed (``resum=True``) or T → ∞ (``limit="epochs"|"samples"``): ``resummation`` picks the dense
-    path (dim ≤ 24) or the matrix-free Krylov path (``krylov_dim`` Lanczos steps); ``"auto"`` takes the
-    dense one up to dim 24 (or with a metric), the matrix-free one above.
+    path or the matrix-free Krylov path (``krylov_dim`` Lanczos steps); ``"auto"`` follows
+    :func:`_resummation_basis` (dense whenever the cost model calls it cheap).
     """
     q = quantity_of(quantity, DIAGRAM_QUANTITY_NAMES)
     check_order(order, "estimated")
