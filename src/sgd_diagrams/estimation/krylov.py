@@ -418,6 +418,11 @@ def krylov_resummed_estimate(landscape, schedule: Schedule, order: int, etas, qu
             tally.check_dense_curvature(ev, limit, curvature_floor)
         elif complement:
             mu, _ = complement_curvature(noise, Z, hvp, values)
+            if limit is not None and mu <= curvature_floor * float(np.max(values)):
+                raise SgdDiagramsError(
+                    f"the T -> infinity limit needs positive curvature outside the Krylov space too, but the gradient "
+                    f"noise there sees curvature {mu:.4g}; raise --krylov (at k = dim nothing lies outside)"
+                )
             curvatures.append(mu)
             full_ev = (GroupStatisticEvaluator(full_source) if exact
                        else matrix_free_evaluator(landscape, rows[r][None]))
