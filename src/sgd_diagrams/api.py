@@ -156,6 +156,16 @@ class Prediction:
     error_estimate: np.ndarray | None = None  # Taylor form: estimated truncation error per eta
     tolerance: np.ndarray | None = None  # Taylor form: what the error is held to per eta (rtol * change + 2 se)
 
+    @property
+    def complement(self) -> dict[str, Any] | None:
+        """Matrix-free resummed form with k < dim: the complement term of the Krylov space per η.
+
+        ``{"value", "stderr", "relative", "curvature"}`` — what the directions outside span(Z) contribute
+        (expanded to the series order, not resummed; a displacement's by its norm), and its size relative
+        to the predicted effect; None when nothing lies outside (dense path, k = dim, other forms).
+        """
+        return self.details.get("complement")
+
     def to_json(self) -> dict[str, Any]:
         """A JSON-able record (the CLI's ``--json`` output); :meth:`from_json` reads it back."""
         out: dict[str, Any] = {"quantity": self.quantity, "order": self.order, "method": self.method,
@@ -268,10 +278,12 @@ def predict(landscape: Any, schedule: Schedule, order: int, eta: Any, quantity: 
     ``samples=K`` estimates every diagram value from K sampled data points (``seed``; ``replications`` R
     for the standard errors, default 20) — any landscape, including a :class:`TorchLandscape`; Taylor and
     resummed forms and the T → ∞ limit.  ``cache``: a directory where estimates are stored and reused (opt-in).
-    Resummed/limit from samples: ``resummation="auto"`` uses dense tensors up to dim 24 and the
-    matrix-free Krylov path above (Lanczos on the sample-mean Hessian, ``krylov_dim`` steps, default 20);
-    ``"dense"`` or ``"matrix-free"`` forces one.  Move θ0 near a minimum first with
-    ``landscape.pretrained(steps, eta)`` or ``landscape.with_init(vector)``.
+    Resummed/limit from samples: ``resummation="auto"`` uses dense tensors whenever the cost model calls
+    them cheap and the matrix-free Krylov path otherwise (Lanczos on the sample-mean Hessian, ``krylov_dim``
+    steps, by default grown until the Krylov space holds 90% of the gradient noise and curvature — the rule
+    is in ``predict --help``); ``"dense"`` or ``"matrix-free"`` forces one.  With k < dim the directions outside
+    the Krylov space are added to the series order and their size is :attr:`Prediction.complement`.
+    Move θ0 near a minimum first with ``landscape.pretrained(steps, eta)`` or ``landscape.with_init(vector)``.
     ``lr`` / ``momentum``: per-step multipliers (list or spec) and heavy-ball β, as in :func:`taylor_series`
     (Taylor and resummed forms; the continuous form and the limit refuse them).
     Order limits: :data:`sgd_diagrams.theory.orders.ORDER_LIMITS`.

@@ -7,8 +7,9 @@ Usage::
         [--quantity Q] [--metric '1,0;0,2'] [--samples K [--seed S] [--replications R] [--cache DIR]]
         [--lr-schedule SPEC] [--momentum BETA]
 
-Resummed or ``--limit`` from ``--samples K``: dense tensors up to dim 24, the matrix-free Krylov path above
-(``--krylov K`` Lanczos steps, default 20; ``--resummation dense|matrix-free`` forces one).  Near a minimum:
+Resummed or ``--limit`` from ``--samples K``: the dense path when the cost model calls it cheap, else the
+matrix-free Krylov path with k chosen by the gradient noise and curvature it captures (``--krylov K`` fixes
+k; ``--resummation dense|matrix-free`` forces a path; the rule is :data:`ROUTING_RULE`).  Near a minimum:
 ``--init-from FILE`` (a .npy vector or a weights-only torch tensor/state_dict) and/or ``--pretrain STEPS
 [--pretrain-eta E]`` (full-batch GD on the training rows, recorded in the output) move θ0 first.
 
@@ -28,6 +29,8 @@ import numpy as np
 
 from ..api import METHODS, predict
 from ..errors import SgdDiagramsError
+from ..estimation import krylov as _k
+from ..limits import WORK_BUDGET_SECONDS
 from ..theory.orders import ORDER_LIMITS
 from ._options import (
     add_eta,
@@ -50,13 +53,28 @@ from ._options import (
     schedule_record,
 )
 
-__all__ = ["register", "run", "chosen_method"]
+__all__ = ["register", "run", "chosen_method", "ROUTING_RULE"]
+
+ROUTING_RULE = (
+    "Resummed/limit from --samples, --resummation auto (the default): with --metric the dense path; with "
+    "--krylov K the matrix-free path with K Lanczos steps; otherwise the dense path whenever the cost model "
+    f"calls it cheap (part tensors within {_k.MAX_PART_ENTRIES:.0e} numbers, and samples x dim^max(order,2) <= "
+    f"{_k.DENSE_CHEAP_ENTRIES:.0e} numbers for a finite landscape, or an estimated <= {_k.DENSE_CHEAP_SECONDS:g} s "
+    "for a model), else the matrix-free path with k = 1, 2, 4, ... grown on a pilot of "
+    f"{_k.PILOT_SAMPLES} samples until span(Z) holds {_k.CAPTURE_TARGET:.0%} of the gradient noise and of the "
+    "noise-weighted curvature tr(HC), or until the cost limit (part tensors, the "
+    f"{WORK_BUDGET_SECONDS:g} s work budget) or k = dim. What was chosen and why is in the output (routing, "
+    "krylov_choice). With k < dim the directions outside the Krylov space are added back, expanded to the series "
+    "order around their noise curvature (exact to the series order for every k, docs/resummation.md); their size "
+    f"is reported as complement, with a warning when it exceeds {_k.COMPLEMENT_WARN:.0%} of the predicted effect."
+)
 
 
 def register(subparsers) -> argparse.ArgumentParser:
     limits = ", ".join(f"{k} {v}" for k, v in ORDER_LIMITS.items())
     p = subparsers.add_parser("predict", help="Taylor, resummed, continuous-time or T->infinity predictions",
-                              description=f"Predict E[quantity] at each eta. Highest orders: {limits}.")
+                              description=f"Predict E[quantity] at each eta. Highest orders: {limits}.",
+                              epilog=ROUTING_RULE)
     add_landscape(p)
     add_schedule(p)
     p.add_argument("--order", type=int, required=True, help="number of edges kept (the power of η)")
@@ -73,9 +91,9 @@ def register(subparsers) -> argparse.ArgumentParser:
     add_trust(p)
     p.add_argument("--krylov", type=int, metavar="K",
                    help="resummed/limit from samples: Krylov dimension (Lanczos steps) of the matrix-free path "
-                   "(default 20)")
+                   "(default: chosen by what it captures, see below)")
     p.add_argument("--resummation", choices=("auto", "dense", "matrix-free"), default="auto",
-                   help="resummed/limit from samples: dense tensors (dim <= 24), matrix-free Krylov, or auto")
+                   help="resummed/limit from samples: dense tensors, matrix-free Krylov, or auto (the rule below)")
     p.add_argument("--init-from", metavar="FILE",
                    help="start from saved weights: a .npy vector, or a .pt/.pth tensor or state_dict (weights only)")
     p.add_argument("--pretrain", type=int, metavar="STEPS",
@@ -195,7 +213,17 @@ def _resummation_lines(d: dict) -> list[str]:
             text += f", span captures {100 * d['captured_gradient_noise']:.1f}% of the gradient noise"
         if "gradient_equivalents_per_sample" in d:
             text += f", cost {d['gradient_equivalents_per_sample']:.3g} gradient-equivalents per sample"
+        if "krylov_choice" in d:
+            text += f" (chosen: {d['krylov_choice']['why']})"
         out.append(text)
+    if "complement" in d:
+        c = d["complement"]
+        out.append("outside the Krylov space (expanded to the series order around curvature "
+                   f"{c['curvature']:.4g}): " + ", ".join(f"{v:+.4g} ± {e:.2g} ({100 * r:.0f}% of the effect)"
+                                                          for v, e, r in zip(c["value"], c["stderr"], c["relative"],
+                                                                             strict=True)))
+    if "routing" in d:
+        out.append(f"routing: {d['routing']}")
     if "negative_curvature" in d:
         n = d["negative_curvature"]
         out.append(f"negative curvature: {n['mean_count']:.3g} eigenvalues < 0 per replication (most negative "

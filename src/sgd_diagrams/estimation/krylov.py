@@ -13,8 +13,8 @@ the propagator (I − ηH)^{Δt−1}η, and :mod:`sgd_diagrams.theory.resummatio
    tensors enter projected, ∇^k l[Z, …, Z] (:mod:`.tensor_sources`, k^{deg−1} directional passes
    per sample), and the exact resummed engine runs on those k-dimensional tensors.  Exact when
    span(Z) is the whole space (k = P) and, for edges fed by Ĝ, whenever K_k(Ĥ, Ĝ) is invariant;
-   otherwise directions outside the Krylov space are dropped (reported: ``captured_gradient_noise``,
-   the share of E‖∇l_x − Ĝ‖² inside span(Z)).
+   otherwise the directions outside the Krylov space are added back by the complement term (below;
+   reported with ``captured_gradient_noise``, the share of E‖∇l_x − Ĝ‖² inside span(Z)).
 3. **Error bars.**  Each of R replications draws its own samples, runs its own Lanczos on its own
    Ĥ and its own unbiased per-sample + group-mean statistics (:mod:`.group_statistic`); the
    prediction is the mean of the R values and its standard error their std/√R — so Ĥ's sampling
@@ -26,13 +26,21 @@ engine warns about).  For T → ∞ (``limit=``) the limit exists only where θ 
 rule is to *exclude* every Ritz direction with θ ≤ ``curvature_floor``·max θ (default
 :data:`CURVATURE_FLOOR` = 10⁻³) from the basis, and say so.
 
-The dense path (dim ≤ 24) is the same pipeline with Z = I (no Lanczos): ``basis="dense"``.
+The dense path is the same pipeline with Z = I (no Lanczos): ``basis="dense"``.
+
+**The complement (issue 24).**  With k < dim the directions outside span(Z) are not dropped: the complement
+term of :mod:`.complement` — every diagram labelling that reaches outside span(Z), expanded to the series
+order around the noise curvature μ — is added, so the value is exact to the series order for every k and the
+resummed answer at k = dim; it is reported per η in ``details["complement"]``.  ``resummation="auto"``
+(:func:`dense_is_cheap`, :func:`choose_krylov_dim`) routes by the cost model and picks k by what span(Z)
+captures.
 """
 
 from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -47,7 +55,8 @@ from ..schedules.grid import Schedule
 from ..theory.limits import LIMIT_FAMILIES, _grow
 from ..theory.resummation import resummed_prediction
 from ..values.uvalue import UvalueEvaluator
-from .evaluators import draw_rows, plan_groups
+from .complement import complement_curvature, complement_links, complement_term
+from .evaluators import draw_rows, matrix_free_evaluator, plan_groups
 from .group_statistic import GroupStatisticEvaluator
 from .lanczos import RitzBasis, lanczos_ritz
 from .tensor_sources import ExactGroupSource, TorchGroupSource, project_tensor
@@ -100,15 +109,40 @@ def exact_ritz_basis(landscape, k: int, seed: int = 0) -> RitzBasis:
 
 def krylov_resummed_exact(landscape, schedule: Schedule, order: int, etas, quantity: str = "test-loss",
                           krylov_dim: int = KRYLOV_DIM, continuous: bool = False, seed: int = 0,
-                          force: bool = False) -> np.ndarray:
-    """The matrix-free resummed values with *exact* statistics: Lanczos on H, then projected tensors."""
+                          force: bool = False, complement: bool = True,
+                          extra_links: int | None = None) -> np.ndarray:
+    """The matrix-free resummed values with *exact* statistics: Lanczos on H, then projected tensors.
+
+    ``complement``: add the complement term (:mod:`.complement`: everything outside span(Z), expanded to
+    the series order around the noise curvature μ), so the value is exact to order ``order`` for every k;
+    ``False`` gives the Krylov space alone (what SGD restricted to θ0 + span(Z) does).
+    """
     q = quantity_of(quantity, DIAGRAM_QUANTITY_NAMES)
+    etas = np.atleast_1d(np.asarray(etas, dtype=np.float64))
     basis = exact_ritz_basis(landscape, krylov_dim, seed)
     proj = ProjectedLandscape(landscape, basis.vectors)
     ev = UvalueEvaluator(proj, max(order, 2))
     value = resummed_prediction(proj, schedule, order, etas, q.name, continuous=continuous, evaluator=ev,
                                 force=force).value
-    return value @ basis.vectors.T if q.root == "displacement" else value
+    Z = basis.vectors
+    if q.root == "displacement":
+        value = value @ Z.T
+    if complement and basis.k < landscape.dim:
+        mu = exact_complement_curvature(landscape, Z, basis.values)
+        full = UvalueEvaluator(landscape, max(order, 2))
+        links = complement_links(order) if extra_links is None else extra_links
+        value = value + complement_term(full, ev, Z, q, schedule, order, etas, mu, continuous, links)
+    return value
+
+
+def exact_complement_curvature(landscape, Z: np.ndarray, ritz_values: np.ndarray) -> float:
+    """μ of :func:`~.complement.complement_curvature` with the exact noise: √p_j (∇l_j − G) for every point."""
+    tensors = landscape.derivative_tensors(2)
+    p = np.asarray(landscape.probs, dtype=np.float64)
+    H = np.einsum("j,jab->ab", p, tensors[2])
+    noise = np.sqrt(p)[:, None] * (tensors[1] - p @ tensors[1])
+    mu, _ = complement_curvature(noise, Z, lambda v: H @ v, ritz_values, probes=len(p))
+    return mu
 
 
 # -- from samples -----------------------------------------------------------------------------------
@@ -145,12 +179,10 @@ def _units_per_sample(k: int, max_degree: int, P: int, dense: bool) -> float:
     return (0.0 if dense else 3.0 * k) + 2.0 * tensors
 
 
-def _sample_torch(landscape, rows_r, plan, k: int, dense: bool, seed: int):
-    """(source, basis) for one replication of a torch landscape."""
+def _torch_hvp(landscape, rows_r):
+    """(v ↦ Ĥv, Ĝ) for one replication's rows of a torch landscape (double backward, no P × P matrix)."""
     import torch
 
-    if dense:
-        return TorchGroupSource(landscape, rows_r), None
     flat = rows_r.reshape((-1,) + tuple(rows_r.shape[2:]))
     theta = landscape.init.detach().clone().requires_grad_(True)
     dtype = theta.dtype
@@ -162,17 +194,24 @@ def _sample_torch(landscape, rows_r, plan, k: int, dense: bool, seed: int):
         out = torch.autograd.grad(g_graph, theta, vt, retain_graph=True)[0]
         return out.detach().to(torch.float64).cpu().numpy()
 
-    G = g_graph.detach().to(torch.float64).cpu().numpy()
+    return hvp, g_graph.detach().to(torch.float64).cpu().numpy()
+
+
+def _sample_torch(landscape, rows_r, plan, k: int, dense: bool, seed: int):
+    """(source, basis, hvp) for one replication of a torch landscape."""
+    if dense:
+        return TorchGroupSource(landscape, rows_r), None, None
+    hvp, G = _torch_hvp(landscape, rows_r)
     basis = lanczos_ritz(hvp, landscape.dim, k, G, seed)
-    return TorchGroupSource(landscape, rows_r, basis.vectors), basis
+    return TorchGroupSource(landscape, rows_r, basis.vectors), basis, hvp
 
 
 def _sample_exact(landscape, tensors, rows_r, k: int, dense: bool, seed: int):
     if dense:
-        return ExactGroupSource(tensors, rows_r), None
+        return ExactGroupSource(tensors, rows_r), None, None
     full = ExactGroupSource(tensors, rows_r)
     basis = lanczos_ritz(full.hvp, landscape.dim, k, full.mean_gradient(), seed)
-    return ExactGroupSource(tensors, rows_r, basis.vectors), basis
+    return ExactGroupSource(tensors, rows_r, basis.vectors), basis, full.hvp
 
 
 def _factory(landscape, tensors, rows_r):
@@ -185,17 +224,21 @@ def _factory(landscape, tensors, rows_r):
     return make
 
 
-def _noise_captured(source, basis_source) -> float:
+def _noise(full_source) -> np.ndarray:
+    """Gradient-noise vectors ∇l_s − Ĝ_0 of group 0 (S, P)."""
+    g = full_source.samples(0, 1)
+    return g - g.mean(axis=0)
+
+
+def _noise_captured(noise: np.ndarray, Z: np.ndarray) -> float:
     """Share of the gradient noise E‖∇l − Ĝ‖² of group 0 that lies in span(Z)."""
-    full = basis_source.samples(0, 1)
-    proj = source.samples(0, 1)
-    total = float(((full - full.mean(axis=0)) ** 2).sum())
-    inside = float(((proj - proj.mean(axis=0)) ** 2).sum())
+    total = float((noise ** 2).sum())
+    inside = float(((noise @ Z) ** 2).sum())
     return inside / total if total > 0 else 1.0
 
 
 def _keep_positive(source_factory, basis: RitzBasis, floor: float):
-    """Restrict a basis to Ritz values > floor·max θ; returns (source, kept Z, excluded values)."""
+    """Restrict a basis to Ritz values > floor·max θ; returns (source, kept Z, kept values, excluded values)."""
     top = float(np.max(basis.values)) if basis.k else 0.0
     keep = basis.values > floor * max(top, 0.0)
     if top <= 0 or not np.any(keep):
@@ -204,7 +247,7 @@ def _keep_positive(source_factory, basis: RitzBasis, floor: float):
             f"Hessian is <= 0 (largest {top:.4g}); move theta0 nearer a minimum (--pretrain STEPS or --init-from)"
         )
     Z = basis.vectors[:, keep]
-    return source_factory(Z), Z, basis.values[~keep]
+    return source_factory(Z), Z, basis.values[keep], basis.values[~keep]
 
 
 @dataclass
@@ -220,6 +263,7 @@ class ResummedTally:
     growing: set = field(default_factory=set)
     changes: list = field(default_factory=list)
     horizons: list = field(default_factory=list)
+    complements: list = field(default_factory=list)
 
     def check_dense_curvature(self, ev, limit: str | None, curvature_floor: float) -> None:
         """Record Ĥ's negative eigenvalues; the T → ∞ limit (Theorem 2) refuses Ĥ without H > 0."""
@@ -233,18 +277,35 @@ class ResummedTally:
             )
 
     def replicate(self, ev, dim: int, schedule: Schedule, order: int, etas: np.ndarray, q: Quantity,
-                  metric: np.ndarray | None, continuous: bool, limit: str | None, force: bool) -> np.ndarray:
-        """One replication's resummed value (Theorem 1, or Theorem 2's limit) and its order-0 ``change``."""
+                  metric: np.ndarray | None, continuous: bool, limit: str | None, force: bool, *,
+                  lift: np.ndarray | None = None,
+                  complement: Callable[[Schedule], np.ndarray] | None = None) -> np.ndarray:
+        """One replication's resummed value (Theorem 1, or Theorem 2's limit) and its order-0 ``change``.
+
+        ``lift``: the basis Z the evaluator's tensors are projected on (a displacement is returned as
+        value @ Zᵀ, in the full space).  ``complement``: schedule ↦ the complement term
+        (:mod:`.complement`), added to the value (and recorded in ``complements``).
+        """
         lam = np.linalg.eigvalsh(ev.part_cumulant((2,)))
         self.growing.update(float(e) for e in etas if np.any(np.abs(1.0 - e * lam) > 1.0 + 1e-12))
+
+        def value_at(s: Schedule) -> tuple[np.ndarray, np.ndarray | None]:
+            v = resummed_prediction(_Dim(dim), s, order, etas, q.name, metric=metric, continuous=continuous,
+                                    evaluator=ev, force=force).value
+            if lift is not None and q.root == "displacement":
+                v = v @ lift.T
+            c = None if complement is None else np.asarray(complement(s), dtype=np.float64)
+            return (v if c is None else v + c), c
+
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # summarized once below, not per replication
             if limit is None:
-                value = resummed_prediction(_Dim(dim), schedule, order, etas, q.name, metric=metric,
-                                            continuous=continuous, evaluator=ev, force=force).value
+                value, comp = value_at(schedule)
             else:
-                value, reached = _limit(dim, schedule, order, etas, q.name, ev, limit, force)
+                value, reached, comp = _limit(value_at, schedule, limit)
                 self.horizons.append(reached)
+        if comp is not None:
+            self.complements.append(comp)
         if q.root == "loss":
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
@@ -285,11 +346,15 @@ def krylov_resummed_estimate(landscape, schedule: Schedule, order: int, etas, qu
                              krylov_dim: int | None = None, basis: str = "krylov", limit: str | None = None,
                              metric: np.ndarray | None = None, continuous: bool = False,
                              curvature_floor: float = CURVATURE_FLOOR, progress: bool = False,
-                             force: bool = False) -> KrylovPrediction:
+                             force: bool = False, complement: bool = True,
+                             extra_links: int | None = None) -> KrylovPrediction:
     """Resummed order-``order`` E[quantity] from ``samples`` data points, R independent replications.
 
-    ``basis``: ``"krylov"`` (matrix-free, Lanczos with ``krylov_dim`` steps, default :data:`KRYLOV_DIM`) or
-    ``"dense"`` (every weight, dim ≤ 24).  ``limit``: ``"epochs"`` or ``"samples"`` for T → ∞ (Theorem 2,
+    ``basis``: ``"krylov"`` (matrix-free, Lanczos with ``krylov_dim`` steps; None: chosen by
+    :func:`choose_krylov_dim`, recorded in ``details["krylov_choice"]``) or ``"dense"`` (every weight).
+    ``complement``: add the complement term (:mod:`.complement`) when k < dim — exact to the series order
+    for every k; ``extra_links``: V-links beyond the order in it (default :func:`~.complement.complement_links`).
+    ``limit``: ``"epochs"`` or ``"samples"`` for T → ∞ (Theorem 2,
     by doubling the schedule's horizon until two values agree).
     """
     q = quantity_of(quantity, DIAGRAM_QUANTITY_NAMES)
@@ -300,6 +365,9 @@ def krylov_resummed_estimate(landscape, schedule: Schedule, order: int, etas, qu
         raise SgdDiagramsError("a matrix learning rate (--metric) needs the dense path (dim <= 24)")
     if limit is not None and limit not in LIMIT_FAMILIES:
         raise SgdDiagramsError(f"unknown limit family {limit!r}; use epochs or samples")
+    choice = None
+    if krylov_dim is None and not dense:
+        krylov_dim, choice = choose_krylov_dim(landscape, order, q, samples, seed)
     k = KRYLOV_DIM if krylov_dim is None else krylov_dim
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
         raise SgdDiagramsError(f"krylov_dim must be a positive integer, got {krylov_dim!r}")
@@ -307,7 +375,10 @@ def krylov_resummed_estimate(landscape, schedule: Schedule, order: int, etas, qu
     etas = np.atleast_1d(np.asarray(etas, dtype=np.float64))
     max_degree = max(order, 2)
     _check_part_sizes(q, order, landscape.dim if dense else k, force)
-    plan = plan_groups(samples, max_degree + 1, replications)
+    links = complement_links(order) if extra_links is None else int(extra_links)
+    complement = complement and not dense and k < landscape.dim
+    # a V-link of the complement's expansion is one more node, reading its own sample group
+    plan = plan_groups(samples, max_degree + 1 + (links if complement else 0), replications)
     exact = is_exact(landscape)
     t_grad = None
     if not exact:
@@ -322,29 +393,44 @@ def krylov_resummed_estimate(landscape, schedule: Schedule, order: int, etas, qu
     rows = rows.reshape((plan.replications, plan.groups, plan.per_group) + tuple(rows.shape[1:]))
     tensors = landscape.derivative_tensors(max_degree) if exact else None
     bar = progress_bar(plan.replications, "resummed estimate", "replications", progress)
-    replicas, excluded, captured = [], [], []
+    replicas, excluded, captured, curvatures = [], [], [], []
     tally = ResummedTally()
     start = time.perf_counter()
     for r in range(plan.replications):
         if exact:
-            source, rb = _sample_exact(landscape, tensors, rows[r], k, dense, seed + r)
+            source, rb, hvp = _sample_exact(landscape, tensors, rows[r], k, dense, seed + r)
         else:
-            source, rb = _sample_torch(landscape, rows[r], plan, k, dense, seed + r)
+            source, rb, hvp = _sample_torch(landscape, rows[r], plan, k, dense, seed + r)
         factory = _factory(landscape, tensors, rows[r])
-        Z = None if rb is None else rb.vectors
+        Z, comp = None, None
         if rb is not None:
+            Z, values = rb.vectors, rb.values
             tally.negatives.append(rb.negative())
             tally.ritz_top.append(float(np.max(rb.values)))
-            captured.append(_noise_captured(source, factory(None)))
+            full_source = factory(None)
+            noise = _noise(full_source)
+            captured.append(_noise_captured(noise, Z))
             if limit is not None:
-                source, Z, dropped = _keep_positive(factory, rb, curvature_floor)
+                source, Z, values, dropped = _keep_positive(factory, rb, curvature_floor)
                 excluded.append(dropped)
         ev = GroupStatisticEvaluator(source, metric)
         if rb is None:
             tally.check_dense_curvature(ev, limit, curvature_floor)
-        value = tally.replicate(ev, source.dim, schedule, order, etas, q, metric, continuous, limit, force)
-        if q.root == "displacement" and Z is not None:
-            value = value @ Z.T
+        elif complement:
+            mu, _ = complement_curvature(noise, Z, hvp, values)
+            if limit is not None and mu <= curvature_floor * float(np.max(values)):
+                raise SgdDiagramsError(
+                    f"the T -> infinity limit needs positive curvature outside the Krylov space too, but the gradient "
+                    f"noise there sees curvature {mu:.4g}; raise --krylov (at k = dim nothing lies outside)"
+                )
+            curvatures.append(mu)
+            full_ev = (GroupStatisticEvaluator(full_source) if exact
+                       else matrix_free_evaluator(landscape, rows[r][None]))
+
+            def comp(s, full_ev=full_ev, ev=ev, Z=Z, mu=mu):
+                return complement_term(full_ev, ev, Z, q, s, order, etas, mu, continuous, links)
+        value = tally.replicate(ev, source.dim, schedule, order, etas, q, metric, continuous, limit, force,
+                                lift=Z, complement=comp)
         replicas.append(np.asarray(value, dtype=np.float64))
         if bar is not None:
             bar.update(1)
@@ -352,11 +438,17 @@ def krylov_resummed_estimate(landscape, schedule: Schedule, order: int, etas, qu
         bar.close()
     seconds = time.perf_counter() - start
     details: dict = {"krylov_dim": None if dense else k, "basis": "dense" if dense else "krylov"}
+    if choice is not None:
+        details["krylov_choice"] = choice
     tally.summarize(details, schedule, dense, limit, curvature_floor, stacklevel=3)
     if excluded:
         details["excluded_directions"] = float(np.mean([len(e) for e in excluded]))
     if captured:
         details["captured_gradient_noise"] = float(np.mean(captured))
+    if tally.complements:
+        details["complement"] = complement_summary(np.stack(tally.complements), np.stack(replicas),
+                                                   details.get("change"), float(np.mean(curvatures)))
+        _warn_large_complement(details["complement"], etas, k, details.get("captured_gradient_noise"))
     if tally.horizons:
         details["horizon"] = int(max(tally.horizons))
     if t_grad is not None:
@@ -365,11 +457,48 @@ def krylov_resummed_estimate(landscape, schedule: Schedule, order: int, etas, qu
     return KrylovPrediction(q.name, order, etas, np.stack(replicas), plan, "dense" if dense else "krylov", details)
 
 
+COMPLEMENT_WARN = 0.2
+"""Warn when the complement term exceeds this fraction of the predicted effect (see :func:`complement_summary`)."""
+
+
+def complement_summary(comps: np.ndarray, replicas: np.ndarray, change: dict | None, mu: float) -> dict:
+    """The complement term's size per η: value ± stderr, and ``relative`` = |complement| / |effect|.
+
+    The effect is the predicted change from l(θ0) for a loss (``details["change"]``), the predicted
+    displacement's norm for a displacement (whose complement is reported by its norm too).  ``curvature``
+    is the mean μ the complement was expanded around.
+    """
+    R = len(comps)
+    if comps.ndim == 3:  # displacement: (R, eta, P)
+        value = np.linalg.norm(comps.mean(axis=0), axis=-1)
+        stderr = np.sqrt((comps.var(axis=0, ddof=1) / R).sum(axis=-1))
+        effect = np.linalg.norm(replicas.mean(axis=0), axis=-1)
+    else:
+        value = comps.mean(axis=0)
+        stderr = comps.std(axis=0, ddof=1) / np.sqrt(R)
+        effect = np.abs(np.asarray(change["value"])) if change else np.abs(replicas.mean(axis=0))
+    relative = np.abs(value) / np.maximum(effect, 1e-300)
+    return {"value": value.tolist(), "stderr": stderr.tolist(), "relative": relative.tolist(), "curvature": mu}
+
+
+def _warn_large_complement(summary: dict, etas: np.ndarray, k: int, captured: float | None) -> None:
+    """One warning when the complement term is large relative to the predicted effect."""
+    rel = np.asarray(summary["relative"])
+    if not np.any(rel > COMPLEMENT_WARN):
+        return
+    worst = int(np.argmax(rel))
+    seen = f" (captured gradient noise {captured:.2f})" if captured is not None else ""
+    warnings.warn(
+        f"the directions outside the Krylov space (k = {k}){seen} contribute {rel[worst]:.0%} of the predicted "
+        f"effect at eta = {etas[worst]:g}; they are expanded to the series order, not resummed, so the value "
+        f"is less reliable there: raise --krylov", RuntimeWarning, stacklevel=3)
+
+
 MAX_PART_ENTRIES = 3 * 10**7
 
 
-def _check_part_sizes(q: Quantity, order: int, width: int, force: bool) -> None:
-    """Refuse part tensors of width^(Σ degrees) entries beyond :data:`MAX_PART_ENTRIES` (memory)."""
+def _worst_part_degree(q: Quantity, order: int) -> int:
+    """The largest Σ degrees of one part over the linkless diagrams to ``order`` (a part tensor has width^that)."""
     worst = 0
     for m in range(order + 1):
         for d in q.diagrams(m, linkless=True):
@@ -377,6 +506,12 @@ def _check_part_sizes(q: Quantity, order: int, width: int, force: bool) -> None:
                 if q.root == "displacement" and 0 in members:
                     continue
                 worst = max(worst, sum(d.degree(v) for v in members))
+    return worst
+
+
+def _check_part_sizes(q: Quantity, order: int, width: int, force: bool) -> None:
+    """Refuse part tensors of width^(Σ degrees) entries beyond :data:`MAX_PART_ENTRIES` (memory)."""
+    worst = _worst_part_degree(q, order)
     if width ** worst > MAX_PART_ENTRIES and not force:
         raise SgdDiagramsError(
             f"the resummed order-{order} {q.name} needs part tensors of {width}^{worst} = {width ** worst:.3g} "
@@ -385,16 +520,114 @@ def _check_part_sizes(q: Quantity, order: int, width: int, force: bool) -> None:
         )
 
 
-def _limit(dim: int, schedule: Schedule, order: int, etas: np.ndarray, quantity: str, ev, family: str,
-           force: bool, rtol: float = 1e-7, max_doublings: int = 30) -> tuple[np.ndarray, int]:
-    """Theorem 2's T → ∞ value with one replication's evaluator: double T until two values agree."""
-    previous = resummed_prediction(_Dim(dim), schedule, order, etas, quantity, evaluator=ev, force=force).value
+# -- routing: dense when cheap, else the Krylov dimension by what it captures ------------------------
+DENSE_CHEAP_SECONDS = 60.0
+"""``resummation="auto"`` takes the dense path when the cost model puts it under this (and its tensors fit)."""
+
+DENSE_CHEAP_ENTRIES = 2 * 10**8
+"""For an exact (finite) landscape the dense cost is samples × dim^max_degree tensor entries: cheap below this."""
+
+CAPTURE_TARGET = 0.9
+"""Automatic k: grow k (1, 2, 4, …) until span(Z) holds this share of the gradient noise and of the
+noise-weighted curvature tr(ĤC), or the cost limit is reached."""
+
+
+def dense_seconds(landscape, order: int, samples: int) -> float | None:
+    """The cost model's seconds for the dense resummed path on a torch landscape (None for an exact one)."""
+    if is_exact(landscape):
+        return None
+    from ..landscapes.sampled import seconds_per_sample_gradient
+
+    return samples * _units_per_sample(0, max(order, 2), landscape.dim, True) * seconds_per_sample_gradient(landscape)
+
+
+def dense_is_cheap(landscape, order: int, quantity: str | Quantity, samples: int) -> tuple[bool, str]:
+    """(cheap?, why): the routing rule of ``resummation="auto"`` (see :func:`choose_resummation`)."""
+    q = quantity_of(quantity, DIAGRAM_QUANTITY_NAMES)
+    P, max_degree = landscape.dim, max(order, 2)
+    parts = P ** _worst_part_degree(q, order)
+    if parts > MAX_PART_ENTRIES:
+        return False, f"dense part tensors of {parts:.3g} numbers exceed {MAX_PART_ENTRIES:.0e}"
+    seconds = dense_seconds(landscape, order, samples)
+    if seconds is None:
+        entries = samples * P ** max_degree
+        return (entries <= DENSE_CHEAP_ENTRIES,
+                f"dense per-sample tensors: {entries:.3g} numbers (cheap up to {DENSE_CHEAP_ENTRIES:.0e})")
+    return (seconds <= DENSE_CHEAP_SECONDS,
+            f"dense cost model: about {seconds:.3g} s (cheap up to {DENSE_CHEAP_SECONDS:g} s)")
+
+
+def krylov_dim_limit(landscape, order: int, quantity: str | Quantity, samples: int) -> int:
+    """The largest k the cost limits allow: part tensors within :data:`MAX_PART_ENTRIES`, work within budget."""
+    from ..limits import WORK_BUDGET_SECONDS
+
+    q = quantity_of(quantity, DIAGRAM_QUANTITY_NAMES)
+    worst = max(_worst_part_degree(q, order), 1)
+    k = max(1, min(landscape.dim, int(MAX_PART_ENTRIES ** (1.0 / worst) + 1e-9)))
+    if not is_exact(landscape):
+        from ..landscapes.sampled import seconds_per_sample_gradient
+
+        t = seconds_per_sample_gradient(landscape)
+        while k > 1 and samples * _units_per_sample(k, max(order, 2), landscape.dim, False) * t > WORK_BUDGET_SECONDS:
+            k -= 1
+    return k
+
+
+PILOT_SAMPLES = 512
+"""Samples of the pilot on which :func:`choose_krylov_dim` measures what each k captures."""
+
+
+def choose_krylov_dim(landscape, order: int, quantity: str | Quantity, samples: int, seed: int = 0,
+                      pilot_samples: int = PILOT_SAMPLES) -> tuple[int, dict]:
+    """Automatic k on a pilot of the samples: k = 1, 2, 4, … until span(Z) captures :data:`CAPTURE_TARGET`
+    of the gradient noise and of the noise-weighted curvature, or k reaches :func:`krylov_dim_limit`.
+
+    Returns k and a record (candidates tried with what they captured, the target, the limit, why it stopped).
+    """
+    limit = krylov_dim_limit(landscape, order, quantity, samples)
+    n = int(min(samples, pilot_samples))
+    rows = draw_rows(landscape, n, seed + 7919)[None]  # one group of n rows, apart from the estimate's draws
+    exact = is_exact(landscape)
+    if exact:
+        tensors = landscape.derivative_tensors(2)
+        full = ExactGroupSource(tensors, rows)
+        hvp, G = full.hvp, full.mean_gradient()
+    else:
+        full = TorchGroupSource(landscape, rows)
+        hvp, G = _torch_hvp(landscape, rows)
+    noise = _noise(full)
+    tried, k = [], 1
+    while True:
+        k = min(k, limit)
+        basis = lanczos_ritz(hvp, landscape.dim, k, G, seed)
+        captured = _noise_captured(noise, basis.vectors)
+        _, curvature = complement_curvature(noise, basis.vectors, hvp, basis.values, with_captured=True)
+        tried.append({"k": k, "captured_gradient_noise": captured, "captured_curvature": curvature})
+        if captured >= CAPTURE_TARGET and curvature >= CAPTURE_TARGET:
+            why = f"captured at least {CAPTURE_TARGET:g} of the gradient noise and of the noise-weighted curvature"
+            break
+        if k >= limit:
+            why = (f"reached the cost limit k = {limit} before capturing {CAPTURE_TARGET:g}" if limit < landscape.dim
+                   else f"reached k = dim = {limit}")
+            break
+        k *= 2
+    return k, {"chosen": k, "target": CAPTURE_TARGET, "limit": limit, "why": why, "pilot_samples": n,
+               "tried": tried}
+
+
+def _limit(value_at: Callable[[Schedule], tuple[np.ndarray, np.ndarray | None]], schedule: Schedule, family: str,
+           rtol: float = 1e-7, max_doublings: int = 30) -> tuple[np.ndarray, int, np.ndarray | None]:
+    """Theorem 2's T → ∞ value of ``value_at`` (one replication): double T until two values agree.
+
+    Returns the value, the horizon T reached and the complement term there (None without one).
+    """
+    previous, _ = value_at(schedule)
     current = schedule
     for _ in range(max_doublings):
         current = _grow(current, family, 2)
-        value = resummed_prediction(_Dim(dim), current, order, etas, quantity, evaluator=ev, force=force).value
+        value, comp = value_at(current)
         if np.allclose(value, previous, rtol=rtol, atol=rtol * max(1e-300, float(np.max(np.abs(value))))):
-            return value, current.T
+            return value, current.T, comp
         previous = value
     raise SgdDiagramsError(
         f"no convergence after T = {current.T}: the smallest kept curvature is too small for the horizon; "

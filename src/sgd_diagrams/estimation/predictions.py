@@ -10,7 +10,7 @@ any correlation between diagrams, and for the resummed form (nonlinear in H) too
   θ0, samples, seed, replications, order and kind, written atomically, so other schedules and η reuse
   them.  A cache that cannot be read or written is a warning, never a lost result.
 * Resummed form (and its T → ∞ limit): :mod:`.krylov` — per replication, the per-sample + group-mean
-  statistic of the derivative tensors, dense (dim ≤ 24) or projected on a Lanczos basis of the
+  statistic of the derivative tensors, dense (when cheap) or projected on a Lanczos basis of the
   sample-mean Hessian (matrix-free, any P), then the exact resummed engine on those tensors.
 """
 
@@ -286,8 +286,8 @@ def estimated_prediction(landscape, schedule: Schedule, order: int, etas, quanti
     """Taylor or resummed prediction of E[quantity] from ``samples`` sampled data points.
 
     Resummed (``resum=True``) or T → ∞ (``limit="epochs"|"samples"``): ``resummation`` picks the dense
-    path (dim ≤ 24) or the matrix-free Krylov path (``krylov_dim`` Lanczos steps); ``"auto"`` takes the
-    dense one up to dim 24 (or with a metric), the matrix-free one above.
+    path or the matrix-free Krylov path (``krylov_dim`` Lanczos steps); ``"auto"`` follows
+    :func:`_resummation_basis` (dense whenever the cost model calls it cheap).
     """
     q = quantity_of(quantity, DIAGRAM_QUANTITY_NAMES)
     check_order(order, "estimated")
@@ -296,10 +296,11 @@ def estimated_prediction(landscape, schedule: Schedule, order: int, etas, quanti
     if resum or limit is not None:
         from .krylov import krylov_resummed_estimate
 
-        basis = _resummation_basis(landscape, resummation, metric)
+        basis, routing = _resummation_basis(landscape, resummation, metric, order, q, samples, krylov_dim)
         kp = krylov_resummed_estimate(landscape, schedule, order, etas, q, samples=samples, seed=seed,
                                       replications=replications, krylov_dim=krylov_dim, basis=basis, limit=limit,
                                       metric=metric, progress=progress, force=force)
+        kp.details["routing"] = routing
         form = "limit" if limit is not None else "resummed"
         return EstimatedPrediction(q.name, order, form, etas, kp.value, kp.stderr, kp.replicas, kp.plan,
                                    "dense" if basis == "dense" else "matrix-free", None, kp.details)
@@ -322,9 +323,16 @@ def estimated_prediction(landscape, schedule: Schedule, order: int, etas, quanti
 RESUMMATIONS = ("auto", "dense", "matrix-free")
 
 
-def _resummation_basis(landscape, resummation: str, metric) -> str:
-    """'dense' or 'krylov' for the resummed estimate (see :func:`estimated_prediction`)."""
+def _resummation_basis(landscape, resummation: str, metric, order: int = 2, q: Quantity | str = "test-loss",
+                       samples: int = 1, krylov_dim: int | None = None) -> tuple[str, str]:
+    """('dense' or 'krylov', why) for the resummed estimate: the routing rule (``predict --help``).
+
+    ``auto``: a matrix learning rate needs dense; a given ``krylov_dim`` means the Krylov path with it;
+    otherwise dense whenever the cost model calls it cheap (:func:`~.krylov.dense_is_cheap`), else the Krylov
+    path with k chosen by what it captures (:func:`~.krylov.choose_krylov_dim`).
+    """
     from .evaluators import DENSE_MAX_DIM
+    from .krylov import dense_is_cheap
 
     if resummation not in RESUMMATIONS:
         raise SgdDiagramsError(f"resummation must be one of {', '.join(RESUMMATIONS)}, got {resummation!r}")
@@ -334,9 +342,14 @@ def _resummation_basis(landscape, resummation: str, metric) -> str:
                 f"the dense resummed path materializes dim^3 tensors per sample; this landscape has dim "
                 f"{landscape.dim} (dense allowed up to {4 * DENSE_MAX_DIM}); use resummation='matrix-free'"
             )
-        return "dense"
+        return "dense", "asked for (resummation='dense')"
     if resummation == "matrix-free":
         if metric is not None:
             raise SgdDiagramsError("a matrix learning rate (--metric) needs the dense resummed path (dim <= 24)")
-        return "krylov"
-    return "dense" if (landscape.dim <= DENSE_MAX_DIM or metric is not None) else "krylov"
+        return "krylov", "asked for (resummation='matrix-free')"
+    if metric is not None:
+        return "dense", "auto: a matrix learning rate needs the dense path"
+    if krylov_dim is not None:
+        return "krylov", f"auto: a Krylov dimension was given ({krylov_dim})"
+    cheap, why = dense_is_cheap(landscape, order, q, samples)
+    return ("dense" if cheap else "krylov"), f"auto: {'dense' if cheap else 'matrix-free'} ({why})"

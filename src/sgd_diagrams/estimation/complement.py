@@ -1,0 +1,153 @@
+"""What a Krylov space does not see: the complement's contribution to a resummed prediction (issue 24).
+
+Seed 001 Theorem 1 resummed (§"Re-summation cures large-T divergences", Def. 4) sums linkless diagrams
+whose edges carry the propagator (I − ηH)^{Δt−1}η: a chain of links (lone Hessian nodes) between two
+nodes, summed, is that propagator.  The matrix-free path resums with H restricted to a Krylov space
+span(Z) (:mod:`.krylov`); this module adds back everything outside it, to the prediction's order.
+
+**The split.**  Write R_Z for the resummed value of SGD restricted to θ0 + span(Z) (every tensor projected
+on Z, propagators Z (I − ηΘ)^{Δt−1} Zᵀ η) and, for any scalar curvature μ,
+
+    F_μ[U] = Σ_{m=1}^{d} Σ_{D: m edges, links allowed} sign · (−η)^m · S_D(q_μ) · Σ_{A ⊆ links(D)} (−μ)^{|A|} U(D∖A),
+
+the series reorganized around H = μI + V: every edge carries the scalar propagator q_μ^{Δt−1}η·I
+(q_μ = 1 − ημ, geometric history sums S_D as for one eigen-label), every link carries V = H − μI — a link
+taking −μI is the diagram with that link reduced, D∖A — and everything is expanded to d edges.  F_μ[U] is
+therefore the Taylor polynomial of order d plus O(η^{d+1}) for any μ.  The prediction is
+
+    R_Z + (F_μ[U_full] − F_μ[U_Z]),
+
+with U_full the diagram values in the whole space and U_Z those of the projected tensors (the ones R_Z is
+made of).  Every term of R_Z agrees with U_Z's Taylor polynomial to order d, so the sum is the full Taylor
+polynomial + O(η^{d+1}): **exact to the series order for every k**.  At k = dim, Q = I − ZZᵀ = 0 and
+U_Z = U_full (a rotation), so the bracket vanishes: **exactly the resummed answer**.  The bracket, the
+*complement term*, collects every labelling of a diagram in which some edge or link reaches outside
+span(Z) — the complement itself and the cross terms between the two spaces — expanded to order d around
+the single curvature μ instead of resummed.  Choosing μ as the curvature the gradient noise sees in the
+complement, μ = Σ_s (Qu_s)ᵀĤ(Qu_s) / Σ_s ‖Qu_s‖² over noise vectors u_s = ∇l_s − Ĝ
+(:func:`complement_curvature`), makes the leading noise diagram's expansion decay like the complement's
+directions do (for μ = 0 the bracket is the bare Taylor series).  ``docs/resummation.md`` has the
+derivation and the measurements.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+
+import numpy as np
+
+from ..diagrams import Diagram, Quantity
+from ..schedules.grid import Schedule
+from ..theory.geometric import continuous_history_sum, geometric_history_sum
+
+__all__ = ["reduced", "scalar_resummed", "complement_curvature", "complement_term", "complement_diagrams",
+           "complement_links", "COMPLEMENT_LINKS", "NOISE_PROBES"]
+
+COMPLEMENT_LINKS = {1: 3, 2: 3, 3: 1}
+"""Extra V-links carried in the complement's expansion by prediction order (0 from order 4: cost)."""
+
+
+def complement_links(order: int) -> int:
+    """The default number of extra V-links of the complement term at ``order`` (:data:`COMPLEMENT_LINKS`)."""
+    return COMPLEMENT_LINKS.get(order, 0)
+
+
+NOISE_PROBES = 8
+"""Noise vectors ∇l_s − Ĝ (of group 0) whose Hessian products give the complement's curvature μ."""
+
+
+def reduced(d: Diagram, links: tuple[int, ...]) -> Diagram:
+    """``d`` with the links ``links`` reduced (each replaced by an edge joining its child to its parent)."""
+    for v in sorted(links, reverse=True):  # reducing v renumbers only the nodes after it
+        d = d.reduce_link(v)
+    return d
+
+
+def _history_sum(d: Diagram, schedule: Schedule, eta: float, mu: float, continuous: bool) -> float:
+    """S_D with one scalar curvature μ on every edge (q = 1 − ημ; Remark 1's e^{−ημΔt} if ``continuous``)."""
+    if continuous:
+        return float(continuous_history_sum(d, schedule, np.full((1, d.n_edges), eta * mu))[0])
+    return float(geometric_history_sum(d, schedule, np.full((1, d.n_edges), 1.0 - eta * mu))[0])
+
+
+def complement_diagrams(q: Quantity, order: int, extra_links: int = 0) -> list[Diagram]:
+    """The diagrams of F_μ: ≤ ``order`` edges, plus up to ``extra_links`` more links on them (no more cumulants).
+
+    A diagram with m > order edges enters only when its linkless reduction has ≤ ``order`` edges: its
+    extra edges are V-links, the next terms of the propagators' expansion around μ (not new physics).
+    """
+    out = []
+    for m in range(1, order + extra_links + 1):
+        out += [d for d in q.diagrams(m) if m <= order or d.linkless_reduction().n_edges <= order]
+    return out
+
+
+def scalar_resummed(values_of: Callable[[Diagram], np.ndarray | float], q: Quantity, schedule: Schedule,
+                    order: int, etas: np.ndarray, mu: float, continuous: bool = False,
+                    extra_links: int = 0) -> np.ndarray:
+    """F_μ[U] (module docstring) from the diagram values ``values_of(D)``, edges 1..order, at each η.
+
+    Order 0 is left out: l(θ0) is the same in every basis.  Shape (len(etas),) or (len(etas), width).
+    ``extra_links``: also the diagrams of :func:`complement_diagrams` with that many more V-links.
+    """
+    terms: list[tuple[int, Diagram, np.ndarray]] = []
+    for d in complement_diagrams(q, order, extra_links):
+        links = d.links()
+        value = 0.0
+        for size in range(len(links) + 1):
+            for subset in itertools.combinations(links, size):
+                value = value + (-mu) ** size * np.asarray(values_of(reduced(d, subset)), dtype=np.float64)
+        terms.append((d.n_edges, d, np.asarray(value, dtype=np.float64)))
+    width = terms[0][2].shape if terms else ()
+    out = np.zeros((len(etas),) + tuple(width))
+    for e, eta in enumerate(etas):
+        for m, d, value in terms:
+            out[e] += q.sign * (-eta) ** m * _history_sum(d, schedule, float(eta), mu, continuous) * value
+    return out
+
+
+def complement_curvature(noise: np.ndarray, Z: np.ndarray, hvp: Callable[[np.ndarray], np.ndarray],
+                         ritz_values: np.ndarray, probes: int = NOISE_PROBES,
+                         with_captured: bool = False) -> tuple[float, float | None]:
+    """(μ, captured curvature or None) from gradient-noise vectors ``noise`` (S, P) and Ĥ products.
+
+    μ = Σ (Qu)ᵀĤ(Qu) / Σ ‖Qu‖² over the first ``probes`` noise vectors (Q = I − ZZᵀ), clipped to
+    [0, max Ritz value]: the curvature the complement's gradient noise sees.  ``with_captured``: also the
+    captured curvature Σ (Zᵀu)ᵀΘ(Zᵀu) / Σ uᵀĤu, the share of the noise-weighted curvature tr(ĤC) inside
+    span(Z) (ZᵀĤZ = Θ), at ``probes`` more products.
+    """
+    u = np.asarray(noise[:probes], dtype=np.float64)
+    a = u @ Z
+    inside = float(np.sum(a * a * np.asarray(ritz_values)[None, :]))
+    Qu = u - a @ Z.T
+    num = total = den = 0.0
+    for v, w in zip(u, Qu, strict=True):
+        Hw = hvp(w)
+        num += float(w @ Hw)
+        den += float(w @ w)
+        if with_captured:
+            total += float(v @ hvp(v))
+    top = max(float(np.max(ritz_values)) if len(ritz_values) else 0.0, 0.0)
+    mu = min(max(num / den, 0.0), top) if den > 0 else 0.0
+    if not with_captured:
+        return mu, None
+    return mu, (inside / total if total > 0 else 1.0)
+
+
+def complement_term(full, projected, Z: np.ndarray, q: Quantity, schedule: Schedule, order: int,
+                    etas: np.ndarray, mu: float, continuous: bool = False, extra_links: int = 0) -> np.ndarray:
+    """F_μ[U_full] − F_μ[U_Z]: the complement and cross terms of span(Z), to the series order.
+
+    ``full`` and ``projected`` are evaluators (``ev(D, root=…)``) of the diagram values in the whole space
+    and on the tensors projected on Z; a displacement's projected part is lifted by Zᵀ.
+    """
+    root = q.root
+    if hasattr(full, "prepare"):  # the matrix-free estimator: every diagram in one vectorized pass
+        full.prepare(complement_diagrams(q, order, extra_links), root)
+    inside = scalar_resummed(lambda d: projected(d, root=root), q, schedule, order, etas, mu, continuous,
+                             extra_links)
+    if root == "displacement":
+        inside = inside @ Z.T
+    return scalar_resummed(lambda d: full(d, root=root), q, schedule, order, etas, mu, continuous,
+                           extra_links) - inside
