@@ -1,9 +1,11 @@
-"""Small I/O helpers: atomic writes and JSON encoding of numpy values."""
+"""Small I/O helpers: atomic writes, JSON encoding of numpy values, and the one reading layer for untrusted files."""
 
 from __future__ import annotations
 
 import json
+import math
 import os
+import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -13,7 +15,21 @@ import numpy as np
 
 from .errors import SgdDiagramsError
 
-__all__ = ["LineProgress", "atomic_write_text", "dumps", "emit", "progress_bar", "to_jsonable"]
+__all__ = [
+    "MAX_JSON_DEPTH",
+    "LineProgress",
+    "atomic_write",
+    "atomic_write_text",
+    "dumps",
+    "emit",
+    "parse_untrusted_json",
+    "progress_bar",
+    "read_untrusted_bytes",
+    "read_untrusted_json",
+    "read_untrusted_text",
+    "terminal_safe",
+    "to_jsonable",
+]
 
 
 def to_jsonable(obj: Any) -> Any:
@@ -128,3 +144,175 @@ def progress_bar(total: float, desc: str, unit: str, enabled: bool = True) -> An
 
         return tqdm(total=total, desc=desc, unit=unit, leave=False)
     return LineProgress(total, desc, unit)
+
+
+# --- the one reading layer for untrusted files ------------------------------------------------------------------
+#
+# Every file a user hands us (landscape, schedule, statistics, checkpoint, plot input, cache entry, report) is read
+# through :func:`read_untrusted_bytes`: opened once without blocking, required to be a regular file (after symlinks
+# are resolved, so a link to /dev/zero or a FIFO is refused), and read up to ``max_bytes + 1`` bytes so a size cap
+# holds even where ``stat()`` reports 0.  JSON goes through :func:`parse_untrusted_json`: duplicate keys refused,
+# nesting and number size bounded, every parser exception turned into the one-line contract.
+
+MAX_JSON_DEPTH = 64  # nesting of any JSON file we read (ours are at most ~6 deep)
+MAX_JSON_INT_DIGITS = 300  # integers beyond 1e300 overflow float64 arithmetic downstream
+
+
+def _short(path: Any) -> str:
+    """A path or name as printed in one-line messages: control characters escaped, at most 120 characters."""
+    text = terminal_safe(str(path))
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def terminal_safe(text: str) -> str:
+    """``text`` with every control character (ANSI escapes, newlines, NUL, DEL, C1) shown as ``\\x..``.
+
+    Names from files (landscapes, optimizers, labels) are printed to a terminal; a raw ESC could clear the
+    screen and a raw newline could forge an ``error:`` line.
+    """
+    return "".join(c if c.isprintable() or c == " " else (f"\\x{ord(c):02x}" if ord(c) < 256 else f"\\u{ord(c):04x}")
+                   for c in str(text))
+
+
+def read_untrusted_bytes(path: str | os.PathLike[str], *, what: str, max_bytes: int) -> bytes:
+    """The bytes of the regular file ``path`` (at most ``max_bytes``), else a one-line :class:`SgdDiagramsError`.
+
+    Opened once, non-blocking (a FIFO never hangs the open), checked with ``fstat`` on the open descriptor
+    (symlinks resolved: devices, FIFOs, sockets and folders are refused), and read up to ``max_bytes + 1``
+    bytes, so a file growing or lying about its size cannot exceed the cap.
+    """
+    if isinstance(path, bool) or not isinstance(path, (str, os.PathLike)):
+        raise SgdDiagramsError(f"{what} must be a file path, got {type(path).__name__}; pass a path to a file")
+    shown = _short(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "invalid path"
+        raise SgdDiagramsError(f"cannot read {what} file {shown}: {reason}; check the path") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            kind = ("a folder" if stat.S_ISDIR(info.st_mode) else "a FIFO" if stat.S_ISFIFO(info.st_mode)
+                    else "a device" if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode)
+                    else "a socket" if stat.S_ISSOCK(info.st_mode) else "not a regular file")
+            raise SgdDiagramsError(f"{what} file {shown} is {kind}, not a regular file; pass a regular file")
+        if info.st_size > max_bytes:
+            raise SgdDiagramsError(f"{what} file {shown} has {info.st_size} bytes, over the limit of {max_bytes}; "
+                                   "pass a smaller file")
+        chunks: list[bytes] = []
+        left = max_bytes + 1
+        while left > 0:
+            block = os.read(fd, min(left, 1 << 20))
+            if not block:
+                break
+            chunks.append(block)
+            left -= len(block)
+    except OSError as exc:
+        raise SgdDiagramsError(f"cannot read {what} file {shown}: {exc.strerror}; check the path") from None
+    finally:
+        os.close(fd)
+    data = b"".join(chunks)
+    if len(data) > max_bytes:
+        raise SgdDiagramsError(f"{what} file {shown} is over the limit of {max_bytes} bytes; pass a smaller file")
+    return data
+
+
+def read_untrusted_text(path: str | os.PathLike[str], *, what: str, max_bytes: int) -> str:
+    """:func:`read_untrusted_bytes` decoded as UTF-8 (a one-line error for anything else)."""
+    data = read_untrusted_bytes(path, what=what, max_bytes=max_bytes)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SgdDiagramsError(f"{what} file {_short(path)} is not UTF-8 text; pass the JSON file it should be") \
+            from None
+
+
+class _DuplicateKey(Exception):
+    pass
+
+
+class _BadNumber(Exception):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:
+            raise _DuplicateKey(key)
+        obj[key] = value
+    return obj
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_JSON_INT_DIGITS:
+        raise _BadNumber(f"an integer with {len(text.lstrip('-'))} digits")
+    return int(text)
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _BadNumber(f"{text[:20]} (beyond float64)")
+    return value
+
+
+def _json_depth_within(obj: Any, limit: int) -> bool:
+    """Whether ``obj``'s nesting of lists and objects is at most ``limit`` (iterative: no recursion)."""
+    stack = [(obj, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, (list, dict)):
+            if depth > limit:
+                return False
+            stack.extend((child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
+    return True
+
+
+def parse_untrusted_json(text: str | bytes, *, what: str, source: Any = None, allow_nan: bool = False) -> object:
+    """Parse JSON from an untrusted source; anything but plain bounded JSON is a one-line error.
+
+    Refused: invalid JSON, duplicate keys (the last would silently win), nesting deeper than
+    :data:`MAX_JSON_DEPTH`, integers over :data:`MAX_JSON_INT_DIGITS` digits, floats beyond float64 and (unless
+    ``allow_nan``) the non-standard constants ``NaN``/``Infinity``.  ``ValueError``, ``RecursionError`` and
+    ``OverflowError`` from the parser all become :class:`SgdDiagramsError`.
+    """
+    where = f"{what} file {_short(source)}" if source is not None else what
+    remedy = "pass the file sgd-diagrams wrote, or fix it"
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError:
+            raise SgdDiagramsError(f"{where} is not UTF-8 text; {remedy}") from None
+
+    def constant(name: str) -> float:
+        if not allow_nan:
+            raise _BadNumber(f"the non-standard constant {name}")
+        return float(name.replace("Infinity", "inf"))
+
+    try:
+        obj = json.loads(text, object_pairs_hook=_no_duplicates, parse_int=_bounded_int, parse_float=_finite_float,
+                         parse_constant=constant)
+    except _DuplicateKey as exc:
+        raise SgdDiagramsError(f"{where} has the key {_short(exc.args[0])!r} twice; keep one") from None
+    except _BadNumber as exc:
+        raise SgdDiagramsError(f"{where} holds {exc.args[0]}, out of range; {remedy}") from None
+    except json.JSONDecodeError as exc:
+        raise SgdDiagramsError(f"{where} is not valid JSON (line {exc.lineno}: {exc.msg}); {remedy}") from None
+    except RecursionError:
+        raise SgdDiagramsError(f"{where} is nested too deeply (over {MAX_JSON_DEPTH} levels); {remedy}") from None
+    except (ValueError, OverflowError, MemoryError) as exc:
+        raise SgdDiagramsError(f"{where} cannot be read as JSON ({type(exc).__name__}); {remedy}") from None
+    if not _json_depth_within(obj, MAX_JSON_DEPTH):
+        raise SgdDiagramsError(f"{where} is nested too deeply (over {MAX_JSON_DEPTH} levels); {remedy}")
+    return obj
+
+
+def read_untrusted_json(path: str | os.PathLike[str], *, what: str, max_bytes: int) -> object:
+    """The JSON value in the regular file ``path``: :func:`read_untrusted_bytes` then :func:`parse_untrusted_json`.
+
+    Every failure (not a regular file, over ``max_bytes``, not UTF-8, invalid or unbounded JSON, duplicate keys)
+    is a one-line :class:`SgdDiagramsError` naming ``what`` and the file.
+    """
+    data = read_untrusted_bytes(path, what=what, max_bytes=max_bytes)
+    return parse_untrusted_json(data, what=what, source=path)
