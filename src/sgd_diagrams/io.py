@@ -186,6 +186,8 @@ def read_untrusted_bytes(path: str | os.PathLike[str], *, what: str, max_bytes: 
     shown = _short(path)
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    except FileNotFoundError:
+        raise SgdDiagramsError(f"cannot read {what} file {shown}: it does not exist; check the path") from None
     except (OSError, ValueError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) else "invalid path"
         raise SgdDiagramsError(f"cannot read {what} file {shown}: {reason}; check the path") from None
@@ -308,11 +310,12 @@ def parse_untrusted_json(text: str | bytes, *, what: str, source: Any = None, al
     return obj
 
 
-def read_untrusted_json(path: str | os.PathLike[str], *, what: str, max_bytes: int) -> object:
+def read_untrusted_json(path: str | os.PathLike[str], *, what: str, max_bytes: int, allow_nan: bool = False) -> object:
     """The JSON value in the regular file ``path``: :func:`read_untrusted_bytes` then :func:`parse_untrusted_json`.
 
     Every failure (not a regular file, over ``max_bytes``, not UTF-8, invalid or unbounded JSON, duplicate keys)
-    is a one-line :class:`SgdDiagramsError` naming ``what`` and the file.
+    is a one-line :class:`SgdDiagramsError` naming ``what`` and the file.  ``allow_nan`` reads the non-standard
+    ``NaN``/``Infinity`` constants (for readers that then refuse non-finite values with a field-specific message).
     """
     data = read_untrusted_bytes(path, what=what, max_bytes=max_bytes)
-    return parse_untrusted_json(data, what=what, source=path)
+    return parse_untrusted_json(data, what=what, source=path, allow_nan=allow_nan)

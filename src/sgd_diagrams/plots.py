@@ -12,7 +12,6 @@ Both files are read as untrusted input: anything malformed is a one-line :class:
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -22,7 +21,8 @@ from typing import Any
 import numpy as np
 
 from .errors import SgdDiagramsError
-from .io import atomic_write
+from .io import atomic_write, read_untrusted_json
+from .limits import MAX_INPUT_BYTES
 
 __all__ = ["Curve", "SimulatedSweep", "draw_sweep", "load_prediction", "load_simulation", "new_figure",
            "save_figure", "save_laid_out", "theory_vs_simulation"]
@@ -59,20 +59,7 @@ def _read_json(source: str | Path | Mapping[str, Any], what: str) -> dict[str, A
     if isinstance(source, Mapping):
         return dict(source)
     path = Path(source)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise SgdDiagramsError(f"cannot read {what} file {path}: {exc.strerror}; check the path") from None
-    except UnicodeDecodeError:
-        raise SgdDiagramsError(f"{what} file {path} is not text; pass a JSON file written by sgd-diagrams") from None
-    try:
-        obj = json.loads(text, parse_constant=lambda c: float("nan"))
-    except json.JSONDecodeError as exc:
-        raise SgdDiagramsError(f"{what} file {path} is not valid JSON ({exc.msg} at line {exc.lineno}); "
-                               "pass the file written by sgd-diagrams") from None
-    except RecursionError:
-        raise SgdDiagramsError(f"{what} file {path} is nested too deeply; pass the file written by sgd-diagrams") \
-            from None
+    obj = read_untrusted_json(path, what=what, max_bytes=MAX_INPUT_BYTES, allow_nan=True)
     if not isinstance(obj, dict):
         raise SgdDiagramsError(f"{what} file {path} must hold a JSON object, got {type(obj).__name__}")
     return obj

@@ -25,7 +25,6 @@ Schedules are immutable values; :meth:`Schedule.to_json` and
 
 from __future__ import annotations
 
-import json
 import math
 import warnings
 from collections.abc import Iterable, Sequence
@@ -36,7 +35,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import SgdDiagramsError
-from ..limits import MAX_CELLS, MAX_N, MAX_STEPS
+from ..io import read_untrusted_json
+from ..limits import MAX_CELLS, MAX_INPUT_BYTES, MAX_N, MAX_STEPS
 
 __all__ = [
     "Schedule",
@@ -510,17 +510,7 @@ def schedule_from_json(obj: Any) -> Schedule:
 
 def load_schedule(path: str | Path) -> Schedule:
     """Read a schedule JSON file (see :func:`schedule_from_json`)."""
-    p = Path(path)
-    try:
-        text = p.read_text()
-    except OSError as exc:
-        raise SgdDiagramsError(f"cannot read schedule file {p}: {exc.strerror}") from None
-    try:
-        obj = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise SgdDiagramsError(
-            f"schedule file {p} is not valid JSON (line {exc.lineno}: {exc.msg})"
-        ) from None
+    obj = read_untrusted_json(Path(path), what="schedule", max_bytes=MAX_INPUT_BYTES)
     return schedule_from_json(obj)
 
 
