@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import stat
 import tempfile
 from collections.abc import Callable
@@ -164,14 +165,23 @@ def _short(path: Any) -> str:
     return text if len(text) <= 120 else text[:117] + "..."
 
 
-def terminal_safe(text: str) -> str:
-    """``text`` with every control character (ANSI escapes, newlines, NUL, DEL, C1) shown as ``\\x..``.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_CONTROL_BUT_LINES = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _escaped(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 256 else f"\\u{code:04x}"
+
+
+def terminal_safe(text: Any, keep_newlines: bool = False) -> str:
+    """``text`` with every control character (ANSI escapes, newlines, NUL, DEL, C1, bidi overrides) shown as
+    ``\\x..`` (or ``\\u....``); with ``keep_newlines``, newlines and tabs stay (multi-line tables).
 
     Names from files (landscapes, optimizers, labels) are printed to a terminal; a raw ESC could clear the
     screen and a raw newline could forge an ``error:`` line.
     """
-    return "".join(c if c.isprintable() or c == " " else (f"\\x{ord(c):02x}" if ord(c) < 256 else f"\\u{ord(c):04x}")
-                   for c in str(text))
+    return (_CONTROL_BUT_LINES if keep_newlines else _CONTROL).sub(_escaped, str(text))
 
 
 def read_untrusted_bytes(path: str | os.PathLike[str], *, what: str, max_bytes: int) -> bytes:

@@ -490,6 +490,8 @@ def statistics_from_json(obj: Any) -> Statistics:
     land = obj["landscape"]
     _keys(land, {"name", "spec", "description", "dim", "theta0_sha256"}, '"landscape"')
     name = _str(land["name"], "landscape.name")
+    if terminal_safe(name) != name:
+        raise _Bad('"landscape.name" holds control characters (a name is printed to the terminal)')
     if land["spec"] is not None:
         _str(land["spec"], "landscape.spec")
     if not isinstance(land["description"], dict):

@@ -28,7 +28,7 @@ import numpy as np
 import sympy as sp
 
 from ..errors import SgdDiagramsError
-from ..io import read_untrusted_json
+from ..io import read_untrusted_json, terminal_safe
 from ..limits import MAX_INPUT_BYTES
 from .expressions import parse_loss, weight_symbols
 
@@ -240,4 +240,4 @@ def load_landscape_file(path: str | Path) -> FiniteLandscape:
     """Read a finite landscape JSON file."""
     p = Path(path)
     obj = read_untrusted_json(p, what="landscape", max_bytes=MAX_INPUT_BYTES)
-    return landscape_from_json(obj, name=p.stem)
+    return landscape_from_json(obj, name=terminal_safe(p.stem))  # the name is printed: no control characters
