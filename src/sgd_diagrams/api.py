@@ -32,6 +32,7 @@ import numpy as np
 
 from .diagrams import QUANTITY_NAMES, Quantity, quantity
 from .errors import SgdDiagramsError
+from .io import terminal_safe
 from .landscapes import as_exact, is_exact
 from .limits import MAX_SAMPLES
 from .schedules import Schedule
@@ -51,11 +52,24 @@ TRUST_RATIO = 0.5
 
 
 def check_etas(eta: Any, positive: bool = True) -> np.ndarray:
-    """η as a 1-D float64 array of finite (positive) numbers, or a one-line error."""
+    """η as a 1-D float64 array of finite (positive) real numbers, or a one-line error.
+
+    Strings (``"0.01"``), booleans (``True`` would read as 1.0) and complex numbers are refused, not converted.
+    """
+    values = list(eta) if isinstance(eta, (list, tuple)) else [eta]
+    if isinstance(eta, np.ndarray):
+        if eta.dtype.kind not in "iuf":
+            raise SgdDiagramsError(f"eta must hold real numbers, got an array of {eta.dtype}")
+        values = []
+    for x in values:
+        if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, float, np.integer, np.floating)):
+            raise SgdDiagramsError(f"eta must be a real number or a list of them, got {type(x).__name__} "
+                                   f"{terminal_safe(repr(x))[:40]}")
     try:
         etas = np.atleast_1d(np.asarray(eta, dtype=np.float64))
-    except (TypeError, ValueError):
-        raise SgdDiagramsError(f"eta must be a number or a list of numbers, got {eta!r}") from None
+    except (TypeError, ValueError, OverflowError):
+        raise SgdDiagramsError(f"eta must be a number or a list of numbers, got {terminal_safe(repr(eta))[:60]}") \
+            from None
     if etas.ndim != 1 or etas.size == 0:
         raise SgdDiagramsError("eta must be a number or a non-empty flat list of numbers")
     if not np.all(np.isfinite(etas)):
@@ -63,6 +77,17 @@ def check_etas(eta: Any, positive: bool = True) -> np.ndarray:
     if positive and np.any(etas <= 0):
         raise SgdDiagramsError(f"every eta must be positive (got {etas[etas <= 0][0]:g}); SGD descends with eta > 0")
     return etas
+
+
+def _check_where(backend: Any, address: Any, device: Any) -> None:
+    """Backend and device are validated even where they go unused (an exact landscape runs here, on the CPU)."""
+    from .backends import check_backend, resolve_device
+
+    if not isinstance(backend, str):
+        raise SgdDiagramsError(f"backend must be a string (local or ray), got {type(backend).__name__}")
+    check_backend(backend, address)
+    if device is not None:
+        resolve_device(device)
 
 
 def _check_schedule(schedule: Any) -> Schedule:
@@ -188,6 +213,7 @@ def predict(landscape: Any, schedule: Schedule, order: int, eta: Any, quantity: 
     """
     if method not in METHODS:
         raise SgdDiagramsError(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
+    _check_where(backend, address, device)
     q = _quantity(quantity)
     schedule = _with_lr_momentum(_check_schedule(schedule), lr, momentum)
     etas = check_etas(eta)
@@ -393,6 +419,7 @@ def measure(landscape: Any, order: int, *, samples: int, seed: int = 0, replicat
     from .estimation.statistics import measure_statistics
 
     _check_sampling(samples, seed, replications)
+    _check_where(backend, address, device)
     if isinstance(kinds, str):
         kinds = [kinds]
     land = landscape if is_exact(landscape) else _sampled(landscape, device)
@@ -476,6 +503,7 @@ def simulate(landscape: Any, schedule: Schedule, optimizers: Sequence[str] = ("s
     from .optimizers import make_optimizer
     from .optimizers.trials import simulate as simulate_trials
 
+    _check_where(backend, address, device)
     etas = check_etas(eta)
     schedule = _with_lr_momentum(_check_schedule(schedule), lr, None)
     if isinstance(optimizers, str):

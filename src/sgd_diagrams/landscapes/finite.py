@@ -29,7 +29,7 @@ import sympy as sp
 
 from ..errors import SgdDiagramsError
 from ..io import read_untrusted_json, terminal_safe
-from ..limits import MAX_INPUT_BYTES
+from ..limits import MAX_INPUT_BYTES, MAX_LANDSCAPE_POINTS
 from .expressions import parse_loss, weight_symbols
 
 __all__ = ["FiniteLandscape", "landscape_from_json", "load_landscape_file"]
@@ -216,6 +216,9 @@ def landscape_from_json(obj: Any, name: str = "finite") -> FiniteLandscape:
     points = obj["points"]
     if not isinstance(points, list) or not points:
         raise SgdDiagramsError('"points" must be a non-empty list of {"prob": p, "loss": "..."}')
+    if len(points) > MAX_LANDSCAPE_POINTS:  # each loss is parsed and differentiated: refuse before any of it
+        raise SgdDiagramsError(f'"points" has {len(points)} points, more than the limit {MAX_LANDSCAPE_POINTS}; '
+                               "use a sampled (torch) landscape for large data sets")
     probs, losses = [], []
     for j, pt in enumerate(points):
         if not isinstance(pt, dict) or "prob" not in pt or "loss" not in pt:

@@ -376,21 +376,31 @@ class TorchLandscape(Landscape):
         """The mean loss over every training row (the full-batch objective of GD)."""
         return self.batch_loss(theta, torch.arange(self.inputs.shape[0], device=self.inputs.device))
 
-    def pretrained(self, steps: int, eta: float = 0.1, progress: bool = False) -> TorchLandscape:
+    def pretrained(self, steps: int, eta: float = 0.1, progress: bool = False, force: bool = False) -> TorchLandscape:
         """θ0 moved by ``steps`` of full-batch GD (rate ``eta``) on every training row: a point near a minimum.
 
         Returns a new landscape; ``.pretraining`` records steps, eta and the training loss and gradient norm
-        before and after (seed 001 Theorem 2 predicts long runs *near a minimum*).
+        before and after (seed 001 Theorem 2 predicts long runs *near a minimum*).  The cost is the first
+        full-batch gradient's measured time × ``steps``, checked against the work budget before the loop
+        (:func:`~sgd_diagrams.limits.check_work`; ``force`` runs it anyway); ``steps`` ≤ ``MAX_STEPS`` always.
         """
+        import time
+
         from ..io import progress_bar
+        from ..limits import MAX_STEPS, check_work
 
         if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
             raise SgdDiagramsError(f"pretrain steps must be a non-negative integer, got {steps!r}")
+        if steps > MAX_STEPS:
+            raise SgdDiagramsError(f"pretrain steps {steps} exceed the limit {MAX_STEPS:.0e}; pretrain fewer steps")
         if isinstance(eta, bool) or not isinstance(eta, (int, float)) or not math.isfinite(eta) or eta <= 0:
             raise SgdDiagramsError(f"the pretraining learning rate must be a positive number, got {eta!r}")
         theta = self.init.detach().clone()
         grad_fn = torch.func.grad_and_value(self.training_loss)
+        clock = time.perf_counter()
         g, before = grad_fn(theta)
+        check_work(steps * (time.perf_counter() - clock), f"pretraining {steps} full-batch GD steps",
+                   "pretrain fewer steps", force)
         start = {"loss": float(before), "grad_norm": float(torch.linalg.vector_norm(g))}
         bar = progress_bar(steps, "pretraining (full-batch GD)", "steps", progress)
         for _ in range(steps):
