@@ -25,6 +25,7 @@ __all__ = [
     "MAX_INPUT_BYTES",
     "MAX_LANDSCAPE_POINTS",
     "MAX_LR_PARTS",
+    "MAX_MODEL_PARAMETERS",
     "MAX_N",
     "MAX_NOTATION_NODES",
     "MAX_SAMPLES",
@@ -52,6 +53,7 @@ MAX_INPUT_BYTES = 64 * 2**20  # any other JSON file read back: landscape, schedu
 MAX_LANDSCAPE_POINTS = 10**4  # points of a finite landscape file (each loss is parsed and differentiated)
 MAX_EXPRESSION_DEPTH = 12  # nesting of functions (exp, sin, ...) in one loss: derivatives grow exponentially in it
 MAX_LR_PARTS = 64  # parts of a learning-rate spec joined by "+"
+MAX_MODEL_PARAMETERS = 10**7  # a torch model's parameters (θ and every per-sample gradient are this long)
 MAX_STATISTICS_TENSOR_FLOATS = 2 * 10**6  # part cumulants saved for the resummed form (all replications)
 MAX_WHATIF_CELLS = 10**5  # cells of a what-if grid (eta values x values of the second axis)
 MAX_TRIALS = 10**8  # simulated trials per eta

@@ -38,6 +38,7 @@ from .evaluators import (
     SamplePlan,
     choose_method,
     draw_rows,
+    forward_over_reverse_error,
     matrix_free_evaluator,
     plan_groups,
 )
@@ -154,13 +155,8 @@ def estimate_uvalues(landscape, kind: str, order: int, samples: int, seed: int =
                    f"from {samples} samples", "use fewer samples or a smaller order", force)
         try:
             replicas = _matrix_free_replicas(landscape, plan, diagrams, root, seed, chunk, progress, backend, address)
-        except RuntimeError as exc:  # e.g. torch losses without forward-over-reverse support (F.mse_loss)
-            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise SgdDiagramsError(
-                f"estimating diagram values needs forward-over-reverse derivatives of the loss, which failed "
-                f"({first}); write loss_fn with elementwise torch operations, e.g. "
-                "lambda out, y: ((out - y) ** 2).mean()"
-            ) from None
+        except (RuntimeError, NotImplementedError) as exc:  # torch losses without forward-over-reverse (F.mse_loss)
+            raise forward_over_reverse_error(exc) from None
     else:
         rows: dict[str, list] = {str(d): [] for d in diagrams}
         evaluators = dense_group_evaluators(landscape, plan, max(order, 1), seed=seed)

@@ -172,6 +172,33 @@ def _as_tensor(x: Any, dtype: torch.dtype, what: str) -> torch.Tensor:
 _INTEGER_DTYPES = (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8)
 
 
+def check_model(model: nn.Module, params: list[torch.Tensor]) -> None:
+    """Refuse, before anything is copied or allocated, a model the theory cannot treat as a fixed function of θ.
+
+    * more than :data:`~sgd_diagrams.limits.MAX_MODEL_PARAMETERS` parameters (counted from shapes, no memory);
+    * parameters on the meta device or off the CPU (the copy and θ live on the CPU; ``device=`` moves them);
+    * BatchNorm or Dropout in training mode: the per-sample loss would depend on the rest of the batch or on
+      random masks, so it is not the l_x(θ) of the papers — call ``model.eval()`` first.
+    """
+    from ..limits import MAX_MODEL_PARAMETERS
+
+    count = sum(int(p.numel()) for p in params)
+    if count > MAX_MODEL_PARAMETERS:
+        raise SgdDiagramsError(f"the model has {count:,} parameters, over the limit {MAX_MODEL_PARAMETERS:,}; "
+                               "use a smaller model")
+    where = {p.device.type for p in params} | {b.device.type for b in model.buffers()}
+    if where - {"cpu"}:
+        raise SgdDiagramsError(f"the model has parameters on the {sorted(where - {'cpu'})[0]} device; move it to the "
+                               "CPU with model.cpu() (pass device='cuda' to compute on a GPU)")
+    if any(p.is_complex() or not p.is_floating_point() for p in params):
+        raise SgdDiagramsError("the model has non-real or integer parameters; use float32 or float64 parameters")
+    for name, module in model.named_modules():
+        if module.training and isinstance(module, (nn.modules.batchnorm._BatchNorm, nn.modules.dropout._DropoutNd)):
+            raise SgdDiagramsError(f"the model's {type(module).__name__} layer {name or 'model'!r} is in training "
+                                   "mode, so a sample's loss depends on the batch or on random masks; call "
+                                   "model.eval() before building the landscape")
+
+
 class TorchLandscape(Landscape):
     """Any ``nn.Module`` with any loss on any data, as a sampled landscape over its flattened weights.
 
@@ -210,6 +237,7 @@ class TorchLandscape(Landscape):
         params = list(model.parameters())
         if not params:
             raise SgdDiagramsError("the model has no parameters to train")
+        check_model(model, params)
         dtype = dtype or params[0].dtype
         if dtype not in (torch.float32, torch.float64):
             raise SgdDiagramsError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
