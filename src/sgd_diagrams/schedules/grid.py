@@ -546,6 +546,8 @@ def parse_schedule_spec(spec: str) -> Schedule:
         key, eq, val = item.partition("=")
         if not eq:
             raise SgdDiagramsError(f"bad schedule spec item {item!r}; write key=value, e.g. sgd:N=10,B=1,E=1")
+        if key.strip() in params or (key.strip() == "seed" and average):
+            raise SgdDiagramsError(f"schedule spec gives {key.strip()} twice ({spec[:60]!r}); give each key once")
         if key.strip() == "seed" and val.strip() == "average":
             average = True
             continue
