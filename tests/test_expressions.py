@@ -313,7 +313,11 @@ def test_nesting_up_to_the_limit_is_accepted():
     t0 = weight_symbols(1)[0]
     assert parse_loss("(" * depth + "t0" + ")" * depth, 1) == t0
     assert parse_loss("-" * depth + "t0", 1) == -t0
-    assert parse_loss("sin(" * depth + "t0" + ")" * depth, 1).has(sp.sin)
+    calls = expressions.MAX_FUNCTION_DEPTH  # functions nest at most this deep (their derivatives blow up)
+    assert parse_loss("sin(" * calls + "t0" + ")" * calls, 1).has(sp.sin)
+    assert parse_loss("sin(" * calls + "t0" + ")" * calls + " + exp(" * calls + "t0" + ")" * calls, 1).has(sp.exp)
+    with pytest.raises(SgdDiagramsError, match="functions nested more than"):
+        parse_loss("sin(" * (calls + 1) + "t0" + ")" * (calls + 1), 1)
     with pytest.raises(SgdDiagramsError, match="nested deeper"):
         parse_loss("(" * (depth + 2) + "t0" + ")" * (depth + 2), 1)
 

@@ -32,8 +32,9 @@ import numpy as np
 
 from .diagrams import QUANTITY_NAMES, Quantity, quantity
 from .errors import SgdDiagramsError
+from .io import read_json_object, terminal_safe
 from .landscapes import as_exact, is_exact
-from .limits import MAX_SAMPLES
+from .limits import MAX_INPUT_BYTES, MAX_SAMPLES
 from .schedules import Schedule
 from .theory.orders import check_order
 from .theory.series import Series
@@ -50,11 +51,24 @@ LIMIT_FAMILIES = ("epochs", "samples")
 
 
 def check_etas(eta: Any, positive: bool = True) -> np.ndarray:
-    """η as a 1-D float64 array of finite (positive) numbers, or a one-line error."""
+    """η as a 1-D float64 array of finite (positive) real numbers, or a one-line error.
+
+    Strings (``"0.01"``), booleans (``True`` would read as 1.0) and complex numbers are refused, not converted.
+    """
+    values = list(eta) if isinstance(eta, (list, tuple)) else [eta]
+    if isinstance(eta, np.ndarray):
+        if eta.dtype.kind not in "iuf":
+            raise SgdDiagramsError(f"eta must hold real numbers, got an array of {eta.dtype}")
+        values = []
+    for x in values:
+        if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, float, np.integer, np.floating)):
+            raise SgdDiagramsError(f"eta must be a real number or a list of them, got {type(x).__name__} "
+                                   f"{terminal_safe(repr(x))[:40]}")
     try:
         etas = np.atleast_1d(np.asarray(eta, dtype=np.float64))
-    except (TypeError, ValueError):
-        raise SgdDiagramsError(f"eta must be a number or a list of numbers, got {eta!r}") from None
+    except (TypeError, ValueError, OverflowError):
+        raise SgdDiagramsError(f"eta must be a number or a list of numbers, got {terminal_safe(repr(eta))[:60]}") \
+            from None
     if etas.ndim != 1 or etas.size == 0:
         raise SgdDiagramsError("eta must be a number or a non-empty flat list of numbers")
     if not np.all(np.isfinite(etas)):
@@ -62,6 +76,17 @@ def check_etas(eta: Any, positive: bool = True) -> np.ndarray:
     if positive and np.any(etas <= 0):
         raise SgdDiagramsError(f"every eta must be positive (got {etas[etas <= 0][0]:g}); SGD descends with eta > 0")
     return etas
+
+
+def _check_where(backend: Any, address: Any, device: Any) -> None:
+    """Backend and device are validated even where they go unused (an exact landscape runs here, on the CPU)."""
+    from .backends import check_backend, resolve_device
+
+    if not isinstance(backend, str):
+        raise SgdDiagramsError(f"backend must be a string (local or ray), got {type(backend).__name__}")
+    check_backend(backend, address)
+    if device is not None:
+        resolve_device(device)
 
 
 def _check_schedule(schedule: Any) -> Schedule:
@@ -188,9 +213,7 @@ class Prediction:
 
         The record is untrusted data: every field is type- and shape-checked (one-line errors).
         """
-        from .io import read_json_object
-
-        obj = read_json_object(record, "prediction") if isinstance(record, (str, Path)) else record
+        obj = read_json_object(record, "prediction", MAX_INPUT_BYTES) if isinstance(record, (str, Path)) else record
         if not isinstance(obj, dict):
             raise SgdDiagramsError(f"a prediction record must be a JSON object, got {type(obj).__name__}")
         q, order = obj.get("quantity"), obj.get("order")
@@ -303,6 +326,7 @@ def predict(landscape: Any, schedule: Schedule, order: int, eta: Any, quantity: 
     """
     if method not in METHODS:
         raise SgdDiagramsError(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
+    _check_where(backend, address, device)
     q = _quantity(quantity)
     schedule = _with_lr_momentum(_check_schedule(schedule), lr, momentum)
     etas = check_etas(eta)
@@ -576,6 +600,7 @@ def measure(landscape: Any, order: int, *, samples: int, seed: int = 0, replicat
     from .estimation.statistics import measure_statistics
 
     _check_sampling(samples, seed, replications)
+    _check_where(backend, address, device)
     if isinstance(kinds, str):
         kinds = [kinds]
     land = landscape if is_exact(landscape) else _sampled(landscape, device)
@@ -631,9 +656,7 @@ class Simulation:
 
         Reads every shape ``simulate`` has written: the ``--out`` file, one η or a sweep, one optimizer or several.
         """
-        from .io import read_json_object
-
-        obj = read_json_object(record, "simulation") if isinstance(record, (str, Path)) else record
+        obj = read_json_object(record, "simulation", MAX_INPUT_BYTES) if isinstance(record, (str, Path)) else record
         if isinstance(obj, dict) and ("result" in obj or "chunks" in obj):
             if obj.get("complete") is not True or not isinstance(obj.get("result"), dict):
                 raise SgdDiagramsError("simulation file is unfinished (a killed run); rerun the same simulate command "
@@ -723,6 +746,7 @@ def simulate(landscape: Any, schedule: Schedule, optimizers: Sequence[str] = ("s
     from .optimizers import make_optimizer
     from .optimizers.trials import simulate as simulate_trials
 
+    _check_where(backend, address, device)
     etas = check_etas(eta)
     schedule = _with_lr_momentum(_check_schedule(schedule), lr, momentum)
     if isinstance(optimizers, str):

@@ -1,9 +1,12 @@
-"""Small I/O helpers: atomic writes and JSON encoding of numpy values."""
+"""Small I/O helpers: atomic writes, JSON encoding of numpy values, and the one reading layer for untrusted files."""
 
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
+import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -13,8 +16,22 @@ import numpy as np
 
 from .errors import SgdDiagramsError
 
-__all__ = ["LineProgress", "atomic_write_text", "dumps", "emit", "progress_bar", "read_json_object", "read_untrusted_json",
-           "to_jsonable"]
+__all__ = [
+    "MAX_JSON_DEPTH",
+    "LineProgress",
+    "atomic_write",
+    "atomic_write_text",
+    "dumps",
+    "emit",
+    "parse_untrusted_json",
+    "progress_bar",
+    "read_json_object",
+    "read_untrusted_bytes",
+    "read_untrusted_json",
+    "read_untrusted_text",
+    "terminal_safe",
+    "to_jsonable",
+]
 
 
 def to_jsonable(obj: Any) -> Any:
@@ -38,25 +55,13 @@ def dumps(obj: Any, indent: int | None = 2) -> str:
         raise SgdDiagramsError("result contains NaN or infinity; reduce eta or check the landscape") from None
 
 
-def read_json_object(source: str | Path, what: str) -> dict[str, Any]:
-    """The JSON object in file ``source`` (``what`` names it in errors), read as untrusted data: one-line errors."""
+def read_json_object(source: str | Path, what: str, max_bytes: int) -> dict[str, Any]:
+    """The JSON object in file ``source`` (``what`` names it in errors), read through the untrusted-input layer
+    (:func:`read_untrusted_json`, at most ``max_bytes``, NaN allowed as our writers emit it): one-line errors."""
     path = Path(source)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise SgdDiagramsError(f"cannot read {what} file {path}: {exc.strerror}; check the path") from None
-    except UnicodeDecodeError:
-        raise SgdDiagramsError(f"{what} file {path} is not text; pass a JSON file written by sgd-diagrams") from None
-    try:
-        obj = json.loads(text, parse_constant=lambda c: float("nan"))
-    except json.JSONDecodeError as exc:
-        raise SgdDiagramsError(f"{what} file {path} is not valid JSON ({exc.msg} at line {exc.lineno}); "
-                               "pass the file written by sgd-diagrams") from None
-    except RecursionError:
-        raise SgdDiagramsError(f"{what} file {path} is nested too deeply; pass the file written by sgd-diagrams") \
-            from None
+    obj = read_untrusted_json(path, what=what, max_bytes=max_bytes, allow_nan=True)
     if not isinstance(obj, dict):
-        raise SgdDiagramsError(f"{what} file {path} must hold a JSON object, got {type(obj).__name__}")
+        raise SgdDiagramsError(f"{what} file {_short(path)} must hold a JSON object, got {type(obj).__name__}")
     return obj
 
 
@@ -94,73 +99,6 @@ def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
-
-
-def read_untrusted_json(path: str | Path, *, what: str, max_bytes: int) -> object:
-    """The JSON value in ``path``, read as untrusted data; any problem is a one-line SgdDiagramsError.
-
-    Refused: anything but a regular file (FIFO, device, folder), a file over ``max_bytes``, text that is not
-    UTF-8 JSON, duplicate keys, nesting deeper than 64, numbers with more than 400 digits, NaN/Infinity.
-    """
-    import stat
-
-    p = Path(path)
-    try:
-        st = os.stat(p)
-    except OSError as exc:
-        raise SgdDiagramsError(f"cannot read {what} {p}: {exc.strerror}; check the path") from None
-    if not stat.S_ISREG(st.st_mode):
-        raise SgdDiagramsError(f"{what} {p} is not a regular file; pass a JSON file")
-    if st.st_size > max_bytes:
-        raise SgdDiagramsError(f"{what} {p} is {st.st_size} bytes, over the limit of {max_bytes}; pass a smaller file")
-    try:
-        with open(p, "rb") as fh:
-            raw = fh.read(max_bytes + 1)
-        text = raw.decode("utf-8")
-    except OSError as exc:
-        raise SgdDiagramsError(f"cannot read {what} {p}: {exc.strerror}; check the path") from None
-    except UnicodeDecodeError:
-        raise SgdDiagramsError(f"{what} {p} is not UTF-8 text; pass a JSON file") from None
-    if len(raw) > max_bytes:
-        raise SgdDiagramsError(f"{what} {p} is over the limit of {max_bytes} bytes; pass a smaller file")
-
-    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for k, v in items:
-            if k in out:
-                raise ValueError(f"duplicate key {k[:40]!r}")
-            out[k] = v
-        return out
-
-    def number(text: str) -> Any:
-        if len(text) > 400:
-            raise ValueError("a number with more than 400 digits")
-        return float(text) if any(c in text for c in ".eE") else int(text)
-
-    def constant(name: str) -> Any:
-        raise ValueError(f"{name} is not JSON")
-
-    depth = cur = 0
-    in_str = esc = False
-    for ch in text:  # nesting depth, counted outside strings
-        if in_str:
-            esc, in_str = (False, True) if esc else (ch == "\\", ch != '"')
-        elif ch == '"':
-            in_str = True
-        elif ch in "[{":
-            cur += 1
-            depth = max(depth, cur)
-        elif ch in "]}":
-            cur -= 1
-    if depth > 64:
-        raise SgdDiagramsError(f"{what} {p} is nested {depth} deep (over 64); pass a JSON file written by sgd-diagrams")
-    try:
-        return json.loads(text, object_pairs_hook=pairs, parse_int=number, parse_float=number,
-                          parse_constant=constant)
-    except (ValueError, RecursionError) as exc:
-        msg = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
-        raise SgdDiagramsError(f"{what} {p} is not valid JSON ({msg}); pass a JSON file written by sgd-diagrams") \
-            from None
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
@@ -225,3 +163,187 @@ def progress_bar(total: float, desc: str, unit: str, enabled: bool = True) -> An
 
         return tqdm(total=total, desc=desc, unit=unit, leave=False)
     return LineProgress(total, desc, unit)
+
+
+# --- the one reading layer for untrusted files ------------------------------------------------------------------
+#
+# Every file a user hands us (landscape, schedule, statistics, checkpoint, plot input, cache entry, report) is read
+# through :func:`read_untrusted_bytes`: opened once without blocking, required to be a regular file (after symlinks
+# are resolved, so a link to /dev/zero or a FIFO is refused), and read up to ``max_bytes + 1`` bytes so a size cap
+# holds even where ``stat()`` reports 0.  JSON goes through :func:`parse_untrusted_json`: duplicate keys refused,
+# nesting and number size bounded, every parser exception turned into the one-line contract.
+
+MAX_JSON_DEPTH = 64  # nesting of any JSON file we read (ours are at most ~6 deep)
+MAX_JSON_INT_DIGITS = 300  # integers beyond 1e300 overflow float64 arithmetic downstream
+
+
+def _short(path: Any) -> str:
+    """A path or name as printed in one-line messages: control characters escaped, at most 120 characters."""
+    text = terminal_safe(str(path))
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_CONTROL_BUT_LINES = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _escaped(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 256 else f"\\u{code:04x}"
+
+
+def terminal_safe(text: Any, keep_newlines: bool = False) -> str:
+    """``text`` with every control character (ANSI escapes, newlines, NUL, DEL, C1, bidi overrides) shown as
+    ``\\x..`` (or ``\\u....``); with ``keep_newlines``, newlines and tabs stay (multi-line tables).
+
+    Names from files (landscapes, optimizers, labels) are printed to a terminal; a raw ESC could clear the
+    screen and a raw newline could forge an ``error:`` line.
+    """
+    return (_CONTROL_BUT_LINES if keep_newlines else _CONTROL).sub(_escaped, str(text))
+
+
+def read_untrusted_bytes(path: str | os.PathLike[str], *, what: str, max_bytes: int) -> bytes:
+    """The bytes of the regular file ``path`` (at most ``max_bytes``), else a one-line :class:`SgdDiagramsError`.
+
+    Opened once, non-blocking (a FIFO never hangs the open), checked with ``fstat`` on the open descriptor
+    (symlinks resolved: devices, FIFOs, sockets and folders are refused), and read up to ``max_bytes + 1``
+    bytes, so a file growing or lying about its size cannot exceed the cap.
+    """
+    if isinstance(path, bool) or not isinstance(path, (str, os.PathLike)):
+        raise SgdDiagramsError(f"{what} must be a file path, got {type(path).__name__}; pass a path to a file")
+    shown = _short(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    except FileNotFoundError:
+        raise SgdDiagramsError(f"cannot read {what} file {shown}: it does not exist; check the path") from None
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "invalid path"
+        raise SgdDiagramsError(f"cannot read {what} file {shown}: {reason}; check the path") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            kind = ("a folder" if stat.S_ISDIR(info.st_mode) else "a FIFO" if stat.S_ISFIFO(info.st_mode)
+                    else "a device" if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode)
+                    else "a socket" if stat.S_ISSOCK(info.st_mode) else "not a regular file")
+            raise SgdDiagramsError(f"{what} file {shown} is {kind}, not a regular file; pass a regular file")
+        if info.st_size > max_bytes:
+            raise SgdDiagramsError(f"{what} file {shown} has {info.st_size} bytes, over the limit of {max_bytes}; "
+                                   "pass a smaller file")
+        chunks: list[bytes] = []
+        left = max_bytes + 1
+        while left > 0:
+            block = os.read(fd, min(left, 1 << 20))
+            if not block:
+                break
+            chunks.append(block)
+            left -= len(block)
+    except OSError as exc:
+        raise SgdDiagramsError(f"cannot read {what} file {shown}: {exc.strerror}; check the path") from None
+    finally:
+        os.close(fd)
+    data = b"".join(chunks)
+    if len(data) > max_bytes:
+        raise SgdDiagramsError(f"{what} file {shown} is over the limit of {max_bytes} bytes; pass a smaller file")
+    return data
+
+
+def read_untrusted_text(path: str | os.PathLike[str], *, what: str, max_bytes: int) -> str:
+    """:func:`read_untrusted_bytes` decoded as UTF-8 (a one-line error for anything else)."""
+    data = read_untrusted_bytes(path, what=what, max_bytes=max_bytes)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SgdDiagramsError(f"{what} file {_short(path)} is not UTF-8 text; pass the JSON file it should be") \
+            from None
+
+
+class _DuplicateKey(Exception):
+    pass
+
+
+class _BadNumber(Exception):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:
+            raise _DuplicateKey(key)
+        obj[key] = value
+    return obj
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_JSON_INT_DIGITS:
+        raise _BadNumber(f"an integer with {len(text.lstrip('-'))} digits")
+    return int(text)
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _BadNumber(f"{text[:20]} (beyond float64)")
+    return value
+
+
+def _json_depth_within(obj: Any, limit: int) -> bool:
+    """Whether ``obj``'s nesting of lists and objects is at most ``limit`` (iterative: no recursion)."""
+    stack = [(obj, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, (list, dict)):
+            if depth > limit:
+                return False
+            stack.extend((child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
+    return True
+
+
+def parse_untrusted_json(text: str | bytes, *, what: str, source: Any = None, allow_nan: bool = False) -> object:
+    """Parse JSON from an untrusted source; anything but plain bounded JSON is a one-line error.
+
+    Refused: invalid JSON, duplicate keys (the last would silently win), nesting deeper than
+    :data:`MAX_JSON_DEPTH`, integers over :data:`MAX_JSON_INT_DIGITS` digits, floats beyond float64 and (unless
+    ``allow_nan``) the non-standard constants ``NaN``/``Infinity``.  ``ValueError``, ``RecursionError`` and
+    ``OverflowError`` from the parser all become :class:`SgdDiagramsError`.
+    """
+    where = f"{what} file {_short(source)}" if source is not None else what
+    remedy = "pass the file sgd-diagrams wrote, or fix it"
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError:
+            raise SgdDiagramsError(f"{where} is not UTF-8 text; {remedy}") from None
+
+    def constant(name: str) -> float:
+        if not allow_nan:
+            raise _BadNumber(f"the non-standard constant {name}")
+        return float(name.replace("Infinity", "inf"))
+
+    try:
+        obj = json.loads(text, object_pairs_hook=_no_duplicates, parse_int=_bounded_int, parse_float=_finite_float,
+                         parse_constant=constant)
+    except _DuplicateKey as exc:
+        raise SgdDiagramsError(f"{where} has the key {_short(exc.args[0])!r} twice; keep one") from None
+    except _BadNumber as exc:
+        raise SgdDiagramsError(f"{where} holds {exc.args[0]}, out of range; {remedy}") from None
+    except json.JSONDecodeError as exc:
+        raise SgdDiagramsError(f"{where} is not valid JSON (line {exc.lineno}: {exc.msg}); {remedy}") from None
+    except RecursionError:
+        raise SgdDiagramsError(f"{where} is nested too deeply (over {MAX_JSON_DEPTH} levels); {remedy}") from None
+    except (ValueError, OverflowError, MemoryError) as exc:
+        raise SgdDiagramsError(f"{where} cannot be read as JSON ({type(exc).__name__}); {remedy}") from None
+    if not _json_depth_within(obj, MAX_JSON_DEPTH):
+        raise SgdDiagramsError(f"{where} is nested too deeply (over {MAX_JSON_DEPTH} levels); {remedy}")
+    return obj
+
+
+def read_untrusted_json(path: str | os.PathLike[str], *, what: str, max_bytes: int, allow_nan: bool = False) -> object:
+    """The JSON value in the regular file ``path``: :func:`read_untrusted_bytes` then :func:`parse_untrusted_json`.
+
+    Every failure (not a regular file, over ``max_bytes``, not UTF-8, invalid or unbounded JSON, duplicate keys)
+    is a one-line :class:`SgdDiagramsError` naming ``what`` and the file.  ``allow_nan`` reads the non-standard
+    ``NaN``/``Infinity`` constants (for readers that then refuse non-finite values with a field-specific message).
+    """
+    data = read_untrusted_bytes(path, what=what, max_bytes=max_bytes)
+    return parse_untrusted_json(data, what=what, source=path, allow_nan=allow_nan)

@@ -21,6 +21,11 @@ __all__ = [
     "MAX_CHUNK_BYTES",
     "MAX_EDGES",
     "MAX_EDGES_UNFORCED",
+    "MAX_EXPRESSION_DEPTH",
+    "MAX_INPUT_BYTES",
+    "MAX_LANDSCAPE_POINTS",
+    "MAX_LR_PARTS",
+    "MAX_MODEL_PARAMETERS",
     "MAX_N",
     "MAX_NOTATION_NODES",
     "MAX_SAMPLES",
@@ -43,7 +48,12 @@ MAX_EDGES = 7  # diagrams with 8 edges never enumerate (hundreds of thousands of
 MAX_EDGES_UNFORCED = 6  # 7 edges takes ~45 s: needs force
 MAX_NOTATION_NODES = 9  # nodes of a diagram written by hand: canonical forms grow factorially (10 nodes: 15 s)
 MAX_SAMPLES = 10**7  # sampled data points for estimated diagram values
-MAX_STATISTICS_BYTES = 256 * 2**20  # a saved-statistics file read back (JSON, untrusted)
+MAX_STATISTICS_BYTES = 64 * 2**20  # a saved-statistics file read back (JSON, untrusted; ~10x this in memory)
+MAX_INPUT_BYTES = 64 * 2**20  # any other JSON file read back: landscape, schedule, plot input, cache entry, report
+MAX_LANDSCAPE_POINTS = 10**4  # points of a finite landscape file (each loss is parsed and differentiated)
+MAX_EXPRESSION_DEPTH = 12  # nesting of functions (exp, sin, ...) in one loss: derivatives grow exponentially in it
+MAX_LR_PARTS = 64  # parts of a learning-rate spec joined by "+"
+MAX_MODEL_PARAMETERS = 10**7  # a torch model's parameters (θ and every per-sample gradient are this long)
 MAX_STATISTICS_TENSOR_FLOATS = 2 * 10**6  # part cumulants saved for the resummed form (all replications)
 MAX_WHATIF_CELLS = 10**5  # cells of a what-if grid (eta values x values of the second axis)
 MAX_TRIALS = 10**8  # simulated trials per eta

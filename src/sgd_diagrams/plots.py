@@ -21,9 +21,10 @@ from typing import Any
 import numpy as np
 
 from .errors import SgdDiagramsError
-from .io import atomic_write, read_json_object
+from .io import atomic_write, read_json_object, terminal_safe
+from .limits import MAX_INPUT_BYTES
 
-__all__ = ["Curve", "SimulatedSweep", "draw_sweep", "load_prediction", "load_simulation", "new_figure",
+__all__ = ["Curve", "SimulatedSweep", "draw_sweep", "load_prediction", "load_simulation", "new_figure", "plain_label",
            "save_figure", "save_laid_out", "theory_vs_simulation"]
 
 _METRICS = ("test-loss", "train-loss", "gen-gap", "displacement", "accuracy")
@@ -63,7 +64,14 @@ def _read_json(source: Any, what: str) -> dict[str, Any]:
     if not isinstance(source, (str, Path)):
         raise SgdDiagramsError(f"{what} must be a {what.capitalize()} object, its to_json() record or a file path, "
                                f"got {type(source).__name__}")
-    return read_json_object(source, what)
+    return read_json_object(source, what, MAX_INPUT_BYTES)
+
+
+def plain_label(text: Any) -> str:
+    """``text`` shown literally by matplotlib: ``$`` escaped so a name from a file never reaches mathtext (where
+    ``$\\frac$`` or an odd ``$`` would crash the figure), control characters shown as ``\\x..``, at most 200
+    characters."""
+    return terminal_safe(str(text))[:200].replace("$", r"\$")
 
 
 def _number(x: Any, where: str, allow_none: bool = False) -> float | None:
@@ -124,7 +132,7 @@ def load_prediction(source: str | Path | Mapping[str, Any], coordinate: int | No
         if not (isinstance(trusted, list) and len(trusted) == len(eta) and all(isinstance(t, bool) for t in trusted)):
             raise SgdDiagramsError("prediction 'trusted' must be a list of true/false, one per eta")
         trusted = np.array(trusted, dtype=bool)
-    return quantity, Curve(label, eta, value, stderr, trusted=trusted)
+    return quantity, Curve(plain_label(label), eta, value, stderr, trusted=trusted)
 
 
 def _stat(block: Any, metric: str, where: str, coordinate: int | None) -> tuple[float, float, float] | None:
@@ -136,16 +144,27 @@ def _stat(block: Any, metric: str, where: str, coordinate: int | None) -> tuple[
     if not isinstance(s, dict) or "mean" not in s or "ci95" not in s:
         raise SgdDiagramsError(f"simulation {metric!r} at {where} lacks 'mean'/'ci95'; pass a file written by "
                                "sgd-diagrams simulate")
-    mean = _pick_coordinate(s["mean"], f"simulation {metric} mean", coordinate)
+    ci = s["ci95"]
+    if isinstance(s["mean"], list):  # a vector metric: ci95 is one [low, high] per coordinate
+        if not isinstance(ci, list) or len(ci) != len(s["mean"]):
+            raise SgdDiagramsError(f"simulation {metric!r} 'ci95' at {where} must hold one [low, high] per "
+                                   f"coordinate ({len(s['mean'])})")
+        mean = _pick_coordinate(s["mean"], f"simulation {metric} mean", coordinate)
+        ci = _pick_coordinate(ci, f"simulation {metric} ci95", coordinate)
+    else:
+        mean = s["mean"]
     if mean is None:  # no finite trials at this η
         return None
-    ci = s["ci95"]
     if not isinstance(ci, list) or len(ci) != 2:
         raise SgdDiagramsError(f"simulation {metric!r} 'ci95' at {where} must be [low, high]")
-    lo = _pick_coordinate(ci[0], f"simulation {metric} ci95", coordinate)
-    hi = _pick_coordinate(ci[1], f"simulation {metric} ci95", coordinate)
-    return (_number(mean, f"simulation {metric} mean at {where}"),  # type: ignore[return-value]
-            _number(lo, f"simulation {metric} ci95 at {where}"), _number(hi, f"simulation {metric} ci95 at {where}"))
+    m = _number(mean, f"simulation {metric} mean at {where}")
+    lo = _number(ci[0], f"simulation {metric} ci95 at {where}")
+    hi = _number(ci[1], f"simulation {metric} ci95 at {where}")
+    if not lo <= m <= hi:  # type: ignore[operator]
+        raise SgdDiagramsError(f"simulation {metric!r} at {where} has mean {m:.6g} outside its 95% CI "
+                               f"[{lo:.6g}, {hi:.6g}] (bounds swapped or edited); pass the file sgd-diagrams simulate "
+                               "wrote")
+    return m, lo, hi  # type: ignore[return-value]
 
 
 def load_simulation(source: str | Path | Mapping[str, Any], metric: str, optimizer: str | None = None,
@@ -201,7 +220,7 @@ def load_simulation(source: str | Path | Mapping[str, Any], metric: str, optimiz
     arr = np.array([rows[i] for i in keep], dtype=np.float64)
     trials = meta.get("trials")
     tail = f" ({trials} trials, 95% CI)" if isinstance(trials, int) and not isinstance(trials, bool) else " (95% CI)"
-    return SimulatedSweep(f"simulated {label}{tail}", eta[keep], arr[:, 0], arr[:, 1], arr[:, 2], T)
+    return SimulatedSweep(plain_label(f"simulated {label}{tail}"), eta[keep], arr[:, 0], arr[:, 1], arr[:, 2], T)
 
 
 def new_figure(panels: int = 1, width: float = 6.4, height: float = 4.4) -> tuple[Any, list[Any]]:
@@ -305,6 +324,6 @@ def theory_vs_simulation(predictions: Any, simulation: Any, out_png: str | Path 
     sim = load_simulation(simulation, quantity, optimizer, coordinate)
     fig, (ax,) = new_figure()
     ylabel = quantity if coordinate is None else f"{quantity}[{coordinate}]"
-    draw_sweep(ax, [sim], [c for _, c in loaded], ylabel=f"E[{ylabel}]", title=title or "", logx=logx)
+    draw_sweep(ax, [sim], [c for _, c in loaded], ylabel=f"E[{ylabel}]", title=plain_label(title or ""), logx=logx)
     fig.tight_layout()
     return save_figure(fig, out_png)

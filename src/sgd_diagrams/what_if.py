@@ -113,9 +113,10 @@ class WhatIf:
                 ax.set_ylabel(f"{self.axis} {AXIS_SYMBOLS[self.axis]}")
                 ax.set_title(title + (" (hatched: not trusted)" if not good.all() and i == 0 else ""), fontsize=10)
         src = self.source
-        fig.suptitle(f"what if: order-{self.order} Taylor predictions from {src.get('samples', '?')} samples "
-                     f"({src.get('name', '')}), {self.schedules[0]} …", fontsize=10)
-        from .plots import save_laid_out
+        from .plots import plain_label, save_laid_out
+
+        fig.suptitle(plain_label(f"what if: order-{self.order} Taylor predictions from {src.get('samples', '?')} "
+                                 f"samples ({src.get('name', '')}), {self.schedules[0]} …"), fontsize=10)
 
         try:
             save_laid_out(fig, path)
@@ -251,7 +252,11 @@ def whatif(stats, base: Schedule, order: int, eta: Any, axis: str, values: Seque
                                "use fewer eta or axis values")
     if axis == "momentum" and np.any((vals < 0) | (vals >= 1)):
         raise SgdDiagramsError("momentum values must lie in [0, 1)")
+    if isinstance(quantities, str):
+        quantities = (quantities,)
     quantities = tuple(dict.fromkeys(quantities))
+    if not quantities:
+        raise SgdDiagramsError("whatif needs at least one quantity: test-loss, train-loss or gen-gap")
     for q in quantities:
         if q not in ("test-loss", "train-loss", "gen-gap"):
             raise SgdDiagramsError(f"whatif maps test-loss, train-loss and gen-gap, not {q!r}")

@@ -30,6 +30,7 @@ import warnings
 
 from .. import __version__
 from ..errors import SgdDiagramsError
+from ..io import terminal_safe
 from . import coefficients, demo, draw, plot, predict, reproduce, series, simulate, stats, whatif
 from . import enumerate as enumerate_command
 from ._options import join_negative_values
@@ -61,6 +62,34 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
+_NUMERIC_NOTES = ("encountered in", "overflow", "divide by zero", "Mean of empty slice", "Degrees of freedom")
+
+
+def _foreign(message: str, filename: str) -> bool:
+    """A warning that is not one of ours: NumPy floating-point notes, or raised inside another library.
+
+    These are held back and printed after a successful command; before a one-line error they would only
+    be noise (the error says what went wrong), so they are dropped then.
+    """
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    inside = os.path.abspath(filename).startswith(package + os.sep)
+    return not inside or any(note in message for note in _NUMERIC_NOTES)
+
+
+class _TerminalSafeStream:
+    """stdout for one command: control characters from file content (a landscape name with ANSI escapes or a
+    carriage return) are written as ``\\x..``; newlines and tabs pass (tables are multi-line)."""
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        return self._stream.write(terminal_safe(text, keep_newlines=True))
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 ok, 2 bad input, 1 internal error, 130 interrupted)."""
     parser = build_parser()
@@ -71,9 +100,14 @@ def main(argv: list[str] | None = None) -> int:
     prefix = f"sgd-diagrams {args.command}"
     quiet = getattr(args, "quiet", False)
 
+    held: list[str] = []
+
     def show(message, category, filename, lineno, file=None, line=None):  # noqa: ARG001 - warnings API
-        if not quiet:
-            print(f"{prefix}: warning: {_one_line(message)}", file=sys.stderr)
+        text = f"{prefix}: warning: {terminal_safe(_one_line(message))}"
+        if _foreign(str(message), str(filename)):
+            held.append(text)  # a library's floating-point or API note: shown only if the command succeeds
+        elif not quiet:
+            print(text, file=sys.stderr)
 
     debug = bool(os.environ.get("SGD_DIAGRAMS_DEBUG"))
     with warnings.catch_warnings():
@@ -81,12 +115,18 @@ def main(argv: list[str] | None = None) -> int:
         for category in (DeprecationWarning, PendingDeprecationWarning, FutureWarning):  # other libraries' API notes
             warnings.filterwarnings("ignore", category=category, module=r"(?!sgd_diagrams)")
         warnings.showwarning = show
+        stdout = sys.stdout
+        sys.stdout = _TerminalSafeStream(stdout)
         try:
-            return int(args.run(args) or 0)
+            status = int(args.run(args) or 0)
+            if not quiet:
+                for text in dict.fromkeys(held):
+                    print(text, file=sys.stderr)
+            return status
         except SgdDiagramsError as exc:
             if debug:
                 raise
-            print(f"{prefix}: error: {_one_line(exc)}", file=sys.stderr)
+            print(f"{prefix}: error: {terminal_safe(_one_line(exc))}", file=sys.stderr)
             return 2
         except KeyboardInterrupt:
             print(f"{prefix}: interrupted", file=sys.stderr)
@@ -97,9 +137,11 @@ def main(argv: list[str] | None = None) -> int:
             if debug:
                 raise
             msg = str(exc).splitlines()[0] if str(exc) else ""
-            print(f"{prefix}: internal error: {type(exc).__name__}: {msg} "
+            print(f"{prefix}: internal error: {type(exc).__name__}: {terminal_safe(msg)} "
                   "(rerun with SGD_DIAGRAMS_DEBUG=1 and report it)", file=sys.stderr)
             return 1
+        finally:
+            sys.stdout = stdout
 
 
 if __name__ == "__main__":

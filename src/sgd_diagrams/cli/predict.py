@@ -194,7 +194,7 @@ def _moved(landscape, args: argparse.Namespace):
 
         landscape = landscape.with_init(load_parameter_vector(args.init_from, landscape))
     if args.pretrain is not None:
-        landscape = landscape.pretrained(args.pretrain, args.pretrain_eta, progress=progress(args))
+        landscape = landscape.pretrained(args.pretrain, args.pretrain_eta, progress=progress(args), force=args.force)
     return landscape
 
 

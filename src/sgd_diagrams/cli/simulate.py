@@ -34,7 +34,8 @@ from typing import Any
 from .. import __version__
 from ..catalog import OPTIMIZER_NAMES
 from ..errors import SgdDiagramsError
-from ..io import atomic_write_text, dumps
+from ..io import atomic_write_text, dumps, read_untrusted_json, terminal_safe
+from ..limits import MAX_INPUT_BYTES
 from ._options import (
     add_eta,
     add_execution,
@@ -105,10 +106,11 @@ def _load_checkpoint(path: Path, fingerprint: str) -> dict[tuple[int, int], Any]
     if not path.exists():
         return {}
     try:
-        obj = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        obj = read_untrusted_json(path, what="--out results", max_bytes=MAX_INPUT_BYTES)
+    except SgdDiagramsError as exc:
         raise SgdDiagramsError(
-            f"--out {path} exists but is not a results file; delete it or choose another --out"
+            f"--out {terminal_safe(str(path))} exists but is not a results file ({exc}); delete it or choose "
+            "another --out"
         ) from None
     if not isinstance(obj, dict) or obj.get("fingerprint") != fingerprint:
         raise SgdDiagramsError(

@@ -107,6 +107,11 @@ def run(args: argparse.Namespace) -> int:
     values = parse_axis_values(text, f"--vary {axis}", integer=axis != "momentum")
     etas = parse_axis_values(args.eta, "--eta")
     quantities = [q.strip() for q in args.quantity.split(",") if q.strip()]
+    if not quantities:
+        raise SgdDiagramsError(f"--quantity needs at least one of test-loss, train-loss, gen-gap, got "
+                               f"{args.quantity!r}")
+    if args.out and Path(args.out).suffix.lower() != ".png":
+        raise SgdDiagramsError(f"-o must name a .png file, got {args.out!r}")
     base = load_schedule_arg(args)
     if args.stats:
         stats = load_statistics_arg(args)
@@ -122,10 +127,8 @@ def run(args: argparse.Namespace) -> int:
                   make_schedule=_row_builder(args, axis), force=args.force, progress=progress(args), rtol=args.rtol)
     if args.out:
         out = Path(args.out)
-        if out.suffix.lower() != ".png":
-            raise SgdDiagramsError(f"-o must name a .png file, got {args.out!r}")
+        grid.plot(out)  # the figure first: a failure leaves no JSON claiming a figure beside it
         grid.save_json(out.with_suffix(".json"))
-        grid.plot(out)
     if args.json:
         from ..io import dumps
 

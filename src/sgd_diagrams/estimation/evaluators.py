@@ -44,10 +44,11 @@ from ..errors import SgdDiagramsError
 from ..landscapes.conversions import is_exact, is_sampled
 from ..values.estimators import Partition, block_groups, cumulant_estimator
 from ..values.uvalue import UvalueEvaluator
+from .tensor_sources import forward_over_reverse_error
 
 __all__ = ["statistic_terms", "DenseEstimatedEvaluator", "MatrixFreeEstimatedEvaluator", "SamplePlan",
            "plan_samples", "plan_groups", "replication_evaluators", "dense_evaluator", "matrix_free_evaluator",
-           "choose_method", "draw_rows", "DENSE_MAX_DIM"]
+           "choose_method", "draw_rows", "DENSE_MAX_DIM", "forward_over_reverse_error"]
 
 DENSE_MAX_DIM = 24
 _SAMPLE_STACK_ELEMENTS = 1 << 24  # per-sample messages of one vectorized call: ≤ 16 M numbers (64 MiB in float32)
@@ -336,11 +337,14 @@ def _dense_tensors(landscape, blocks, max_degree: int) -> list[list[np.ndarray]]
         def loss(th, r):
             return landscape.batch_loss(th, r)
 
-        per = [vmap(loss, in_dims=(None, 0))(theta, rows)]
-        fn = grad(loss)
-        for _ in range(1, max_degree + 1):
-            per.append(vmap(fn, in_dims=(None, 0))(theta, rows))
-            fn = jacfwd(fn)
+        try:
+            per = [vmap(loss, in_dims=(None, 0))(theta, rows)]
+            fn = grad(loss)
+            for _ in range(1, max_degree + 1):
+                per.append(vmap(fn, in_dims=(None, 0))(theta, rows))
+                fn = jacfwd(fn)
+        except (RuntimeError, NotImplementedError) as exc:  # e.g. F.mse_loss has no forward-over-reverse rule
+            raise forward_over_reverse_error(exc) from None
         out.append([t.detach().to(torch.float64).cpu().numpy() for t in per])
     return out
 

@@ -27,9 +27,9 @@ import numpy as np
 from ..diagrams import DIAGRAM_QUANTITY_NAMES, Diagram, Quantity, enumerate_diagrams
 from ..diagrams import quantity as quantity_of
 from ..errors import SgdDiagramsError
-from ..io import atomic_write_text, progress_bar
+from ..io import atomic_write_text, progress_bar, read_untrusted_json, terminal_safe
 from ..landscapes.conversions import is_exact
-from ..limits import check_work
+from ..limits import MAX_INPUT_BYTES, check_work
 from ..schedules.grid import Schedule
 from ..schedules.histories import history_count
 from ..theory.orders import check_order
@@ -38,6 +38,7 @@ from .evaluators import (
     SamplePlan,
     choose_method,
     draw_rows,
+    forward_over_reverse_error,
     matrix_free_evaluator,
     plan_groups,
 )
@@ -81,6 +82,9 @@ class EstimatedPrediction:
 
 def cache_dir(cache: str | Path) -> Path:
     """The folder inside a user-chosen cache directory where estimates live."""
+    if isinstance(cache, bool) or not isinstance(cache, (str, Path)) or not str(cache):
+        raise SgdDiagramsError(f"cache must be a folder path, got {type(cache).__name__} {str(cache)[:40]!r}; pass "
+                               "a path such as cache='.sgd-cache', or None for no cache")
     return Path(cache) / "estimates"
 
 
@@ -151,13 +155,8 @@ def estimate_uvalues(landscape, kind: str, order: int, samples: int, seed: int =
                    f"from {samples} samples", "use fewer samples or a smaller order", force)
         try:
             replicas = _matrix_free_replicas(landscape, plan, diagrams, root, seed, chunk, progress, backend, address)
-        except RuntimeError as exc:  # e.g. torch losses without forward-over-reverse support (F.mse_loss)
-            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise SgdDiagramsError(
-                f"estimating diagram values needs forward-over-reverse derivatives of the loss, which failed "
-                f"({first}); write loss_fn with elementwise torch operations, e.g. "
-                "lambda out, y: ((out - y) ** 2).mean()"
-            ) from None
+        except (RuntimeError, NotImplementedError) as exc:  # torch losses without forward-over-reverse (F.mse_loss)
+            raise forward_over_reverse_error(exc) from None
     else:
         rows: dict[str, list] = {str(d): [] for d in diagrams}
         evaluators = dense_group_evaluators(landscape, plan, max(order, 1), seed=seed)
@@ -172,7 +171,9 @@ def estimate_uvalues(landscape, kind: str, order: int, samples: int, seed: int =
         replicas = {k: np.stack(v) for k, v in rows.items()}
     if path is not None:
         try:
-            payload = {"key": key, "replicas": {k: v.tolist() for k, v in replicas.items()}}
+            lists = {k: v.tolist() for k, v in replicas.items()}
+            payload = {"key": key, "request_sha256": _sha256(key), "content_sha256": _content_sha256(lists),
+                       "replicas": lists}
             atomic_write_text(path, json.dumps(payload))
         except (OSError, SgdDiagramsError) as exc:
             warnings.warn(f"could not write the estimate cache {path} ({exc}); the result is not affected",
@@ -182,26 +183,67 @@ def estimate_uvalues(landscape, kind: str, order: int, samples: int, seed: int =
 
 def _read_cache(path: Path, key: str, diagrams: list[Diagram], R: int, dim: int,
                 root: str) -> dict[str, np.ndarray] | None:
-    """Cached replicas if the file is ours and well-formed (shapes and finiteness checked), else None."""
+    """Cached replicas if the entry is ours, intact and well-formed, else None after a warning (recompute).
+
+    An entry carries the SHA-256 of the request that made it (``request_sha256``, over the key: landscape,
+    θ0, samples, seed, plan, diagrams) and of its content (``content_sha256``, over the replicas as written);
+    a mismatch — a hand-edited value, a truncated or foreign file — is reported and the values recomputed.
+    The checksums catch corruption and edits, not a forger who recomputes them: the cache folder is trusted
+    only as far as its owner's file permissions.
+    """
+    def ignore(why: str) -> None:
+        warnings.warn(f"ignoring estimate cache file {terminal_safe(str(path))} ({why}); recomputing",
+                      RuntimeWarning, stacklevel=4)
+
     try:
-        stored = json.loads(path.read_text())
-    except (OSError, ValueError):
-        warnings.warn(f"ignoring unreadable estimate cache file {path}", RuntimeWarning, stacklevel=3)
+        stored = read_untrusted_json(path, what="estimate cache", max_bytes=MAX_INPUT_BYTES)
+    except SgdDiagramsError as exc:
+        ignore(str(exc))
         return None
-    if not isinstance(stored, dict) or stored.get("key") != key or not isinstance(stored.get("replicas"), dict):
+    if not isinstance(stored, dict) or not isinstance(stored.get("replicas"), dict):
+        ignore("not an estimate cache entry")
+        return None
+    if stored.get("key") != key or stored.get("request_sha256") != _sha256(key):
+        ignore("made for another request")
+        return None
+    lists = stored["replicas"]
+    if stored.get("content_sha256") != _content_sha256(lists):
+        ignore("its checksum does not match its content")
         return None
     shape = (R,) if root == "loss" else (R, dim)
     out = {}
     for d in diagrams:
-        try:
-            value = np.asarray(stored["replicas"][str(d)], dtype=np.float64)
-        except (KeyError, TypeError, ValueError):
-            value = None
-        if value is None or value.shape != shape or not np.all(np.isfinite(value)):
-            warnings.warn(f"ignoring malformed estimate cache file {path}", RuntimeWarning, stacklevel=3)
+        value = _finite_array(lists.get(str(d)), shape)
+        if value is None:
+            ignore(f"malformed values for {d}")
             return None
         out[str(d)] = value
     return out
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _content_sha256(replicas: dict) -> str:
+    """Checksum of cached replicas: SHA-256 of their canonical JSON (floats round-trip exactly through repr)."""
+    try:
+        return _sha256(json.dumps(replicas, sort_keys=True, allow_nan=False))
+    except (TypeError, ValueError):
+        return ""
+
+
+def _finite_array(rows, shape: tuple[int, ...]) -> np.ndarray | None:
+    """``rows`` as a float64 array of ``shape`` if every leaf is a finite int or float (no bools or strings)."""
+    def leaves_are_numbers(x, depth: int) -> bool:
+        if depth == len(shape):
+            return type(x) in (int, float)
+        return isinstance(x, list) and len(x) == shape[depth] and all(leaves_are_numbers(v, depth + 1) for v in x)
+
+    if not leaves_are_numbers(rows, 0):
+        return None
+    value = np.asarray(rows, dtype=np.float64)
+    return value if np.all(np.isfinite(value)) else None
 
 
 def _block_estimates(landscape, rows, chunk: int, diagrams: list[Diagram], root: str) -> np.ndarray:

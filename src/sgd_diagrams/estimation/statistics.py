@@ -49,7 +49,7 @@ import numpy as np
 from ..diagrams import DIAGRAM_QUANTITY_NAMES, KINDS, Diagram, Quantity
 from ..diagrams import quantity as quantity_of
 from ..errors import SgdDiagramsError
-from ..io import atomic_write_text, dumps, progress_bar
+from ..io import atomic_write_text, dumps, progress_bar, read_untrusted_json, terminal_safe
 from ..limits import MAX_SAMPLES, MAX_STATISTICS_BYTES, MAX_STATISTICS_TENSOR_FLOATS
 from ..schedules.grid import Schedule
 from ..theory.limits import LIMIT_FAMILIES
@@ -459,33 +459,16 @@ class _Bad(Exception):
 
 def load_statistics(path: str | Path) -> Statistics:
     """Read and validate a statistics file; anything malformed is a one-line :class:`SgdDiagramsError`."""
+    if isinstance(path, bool) or not isinstance(path, (str, Path)):
+        raise SgdDiagramsError(f"load_statistics takes a file path, got {type(path).__name__}; pass the file "
+                               "written by sgd-diagrams stats --out")
     p = Path(path)
-    try:
-        size = p.stat().st_size
-    except OSError as exc:
-        raise SgdDiagramsError(f"cannot read statistics file {p}: {exc.strerror}") from None
-    if size > MAX_STATISTICS_BYTES:
-        raise SgdDiagramsError(f"statistics file {p} is {size / 2**20:.0f} MiB, over the limit "
-                               f"{MAX_STATISTICS_BYTES / 2**20:.0f} MiB; measure with a smaller order or fewer kinds")
-    try:
-        text = p.read_text()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SgdDiagramsError(f"cannot read statistics file {p}: {getattr(exc, 'strerror', None) or exc}") from None
-    try:
-        obj = json.loads(text, parse_constant=_no_constant)
-    except _Bad as exc:
-        raise SgdDiagramsError(f"statistics file {p}: {exc}; every number must be finite") from None
-    except (json.JSONDecodeError, RecursionError) as exc:
-        where = f" (line {exc.lineno}: {exc.msg})" if isinstance(exc, json.JSONDecodeError) else ""
-        raise SgdDiagramsError(f"statistics file {p} is not valid JSON{where}") from None
+    obj = read_untrusted_json(p, what="statistics", max_bytes=MAX_STATISTICS_BYTES)
     try:
         return statistics_from_json(obj)
     except _Bad as exc:
-        raise SgdDiagramsError(f"statistics file {p}: {exc}; write it with sgd-diagrams stats --out") from None
-
-
-def _no_constant(name: str):
-    raise _Bad(f"contains {name}")
+        raise SgdDiagramsError(f"statistics file {terminal_safe(str(p))}: {exc}; write it with sgd-diagrams stats "
+                               "--out") from None
 
 
 _TOP = {"format", "schema", "version", "landscape", "samples", "seed", "order", "method", "plan", "uvalues",
@@ -507,6 +490,8 @@ def statistics_from_json(obj: Any) -> Statistics:
     land = obj["landscape"]
     _keys(land, {"name", "spec", "description", "dim", "theta0_sha256"}, '"landscape"')
     name = _str(land["name"], "landscape.name")
+    if terminal_safe(name) != name:
+        raise _Bad('"landscape.name" holds control characters (a name is printed to the terminal)')
     if land["spec"] is not None:
         _str(land["spec"], "landscape.spec")
     if not isinstance(land["description"], dict):
@@ -599,25 +584,31 @@ def _plan(obj: Any, where: str, samples: int, groups: int) -> SamplePlan:
     return plan
 
 
-def _flat_numbers(obj: Any, depth: int, where: str) -> None:
-    """Every leaf at ``depth`` is an int or float (never a bool, string or null)."""
+def _flat_numbers(obj: Any, shape: tuple[int, ...], where: str) -> None:
+    """``obj`` is nested lists of exactly ``shape`` whose leaves are ints or floats (never bools, strings, null).
+
+    Lengths are checked before descending, so the work list never holds more than the expected lists (a long
+    row in a crafted file is refused without pushing one entry per number).
+    """
     stack = [(obj, 0)]
     while stack:
         value, level = stack.pop()
-        if level == depth:
-            if type(value) not in (int, float):
-                raise _Bad(f'"{where}" holds {type(value).__name__} {value!r:.20} where a number belongs')
-        elif isinstance(value, list):
-            stack.extend((v, level + 1) for v in value)
+        if not isinstance(value, list) or len(value) != shape[level]:
+            got = f"{len(value)} entries" if isinstance(value, list) else type(value).__name__
+            raise _Bad(f'"{where}" must have shape {list(shape)} (level {level} has {got})')
+        if level == len(shape) - 1:
+            for v in value:
+                if type(v) not in (int, float):
+                    raise _Bad(f'"{where}" holds {type(v).__name__} {v!r:.20} where a number belongs')
         else:
-            raise _Bad(f'"{where}" is not a nested list of the expected shape')
+            stack.extend((v, level + 1) for v in value)
 
 
 def _array(obj: Any, shape: tuple[int, ...], where: str) -> np.ndarray:
     if not isinstance(obj, list) or len(obj) != shape[0]:
         got = len(obj) if isinstance(obj, list) else type(obj).__name__
         raise _Bad(f'"{where}" must be a list of {shape[0]} replications, got {got}')
-    _flat_numbers(obj, len(shape), where)
+    _flat_numbers(obj, shape, where)
     try:
         arr = np.asarray(obj, dtype=np.float64)
     except (ValueError, OverflowError):
@@ -660,7 +651,17 @@ def _tensors(obj: Any, samples: int, order: int, dim: int) -> PartTensors:
     if total > MAX_STATISTICS_TENSOR_FLOATS:
         raise _Bad(f'"tensors" hold more than {MAX_STATISTICS_TENSOR_FLOATS:.0e} numbers')
     hessian = _array(obj["hessian"], (plan.replications, dim, dim), "tensors.hessian")
+    _symmetric(hessian, "tensors.hessian")
+    _symmetric(parts[((0,), (2,))], "the Hessian part of tensors.parts")
     return PartTensors(plan, max_degree, parts, hessian)
+
+
+def _symmetric(matrices: np.ndarray, where: str) -> None:
+    """Refuse Hessians that are not symmetric (to rounding): the estimator writes symmetric ones, and silently
+    symmetrising a tampered matrix would change the prediction."""
+    gap = np.abs(matrices - np.swapaxes(matrices, -1, -2)).max(initial=0.0)
+    if gap > 1e-9 * max(1.0, float(np.abs(matrices).max(initial=0.0))):
+        raise _Bad(f'"{where}" is not symmetric (|H - Hᵀ| up to {gap:.3g})')
 
 
 def same_landscape(stats: Statistics, landscape) -> bool:

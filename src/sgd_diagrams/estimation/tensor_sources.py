@@ -18,6 +18,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ..errors import SgdDiagramsError
+
 __all__ = ["project_tensor", "ExactGroupSource", "TorchGroupSource"]
 
 _LETTERS = string.ascii_lowercase
@@ -83,7 +85,20 @@ def _derivative(fn: Callable, alpha0, degree: int):
     f = grad(fn)
     for _ in range(degree - 1):
         f = jacfwd(f)
-    return f(alpha0)
+    try:
+        return f(alpha0)
+    except (RuntimeError, NotImplementedError) as exc:  # e.g. F.mse_loss has no forward-over-reverse rule
+        raise forward_over_reverse_error(exc) from None
+
+
+def forward_over_reverse_error(exc: BaseException) -> SgdDiagramsError:
+    """The one-line error for a torch loss whose higher derivatives torch cannot take (both estimation paths)."""
+    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return SgdDiagramsError(
+        f"estimating diagram values needs forward-over-reverse derivatives of the loss, which failed "
+        f"({first[:160]}); write loss_fn with elementwise torch operations, e.g. "
+        "lambda out, y: ((out - y) ** 2).mean()"
+    )
 
 
 class TorchGroupSource:

@@ -17,6 +17,8 @@ Pixels are scaled to [0, 1]; inputs have shape (n, channels, height, width).
 from __future__ import annotations
 
 import gzip
+import io
+import math
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import SgdDiagramsError
+from ..io import read_untrusted_bytes
 
 __all__ = [
     "ImageDataset",
@@ -42,6 +45,8 @@ FASHION_FILES = (
 )
 FASHION_URL = "https://github.com/zalandoresearch/fashion-mnist (folder data/fashion)"
 CIFAR_FILES = tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch",)
+_IDX_BYTES = 64 * 2**20  # Fashion-MNIST's training images are 47 MB inflated
+_CIFAR_BATCH_BYTES = 64 * 2**20  # one python-pickle batch is ~31 MB (10000 images of 3072 bytes)
 CIFAR_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz (extract it)"
 
 
@@ -81,11 +86,18 @@ def load_digits_dataset() -> ImageDataset:
 
 
 def read_idx(path: Path) -> np.ndarray:
-    """Read an IDX file (unsigned-byte data, gzip-compressed or raw) into a uint8 array."""
-    opener = gzip.open if path.suffix == ".gz" else open
+    """Read an IDX file (unsigned-byte data, gzip-compressed or raw) into a uint8 array.
+
+    The file is read through :func:`~sgd_diagrams.io.read_untrusted_bytes` (a regular file, bounded) and a
+    gzip stream is inflated to at most :data:`_IDX_BYTES` bytes (a small file cannot inflate to gigabytes).
+    """
     try:
-        with opener(path, "rb") as fh:
-            raw = fh.read()
+        raw = read_untrusted_bytes(path, what="IDX", max_bytes=_IDX_BYTES)
+        if path.suffix == ".gz":
+            raw = gzip.GzipFile(fileobj=io.BytesIO(raw)).read(_IDX_BYTES + 1)
+            if len(raw) > _IDX_BYTES:
+                raise SgdDiagramsError(f"IDX file {path} inflates to more than {_IDX_BYTES} bytes; re-obtain it "
+                                       f"from {FASHION_URL}")
     except (OSError, EOFError) as exc:
         raise SgdDiagramsError(
             f"cannot read IDX file {path}: {exc}; re-obtain it from {FASHION_URL}"
@@ -101,7 +113,7 @@ def read_idx(path: Path) -> np.ndarray:
             f"{path} has a truncated IDX header; re-obtain it from {FASHION_URL}"
         )
     shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    count = int(np.prod(shape))
+    count = math.prod(shape)  # exact: np.prod would wrap around at 2**64
     if len(raw) - header != count:
         raise SgdDiagramsError(
             f"{path} should hold {count} bytes of data for shape {shape} "
@@ -184,8 +196,8 @@ def load_cifar10(directory: str | Path) -> ImageDataset:
     images, labels = [], []
     for name in CIFAR_FILES:
         try:
-            with open(root / name, "rb") as fh:
-                batch = _DataOnlyUnpickler(fh, encoding="bytes").load()
+            raw = read_untrusted_bytes(root / name, what="CIFAR-10 batch", max_bytes=_CIFAR_BATCH_BYTES)
+            batch = _DataOnlyUnpickler(io.BytesIO(raw), encoding="bytes").load()
         except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError,
                 IndexError, KeyError, MemoryError) as exc:
             reason = " ".join(str(exc).split()) or type(exc).__name__

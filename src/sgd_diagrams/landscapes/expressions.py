@@ -19,6 +19,10 @@ line within about a second.  The bounds (module constants) are:
   thousand terms and no giant ``Add`` is ever built);
 * ``MAX_DEPTH`` = 100 levels of parentheses, function calls, unary signs and
   ``**`` chains, checked by the parser long before Python's recursion limit;
+* ``MAX_FUNCTION_DEPTH`` = 4 function calls nested inside each other (``exp(sin(t0))`` is 2): the terms of
+  a k-th derivative of a composition grow like the depth to the k-th power, so deeper nests are refused
+  before any differentiation (measured: exp nested 4 deep, an order-6 series in 21 s; 6 deep, order 4, over
+  100 s);
 * ``MAX_NUMBER_CHARS`` = 100 characters per number literal, and every number
   or constant sub-expression at most ``MAX_MAGNITUDE`` = 1e300 in magnitude
   (``1e999``, ``exp(1000)`` are refused);
@@ -49,6 +53,7 @@ __all__ = [
     "MAX_CONSTANT_EXPONENT",
     "MAX_DEPTH",
     "MAX_EXACT_DIGITS",
+    "MAX_FUNCTION_DEPTH",
     "MAX_LENGTH",
     "MAX_MAGNITUDE",
     "MAX_NUMBER_CHARS",
@@ -63,6 +68,7 @@ MAX_LENGTH = 10_000
 MAX_TOKENS = 5_000
 MAX_OPERANDS = 2_000
 MAX_DEPTH = 100
+MAX_FUNCTION_DEPTH = 4  # exp nested 4 deep: order-6 series in 21 s; 6 deep at order 4: over 100 s (2-core machine)
 MAX_NUMBER_CHARS = 100
 MAX_MAGNITUDE = 1e300
 MAX_CONSTANT_EXPONENT = 1000
@@ -213,6 +219,8 @@ class _Parser:
         self.i = 0
         self.where = where
         self.names = names
+        self.calls = 0  # function calls open around the current position
+        self.call_depth = 0  # the most calls ever open at once (exp(sin(t0)) has 2)
 
     # -- helpers ---------------------------------------------------------------------------------------
 
@@ -429,7 +437,15 @@ class _Parser:
                         f"{self.where}: cannot parse: function {tok.text} at position {tok.pos} must be called as "
                         f"{tok.text}(...)"
                     )
+                self.calls += 1
+                self.call_depth = max(self.call_depth, self.calls)
+                if self.calls > MAX_FUNCTION_DEPTH:
+                    raise SgdDiagramsError(
+                        f"{self.where}: functions nested more than {MAX_FUNCTION_DEPTH} deep at position {tok.pos} "
+                        "(each level multiplies the terms of every derivative); simplify the expression"
+                    )
                 arg = self.sum(self.deeper(depth, opening.pos))
+                self.calls -= 1
                 self.close(opening)
                 return self.apply(tok, arg)
             if tok.text in _CONSTANTS:
@@ -519,7 +535,8 @@ def parse_loss(text: str, dim: int, where: str = "loss") -> sp.Expr:
     allowed = set(names) | set(ALLOWED_FUNCTIONS) | set(_CONSTANTS)
     tokens = _tokenize(text, where, allowed, dim)
     try:
-        expr = _Parser(text, tokens, where, names).parse().expr
+        parser = _Parser(text, tokens, where, names)
+        expr = parser.parse().expr
         _final_checks(expr, where)
     except RecursionError:  # a safety net only: MAX_DEPTH keeps the parser far below the limit
         raise SgdDiagramsError(

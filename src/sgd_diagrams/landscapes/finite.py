@@ -18,7 +18,6 @@ the exact derivatives ∇^m l_j(θ0) of every support point, in float64.
 from __future__ import annotations
 
 import itertools
-import json
 import math
 from collections.abc import Sequence
 from functools import cached_property
@@ -29,6 +28,8 @@ import numpy as np
 import sympy as sp
 
 from ..errors import SgdDiagramsError
+from ..io import read_untrusted_json, terminal_safe
+from ..limits import MAX_INPUT_BYTES, MAX_LANDSCAPE_POINTS
 from .expressions import parse_loss, weight_symbols
 
 __all__ = ["FiniteLandscape", "landscape_from_json", "load_landscape_file"]
@@ -215,6 +216,9 @@ def landscape_from_json(obj: Any, name: str = "finite") -> FiniteLandscape:
     points = obj["points"]
     if not isinstance(points, list) or not points:
         raise SgdDiagramsError('"points" must be a non-empty list of {"prob": p, "loss": "..."}')
+    if len(points) > MAX_LANDSCAPE_POINTS:  # each loss is parsed and differentiated: refuse before any of it
+        raise SgdDiagramsError(f'"points" has {len(points)} points, more than the limit {MAX_LANDSCAPE_POINTS}; '
+                               "use a sampled (torch) landscape for large data sets")
     probs, losses = [], []
     for j, pt in enumerate(points):
         if not isinstance(pt, dict) or "prob" not in pt or "loss" not in pt:
@@ -238,14 +242,5 @@ def landscape_from_json(obj: Any, name: str = "finite") -> FiniteLandscape:
 def load_landscape_file(path: str | Path) -> FiniteLandscape:
     """Read a finite landscape JSON file."""
     p = Path(path)
-    try:
-        text = p.read_text()
-    except OSError as exc:
-        raise SgdDiagramsError(f"cannot read landscape file {p}: {exc.strerror}") from None
-    try:
-        obj = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise SgdDiagramsError(
-            f"landscape file {p} is not valid JSON (line {exc.lineno}: {exc.msg})"
-        ) from None
-    return landscape_from_json(obj, name=p.stem)
+    obj = read_untrusted_json(p, what="landscape", max_bytes=MAX_INPUT_BYTES)
+    return landscape_from_json(obj, name=terminal_safe(p.stem))  # the name is printed: no control characters

@@ -172,6 +172,33 @@ def _as_tensor(x: Any, dtype: torch.dtype, what: str) -> torch.Tensor:
 _INTEGER_DTYPES = (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8)
 
 
+def check_model(model: nn.Module, params: list[torch.Tensor]) -> None:
+    """Refuse, before anything is copied or allocated, a model the theory cannot treat as a fixed function of θ.
+
+    * more than :data:`~sgd_diagrams.limits.MAX_MODEL_PARAMETERS` parameters (counted from shapes, no memory);
+    * parameters on the meta device or off the CPU (the copy and θ live on the CPU; ``device=`` moves them);
+    * BatchNorm or Dropout in training mode: the per-sample loss would depend on the rest of the batch or on
+      random masks, so it is not the l_x(θ) of the papers — call ``model.eval()`` first.
+    """
+    from ..limits import MAX_MODEL_PARAMETERS
+
+    count = sum(int(p.numel()) for p in params)
+    if count > MAX_MODEL_PARAMETERS:
+        raise SgdDiagramsError(f"the model has {count:,} parameters, over the limit {MAX_MODEL_PARAMETERS:,}; "
+                               "use a smaller model")
+    where = {p.device.type for p in params} | {b.device.type for b in model.buffers()}
+    if where - {"cpu"}:
+        raise SgdDiagramsError(f"the model has parameters on the {sorted(where - {'cpu'})[0]} device; move it to the "
+                               "CPU with model.cpu() (pass device='cuda' to compute on a GPU)")
+    if any(p.is_complex() or not p.is_floating_point() for p in params):
+        raise SgdDiagramsError("the model has non-real or integer parameters; use float32 or float64 parameters")
+    for name, module in model.named_modules():
+        if module.training and isinstance(module, (nn.modules.batchnorm._BatchNorm, nn.modules.dropout._DropoutNd)):
+            raise SgdDiagramsError(f"the model's {type(module).__name__} layer {name or 'model'!r} is in training "
+                                   "mode, so a sample's loss depends on the batch or on random masks; call "
+                                   "model.eval() before building the landscape")
+
+
 class TorchLandscape(Landscape):
     """Any ``nn.Module`` with any loss on any data, as a sampled landscape over its flattened weights.
 
@@ -210,6 +237,7 @@ class TorchLandscape(Landscape):
         params = list(model.parameters())
         if not params:
             raise SgdDiagramsError("the model has no parameters to train")
+        check_model(model, params)
         dtype = dtype or params[0].dtype
         if dtype not in (torch.float32, torch.float64):
             raise SgdDiagramsError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
@@ -376,21 +404,31 @@ class TorchLandscape(Landscape):
         """The mean loss over every training row (the full-batch objective of GD)."""
         return self.batch_loss(theta, torch.arange(self.inputs.shape[0], device=self.inputs.device))
 
-    def pretrained(self, steps: int, eta: float = 0.1, progress: bool = False) -> TorchLandscape:
+    def pretrained(self, steps: int, eta: float = 0.1, progress: bool = False, force: bool = False) -> TorchLandscape:
         """θ0 moved by ``steps`` of full-batch GD (rate ``eta``) on every training row: a point near a minimum.
 
         Returns a new landscape; ``.pretraining`` records steps, eta and the training loss and gradient norm
-        before and after (seed 001 Theorem 2 predicts long runs *near a minimum*).
+        before and after (seed 001 Theorem 2 predicts long runs *near a minimum*).  The cost is the first
+        full-batch gradient's measured time × ``steps``, checked against the work budget before the loop
+        (:func:`~sgd_diagrams.limits.check_work`; ``force`` runs it anyway); ``steps`` ≤ ``MAX_STEPS`` always.
         """
+        import time
+
         from ..io import progress_bar
+        from ..limits import MAX_STEPS, check_work
 
         if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
             raise SgdDiagramsError(f"pretrain steps must be a non-negative integer, got {steps!r}")
+        if steps > MAX_STEPS:
+            raise SgdDiagramsError(f"pretrain steps {steps} exceed the limit {MAX_STEPS:.0e}; pretrain fewer steps")
         if isinstance(eta, bool) or not isinstance(eta, (int, float)) or not math.isfinite(eta) or eta <= 0:
             raise SgdDiagramsError(f"the pretraining learning rate must be a positive number, got {eta!r}")
         theta = self.init.detach().clone()
         grad_fn = torch.func.grad_and_value(self.training_loss)
+        clock = time.perf_counter()
         g, before = grad_fn(theta)
+        check_work(steps * (time.perf_counter() - clock), f"pretraining {steps} full-batch GD steps",
+                   "pretrain fewer steps", force)
         start = {"loss": float(before), "grad_norm": float(torch.linalg.vector_norm(g))}
         bar = progress_bar(steps, "pretraining (full-batch GD)", "steps", progress)
         for _ in range(steps):

@@ -25,7 +25,6 @@ Schedules are immutable values; :meth:`Schedule.to_json` and
 
 from __future__ import annotations
 
-import json
 import math
 import warnings
 from collections.abc import Iterable, Sequence
@@ -36,7 +35,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import SgdDiagramsError
-from ..limits import MAX_CELLS, MAX_N, MAX_STEPS
+from ..io import read_untrusted_json
+from ..limits import MAX_CELLS, MAX_INPUT_BYTES, MAX_LR_PARTS, MAX_N, MAX_STEPS
 
 __all__ = [
     "Schedule",
@@ -86,7 +86,16 @@ class Schedule:
             if id(batch) in seen:
                 clean.append(seen[id(batch)])
                 continue
-            rows = tuple(int(r) for r in batch)
+            try:
+                rows = tuple(batch)
+            except TypeError:
+                raise SgdDiagramsError(f"batch {t} must be a list of row indices, got {type(batch).__name__}") from None
+            if not all(type(r) is int for r in rows):  # fast path for plain ints; then the exact rule
+                if any(isinstance(r, (bool, np.bool_)) or not isinstance(r, (int, np.integer)) for r in rows):
+                    r = next(r for r in rows if isinstance(r, (bool, np.bool_)) or not isinstance(r, (int, np.integer)))
+                    raise SgdDiagramsError(f"batch {t} holds {type(r).__name__} {str(r)[:20]!r}; row indices must be "
+                                           "integers 0..N-1")
+                rows = tuple(int(r) for r in rows)
             if not rows:
                 raise SgdDiagramsError(
                     f"batch {t} is empty; every step must use at least one training point"
@@ -338,11 +347,17 @@ def lr_schedule(spec: str, T: int) -> tuple[float, ...]:
     if not isinstance(spec, str) or not spec.strip():
         raise SgdDiagramsError(f"an lr schedule is a non-empty string like 'cosine' or 'warmup:5+cosine', got {spec!r}")
     T = _positive_int(T, "T")
+    parts = spec.split("+")
+    items = len(parts) + spec.count(",")  # each part and each step item costs O(T): bounded before any work
+    if items > MAX_LR_PARTS:
+        raise SgdDiagramsError(f"lr schedule has {items} parts and step items (limit {MAX_LR_PARTS}); combine them, "
+                               "e.g. step:0.1@20,0.1@40 or warmup:5+cosine")
     out = np.ones(T)
-    for part in spec.split("+"):
+    for part in parts:
         if not part.strip():
-            raise SgdDiagramsError(f"lr schedule {spec!r} has an empty part; join parts with a single '+'")
-        out = out * _lr_part(part, T)
+            raise SgdDiagramsError(f"lr schedule {spec[:60]!r} has an empty part; join parts with a single '+'")
+        with np.errstate(all="ignore"):  # overflow (linear:1e308) gives inf, refused by _check_lr in one line
+            out = out * _lr_part(part, T)
     result = _check_lr([float(x) for x in out], T)
     assert result is not None
     return result
@@ -440,7 +455,15 @@ def from_batches(N: int, batches: Iterable[Sequence[int]]) -> Schedule:
     _check_size(N, 0, 0)
     blist = []
     cells = 0
-    for b in batches:
+    if isinstance(batches, (str, bytes)):
+        raise SgdDiagramsError("batches must be a list of lists of row indices, e.g. [[0, 1], [2, 3]]")
+    try:
+        iterator = iter(batches)
+    except TypeError:
+        raise SgdDiagramsError("batches must be a list of lists of row indices, e.g. [[0, 1], [2, 3]]") from None
+    for t, b in enumerate(iterator):
+        if isinstance(b, (str, bytes)) or not hasattr(b, "__iter__"):
+            raise SgdDiagramsError(f"batch {t} must be a list of row indices, got {type(b).__name__}")
         blist.append(tuple(b))
         cells += len(blist[-1])
         if len(blist) > MAX_STEPS or cells > MAX_CELLS:
@@ -510,17 +533,7 @@ def schedule_from_json(obj: Any) -> Schedule:
 
 def load_schedule(path: str | Path) -> Schedule:
     """Read a schedule JSON file (see :func:`schedule_from_json`)."""
-    p = Path(path)
-    try:
-        text = p.read_text()
-    except OSError as exc:
-        raise SgdDiagramsError(f"cannot read schedule file {p}: {exc.strerror}") from None
-    try:
-        obj = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise SgdDiagramsError(
-            f"schedule file {p} is not valid JSON (line {exc.lineno}: {exc.msg})"
-        ) from None
+    obj = read_untrusted_json(Path(path), what="schedule", max_bytes=MAX_INPUT_BYTES)
     return schedule_from_json(obj)
 
 
@@ -533,6 +546,8 @@ def parse_schedule_spec(spec: str) -> Schedule:
         key, eq, val = item.partition("=")
         if not eq:
             raise SgdDiagramsError(f"bad schedule spec item {item!r}; write key=value, e.g. sgd:N=10,B=1,E=1")
+        if key.strip() in params or (key.strip() == "seed" and average):
+            raise SgdDiagramsError(f"schedule spec gives {key.strip()} twice ({spec[:60]!r}); give each key once")
         if key.strip() == "seed" and val.strip() == "average":
             average = True
             continue

@@ -56,6 +56,7 @@ from typing import Any
 
 from ..diagrams import Diagram, enumerate_diagrams
 from ..errors import SgdDiagramsError, guarded
+from ..io import parse_untrusted_json, read_untrusted_text
 from ..schedules.grid import Schedule
 from .order_polynomials import DERIVED_MAX_EDGES, derived_count_polynomial
 
@@ -236,18 +237,16 @@ def load_count_table(path: str | Path | None = None) -> CountTable:
             text = resources.files("sgd_diagrams.data").joinpath(TABLE_FILE).read_text(encoding="utf-8")
         else:
             source = str(path)
-            text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+            text = read_untrusted_text(Path(path), what="count table", max_bytes=64 * 2**20)
+    except (OSError, UnicodeDecodeError, SgdDiagramsError) as exc:
         raise SgdDiagramsError(
             f"cannot read count table {source}: {getattr(exc, 'strerror', None) or exc}; "
             f"regenerate it with `{REGENERATE}`"
         ) from None
     try:
-        obj = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise _malformed(source, f"not valid JSON, line {exc.lineno}: {exc.msg}") from None
-    except RecursionError:
-        raise _malformed(source, "JSON nested too deeply") from None
+        obj = parse_untrusted_json(text, what="count table")
+    except SgdDiagramsError as exc:
+        raise _malformed(source, str(exc)) from None
     return _parse_table(obj, source)
 
 

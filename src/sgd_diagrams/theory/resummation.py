@@ -91,7 +91,7 @@ def resummed_prediction(landscape, schedule: Schedule, order: int, etas, quantit
     shape = (order + 1, len(etas)) + ((dim,) if root == "displacement" else ())
     by_order = np.zeros(shape)
     # heavy ball is stable for η·λ < 2(1 + β): compare η·max m_t/(1 + β) with plain descent's limit
-    _warn_if_growing(lam, etas * float(np.max(schedule.lr_multipliers())) / (1.0 + schedule.momentum), schedule.T)
+    _warn_if_growing(lam, etas, schedule.T, float(np.max(schedule.lr_multipliers())) / (1.0 + schedule.momentum))
     for k in range(order + 1):
         for d in q.diagrams(k, linkless=True):
             U = projected_uvalue(evaluator, d, W, root=root)
@@ -109,15 +109,21 @@ def resummed_prediction(landscape, schedule: Schedule, order: int, etas, quantit
     return ResummedPrediction(q.name, order, etas, by_order.sum(axis=0), by_order)
 
 
-def _warn_if_growing(lam: np.ndarray, etas: np.ndarray, T: int) -> None:
-    """Error when η·λ_max > 2 (descent itself diverges); warn when some (1 − ηλ)^t grows."""
+def _warn_if_growing(lam: np.ndarray, etas: np.ndarray, T: int, scale: float = 1.0) -> None:
+    """Error when s·η·λ_max > 2 (descent itself diverges); warn when some (1 − sηλ)^t grows.
+
+    ``scale`` s = max_t m_t / (1 + β): the largest lr multiplier, and heavy ball's wider stable range
+    η·λ < 2(1 + β); the refusal states the bound on the η the user gives, 2 / (s·λ_max).
+    """
     lmax = float(np.max(lam)) if len(lam) else 0.0
-    if lmax > 0 and T > 1 and np.any(etas * lmax > 2.0):
+    if lmax > 0 and T > 1 and np.any(etas * scale * lmax > 2.0):
+        how = "" if scale == 1.0 else (f" with the largest lr multiplier and momentum (scale max m_t/(1+beta) = "
+                                       f"{scale:.6g})")
         raise SgdDiagramsError(
-            f"eta too large for the series: eta*lambda_max > 2 (lambda_max = {lmax:.6g}) makes (1 - eta*H)^t "
-            f"diverge; use eta < {2.0 / lmax:.6g}"
+            f"eta too large for the series: eta*lambda_max > 2{how} (lambda_max = {lmax:.6g}) makes "
+            f"(1 - eta*H)^t diverge; use eta < {2.0 / (lmax * scale):.6g}"
         )
-    q = np.abs(1.0 - np.outer(etas, lam))
+    q = np.abs(1.0 - np.outer(etas * scale, lam))
     bad = etas[np.any(q > 1.0 + 1e-12, axis=1)]
     if len(bad) and T > 1:
         warnings.warn(

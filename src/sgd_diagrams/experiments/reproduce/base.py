@@ -19,7 +19,6 @@ into the output folder; work saved with :meth:`Context.cached` survives a kill a
 from __future__ import annotations
 
 import hashlib
-import json
 import shutil
 import time
 from collections.abc import Callable
@@ -28,7 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import SgdDiagramsError
-from ...io import atomic_write_text, dumps, progress_bar, to_jsonable
+from ...io import atomic_write_text, dumps, progress_bar, read_untrusted_json, to_jsonable
+from ...limits import MAX_INPUT_BYTES
 from .verdicts import VERDICTS
 
 __all__ = ["VERDICTS", "Context", "Outcome"]
@@ -75,11 +75,11 @@ class Context:
         digest = hashlib.sha256(key.encode()).hexdigest()[:16]
         path = self.partial_dir / f"{digest}.json"
         if path.exists():
-            try:
-                stored = json.loads(path.read_text())
-                if isinstance(stored, dict) and stored.get("key") == key:
+            try:  # a piece is untrusted data: a FIFO, a huge or malformed file is recomputed, never read blindly
+                stored = read_untrusted_json(path, what="resumable piece", max_bytes=MAX_INPUT_BYTES, allow_nan=True)
+                if isinstance(stored, dict) and stored.get("key") == key and "value" in stored:
                     return stored["value"]
-            except (OSError, ValueError):
+            except SgdDiagramsError:
                 pass
         value = to_jsonable(compute())
         self.partial_dir.mkdir(parents=True, exist_ok=True)
@@ -96,8 +96,9 @@ class Context:
 
     def _ledger(self) -> dict[str, dict[str, float]]:
         try:
-            stored = json.loads((self.partial_dir / "time-ledger.json").read_text())
-        except (OSError, ValueError):
+            stored = read_untrusted_json(self.partial_dir / "time-ledger.json", what="time ledger",
+                                         max_bytes=MAX_INPUT_BYTES)
+        except SgdDiagramsError:
             return {}
         if not isinstance(stored, dict):
             return {}
