@@ -612,9 +612,15 @@ def _mathtext_cases() -> list[Case]:
 
 
 # -- plot files: CIs -------------------------------------------------------------------------------------------------
+def _metrics_block(obj: dict) -> dict:
+    """The first optimizer's per-metric block at the first eta of a ``simulate --out`` file (one shape for all)."""
+    optimizers = obj["result"]["sweep"][0]["optimizers"]
+    return optimizers[next(iter(optimizers))]
+
+
 def _sim_edit(ws: Workspace, source: Path, edit: Callable[[dict], None]) -> Path:
     obj = json.loads(source.read_text())
-    edit(obj["result"]["sweep"][0])
+    edit(_metrics_block(obj))
     return ws.write("sim-edit.json", obj)
 
 
@@ -638,7 +644,7 @@ def _plot_cases() -> list[Case]:
 
         obj = json.loads(ws.sim_disp_file.read_text())
         s = load_simulation(obj, "displacement", coordinate=0)
-        block = obj["result"]["sweep"][0]["displacement"]
+        block = _metrics_block(obj)["displacement"]
         want = (block["ci95"][0][0], block["ci95"][0][1])
         got = (float(s.low[0]), float(s.high[0]))
         return None if got == want else f"read CI {got}, file says {want}"
