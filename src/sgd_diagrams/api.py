@@ -608,6 +608,8 @@ def _curve_trust(coefficients, etas, values, stderr, lambda_max, schedule, grid,
         trust = assess_trust([c[i] for c in coefficients], etas, values[i],
                              stderr=None if stderr is None else stderr[i], lambda_max=lambda_max,
                              schedule=_PrefixRates(m[: int(t)], schedule.momentum), rtol=rtol)
+        if t == 0:  # no step taken: the value is l(θ0) itself, exact
+            trust = Trust(np.zeros(len(etas)), trust.tolerance, np.ones(len(etas), dtype=bool), rtol)
         out[0].append(trust.trusted)
         out[1].append(trust.error)
         out[2].append(trust.tolerance)
