@@ -198,14 +198,20 @@ class Prediction:
         if self.stderr is not None:
             out["stderr"] = np.asarray(self.stderr).tolist()
         if self.trusted is not None:
-            out["trusted"] = [bool(x) for x in self.trusted]
+            out["trusted"] = np.asarray(self.trusted, dtype=bool).tolist()
         if self.error_estimate is not None:
-            out["error_estimate"] = [_json_float(x) for x in self.error_estimate]
-            out["tolerance"] = [_json_float(x) for x in self.tolerance]
-        out.update(self.details)
+            out["error_estimate"] = _json_floats(self.error_estimate)
+            out["tolerance"] = _json_floats(self.tolerance)
+        out.update({k: _json_floats(v) if isinstance(v, np.ndarray) else v for k, v in self.details.items()})
         if self.warnings:
             out["warnings"] = list(self.warnings)
         return out
+
+    @property
+    def steps(self) -> np.ndarray | None:
+        """A curve's recorded steps (``value`` is then indexed [step][eta]); None for a prediction at T only."""
+        steps = self.details.get("steps")
+        return None if steps is None else np.asarray(steps, dtype=np.int64)
 
     @classmethod
     def from_json(cls, record: Any) -> Prediction:
@@ -221,6 +227,8 @@ class Prediction:
             raise SgdDiagramsError("prediction record needs 'quantity' (a quantity name) and 'order' (an integer "
                                    ">= 0); pass what Prediction.to_json() or predict --json wrote")
         etas = check_etas(_record_numbers(obj.get("eta"), "eta"))
+        if obj.get("steps") is not None:
+            return cls._curve_from_json(obj, q, order, etas)
         value = _record_numbers(obj.get("value"), "value", etas.size)
         optional = {k: (None if obj.get(k) is None else _record_numbers(obj[k], k, etas.size, nullable=k != "stderr"))
                     for k in ("stderr", "error_estimate", "tolerance")}
@@ -230,6 +238,43 @@ class Prediction:
                                                                                     for t in trusted)):
                 raise SgdDiagramsError("prediction 'trusted' must be a list of true/false, one per eta")
             trusted = np.array(trusted, dtype=bool)
+        return cls._assemble(obj, q, order, etas, value, optional, trusted)
+
+    @classmethod
+    def _curve_from_json(cls, obj: dict, q: str, order: int, etas: np.ndarray) -> Prediction:
+        """A curve's record: ``steps`` (increasing integers) and value/stderr/trusted/… indexed [step][eta]."""
+        steps = obj["steps"]
+        if not (isinstance(steps, list) and steps and all(type(t) is int and t >= 0 for t in steps)
+                and all(a < b for a, b in zip(steps, steps[1:], strict=False))):
+            raise SgdDiagramsError("prediction 'steps' must be a list of increasing step numbers >= 0")
+        n = len(steps)
+
+        def table(name: str, nullable: bool = False) -> np.ndarray | None:
+            if obj.get(name) is None:
+                return None
+            arr = _record_numbers(obj[name], name, n, nullable=nullable)
+            if arr.ndim < 2 or arr.shape[1] != etas.size:
+                raise SgdDiagramsError(f"prediction '{name}' of a curve must hold one row per step, one entry per eta")
+            return arr
+
+        optional = {"stderr": table("stderr"), "error_estimate": table("error_estimate", True),
+                    "tolerance": table("tolerance", True)}
+        trusted = obj.get("trusted")
+        if trusted is not None:
+            if not (isinstance(trusted, list) and len(trusted) == n and all(
+                    isinstance(r, list) and len(r) == etas.size and all(isinstance(t, bool) for t in r)
+                    for r in trusted)):
+                raise SgdDiagramsError("prediction 'trusted' of a curve must be rows of true/false, [step][eta]")
+            trusted = np.array(trusted, dtype=bool)
+        band = obj.get("band_sd")
+        if band is not None:
+            sd_table = _record_numbers(band, "band_sd", n, nullable=True)
+            obj = {**obj, "band_sd": np.where(np.isinf(sd_table), np.nan, sd_table)}
+        return cls._assemble(obj, q, order, etas, table("value"), optional, trusted)
+
+    @classmethod
+    def _assemble(cls, obj: dict, q: str, order: int, etas: np.ndarray, value: Any, optional: dict,
+                  trusted: Any) -> Prediction:
         warns = obj.get("warnings", [])
         if not isinstance(warns, list) or not all(isinstance(w, str) for w in warns):
             raise SgdDiagramsError("prediction 'warnings' must be a list of strings")
@@ -243,6 +288,11 @@ class Prediction:
                    optional["error_estimate"], optional["tolerance"])
 
     def __repr__(self) -> str:
+        if self.steps is not None:  # a curve: its last step, as the plain prediction would read
+            last = Prediction(self.quantity, self.order, self.method, self.form, self.eta, np.asarray(self.value)[-1],
+                              None if self.stderr is None else np.asarray(self.stderr)[-1],
+                              trusted=None if self.trusted is None else np.asarray(self.trusted)[-1])
+            return repr(last)[:-1] + f"; curve over {len(self.steps)} steps 0..{int(self.steps[-1])})"
         vals = np.asarray(self.value)
         shown = ", ".join(f"{e:g}: {_short(v)}" + ("" if self.stderr is None else f" ± {_short(se, 2)}")
                           + ("" if self.trusted is None or self.trusted[i] else " (untrusted)")
@@ -264,7 +314,9 @@ def _record_numbers(xs: Any, name: str, n: int | None = None, nullable: bool = F
         arr = np.array([np.inf if (x is None and nullable) else x for x in xs], dtype=np.float64)
     except (TypeError, ValueError):
         raise SgdDiagramsError(f"prediction '{name}' must hold numbers (or equal-length lists of numbers)") from None
-    if arr.ndim > 2 or not np.all(np.isfinite(arr) | (nullable & np.isinf(arr))):
+    if nullable:  # a null inside a curve's rows reads as NaN here: the same "no bound"
+        arr = np.where(np.isnan(arr), np.inf, arr)
+    if arr.ndim > 3 or not np.all(np.isfinite(arr) | (nullable & np.isinf(arr))):
         raise SgdDiagramsError(f"prediction '{name}' must hold finite numbers")
     return arr
 
@@ -272,6 +324,12 @@ def _record_numbers(xs: Any, name: str, n: int | None = None, nullable: bool = F
 def _json_float(x: Any) -> float | None:
     x = float(x)
     return x if np.isfinite(x) else None
+
+
+def _json_floats(a: Any) -> Any:
+    """An array as nested lists of floats, non-finite entries as null (JSON has no NaN or ∞)."""
+    arr = np.asarray(a, dtype=np.float64)
+    return _json_float(arr) if arr.ndim == 0 else [_json_floats(x) for x in arr]
 
 
 def _short(v: Any, digits: int = 6) -> str:
@@ -291,8 +349,14 @@ def predict(landscape: Any, schedule: Schedule, order: int, eta: Any, quantity: 
             progress: bool = False, force: bool = False, backend: str = "local",
             address: str | None = None, device: str | None = None, lr: Any = None,
             momentum: float | None = None, krylov_dim: int | None = None, resummation: str = "auto",
-            rtol: float | None = None) -> Prediction:
+            rtol: float | None = None, steps: Any = None, band: bool = False) -> Prediction:
     """Predict E[quantity] after SGD on ``schedule`` at each learning rate in ``eta``.
+
+    **Curves**: ``steps="all"`` (or a list of step numbers; 0 and T are always included) predicts the
+    quantity after every recorded step t — the prediction on ``schedule.prefix(t)`` — with ``value`` (and
+    ``stderr``, ``trusted``) of shape (len(steps), len(eta)[, dim]) and ``details["steps"]``; ``band=True``
+    (test loss, exact landscapes, Taylor or resummed) adds ``details["band_sd"]``: the standard deviation of
+    the test loss over training sets at each (step, η), from the test-loss variance (see :func:`_predict_curve`).
 
     ``method``: ``"taylor"`` (Theorem 1's polynomial), ``"resummed"`` (linkless diagrams with propagators
     (I − ηH)^{Δt−1}η), ``"continuous"`` (Remark 1) or ``"limit"`` (T → ∞, Theorem 2; ``limit`` says how T
@@ -334,6 +398,9 @@ def predict(landscape: Any, schedule: Schedule, order: int, eta: Any, quantity: 
         raise SgdDiagramsError(f"limit must be one of {', '.join(LIMIT_FAMILIES)}, got {limit!r}")
     metric_m = _metric(metric, landscape)
     rtol = _rtol(rtol)
+    if steps is not None or band is not False:
+        return _predict_curve(landscape, schedule, order, etas, q, method, steps, band, metric_m, rtol, force,
+                              samples, seed, replications)
     if is_statistics(landscape):
         given = [n for n, v in (("samples", samples), ("replications", replications), ("cache", cache))
                  if v is not None]
@@ -387,6 +454,188 @@ def predict(landscape: Any, schedule: Schedule, order: int, eta: Any, quantity: 
         raise SgdDiagramsError("prediction is not finite: eta is too large for the series; use a smaller eta")
     return Prediction(q.name, order, method, _form(method, limit, details.get("horizon")), etas, values, None,
                       messages, details, *_trust_fields(trust))
+
+
+# -- curves: the prediction after every recorded step (issue #22) ----------------------------------------
+def _predict_curve(landscape, schedule, order, etas, q, method, steps, band, metric, rtol, force, samples, seed,
+                   replications) -> Prediction:
+    """E[quantity] on ``schedule.prefix(t)`` for every recorded t: one pass over the schedule, values once.
+
+    Taylor (exact, from samples or from statistics): every prefix's history counts in one sweep
+    (:mod:`sgd_diagrams.theory.curves`), the diagram values computed once — about the cost of the last point.
+    Resummed, continuous and the variance: the landscape side once, the geometric sums per recorded step.
+    Trust per (step, η) is :func:`assess_trust` on that step's coefficients and curvature rate (no witnesses).
+    ``band``: ± sd over training sets from the test-loss variance; refused where it does not exist (estimates,
+    the continuous form, a metric) and left out (NaN, with a warning) where the truncation makes it negative.
+    """
+    from .schedules.prefixes import check_steps
+
+    if not isinstance(band, bool):
+        raise SgdDiagramsError(f"band must be True or False, got {band!r}")
+    if method == "limit":
+        raise SgdDiagramsError("the T -> infinity limit is one number, not a curve; drop steps (or use the taylor "
+                               "or resummed form for a curve)")
+    if band and q.name != "test-loss":
+        raise SgdDiagramsError("band= gives the spread of the test loss over training sets; use quantity test-loss")
+    grid = check_steps("all" if steps is None else steps, schedule.T)
+    estimated = samples is not None or is_statistics(landscape)
+    if band and (estimated or method == "continuous" or metric is not None):
+        why = ("the test-loss variance is not estimated from samples" if estimated else
+               "the test-loss variance has no continuous-time form" if method == "continuous" else
+               "the test-loss variance takes no metric")
+        raise SgdDiagramsError(f"no band here: {why}; use an exact landscape with the taylor or resummed form")
+    if q.is_variance and (estimated or method not in ("taylor", "resummed") or metric is not None):
+        raise SgdDiagramsError("a test-loss-variance curve needs an exact landscape, the taylor or resummed form and "
+                               "no metric")
+    details: dict[str, Any] = {"steps": grid.tolist()}
+    stderr = lambda_max = None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RuntimeWarning)
+        if estimated:
+            values, stderr, coefficients, lambda_max, info = _estimated_curve(
+                landscape, schedule, order, etas, q, method, grid, metric, force, samples, seed, replications)
+            details.update(info)
+        else:
+            check_order(order, "taylor" if method == "taylor" else method)
+            exact = _exact(landscape)
+            values, coefficients = _exact_curve(exact, schedule, order, etas, q, method, grid, metric, force)
+            if coefficients is not None:
+                hessian = exact.mean_derivative(2)
+                if metric is not None:
+                    hessian = _sym_sqrt(metric) @ hessian @ _sym_sqrt(metric)
+                lam = np.linalg.eigvalsh(np.atleast_2d(hessian))
+                lambda_max = float(np.max(np.abs(lam))) if lam.size else 0.0
+            if band:
+                details["band_sd"] = _band_sd(exact, schedule, order, etas, grid, method, force)
+    trust = None
+    if coefficients is not None:
+        trust = _curve_trust(coefficients, etas, values, stderr, lambda_max, schedule, grid, rtol)
+    final = None if trust is None else Trust(trust[1][-1], trust[2][-1], trust[0][-1], rtol)
+    messages = _reissue(caught, _untrusted_message(etas, final, "the resummed form" if not estimated
+                                                   else "more samples"), stacklevel=4)
+    if not np.all(np.isfinite(values)):
+        raise SgdDiagramsError("prediction is not finite: eta is too large for the series; use a smaller eta")
+    form = _form(method, "epochs", estimated=estimated)
+    return Prediction(q.name, order, method, form, etas, values, stderr, messages, details,
+                      *((None, None, None) if trust is None else trust))
+
+
+def _exact_curve(exact, schedule, order, etas, q, method, grid, metric, force):
+    """(values (steps, etas[, dim]), Taylor coefficients per step or None) on an exact landscape."""
+    from .theory.curves import curve_values, taylor_curve_coefficients
+
+    if method == "taylor" and not q.is_variance:
+        coefficients = taylor_curve_coefficients(exact, schedule, order, q, grid, metric=metric, force=force)
+        return curve_values(coefficients, etas), coefficients
+    if q.is_variance:
+        from .theory.variance import test_loss_variance
+
+        def at(prefix):
+            return test_loss_variance(exact, prefix, order, etas, resum=method == "resummed", force=force)
+    else:
+        from .theory.resummation import resummed_prediction
+        from .values.uvalue import UvalueEvaluator
+
+        evaluator = UvalueEvaluator(exact, max(order, 2), metric)  # the landscape side once for every step
+
+        def at(prefix):
+            return resummed_prediction(exact, prefix, order, etas, q.name, metric=metric,
+                                       continuous=method == "continuous", evaluator=evaluator, force=force).value
+    start = taylor_curve_coefficients(exact, schedule, 0, q if not q.is_variance else "test-loss", grid[:1],
+                                      metric=metric)[0][0]
+    rows = [np.zeros(len(etas)) if q.is_variance else (np.full(len(etas), float(start)) if np.ndim(start) == 0
+                                                       else np.tile(start, (len(etas), 1)))]
+    rows += [np.asarray(at(schedule.prefix(int(t))), dtype=np.float64) for t in grid[1:]]
+    return np.stack(rows), None
+
+
+def _estimated_curve(landscape, schedule, order, etas, q, method, grid, metric, force, samples, seed, replications):
+    """An estimated curve: measure once (or the given statistics), then every step from the saved values.
+
+    Identical to ``predict(landscape, schedule.prefix(t), samples=K, ...)`` at each t (the statistics replay
+    the same per-replication computation, :func:`measure`).  The resummed form replays the dense path per step.
+    """
+    from .estimation.statistics import replication_evaluators, statistics_prediction
+    from .theory.curves import curve_values, taylor_curve_coefficients
+
+    if method not in ("taylor", "resummed") or q.is_variance:
+        raise SgdDiagramsError("estimated curves have the taylor and resummed forms of test-loss, train-loss, "
+                               "gen-gap and displacement")
+    if is_statistics(landscape):
+        stats = landscape
+    else:
+        seed = 0 if seed is None else seed
+        _check_sampling(samples, seed, replications)
+        stats = measure(landscape, order, samples=int(samples), seed=int(seed), replications=replications,
+                        kinds=(q.kind,), tensors=True if (method == "resummed" or metric is not None) else False,
+                        force=force)
+    stats.require(q, order, resummed=method == "resummed", metric=metric is not None)
+    info = {"samples": stats.samples, "seed": stats.seed, "estimator": stats.method}
+    if method == "resummed":
+        rows = [statistics_prediction(stats, schedule.prefix(int(t)), order, etas, q, resum=True, metric=metric,
+                                      force=force) for t in grid[1:]]
+        first = statistics_prediction(stats, schedule.prefix(int(grid[-1])), 0, etas, q, metric=metric)
+        values = np.stack([first.value] + [r.value for r in rows])
+        stderr = np.stack([first.stderr] + [r.stderr for r in rows])
+        return values, stderr, None, None, info
+    replicas, per_replication = [], []
+    for ev in replication_evaluators(stats, q, metric):
+        coefficients = taylor_curve_coefficients(stats, schedule, order, q, grid, metric=metric, evaluator=ev)
+        per_replication.append(coefficients)
+        replicas.append(curve_values(coefficients, etas))
+    replicas_arr = np.stack(replicas)
+    R = len(replicas_arr)
+    mean_coefficients = [np.mean([row[k] for row in per_replication], axis=0) for k in range(order + 1)]
+    return (replicas_arr.mean(axis=0), replicas_arr.std(axis=0, ddof=1) / np.sqrt(R), mean_coefficients,
+            None if metric is not None else stats.lambda_max, info)
+
+
+class _PrefixRates:
+    """What :func:`assess_trust` reads of a schedule (lr multipliers, momentum), for the first t steps."""
+
+    def __init__(self, multipliers: np.ndarray, momentum: float) -> None:
+        self._m, self.momentum = multipliers, momentum
+
+    def lr_multipliers(self) -> np.ndarray:
+        return self._m
+
+
+def _curve_trust(coefficients, etas, values, stderr, lambda_max, schedule, grid, rtol):
+    """(trusted, error, tolerance), each (steps, etas): :func:`assess_trust` at every recorded step."""
+    m = schedule.lr_multipliers()
+    out = ([], [], [])
+    for i, t in enumerate(grid):
+        trust = assess_trust([c[i] for c in coefficients], etas, values[i],
+                             stderr=None if stderr is None else stderr[i], lambda_max=lambda_max,
+                             schedule=_PrefixRates(m[: int(t)], schedule.momentum), rtol=rtol)
+        if t == 0:  # no step taken: the value is l(θ0) itself, exact
+            trust = Trust(np.zeros(len(etas)), trust.tolerance, np.ones(len(etas), dtype=bool), rtol)
+        out[0].append(trust.trusted)
+        out[1].append(trust.error)
+        out[2].append(trust.tolerance)
+    return tuple(np.stack(x) for x in out)
+
+
+def _band_sd(exact, schedule, order, etas, grid, method, force) -> np.ndarray:
+    """sd of the test loss over training sets per (step, η): √Var from the variance's own form; NaN (with a
+    warning naming where) where the truncation makes the variance negative (l² needs order 4 on quadratics)."""
+    from .theory.variance import test_loss_variance
+
+    variance = np.zeros((len(grid), len(etas)))
+    refused = []
+    for i, t in enumerate(grid[1:], start=1):
+        try:
+            variance[i] = test_loss_variance(exact, schedule.prefix(int(t)), order, etas,
+                                             resum=method == "resummed", force=force)
+        except SgdDiagramsError:
+            variance[i] = np.nan
+            refused.append(int(t))
+    if refused:
+        warnings.warn(f"no band at steps {refused[0]}..{refused[-1]} ({len(refused)} steps): the order-{order} "
+                      f"{method} test-loss variance comes out negative there (the truncation drops terms of E[l^2]; "
+                      "l^2 needs order 4 on quadratic losses); raise the order or lower eta", RuntimeWarning,
+                      stacklevel=5)
+    return np.sqrt(variance)
 
 
 LOOKAHEAD_ORDER = 2

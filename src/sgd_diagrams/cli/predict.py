@@ -100,6 +100,13 @@ def register(subparsers) -> argparse.ArgumentParser:
                    help="first move theta0 by STEPS of full-batch GD on the training rows (near a minimum)")
     p.add_argument("--pretrain-eta", type=float, default=0.1, metavar="E",
                    help="learning rate of --pretrain (default 0.1)")
+    p.add_argument("--curve", action="store_true",
+                   help="the whole training curve: the quantity after every step t = 0..T (JSON 'steps', and "
+                        "value/stderr/trusted indexed [step][eta]); each step equals predicting on the first t steps")
+    p.add_argument("--every", type=int, metavar="K", help="with --curve: record every K-th step (0 and T always)")
+    p.add_argument("--band", action="store_true",
+                   help="with --quantity test-loss: also ± 1 and 2 sd over training sets (from the test-loss "
+                        "variance; exact landscapes, taylor or resummed); implies --curve")
     add_execution(p)
     add_output(p)
     p.set_defaults(run=run, landscape=None, seed=None)
@@ -143,7 +150,7 @@ def run(args: argparse.Namespace) -> int:
         landscape = load_statistics_arg(args)
         pred = predict(landscape, schedule, args.order, etas, args.quantity, method,
                        metric=parse_metric(args.metric), limit=args.limit or "epochs", rtol=args.rtol,
-                       **_resummation_options(args))
+                       **_resummation_options(args), **_curve_options(args, schedule))
         args.samples = landscape.samples
     else:
         landscape = _moved(load_landscape_arg(args), args)
@@ -153,11 +160,14 @@ def run(args: argparse.Namespace) -> int:
                        seed=args.seed, replications=args.replications, metric=parse_metric(args.metric),
                        limit=args.limit or "epochs", cache=None if args.no_cache else args.cache,
                        progress=progress(args), force=args.force, backend=args.backend, address=args.address,
-                       device=args.device, rtol=args.rtol, **_resummation_options(args))
+                       device=args.device, rtol=args.rtol, **_resummation_options(args),
+                       **_curve_options(args, schedule))
         if args.init_from is not None:
             pred.details["init_from"] = str(args.init_from)
     where = f"landscape={landscape.name}  {schedule}" + (f"  (statistics {args.stats})" if args.stats else "")
-    if pred.stderr is None:
+    if pred.steps is not None:
+        lines = _curve_lines(pred, args, where)
+    elif pred.stderr is None:
         lines = [f"{pred.form} order-{args.order} prediction of E[{args.quantity}]   {where}", f"{'eta':>10}   value"]
         lines += [f"{eta:>10.6g}   {_shown(v)}{_mark(pred, i)}" for i, (eta, v) in enumerate(zip(etas, pred.value,
                                                                                                   strict=True))]
@@ -171,6 +181,48 @@ def run(args: argparse.Namespace) -> int:
         lines += _resummation_lines(d)
     emit(args, {**pred.to_json(), **schedule_record(args, schedule)}, "\n".join(lines))
     return 0
+
+
+def _curve_options(args: argparse.Namespace, schedule) -> dict:
+    """--curve / --every / --band as predict() keywords (only when given)."""
+    if args.every is not None and not (args.curve or args.band):
+        raise SgdDiagramsError("--every K applies to a curve; add --curve")
+    if not (args.curve or args.band):
+        return {}
+    if args.every is not None and args.every < 1:
+        raise SgdDiagramsError(f"--every must be a positive number of steps, got {args.every}")
+    steps = "all" if args.every is None else list(range(0, schedule.T + 1, args.every))
+    return {"steps": steps, "band": bool(args.band)}
+
+
+CURVE_ROWS = 21
+"""The text table of a curve shows at most this many steps, evenly spread (the JSON holds every one)."""
+
+
+def _curve_lines(pred, args: argparse.Namespace, where: str) -> list[str]:
+    """A compact table: one row per shown step, one column per η (value ± stderr, ± sd band; * untrusted)."""
+    steps = pred.steps
+    shown = sorted({int(round(x)) for x in np.linspace(0, len(steps) - 1, min(CURVE_ROWS, len(steps)))})
+    band = pred.details.get("band_sd")
+    head = f"{pred.form} order-{args.order} curve of E[{args.quantity}]   {where}"
+    lines = [head, f"{len(steps)} steps recorded" + (f", {len(shown)} shown" if len(shown) < len(steps) else "")
+             + ("; * = outside the Taylor trust region" if pred.trusted is not None else "")
+             + ("; band = sd over training sets" if band is not None else "")]
+    lines.append(f"{'step':>8}   " + "   ".join(f"{'eta=' + format(e, '.4g'):>24}" for e in pred.eta))
+    value = np.asarray(pred.value)
+    for i in shown:
+        cells = []
+        for j in range(len(pred.eta)):
+            v = value[i, j]
+            text = _shown(v) if pred.stderr is None else _shown(v, np.asarray(pred.stderr)[i, j])
+            if band is not None:
+                sd = float(np.asarray(band, dtype=np.float64)[i, j])
+                text += " (sd n/a)" if not np.isfinite(sd) else f" sd {sd:.3g}"
+            if pred.trusted is not None and not pred.trusted[i, j]:
+                text += "*"
+            cells.append(f"{text:>24}")
+        lines.append(f"{int(steps[i]):>8}   " + "   ".join(cells))
+    return lines
 
 
 def _resummation_options(args: argparse.Namespace) -> dict:

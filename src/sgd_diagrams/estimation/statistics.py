@@ -68,6 +68,7 @@ from .predictions import (
 )
 
 __all__ = [
+    "replication_evaluators",
     "FORMAT",
     "SCHEMA",
     "PartTensors",
@@ -411,13 +412,18 @@ def statistics_prediction(stats: Statistics, schedule: Schedule, order: int, eta
     etas = np.atleast_1d(np.asarray(etas, dtype=np.float64))
     if resum or limit is not None:
         return _resummed_replay(stats, schedule, order, etas, q, metric, limit, force)
+    plan = stats.tensors.plan if metric is not None else stats.estimates(q.kind).plan
+    return taylor_estimate(stats, schedule, order, q, etas, replication_evaluators(stats, q, metric), plan,
+                           stats.method, metric)
+
+
+def replication_evaluators(stats: Statistics, q: Quantity, metric: np.ndarray | None = None):
+    """One diagram-value evaluator per replication (the saved values, or the part cumulants with a metric)."""
     if metric is not None:
         assert stats.tensors is not None  # checked by require
-        return taylor_estimate(stats, schedule, order, q, etas, stats.evaluators(metric), stats.tensors.plan,
-                               stats.method, metric)
+        return stats.evaluators(metric)
     est = stats.estimates(q.kind)
-    return taylor_estimate(stats, schedule, order, q, etas, (_Lookup(est, r) for r in range(est.plan.replications)),
-                           est.plan, stats.method)
+    return (_Lookup(est, r) for r in range(est.plan.replications))
 
 def _resummed_replay(stats: Statistics, schedule: Schedule, order: int, etas: np.ndarray, q: Quantity,
                      metric: np.ndarray | None, limit: str | None, force: bool) -> EstimatedPrediction:

@@ -167,6 +167,28 @@ class Schedule:
                 k[s, u] = acc
         return k
 
+    def prefix(self, steps: int) -> Schedule:
+        """The schedule truncated after its first ``steps`` steps: the same N training points, batches,
+        lr multipliers and momentum up to step ``steps`` (the root of every history then sits at ``steps``).
+
+        A training curve's value at step t is the prediction on ``schedule.prefix(t)`` (seed 001 App. A.2:
+        a prefix of a grid is a grid).  GD stays GD; a shuffle average has no concrete prefix and is refused.
+        """
+        if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or not 0 <= steps <= self.T:
+            raise SgdDiagramsError(f"a prefix must keep 0..{self.T} steps, got {steps!r}")
+        require_concrete(self, "a truncated schedule (a curve's step)")
+        steps = int(steps)
+        if self.description.get("gd") is True and self.is_gd():
+            desc: dict[str, Any] = {"N": self.N, "T": steps, "gd": True}
+        else:
+            desc = {"N": self.N, "explicit": True}
+        lr = None if self.lr is None or steps == 0 else self.lr[:steps]
+        if lr is not None and not any(lr):  # a warm-up from 0: nothing has moved yet (kept, not refused)
+            out = Schedule(self.N, self.batches[:steps], desc, None, self.momentum)
+            object.__setattr__(out, "lr", lr)
+            return out
+        return Schedule(self.N, self.batches[:steps], desc, lr, self.momentum)
+
     # -- basic shape -------------------------------------------------------------
     @property
     def T(self) -> int:

@@ -45,7 +45,8 @@ from .grid import Schedule
 from .sweep import HistorySweep, history_sweep, kernel_moves
 
 __all__ = ["History", "RowGroup", "check_history", "has_history", "history_count", "history_counts",
-           "history_seconds", "kernel_history_count", "row_groups", "row_tuples", "cells_by_step"]
+           "history_seconds", "kernel_history_count", "kernel_prefix_counts", "row_groups", "row_tuples",
+           "cells_by_step", "tied_event_batches"]
 
 History = dict[int, tuple[int, int]]
 """A history as ``{v: (n, t)}`` for the non-root nodes v = 1..m of a diagram (canonical labelling)."""
@@ -185,17 +186,16 @@ def _idle(v: np.ndarray, gaps: np.ndarray, sw: HistorySweep, exact: bool) -> np.
     return out
 
 
-def _count_tied(sw: HistorySweep, schedule: Schedule, exact: bool):
+def tied_event_batches(sw: HistorySweep, schedule: Schedule, exact: bool):
+    """The row tuples of the tied parts grouped by their number of events, as arrays.
+
+    Yields ``(times (Q, e), weights [(Q, e)] per tied part, multiplicities (Q,))`` for each event count e:
+    tuple q's e event steps (the union of its rows' shaded steps), the weight of each tied part's row there
+    (0 where that row is not shaded), and how many identical row tuples it stands for.
+    """
     rows, mults = row_groups(schedule, exact)
     k = len(sw.tied_parts)
     zero = Fraction(0) if exact else 0.0
-    total = zero
-    idle, events = sw.step_matrices()
-    # the idle step (zero tied counts) first, then the events, as transitions first list them
-    mats = {c: (m.astype(object) if exact else m.astype(np.float64))
-            for c, m in {sw.zero_counts: idle, **events}.items()}
-    ns = len(sw.states)
-    # Group row tuples by their number of events so they can be swept together.
     batches: dict[int, list[tuple[list[int], list[list], object]]] = defaultdict(list)
     for combo in itertools.product(range(len(rows)), repeat=k):
         lookup = [dict(zip(rows[g][0], rows[g][1], strict=True)) for g in combo]
@@ -205,13 +205,26 @@ def _count_tied(sw: HistorySweep, schedule: Schedule, exact: bool):
         for g in combo:
             mult *= mults[g]
         batches[len(times)].append((times, weights, mult))
-    T = schedule.T
     for n_events, items in batches.items():
         Q = len(items)
         times = np.array([it[0] for it in items], dtype=np.int64).reshape(Q, n_events)
         wts = [np.array([it[1][i] for it in items], dtype=object if exact else np.float64).reshape(Q, n_events)
                for i in range(k)]
         mult = np.array([it[2] for it in items], dtype=object if exact else np.float64)
+        yield times, wts, mult
+
+
+def _count_tied(sw: HistorySweep, schedule: Schedule, exact: bool):
+    zero = Fraction(0) if exact else 0.0
+    total = zero
+    idle, events = sw.step_matrices()
+    # the idle step (zero tied counts) first, then the events, as transitions first list them
+    mats = {c: (m.astype(object) if exact else m.astype(np.float64))
+            for c, m in {sw.zero_counts: idle, **events}.items()}
+    ns = len(sw.states)
+    T = schedule.T
+    for times, wts, mult in tied_event_batches(sw, schedule, exact):
+        Q, n_events = times.shape
         v = np.zeros((Q, ns), dtype=object if exact else np.float64)
         if exact:
             v[:] = Fraction(0)
@@ -336,10 +349,21 @@ def kernel_history_count(d: Diagram, schedule: Schedule) -> float:
     (:class:`~sgd_diagrams.schedules.sweep.KernelMoves`): O(T · tuples · states · edges).  With m ≡ 1 and
     β = 0 it equals :func:`history_count`.
     """
+    return float(kernel_prefix_counts(d, schedule, np.array([schedule.T]))[0])
+
+
+def kernel_prefix_counts(d: Diagram, schedule: Schedule, steps: np.ndarray) -> np.ndarray:
+    """:func:`kernel_history_count` on ``schedule.prefix(t)`` for every t in ``steps`` (sorted), in one sweep.
+
+    The sweep runs forward in time and a prefix's histories are those whose every node and every applied
+    edge lies before t, so the count of the prefix is the sweep's full-state total after step t − 1.
+    """
     mv = kernel_moves(d)
     T = schedule.T
+    steps = np.asarray(steps, dtype=np.int64)
+    out = np.zeros(len(steps))
     if mv.m == 0:
-        return 1.0 / d.automorphisms
+        return out + 1.0 / d.automorphisms
     mt = schedule.lr_multipliers()
     beta = schedule.momentum
     k = len(mv.tied_parts)
@@ -349,7 +373,10 @@ def kernel_history_count(d: Diagram, schedule: Schedule) -> float:
     Q = len(mult)
     x = np.zeros((Q, mv.n_states))
     x[:, mv.start] = 1.0
-    for t in range(T):
+    want = np.zeros(T + 1, dtype=bool)
+    want[steps] = True
+    totals = np.zeros(T + 1)
+    for t in range(int(steps.max(initial=0))):
         w_parts = None
         if k:
             gs, ws = cells[t]
@@ -368,10 +395,12 @@ def kernel_history_count(d: Diagram, schedule: Schedule) -> float:
             moved = x[:, pending] * mt[t]
             x[:, pending] *= beta
             x[:, dst] += moved
-    total = float(x[:, mv.full] @ mult)
+        if want[t + 1]:
+            totals[t + 1] = float(x[:, mv.full] @ mult)
+    out = totals[steps]
     if mv.root_shared:
-        total /= schedule.N
-    return total / d.automorphisms
+        out = out / schedule.N
+    return out / d.automorphisms
 
 
 def history_counts(diagrams, schedule: Schedule, exact: bool = False) -> list:

@@ -1,0 +1,63 @@
+"""Cost of a whole training curve vs the final point alone (issue #22): ``python benchmarks/bench_curves.py``.
+
+The curve reads every prefix's history counts from one sweep (or the Newton form of the closed-form counts
+for GD and one-epoch in-order SGD) and computes the diagram values once; the final point computes the counts
+at T only.  Same process, same thread, exact landscape ``example`` (2 weights), Taylor form, one η.
+Columns: seconds for the final point (``predict``), for the curve with every step t = 0..T recorded
+(``steps="all"``, trust per step included) and for the counts/values alone (no trust), and their ratio.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import warnings
+
+import numpy as np
+
+import sgd_diagrams as sd
+from sgd_diagrams.diagrams import quantity
+from sgd_diagrams.schedules.prefixes import check_steps
+from sgd_diagrams.theory.curves import curve_values, taylor_curve_coefficients
+
+
+def _seconds(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def main(cases=None) -> None:
+    land = sd.landscape("example")
+    rng = np.random.default_rng(0)
+    explicit = sd.from_batches(50, [sorted(rng.choice(50, size=int(rng.integers(1, 6)), replace=False).tolist())
+                                    for _ in range(200)])
+    cases = cases or [
+        ("in-order SGD N=T=1e3", sd.sgd(1000), (3, 4, 5)),
+        ("in-order SGD N=T=1e5", sd.sgd(100_000), (3, 4, 5)),
+        ("GD N=10, T=1e3", sd.gd(10, 1000), (3, 4)),
+        ("explicit grid N=50, T=200", explicit, (3,)),
+        ("SGD B=2 E=2 N=100 + warmup/cosine + momentum", sd.sgd(100, 2, 2, shuffle_seed=0)
+         .with_lr("warmup:10+cosine").with_momentum(0.5), (3,)),
+    ]
+    print(f"{'case':<48} {'order':>5} {'final s':>9} {'curve s':>9} {'counts s':>9} {'curve/final':>11}")
+    for name, schedule, orders in cases:
+        for order in orders:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                try:
+                    sd.predict(land, sd.sgd(10), order, [0.001], steps="all")  # warm the closed-form caches
+                    final = _seconds(lambda: sd.predict(land, schedule, order, [0.001]))
+                except sd.SgdDiagramsError as exc:
+                    print(f"{name:<48} {order:>5}   final point refused: {str(exc)[:60]}", flush=True)
+                    continue
+                curve = _seconds(lambda: sd.predict(land, schedule, order, [0.001], steps="all"))
+                grid = check_steps("all", schedule.T)
+                counts = _seconds(lambda: curve_values(taylor_curve_coefficients(
+                    land, schedule, order, quantity("test-loss"), grid), np.array([0.001])))
+            print(f"{name:<48} {order:>5} {final:>9.3f} {curve:>9.3f} {counts:>9.3f} {curve / final:>11.2f}",
+                  flush=True)
+
+
+if __name__ == "__main__":
+    main() if len(sys.argv) == 1 else None
