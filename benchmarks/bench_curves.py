@@ -47,14 +47,14 @@ def main(cases=None) -> None:
                 warnings.simplefilter("ignore")
                 try:
                     sd.predict(land, sd.sgd(10), order, [0.001], steps="all")  # warm the closed-form caches
-                    final = _seconds(lambda: sd.predict(land, schedule, order, [0.001]))
+                    final = _seconds(lambda s=schedule, k=order: sd.predict(land, s, k, [0.001]))
                 except sd.SgdDiagramsError as exc:
                     print(f"{name:<48} {order:>5}   final point refused: {str(exc)[:60]}", flush=True)
                     continue
-                curve = _seconds(lambda: sd.predict(land, schedule, order, [0.001], steps="all"))
+                curve = _seconds(lambda s=schedule, k=order: sd.predict(land, s, k, [0.001], steps="all"))
                 grid = check_steps("all", schedule.T)
-                counts = _seconds(lambda: curve_values(taylor_curve_coefficients(
-                    land, schedule, order, quantity("test-loss"), grid), np.array([0.001])))
+                counts = _seconds(lambda s=schedule, k=order, g=grid: curve_values(taylor_curve_coefficients(
+                    land, s, k, quantity("test-loss"), g), np.array([0.001])))
             print(f"{name:<48} {order:>5} {final:>9.3f} {curve:>9.3f} {counts:>9.3f} {curve / final:>11.2f}",
                   flush=True)
 
