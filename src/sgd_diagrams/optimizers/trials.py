@@ -56,6 +56,7 @@ __all__ = [
     "summarize",
 ]
 
+PLAIN_EVAL_MIN_ROWS = 128  # evaluation points per trial from which plain forwards beat vmap (bench_simulate.py)
 _EVAL_STREAM = 0xE7A1  # the seed stream of per-trial test subsamples
 
 ChunkStats = dict[str, dict[str, dict[str, dict[str, Moments]]]]
@@ -156,10 +157,15 @@ def trial_metrics(
     max_displacement_dim: int = 64,
     vectorize: bool = True,
     eval_rows: torch.Tensor | None = None,
+    plain_eval: bool | None = None,
 ) -> dict[str, np.ndarray]:
     """Per-trial metrics of θ (trials, dim); NaN for trials whose θ is not finite.
 
-    Evaluated with ``vmap`` in chunks of ``eval_chunk`` trials (or a per-trial loop).  With ``eval_rows``
+    Landscapes of neural networks (``trial_metrics_plain``) are evaluated with one plain batched forward per
+    trial giving test loss, accuracy and train loss together, when each trial evaluates at least
+    :data:`PLAIN_EVAL_MIN_ROWS` points (below that the per-trial call costs more than ``vmap``'s grouped
+    convolutions; ``plain_eval=True``/``False`` forces either path); the others with ``vmap`` in chunks of
+    ``eval_chunk`` trials (or a per-trial loop).  With ``eval_rows``
     (trials, k) each trial's test loss (and accuracy) is the mean over its own k test points — unbiased for
     the full test mean — and ``test-loss-subsample-variance`` is the estimated variance that subsampling
     adds to that trial, s²/k·(1 − k/n) (finite-population correction), for the variance split.
@@ -170,29 +176,19 @@ def trial_metrics(
             return vmap(fn, chunk_size=eval_chunk)
         return lambda *xs: torch.stack([fn(*(x[i] for x in xs)) for i in range(xs[0].shape[0])])
 
+    plain = getattr(landscape, "trial_metrics_plain", None)
+    if plain_eval is None:
+        points = (landscape.n_test_points or 0) if eval_rows is None else eval_rows.shape[1]
+        plain_eval = points + train_rows.shape[1] >= PLAIN_EVAL_MIN_ROWS
+    plain = plain if plain_eval else None
     with torch.no_grad():
         ok = torch.isfinite(theta).all(dim=1)
         safe = torch.where(ok.unsqueeze(1), theta, landscape.init.expand_as(theta))
-        train = over_trials(landscape.eval_batch_loss)(safe, train_rows)
-        if eval_rows is None:
-            test = over_trials(landscape.test_loss)(safe)
-            metrics = {"test-loss": test, "train-loss": train, "gen-gap": test - train}
+        if plain is not None:
+            metrics = plain(safe, train_rows, eval_rows)
+            metrics["gen-gap"] = metrics["test-loss"] - metrics["train-loss"]
         else:
-            k, n = eval_rows.shape[1], int(landscape.n_test_points)
-
-            def subsample(th: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
-                losses = landscape.test_losses(th, rows)
-                return torch.stack([losses.mean(), losses.var() / k * (1.0 - k / n)])
-
-            both = over_trials(subsample)(safe, eval_rows)
-            test = both[:, 0]
-            metrics = {"test-loss": test, "train-loss": train, "gen-gap": test - train,
-                       "test-loss-subsample-variance": both[:, 1]}
-        if landscape.has_accuracy:
-            if eval_rows is None:
-                metrics["accuracy"] = over_trials(landscape.test_accuracy)(safe)
-            else:
-                metrics["accuracy"] = over_trials(lambda th, r: landscape.test_correct(th, r).mean())(safe, eval_rows)
+            metrics = _vmapped_metrics(landscape, safe, train_rows, eval_rows, over_trials)
         if landscape.dim <= max_displacement_dim:
             metrics["displacement"] = safe - landscape.init
     out = {}
@@ -202,6 +198,32 @@ def trial_metrics(
         arr[~mask] = np.nan
         out[key] = arr
     return out
+
+
+def _vmapped_metrics(landscape: Landscape, safe: torch.Tensor, train_rows: torch.Tensor,
+                     eval_rows: torch.Tensor | None, over_trials: Callable) -> dict[str, torch.Tensor]:
+    """The generic evaluation: the landscape's loss functions mapped over trials."""
+    train = over_trials(landscape.eval_batch_loss)(safe, train_rows)
+    if eval_rows is None:
+        test = over_trials(landscape.test_loss)(safe)
+        metrics = {"test-loss": test, "train-loss": train, "gen-gap": test - train}
+    else:
+        k, n = eval_rows.shape[1], int(landscape.n_test_points)
+
+        def subsample(th: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+            losses = landscape.test_losses(th, rows)
+            return torch.stack([losses.mean(), losses.var() / k * (1.0 - k / n)])
+
+        both = over_trials(subsample)(safe, eval_rows)
+        test = both[:, 0]
+        metrics = {"test-loss": test, "train-loss": train, "gen-gap": test - train,
+                   "test-loss-subsample-variance": both[:, 1]}
+    if landscape.has_accuracy:
+        if eval_rows is None:
+            metrics["accuracy"] = over_trials(landscape.test_accuracy)(safe)
+        else:
+            metrics["accuracy"] = over_trials(lambda th, r: landscape.test_correct(th, r).mean())(safe, eval_rows)
+    return metrics
 
 
 def simulate_chunk(
