@@ -77,8 +77,7 @@ def _enumerate(edges: int, kind: str) -> tuple[Diagram, ...]:
             labellings = set_partitions(n)
         else:
             labellings = ((0,) + tuple(p + 1 for p in rgs) for rgs in set_partitions(n - 1))
-        for parts in labellings:
-            found.add(Diagram.from_structure(tree, parts))
+        found.update(Diagram.from_labellings(tree, labellings))
     return tuple(sorted(found, key=Diagram.sort_key))
 
 
