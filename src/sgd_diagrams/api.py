@@ -422,7 +422,8 @@ class Simulation:
     ``summaries[i]`` is ``{"optimizers": {name: {metric: {"mean", "sem", "ci95", "n", "nonfinite"}, …,
     "at_steps": …}}, "differences": {"b - a": …}}`` at ``eta[i]``; metrics are ``test-loss``, ``train-loss``,
     ``gen-gap``, ``displacement`` (small dim) and ``accuracy`` (classifiers).  Training sets are the same
-    for every η and every optimizer (paired).
+    for every η and every optimizer (paired).  ``seconds``: ``{"estimated", "measured"}`` CPU seconds (the
+    pilot-calibrated estimate, None for a job too small to need one, and what the chunks took here).
     """
 
     eta: np.ndarray
@@ -430,6 +431,7 @@ class Simulation:
     trials: int
     seed: int
     summaries: list[dict[str, Any]]
+    seconds: dict[str, float | None] = field(default_factory=dict)
 
     def _pick(self, metric: str, optimizer: str | None, key: str) -> np.ndarray:
         name = optimizer or self.optimizers[0]
@@ -485,6 +487,8 @@ def simulate(landscape: Any, schedule: Schedule, optimizers: Sequence[str] = ("s
     land = _sampled(landscape, device)
     done = completed or {}
     summaries = []
+    estimated: float | None = 0.0
+    measured = 0.0
     for i, e in enumerate(etas):
         have = {c: s for (j, c), s in done.items() if j == i}
         hook = (lambda c, stats, i=i: on_chunk(i, c, stats)) if on_chunk is not None else None
@@ -493,4 +497,8 @@ def simulate(landscape: Any, schedule: Schedule, optimizers: Sequence[str] = ("s
                                  on_chunk=hook, progress=progress, force=force, backend=backend, address=address,
                                  eval_size=eval_size)
         summaries.append(result.summary())
-    return Simulation(etas, [o.name for o in built], trials, seed, summaries)
+        pilot = result.estimated_seconds
+        estimated = None if estimated is None or pilot is None else estimated + pilot
+        measured += result.cpu_seconds or 0.0
+    return Simulation(etas, [o.name for o in built], trials, seed, summaries,
+                      {"estimated": estimated, "measured": measured})

@@ -24,6 +24,7 @@ all its metrics counted as non-finite and excluded from the means.
 from __future__ import annotations
 
 import math
+import time
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -361,7 +362,7 @@ def summarize(stats: ChunkStats, last_step: int) -> dict[str, Any]:
 
 
 _PILOT_SECONDS: dict[tuple, tuple[float, float, int]] = {}
-_NO_PILOT_BELOW = 2e9  # trials × steps × gradient rows × dim under which no pilot is run (seconds at most)
+_NO_PILOT_BELOW = 2e8  # trials × steps × gradient rows × dim under which no pilot is run (a few seconds at most)
 
 
 def _rows_per_step(optimizer: Optimizer, schedule: Schedule) -> float:
@@ -376,33 +377,33 @@ def _rows_per_step(optimizer: Optimizer, schedule: Schedule) -> float:
 
 
 def _pilot(landscape: Landscape, schedule: Schedule, optimizers: Sequence[Optimizer], size: int,
-           eval_chunk: int) -> tuple[float, float]:
-    """(seconds per step, seconds per evaluation) of one chunk of ``size`` trials, timed on 1 and 5 steps."""
-    import time
-
+           eval_chunk: int, eval_size: int | None = None) -> tuple[float, float]:
+    """(CPU seconds per step, per evaluation) of one chunk of ``size`` trials, timed on 1 and 5 steps."""
     from ..schedules import from_batches
 
-    key = (id(landscape), hash(schedule), tuple(repr(o.describe()) for o in optimizers), size)
+    key = (id(landscape), hash(schedule), tuple(repr(o.describe()) for o in optimizers), size, eval_size)
     if key not in _PILOT_SECONDS:
         times = []
         for steps in (1, min(5, schedule.T)):
             short = from_batches(schedule.N, schedule.batches[:steps])
-            start = time.perf_counter()
-            simulate_chunk(landscape, short, optimizers, 1e-12, size, 0, 0, [steps], True, eval_chunk)
-            times.append(time.perf_counter() - start)
+            start = time.process_time()  # CPU time: load from other jobs does not inflate it
+            simulate_chunk(landscape, short, optimizers, 1e-12, size, 0, 0, [steps], True, eval_chunk,
+                           eval_size=eval_size)
+            times.append(time.process_time() - start)
         step = max(times[1] - times[0], 0.0) / 4 if schedule.T >= 5 else times[0]
         _PILOT_SECONDS[key] = (step, max(times[0] - step, 0.0), size)
     return _PILOT_SECONDS[key][:2]
 
 
-def _chunk_seconds(landscape, schedule, optimizers, chunk: int, eval_chunk: int, records: int) -> float:
+def _chunk_seconds(landscape, schedule, optimizers, chunk: int, eval_chunk: int, records: int,
+                   eval_size: int | None = None) -> float:
     """Seconds of one chunk of ``chunk`` trials: pilots at 8 and 32 trials, linear in the chunk size
     (a fixed cost per vectorized call plus a cost per trial), scaled to T steps."""
     small, large = min(8, chunk), min(32, chunk)
-    s1, e1 = _pilot(landscape, schedule, optimizers, small, eval_chunk)
+    s1, e1 = _pilot(landscape, schedule, optimizers, small, eval_chunk, eval_size)
     if large == small:
         return schedule.T * s1 + records * e1
-    s2, e2 = _pilot(landscape, schedule, optimizers, large, eval_chunk)
+    s2, e2 = _pilot(landscape, schedule, optimizers, large, eval_chunk, eval_size)
 
     def at(a: float, b: float) -> float:
         slope = max((b - a) / (large - small), 0.0)
@@ -413,8 +414,9 @@ def _chunk_seconds(landscape, schedule, optimizers, chunk: int, eval_chunk: int,
 
 def check_simulation_cost(landscape: Landscape, schedule: Schedule, optimizers: Sequence[Optimizer], trials: int,
                           chunk: int, force: bool = False, done_chunks: int = 0, record_steps: int = 1,
-                          eval_chunk: int = 64) -> float:
-    """Refuse a simulation that would exhaust memory (hard) or run past the time budget (soft); returns seconds.
+                          eval_chunk: int = 64, eval_size: int | None = None) -> float | None:
+    """Refuse a simulation that would exhaust memory (hard) or run past the time budget (soft); returns the
+    estimated CPU seconds (None for a job clearly too small to need a pilot).
 
     Memory of one chunk ≈ chunk × (θ, gradients and temporaries ≈ 8 copies of dim, plus N training rows).
     Time comes from pilots (only for jobs that are not clearly small): chunks of 8 and 32 trials run for
@@ -435,11 +437,11 @@ def check_simulation_cost(landscape: Landscape, schedule: Schedule, optimizers: 
     remaining = max(trials - done_chunks * chunk, 0)
     rows_per_step = sum(_rows_per_step(o, schedule) for o in optimizers)
     if remaining * schedule.T * rows_per_step * max(landscape.dim, 10) < _NO_PILOT_BELOW:
-        return 0.0  # clearly small: no pilot needed
+        return None  # clearly small: no pilot needed
     full, last = divmod(remaining, chunk)
-    seconds = full * _chunk_seconds(landscape, schedule, optimizers, chunk, eval_chunk, record_steps)
+    seconds = full * _chunk_seconds(landscape, schedule, optimizers, chunk, eval_chunk, record_steps, eval_size)
     if last:
-        seconds += _chunk_seconds(landscape, schedule, optimizers, last, eval_chunk, record_steps)
+        seconds += _chunk_seconds(landscape, schedule, optimizers, last, eval_chunk, record_steps, eval_size)
     check_work(seconds, f"simulating {remaining} trials x {len(optimizers)} optimizer(s) x T={schedule.T}",
                "use fewer trials or steps", force)
     return seconds
@@ -452,6 +454,8 @@ class SimulationResult:
     stats: ChunkStats
     last_step: int
     chunks_done: list[int] = field(default_factory=list)
+    estimated_seconds: float | None = None  # CPU seconds the pilot predicted (None: too small for one)
+    cpu_seconds: float | None = None  # CPU seconds this process spent computing chunks (local backend)
 
     def summary(self) -> dict[str, Any]:
         """See :func:`summarize`."""
@@ -502,8 +506,9 @@ def simulate(
     names = [o.name for o in optimizers]
     if len(set(names)) != len(names):
         raise SgdDiagramsError(f"optimizer names must be distinct, got {names}")
-    check_simulation_cost(landscape, schedule, optimizers, trials, chunk, force, len(completed or {}),
-                          len(set(record_steps or []) | {schedule.T}), eval_chunk)
+    estimated = check_simulation_cost(landscape, schedule, optimizers, trials, chunk, force, len(completed or {}),
+                                      len(set(record_steps or []) | {schedule.T}), eval_chunk, eval_size)
+    cpu_start = time.process_time()
     steps = sorted(set(record_steps or []) | {schedule.T})
     bad = [s for s in steps if s < 0 or s > schedule.T]
     if bad:
@@ -535,4 +540,5 @@ def simulate(
     for c in range(len(sizes)):  # merge in chunk order: the same result for every backend
         merged = merge_stats(merged, results[c])
     assert merged is not None
-    return SimulationResult(merged, schedule.T, list(range(len(sizes))))
+    return SimulationResult(merged, schedule.T, list(range(len(sizes))), estimated,
+                            time.process_time() - cpu_start)
