@@ -362,7 +362,7 @@ def summarize(stats: ChunkStats, last_step: int) -> dict[str, Any]:
 
 
 _PILOT_SECONDS: dict[tuple, tuple[float, float, int]] = {}
-_NO_PILOT_BELOW = 2e8  # trials × steps × gradient rows × dim under which no pilot is run (a few seconds at most)
+_NO_PILOT_BELOW = 5e7  # trials × steps × gradient rows × dim under which no pilot is run (about a second at most)
 
 
 def _rows_per_step(optimizer: Optimizer, schedule: Schedule) -> float:
