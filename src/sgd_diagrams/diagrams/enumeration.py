@@ -94,7 +94,8 @@ def enumerate_diagrams(edges: int, kind: str = "test", linkless: bool = False,
         raise SgdDiagramsError(f"enumerating diagrams with {edges} edges never finishes here; use at most {MAX_EDGES}")
     if edges > MAX_EDGES_UNFORCED and not force:
         raise SgdDiagramsError(
-            f"enumerating diagrams with {edges} edges takes about a minute (tens of thousands of classes); "
+            f"enumerating diagrams with {edges} edges takes 4-20 s (55818 test, 257245 train classes) and "
+            "everything downstream of them far longer; "
             "pass --force (Python: force=True) to run it"
         )
     _check_kind(kind)

@@ -376,7 +376,7 @@ def krylov_resummed_estimate(landscape, schedule: Schedule, order: int, etas, qu
     return KrylovPrediction(q.name, order, etas, np.stack(replicas), plan, "dense" if dense else "krylov", details)
 
 
-PILOT_ABOVE_SECONDS = 30.0
+PILOT_ABOVE_SECONDS = 3.0
 """A resummed estimate whose first cost model (per-sample gradient × units) exceeds this is timed by a pilot."""
 
 
