@@ -147,28 +147,28 @@ def run_case(land, N: int, trials: int, loop_trials: int, repeats: int, eta: flo
     }
 
 
-def papers_sweep(land, trials: int) -> dict:
+def papers_sweep(land, trials: int, eta: float = 0.05) -> dict:
     """CPU hours of the papers' sweep (4·10⁴ trials × 6 inits × 8 η, T = 10, SGD + GD + GDC) at today's speed.
 
-    Each optimizer is timed alone (CPU per trial, whole evaluation set and ``eval_size=32``); with the
-    subsample, equal confidence needs (total variance / training-set variance) times the trials, from the
-    run's own ``variance_split``.
+    Each optimizer is timed alone at η = ``eta`` (CPU per trial, whole evaluation set and ``eval_size=32``);
+    with the subsample, equal confidence needs (variance of a trial's test loss with 32 points / with the whole
+    set) times the trials, both measured here on the same training sets.
     """
     schedule = sgd(10, 1, 1)
-    per_trial, factor = {}, None
+    per_trial, variance = {}, {}
     for eval_size in (None, 32):
         for opt in ("sgd", "gd", "gdc"):
-            sim = sd.simulate(land, schedule, [opt], 0.01, trials, seed=1, eval_size=eval_size)
+            sim = sd.simulate(land, schedule, [opt], eta, trials, seed=1, eval_size=eval_size)
             per_trial[(opt, eval_size)] = sim.seconds["measured"] / trials
-            split = sim.summaries[0]["optimizers"][opt]["test-loss"].get("variance_split")
-            if split and opt == "sgd":
-                factor = split["total"] / max(split["training_sets"], 1e-300)
+            if opt == "sgd":  # variance of one trial's test loss, with the whole evaluation set or 32 points
+                variance[eval_size] = float(sim.sem("test-loss")[0]) ** 2 * trials
+    factor = variance[32] / variance[None]
     runs = 4e4 * 6 * 8
     full = runs * sum(per_trial[(o, None)] for o in ("sgd", "gd", "gdc")) / 3600
     small = runs * sum(per_trial[(o, 32)] for o in ("sgd", "gd", "gdc")) / 3600
     return {"ms_per_trial": {f"{o}{'' if e is None else f' eval-size {e}'}": 1e3 * v
                              for (o, e), v in per_trial.items()},
-            "eval_size_32_variance_factor": factor,
+            "eta": eta, "eval_size_32_variance_factor": factor,
             "sweep_cpu_hours_full_eval": full, "sweep_cpu_hours_eval_size_32_same_confidence": small * (factor or 1),
             "sweep_cpu_hours_eval_size_32_same_trials": small}
 
@@ -181,12 +181,14 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--sweep-trials", type=int, default=500, help="trials per optimizer for the projection "
                         "of the papers' sweep (0: skip it)")
+    parser.add_argument("--sweep-only", action="store_true", help="only the sweep projection")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     land = resolve_landscape("convnet-digits")
     trials = [int(v) for v in args.trials.split(",")]
     loops = [int(v) for v in args.loop_trials.split(",")]
-    rows = [run_case(land, N, n, m, args.repeats) for N, n, m in zip((10, 100), trials, loops, strict=True)]
+    rows = [] if args.sweep_only else [run_case(land, N, n, m, args.repeats)
+                                       for N, n, m in zip((10, 100), trials, loops, strict=True)]
     bound = gemm_gflops()
     sweep = papers_sweep(land, args.sweep_trials) if args.sweep_trials else None
     print(json.dumps({
