@@ -386,10 +386,13 @@ def _pilot(landscape: Landscape, schedule: Schedule, optimizers: Sequence[Optimi
         times = []
         for steps in (1, min(5, schedule.T)):
             short = from_batches(schedule.N, schedule.batches[:steps])
-            start = time.process_time()  # CPU time: load from other jobs does not inflate it
-            simulate_chunk(landscape, short, optimizers, 1e-12, size, 0, 0, [steps], True, eval_chunk,
-                           eval_size=eval_size)
-            times.append(time.process_time() - start)
+            best = math.inf
+            for _ in range(2):  # the best of two: the first call also pays one-time set-up
+                start = time.process_time()  # CPU time: load from other jobs does not inflate it
+                simulate_chunk(landscape, short, optimizers, 1e-12, size, 0, 0, [steps], True, eval_chunk,
+                               eval_size=eval_size)
+                best = min(best, time.process_time() - start)
+            times.append(best)
         step = max(times[1] - times[0], 0.0) / 4 if schedule.T >= 5 else times[0]
         _PILOT_SECONDS[key] = (step, max(times[0] - step, 0.0), size)
     return _PILOT_SECONDS[key][:2]
