@@ -417,9 +417,9 @@ def _chunk_seconds(landscape, schedule, optimizers, chunk: int, eval_chunk: int,
 
 def check_simulation_cost(landscape: Landscape, schedule: Schedule, optimizers: Sequence[Optimizer], trials: int,
                           chunk: int, force: bool = False, done_chunks: int = 0, record_steps: int = 1,
-                          eval_chunk: int = 64, eval_size: int | None = None) -> float | None:
+                          eval_chunk: int = 64, eval_size: int | None = None) -> float:
     """Refuse a simulation that would exhaust memory (hard) or run past the time budget (soft); returns the
-    estimated CPU seconds (None for a job clearly too small to need a pilot).
+    estimated CPU seconds (0.0 for a job clearly too small to need a pilot).
 
     Memory of one chunk ≈ chunk × (θ, gradients and temporaries ≈ 8 copies of dim, plus N training rows).
     Time comes from pilots (only for jobs that are not clearly small): chunks of 8 and 32 trials run for
@@ -440,7 +440,7 @@ def check_simulation_cost(landscape: Landscape, schedule: Schedule, optimizers: 
     remaining = max(trials - done_chunks * chunk, 0)
     rows_per_step = sum(_rows_per_step(o, schedule) for o in optimizers)
     if remaining * schedule.T * rows_per_step * max(landscape.dim, 10) < _NO_PILOT_BELOW:
-        return None  # clearly small: no pilot needed
+        return 0.0  # clearly small: no pilot needed
     full, last = divmod(remaining, chunk)
     seconds = full * _chunk_seconds(landscape, schedule, optimizers, chunk, eval_chunk, record_steps, eval_size)
     if last:
@@ -543,5 +543,5 @@ def simulate(
     for c in range(len(sizes)):  # merge in chunk order: the same result for every backend
         merged = merge_stats(merged, results[c])
     assert merged is not None
-    return SimulationResult(merged, schedule.T, list(range(len(sizes))), estimated,
+    return SimulationResult(merged, schedule.T, list(range(len(sizes))), estimated or None,
                             time.process_time() - cpu_start)
