@@ -879,7 +879,8 @@ class Simulation:
     ``summaries[i]`` is ``{"optimizers": {name: {metric: {"mean", "sem", "ci95", "n", "nonfinite"}, …,
     "at_steps": …}}, "differences": {"b - a": …}}`` at ``eta[i]``; metrics are ``test-loss``, ``train-loss``,
     ``gen-gap``, ``displacement`` (small dim) and ``accuracy`` (classifiers).  Training sets are the same
-    for every η and every optimizer (paired).
+    for every η and every optimizer (paired).  ``seconds``: ``{"estimated", "measured"}`` CPU seconds (the
+    pilot-calibrated estimate, None for a job too small to need one, and what the chunks took here).
     """
 
     eta: np.ndarray
@@ -888,6 +889,7 @@ class Simulation:
     seed: int
     summaries: list[dict[str, Any]]
     meta: dict[str, Any] = field(default_factory=dict)  # landscape, dim, N, T, lr/momentum of the run
+    seconds: dict[str, float | None] = field(default_factory=dict)  # estimated and measured CPU seconds
 
     def to_json(self) -> dict[str, Any]:
         """The one JSON shape of ``sgd-diagrams simulate``: ``{"eta": [...], "sweep": [{"optimizers": {name:
@@ -896,6 +898,8 @@ class Simulation:
 
         meta = {**self.meta, "eta": self.eta.tolist(), "trials": self.trials, "seed": self.seed,
                 "optimizers": list(self.optimizers)}
+        if self.seconds:
+            meta["cpu_seconds"] = dict(self.seconds)
         sweep = [{"optimizers": s["optimizers"], "differences": s.get("differences", {})} for s in self.summaries]
         return to_jsonable({"eta": self.eta.tolist(), "sweep": sweep, "meta": meta})
 
@@ -932,9 +936,12 @@ class Simulation:
                 raise SgdDiagramsError("simulation 'optimizers' and 'differences' must be objects")
             summaries.append({"optimizers": block["optimizers"], "differences": block.get("differences", {})})
         trials, seed = meta.pop("trials", 0), meta.pop("seed", 0)
+        seconds = meta.pop("cpu_seconds", None)
+        seconds = {k: v for k, v in seconds.items() if isinstance(k, str) and (v is None or isinstance(v, (int, float)))
+                   and not isinstance(v, bool)} if isinstance(seconds, dict) else {}
         for key in ("eta", "optimizers"):
             meta.pop(key, None)
-        return cls(etas, list(names), trials, seed, summaries, meta)
+        return cls(etas, list(names), trials, seed, summaries, meta, seconds)
 
     def __repr__(self) -> str:
         head = f"Simulation({', '.join(self.optimizers)}; {self.trials} trials, seed {self.seed}"
@@ -1005,6 +1012,8 @@ def simulate(landscape: Any, schedule: Schedule, optimizers: Sequence[str] = ("s
     land = _sampled(landscape, device)
     done = completed or {}
     summaries = []
+    estimated: float | None = 0.0
+    measured = 0.0
     for i, e in enumerate(etas):
         have = {c: s for (j, c), s in done.items() if j == i}
         hook = (lambda c, stats, i=i: on_chunk(i, c, stats)) if on_chunk is not None else None
@@ -1013,9 +1022,13 @@ def simulate(landscape: Any, schedule: Schedule, optimizers: Sequence[str] = ("s
                                  on_chunk=hook, progress=progress, force=force, backend=backend, address=address,
                                  eval_size=eval_size)
         summaries.append(result.summary())
+        pilot = result.estimated_seconds
+        estimated = None if estimated is None or pilot is None else estimated + pilot
+        measured += result.cpu_seconds or 0.0
     meta = {"landscape": land.name, "dim": land.dim, "N": schedule.N, "T": schedule.T}
     if schedule.lr is not None:
         meta["lr"] = list(schedule.lr)
     if schedule.momentum:
         meta["momentum"] = schedule.momentum
-    return Simulation(etas, [o.name for o in built], trials, seed, summaries, meta)
+    return Simulation(etas, [o.name for o in built], trials, seed, summaries, meta,
+                      {"estimated": estimated, "measured": measured})

@@ -30,6 +30,7 @@ __all__ = [
     "add_device",
     "add_eta",
     "add_execution",
+    "add_threads",
     "add_force",
     "add_landscape",
     "add_output",
@@ -164,10 +165,17 @@ def add_force(p: argparse.ArgumentParser) -> None:
                    help=f"run a job estimated beyond the time budget anyway. {summary()}")
 
 
+def add_threads(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--threads", type=int, default=None, metavar="N",
+                   help="torch intra-op threads of this process (default 1, or $OMP_NUM_THREADS when set): one "
+                   "thread per worker measured fastest on a loaded 2-core machine (README, Performance)")
+
+
 def add_execution(p: argparse.ArgumentParser) -> None:
-    """``--backend``/``--address``, ``--device`` and ``--force``: how and where a heavy job runs."""
+    """``--backend``/``--address``, ``--device``, ``--threads`` and ``--force``: how and where a heavy job runs."""
     add_backend(p)
     add_device(p)
+    add_threads(p)
     add_force(p)
 
 

@@ -204,7 +204,8 @@ def run(args: argparse.Namespace) -> int:
     meta = {"landscape": land.name, "dim": land.dim, "N": schedule.N, "T": schedule.T,
             "eta": float(etas[0]) if len(etas) == 1 else etas.tolist(), "trials": trials, "seed": seed,
             "optimizers": names, "resumed_chunks": sorted(f"{i}:{c}" for i, c in completed) if len(etas) > 1
-            else sorted(c for _, c in completed), **schedule_record(args, schedule)}
+            else sorted(c for _, c in completed), **schedule_record(args, schedule),
+            "cpu_seconds": sim.seconds}
     for e, summary in zip(etas, sim.summaries, strict=True):
         for name, block in summary["optimizers"].items():
             bad = block["test-loss"]["nonfinite"]

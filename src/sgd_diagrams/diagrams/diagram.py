@@ -23,7 +23,7 @@ the partition is |Aut(D)|, the symmetry factor of Theorem 1.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -128,6 +128,39 @@ class Diagram:
         position = {old: new for new, old in enumerate(best_order)}
         new_parents = tuple(-1 if parents[old] == -1 else position[parents[old]] for old in best_order)
         return cls(new_parents, best)
+
+    @classmethod
+    def from_labellings(cls, parents: Sequence[int], labellings: Iterable[Sequence[int]]) -> Iterator[Diagram]:
+        """:meth:`from_structure` of one tree under many part labellings, the tree's orderings computed once.
+
+        The same diagrams as ``from_structure(parents, parts)`` for each ``parts``, 4-5x faster when a tree
+        has many labellings (enumeration): the automorphism orderings and their parent arrays depend on the
+        tree alone.
+        """
+        parents = [int(p) for p in parents]
+        first = None
+        labellings = iter(labellings)
+        for parts in labellings:  # validate the tree once, through the general path
+            first = cls.from_structure(parents, parts)
+            break
+        if first is None:
+            return
+        root = parents.index(-1)
+        orders = _orderings(root, _children_lists(parents), _tree_codes(parents, root))
+        trees = []
+        for order in orders:
+            position = {old: new for new, old in enumerate(order)}
+            trees.append(tuple(-1 if parents[old] == -1 else position[parents[old]] for old in order))
+        yield first
+        for parts in labellings:
+            best: tuple[int, ...] | None = None
+            best_i = 0
+            for i, order in enumerate(orders):
+                seen: dict[int, int] = {}
+                key = tuple(seen.setdefault(parts[v], len(seen)) for v in order)
+                if best is None or key < best:
+                    best, best_i = key, i
+            yield cls(trees[best_i], best)  # type: ignore[arg-type]
 
     # -- shape ----------------------------------------------------------------------
     @property

@@ -77,8 +77,7 @@ def _enumerate(edges: int, kind: str) -> tuple[Diagram, ...]:
             labellings = set_partitions(n)
         else:
             labellings = ((0,) + tuple(p + 1 for p in rgs) for rgs in set_partitions(n - 1))
-        for parts in labellings:
-            found.add(Diagram.from_structure(tree, parts))
+        found.update(Diagram.from_labellings(tree, labellings))
     return tuple(sorted(found, key=Diagram.sort_key))
 
 
@@ -95,7 +94,8 @@ def enumerate_diagrams(edges: int, kind: str = "test", linkless: bool = False,
         raise SgdDiagramsError(f"enumerating diagrams with {edges} edges never finishes here; use at most {MAX_EDGES}")
     if edges > MAX_EDGES_UNFORCED and not force:
         raise SgdDiagramsError(
-            f"enumerating diagrams with {edges} edges takes about a minute (tens of thousands of classes); "
+            f"enumerating diagrams with {edges} edges takes 4-20 s (55818 test, 257245 train classes) and "
+            "everything downstream of them far longer; "
             "pass --force (Python: force=True) to run it"
         )
     _check_kind(kind)

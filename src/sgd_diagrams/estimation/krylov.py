@@ -347,7 +347,7 @@ def krylov_resummed_estimate(landscape, schedule: Schedule, order: int, etas, qu
                              metric: np.ndarray | None = None, continuous: bool = False,
                              curvature_floor: float = CURVATURE_FLOOR, progress: bool = False,
                              force: bool = False, complement: bool = True,
-                             extra_links: int | None = None) -> KrylovPrediction:
+                             extra_links: int | None = None, pilot: bool = True) -> KrylovPrediction:
     """Resummed order-``order`` E[quantity] from ``samples`` data points, R independent replications.
 
     ``basis``: ``"krylov"`` (matrix-free, Lanczos with ``krylov_dim`` steps; None: chosen by
@@ -355,7 +355,9 @@ def krylov_resummed_estimate(landscape, schedule: Schedule, order: int, etas, qu
     ``complement``: add the complement term (:mod:`.complement`) when k < dim — exact to the series order
     for every k; ``extra_links``: V-links beyond the order in it (default :func:`~.complement.complement_links`).
     ``limit``: ``"epochs"`` or ``"samples"`` for T → ∞ (Theorem 2,
-    by doubling the schedule's horizon until two values agree).
+    by doubling the schedule's horizon until two values agree).  ``details`` records ``estimated_seconds``
+    (CPU; from a pilot of the real work when the first model says over :data:`PILOT_ABOVE_SECONDS`, see
+    :func:`resummed_estimate_seconds`) and the measured ``cpu_seconds``; ``pilot=False`` skips the pilot.
     """
     q = quantity_of(quantity, DIAGRAM_QUANTITY_NAMES)
     if basis not in ("krylov", "dense"):
@@ -381,14 +383,20 @@ def krylov_resummed_estimate(landscape, schedule: Schedule, order: int, etas, qu
     plan = plan_groups(samples, max_degree + 1 + (links if complement else 0), replications)
     exact = is_exact(landscape)
     t_grad = None
+    estimate: tuple[float, str] | None = None
     if not exact:
         from ..landscapes.sampled import seconds_per_sample_gradient
 
         t_grad = seconds_per_sample_gradient(landscape)
         units = _units_per_sample(k, max_degree, landscape.dim, dense)
-        check_work(samples * units * t_grad, f"the resummed order-{order} estimate from {samples} samples "
+        estimate = (samples * units * t_grad, "model")
+        if pilot and estimate[0] > PILOT_ABOVE_SECONDS:
+            estimate = (resummed_estimate_seconds(landscape, schedule, order, etas, q, plan, k, basis, limit,
+                                                  metric, continuous, seed), "pilot")
+        check_work(estimate[0], f"the resummed order-{order} estimate from {samples} samples "
                    f"({'dense' if dense else f'Krylov dimension {k}'})",
                    "use fewer samples, a smaller --krylov or a lower order", force)
+    cpu_start = time.process_time()
     rows = draw_rows(landscape, plan.used, seed)
     rows = rows.reshape((plan.replications, plan.groups, plan.per_group) + tuple(rows.shape[1:]))
     tensors = landscape.derivative_tensors(max_degree) if exact else None
@@ -454,6 +462,9 @@ def krylov_resummed_estimate(landscape, schedule: Schedule, order: int, etas, qu
     if t_grad is not None:
         details["gradient_equivalents_per_sample"] = float(seconds / (samples * t_grad))
     details["seconds"] = float(seconds)
+    details["cpu_seconds"] = float(time.process_time() - cpu_start)
+    if estimate is not None:
+        details["estimated_seconds"], details["estimate_from"] = float(estimate[0]), estimate[1]
     return KrylovPrediction(q.name, order, etas, np.stack(replicas), plan, "dense" if dense else "krylov", details)
 
 
@@ -492,6 +503,35 @@ def _warn_large_complement(summary: dict, etas: np.ndarray, k: int, captured: fl
         f"the directions outside the Krylov space (k = {k}){seen} contribute {rel[worst]:.0%} of the predicted "
         f"effect at eta = {etas[worst]:g}; they are expanded to the series order, not resummed, so the value "
         f"is less reliable there: raise --krylov", RuntimeWarning, stacklevel=3)
+
+
+PILOT_ABOVE_SECONDS = 3.0
+"""A resummed estimate whose first cost model (per-sample gradient × units) exceeds this is timed by a pilot."""
+
+
+def resummed_estimate_seconds(landscape, schedule: Schedule, order: int, etas, q: Quantity, plan, k: int,
+                              basis: str, limit: str | None, metric, continuous: bool, seed: int) -> float:
+    """CPU seconds of a resummed estimate, calibrated on a pilot of the real work.
+
+    Two runs of 2 replications with S = 1 and S = min(S, 8) samples per group give the fixed cost of a
+    replication (Lanczos set-up, the resummed engine on k-dimensional tensors) and the cost per sample
+    (per-sample projected tensors); the estimate is R × (fixed + G·S·per sample).  CPU time, not wall time,
+    so load from other jobs does not inflate it.  ``benchmarks/bench_cost_model.py`` checks it (within 3x).
+    """
+    G, S = plan.groups, plan.per_group
+    sizes = (1, min(S, 8)) if S > 1 else (1,)
+    times = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for size in sizes:
+            start = time.process_time()
+            krylov_resummed_estimate(landscape, schedule, order, etas, q, samples=2 * G * size, seed=seed,
+                                     replications=2, krylov_dim=k, basis=basis, limit=limit, metric=metric,
+                                     continuous=continuous, force=True, pilot=False)
+            times.append((time.process_time() - start) / 2)
+    per_sample = max((times[-1] - times[0]) / (G * (sizes[-1] - 1)), 0.0) if len(times) > 1 else 0.0
+    fixed = max(times[0] - G * per_sample, 0.0)
+    return plan.replications * (fixed + per_sample * G * S)
 
 
 MAX_PART_ENTRIES = 3 * 10**7

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,6 +125,45 @@ def estimation_seconds(landscape, diagrams: list[Diagram], samples: int) -> floa
     return samples * units * _SHARED_MESSAGES * t_grad
 
 
+ESTIMATION_PILOT_ABOVE_SECONDS = 3.0
+"""Matrix-free estimates that :func:`estimation_seconds` puts above this are timed by a pilot instead."""
+
+
+def estimation_cost(landscape, diagrams: list[Diagram], plan: SamplePlan, root: str, seed: int,
+                    chunk: int = 64) -> float:
+    """The CPU seconds the cost guard uses: :func:`estimation_seconds`, replaced by a pilot above
+    :data:`ESTIMATION_PILOT_ABOVE_SECONDS`."""
+    seconds = estimation_seconds(landscape, diagrams, plan.used)
+    if seconds > ESTIMATION_PILOT_ABOVE_SECONDS:
+        seconds = piloted_estimation_seconds(landscape, diagrams, plan, root, seed, chunk)
+    return seconds
+
+
+def piloted_estimation_seconds(landscape, diagrams: list[Diagram], plan: SamplePlan, root: str, seed: int,
+                               chunk: int = 64) -> float:
+    """CPU seconds of the matrix-free estimators of ``diagrams`` on ``plan``, from a pilot of the real work.
+
+    Vectorized passes of 2 replications with S = 8 and S = 64 samples per group (the best of two each)
+    give a cost per pass and a cost per sample row; the job makes ⌈R / ⌊256/S⌋⌉ passes over R·G·S rows.
+    CPU time, so load from other jobs does not inflate it (``benchmarks/bench_cost_model.py`` checks it within 3x).
+    """
+    G, S, R = plan.groups, plan.per_group, plan.replications
+    times, used = [], []
+    for size in (8, 64):
+        pilot = plan_groups(2 * G * size, G, 2)
+        best = float("inf")
+        for _ in range(2):  # the best of two: the first call also pays one-time set-up
+            start = time.process_time()
+            _matrix_free_replicas(landscape, pilot, diagrams, root, seed, chunk, False)
+            best = min(best, time.process_time() - start)
+        times.append(best)
+        used.append(pilot.used)
+    per_row = max((times[1] - times[0]) / (used[1] - used[0]), 0.0)
+    per_pass = max(times[0] - per_row * used[0], 0.0)
+    passes = -(-R // max(1, 256 // S))
+    return passes * per_pass + per_row * plan.used
+
+
 def estimate_uvalues(landscape, kind: str, order: int, samples: int, seed: int = 0,
                      replications: int | None = None, method: str = "auto", progress: bool = False,
                      cache: str | Path | None = None, chunk: int = 64,
@@ -151,7 +191,8 @@ def estimate_uvalues(landscape, kind: str, order: int, samples: int, seed: int =
         if cached is not None:
             return UvalueEstimates(plan, method, cached)
     if method == "matrix-free":
-        check_work(estimation_seconds(landscape, diagrams, samples), f"estimating {len(diagrams)} diagram values "
+        seconds = estimation_cost(landscape, diagrams, plan, root, seed, chunk)
+        check_work(seconds, f"estimating {len(diagrams)} diagram values "
                    f"from {samples} samples", "use fewer samples or a smaller order", force)
         try:
             replicas = _matrix_free_replicas(landscape, plan, diagrams, root, seed, chunk, progress, backend, address)

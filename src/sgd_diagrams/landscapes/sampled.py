@@ -8,6 +8,7 @@ that every simulator runs on it (``as_sampled`` in :mod:`.conversions` builds it
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import numpy as np
@@ -108,14 +109,33 @@ def as_numpy(x: torch.Tensor) -> np.ndarray:
     return x.detach().to(torch.float64).cpu().numpy()
 
 
+_GRADIENT_SECONDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def seconds_per_sample_gradient(landscape: SampledLandscape, rows: int = 64) -> float:
-    """Measured seconds of one per-sample gradient (vmapped over ``rows`` sampled rows), for cost estimates."""
+    """Measured CPU seconds of one per-sample gradient (vmapped over ``rows`` sampled rows), for cost estimates.
+
+    Measured once per landscape object and row count (the pilots of a cost estimate ask again)."""
+    try:
+        cached = _GRADIENT_SECONDS.get(landscape, {})
+    except TypeError:  # an object that cannot be weakly referenced: measure every time
+        cached = {}
+    if rows not in cached:
+        cached[rows] = _time_sample_gradient(landscape, rows)
+        try:
+            _GRADIENT_SECONDS[landscape] = cached
+        except TypeError:
+            pass
+    return cached[rows]
+
+
+def _time_sample_gradient(landscape: SampledLandscape, rows: int) -> float:
     import time
 
     gen = torch.Generator().manual_seed(0)
     batch = landscape.sample_training_sets(gen, 1, rows)[0].to(landscape.device)
     theta = landscape.init.detach()
     per_sample_gradients(landscape, theta, batch[:2])  # warm up
-    start = time.perf_counter()
+    start = time.process_time()  # CPU time: load from other jobs does not inflate the estimate
     per_sample_gradients(landscape, theta, batch)
-    return (time.perf_counter() - start) / rows
+    return (time.process_time() - start) / rows

@@ -451,14 +451,14 @@ def history_seconds(diagrams, schedule: Schedule, labels: int = 1) -> float:
     return seconds
 
 
-_SECONDS_PER_MOVE = 2e-5  # one vectorized place/apply move of the kernel sweep (numpy call overhead)
-_SECONDS_PER_ELEMENT = 6e-9  # one state entry of one row tuple touched by a move
+_SECONDS_PER_MOVE = 7e-6  # one vectorized place/apply move of the kernel sweep (numpy call overhead), CPU s
+_SECONDS_PER_ELEMENT = 1.2e-9  # one state entry of one row tuple touched by a move (benchmarks/bench_cost_model.py)
 
 
 def _kernel_seconds(diagrams, schedule: Schedule, groups: int, cells: float, labels: int) -> float:
     """Cost of :func:`kernel_history_count`: T steps of 2m moves over every row tuple's states.
 
-    Calibrated like :func:`history_seconds` (2 shared cores; errs on the slow side).
+    Calibrated in CPU seconds on orders 3-4, N = 30-300 (``benchmarks/bench_cost_model.py``: within 0.5-1.6x).
     """
     T = schedule.T
     seconds = 0.0
