@@ -52,7 +52,7 @@ def _inspect(browser, page_path: Path, width: int) -> dict:
     page.goto(page_path.resolve().as_uri(), wait_until="load")
     info = page.evaluate("""() => ({
         images: [...document.images].map(i => ({src: i.getAttribute('src').slice(0, 80), ok: i.complete &&
-                                                i.naturalWidth > 0})),
+                                                i.naturalWidth > 0, height: i.getBoundingClientRect().height})),
         scrollWidth: document.documentElement.scrollWidth,
         hrefs: [...document.querySelectorAll('a[href]')].map(a => a.getAttribute('href')),
         ids: [...document.querySelectorAll('[id]')].map(e => e.id),
@@ -87,6 +87,19 @@ def _check_page(browser, page_path: Path, *, quick: bool) -> None:
         assert set(counts) == {"confirmed", "confirmed with a correction", "refuted", "inconclusive"}
         assert sum(counts.values()) == info["sections"] > 0
         assert info["banner"] is quick
+        if width == 1280 and not page_path.name.startswith("alone"):
+            _check_panel_heights(page_path.parent, info["images"])
+
+
+def _check_panel_heights(folder: Path, images: list[dict]) -> None:
+    """At 1280 px every row of panels of every figure is ≥ 350 px tall as rendered, and so is its smallest
+    data area (the layout is in the PNG's text chunks, written by save_report_figure)."""
+    Image = pytest.importorskip("PIL.Image")
+    for img in images:
+        with Image.open(folder / img["src"]) as im:
+            rows, fraction = int(im.info["panel-rows"]), float(im.info["min-axes-fraction"])
+        assert img["height"] / rows >= 350, f"{img['src']}: rows of panels {img['height'] / rows:.0f} px tall"
+        assert img["height"] * fraction >= 300, f"{img['src']}: a data area {img['height'] * fraction:.0f} px tall"
 
 
 def test_committed_index_in_a_browser(browser):

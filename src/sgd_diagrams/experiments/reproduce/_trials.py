@@ -21,7 +21,8 @@ import numpy as np
 
 from .base import Context
 
-__all__ = ["chunked_moments", "training_rows", "trajectories", "z_score"]
+__all__ = ["chunked_moments", "coefficient_panel", "readable_log_ticks", "training_rows", "trajectories",
+           "z_score"]
 
 
 def training_rows(landscape: Any, trials: int, N: int, seed: int, chunk_index: int) -> Any:
@@ -83,8 +84,8 @@ def z_score(value: float, reference: float, sem: float, floor: float = 1e-300) -
 
 
 def new_figure(ncols: int = 1, width: float = 6.0, height: float = 4.2) -> tuple[Any, list[Any]]:
-    """A matplotlib figure (no display) with ``ncols`` panels, at most two per row (so that each panel stays
-    ≥ 350 px tall in the report page); needs the 'plot' extra."""
+    """A matplotlib figure (no display) with ``ncols`` panels, at most two per row (:func:`save_report_figure`
+    makes each row tall enough for the report page); needs the 'plot' extra."""
     try:
         from matplotlib.figure import Figure
     except ImportError:  # pragma: no cover - depends on the environment
@@ -104,21 +105,54 @@ def legends_below(fig: Any) -> None:
         leg = ax.get_legend()
         if leg is None:
             continue
-        handles, labels = ax.get_legend_handles_labels()
+        labels = [t.get_text() for t in leg.get_texts()]  # the entries and order the caller chose
+        own = dict(zip(*reversed(ax.get_legend_handles_labels()), strict=True))
+        handles = [own.get(label, proxy) for label, proxy in zip(labels, leg.legend_handles, strict=True)]
         size = min(float(leg.get_texts()[0].get_fontsize()) if leg.get_texts() else 8.0, 8.0)
         leg.remove()
-        wide = ax.get_position().width * fig.get_figwidth() >= 4.5  # inches
+        wide = ax.get_position().width * fig.get_figwidth() >= 3.5  # inches
         ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2 if wide else 1,
                   fontsize=size, frameon=False)
 
 
+#: Each row of panels is at least this fraction of the figure's width tall, so that in the report page (figures
+#: shown ≈ 990 px wide at a 1280-px window) every row of panels is ≥ 0.55·990 ≈ 545 px tall (legend included).
+ROW_HEIGHT_PER_WIDTH = 0.55
+FIGURE_DPI = 220
+
+
+def panel_rows(fig: Any) -> int:
+    """Rows of visible panels (subplots) of ``fig``: distinct rows their grid cells start in."""
+    starts = {ax.get_subplotspec().rowspan.start for ax in fig.axes
+              if ax.get_visible() and ax.get_subplotspec() is not None}
+    return max(len(starts), 1)
+
+
 def save_report_figure(fig: Any, path: Any) -> str:
-    """Legends under their axes, laid out, written as PNG at 2× (220 dpi) atomically; the file name."""
+    """Legends under their axes, rows of panels at least :data:`ROW_HEIGHT_PER_WIDTH` of the width tall, laid
+    out, written as PNG at 2× (220 dpi) atomically; the file name.
+
+    The PNG carries its layout as text chunks (``panel-rows``, ``min-axes-fraction``: the smallest data area's
+    height over the image's height) so that a test can measure each panel's height as rendered in the page.
+    """
+    import io
+
+    from PIL import Image
+
     from ...io import atomic_write
 
     legends_below(fig)
+    rows = panel_rows(fig)
+    width, height = fig.get_size_inches()
+    fig.set_size_inches(width, max(height, ROW_HEIGHT_PER_WIDTH * width * rows))
     fig.set_layout_engine("constrained")
-    atomic_write(path, lambda fh: fig.savefig(fh, dpi=220, format="png", bbox_inches="tight"))
+    probe = io.BytesIO()
+    fig.savefig(probe, dpi=FIGURE_DPI, format="png", bbox_inches="tight")
+    image_inches = Image.open(io.BytesIO(probe.getvalue())).size[1] / FIGURE_DPI
+    panels = [ax.get_position().height * fig.get_figheight() for ax in fig.axes
+              if ax.get_visible() and ax.get_subplotspec() is not None]
+    meta = {"panel-rows": str(rows), "min-axes-fraction": f"{min(panels, default=0.0) / image_inches:.4f}"}
+    atomic_write(path, lambda fh: fig.savefig(fh, dpi=FIGURE_DPI, format="png", bbox_inches="tight", metadata=meta))
     return Path(path).name
 
 
@@ -133,10 +167,40 @@ def errorbars(ax: Any, x: Sequence[float], summaries: Sequence[dict[str, Any]], 
     ax.errorbar(xs, mean, yerr=half, fmt=kw.pop("fmt", "o"), capsize=3, label=label, **kw)
 
 
-def eta_t_axis(ax: Any, T: int) -> None:
-    """A top axis reading ηT for a bottom axis of η."""
+def eta_t_axis(ax: Any, T: int, log_values: Sequence[float] | None = None, min_ratio: float = 1.3) -> None:
+    """A top axis reading ηT for a bottom axis of η (on a log axis, ticks at ``log_values``·T, see
+    :func:`readable_log_ticks`)."""
     top = ax.secondary_xaxis("top", functions=(lambda e: e * T, lambda et: et / T))
     top.set_xlabel(f"ηT (T = {T})")
+    if log_values is not None:
+        readable_log_ticks(top, [v * T for v in log_values], min_ratio)
+
+
+def readable_log_ticks(ax: Any, values: Sequence[float], min_ratio: float = 1.3) -> None:
+    """Label a log x axis only at ``values`` (plain numbers, e.g. 0.015), dropping any within ``min_ratio`` of
+    the previous label so that labels never overlap; minor ticks stay unlabelled."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
+
+    ticks: list[float] = []
+    for v in sorted({float(v) for v in values if v > 0}):
+        if not ticks or v / ticks[-1] >= min_ratio:
+            ticks.append(v)
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
+def coefficient_panel(ax: Any, entries: Sequence[tuple[str, float, float]], ylabel: str, title: str) -> None:
+    """What a verdict on a fitted coefficient rests on: each (label, value, half-width of its 95% CI) as a
+    point with its interval, the measured one first (C3), predictions after (C0), and 0 for reference."""
+    for k, (_label, value, half) in enumerate(entries):
+        ax.errorbar([k], [value], yerr=[half], fmt="s" if k == 0 else "o", ms=7, capsize=6,
+                    color="C3" if k == 0 else "C0")
+    ax.set_xticks(range(len(entries)), [e[0] for e in entries], fontsize=8)
+    ax.set_xlim(-0.5, len(entries) - 0.5)
+    ax.axhline(0, color="0.6", lw=0.8)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=9)
 
 
 def save(fig: Any, path: Any) -> str:

@@ -151,35 +151,49 @@ def _verdict(per_M: dict[str, Any]) -> tuple[str, str]:
 
 
 def _figure(ctx: Context, data: dict[str, Any]) -> str:
-    from ...plots import Curve, SimulatedSweep, draw_sweep
+    """What the verdict rests on, first: the fitted η0² coefficient per M beside the printed and the corrected
+    Cor 7; then per M the difference divided by η0² (the quantity the fit reads), whose η0 → 0 limit is that
+    coefficient: the engine's curve runs through the simulated points into the corrected value."""
     from ._trials import new_figure
     from ._trials import save_report_figure as save_laid_out
 
     Ms, etas = data["epochs"], np.array(data["eta0"])
-    fig, axes = new_figure(len(Ms) + 1, width=4.0, height=3.6)
-    for ax, M in zip(axes, Ms, strict=False):
-        p = data["per_M"][str(M)]
-        sims = p["simulated"]
-        mean = np.array([s["mean"] for s in sims])
-        sim = SimulatedSweep(f"simulated ({data['trials']} paired trials)", etas, mean,
-                             np.array([s["ci95"][0] for s in sims]), np.array([s["ci95"][1] for s in sims]), N * M)
-        curves = [Curve("printed (M−1)/(4M)·N·G∇C·η0²", etas, p["printed"] * etas**2),
-                  Curve("corrected: + N(M−1)/(2M)·GηHηG", etas, p["corrected"] * etas**2),
-                  Curve("engine, resummed order 4", etas, np.array(p["resummed4"]))]
-        draw_sweep(ax, [sim], curves, T=N, ylabel="Δ test loss (M epochs at η0/M − 1 epoch at η0)",
-                   title=f"M = {M}", logx=False)
-        ax.set_xlabel("η0")
-    ax = axes[-1]
+    fig, axes = new_figure(len(Ms) + 1, width=6.0)
+    ax = axes[0]
     a = np.array([data["per_M"][str(M)]["order2_estimate"] for M in Ms])
     se = np.array([data["per_M"][str(M)]["fit"]["a_se"] for M in Ms])
-    ax.errorbar(Ms, a, yerr=1.96 * se, fmt="ko", capsize=3, label="simulated η0² coefficient (95% CI)")
-    ax.plot(Ms, [data["per_M"][str(M)]["printed"] for M in Ms], "s--", label="printed (App. A.1)")
-    ax.plot(Ms, [data["per_M"][str(M)]["corrected"] for M in Ms], "^-", label="corrected (+ curvature term)")
+    ax.plot(Ms, [data["per_M"][str(M)]["printed"] for M in Ms], "s--", color="C0", label="printed (App. A.1)")
+    ax.plot(Ms, [data["per_M"][str(M)]["corrected"] for M in Ms], "^-", color="C1",
+            label="corrected (+ curvature term)")
+    ax.errorbar(Ms, a, yerr=1.96 * se, fmt="ko", capsize=4, zorder=5,
+                label="simulated η0² coefficient (95% CI)")
     ax.axhline(0, color="0.75", lw=0.8)
+    ax.set_xticks(Ms)
     ax.set_xlabel("epochs M")
-    ax.set_ylabel("coefficient of η0²")
-    ax.set_title("order-η0² coefficient", fontsize=9)
-    ax.legend(fontsize=7)
+    ax.set_ylabel("coefficient of η0² in Δ test loss")
+    ax.set_title("the η0² coefficient the verdict tests, per M", fontsize=10)
+    ax.legend(fontsize=8)
+    grid = np.concatenate([[0.0], etas])
+    for ax, M in zip(axes[1:], Ms, strict=True):
+        p = data["per_M"][str(M)]
+        sims = p["simulated"]
+        mean = np.array([s["mean"] for s in sims]) / etas**2
+        half = 1.96 * np.array([s["sem"] for s in sims]) / etas**2
+        ax.axhline(p["printed"], color="C0", ls="--", label="printed (M−1)/(4M)·N·G∇C")
+        ax.axhline(p["corrected"], color="C1", label="corrected: + N(M−1)/(2M)·GηHηG")
+        ax.plot(grid, np.concatenate([[p["engine_order2"]], np.asarray(p["resummed4"]) / etas**2]), "C2-",
+                label="engine, resummed order 4")
+        ax.errorbar(etas, mean, yerr=half, fmt="ko", ms=4, capsize=3, zorder=5,
+                    label=f"simulated ({data['trials']} paired trials, 95% CI)")
+        ax.errorbar([0.0], [p["order2_estimate"]], yerr=[1.96 * p["fit"]["a_se"]], fmt="s", color="C3", ms=6,
+                    capsize=4, zorder=6, label="fitted η0² coefficient at η0 → 0")
+        ax.axhline(0, color="0.75", lw=0.8)
+        top = ax.secondary_xaxis("top", functions=(lambda x: x * N, lambda x: x / N))
+        top.set_xlabel(f"ηT of both runs (η0·{N} = η0/M·{N}M)")
+        ax.set_xlabel("η0")
+        ax.set_ylabel("Δ test loss / η0²")
+        ax.set_title(f"M = {M}: (M epochs at η0/M − 1 epoch at η0) / η0²", fontsize=10)
+        ax.legend(fontsize=8)
     return save_laid_out(fig, ctx.figure())
 
 

@@ -292,24 +292,42 @@ def exact_gradient_statistics(ctx: Context, key: str, landscape_name: str, **par
     return ctx.cached(f"exact-statistics|{key}", compute)
 
 
+def prediction_points(init: dict[str, Any], prediction: dict[str, Any], key: str, sim_key: str,
+                      eta_t: Sequence[float]) -> list[Any]:
+    """SGD's ``sim_key`` ± SEM at each ηT of one initialization vs ``prediction[key]`` ± its stderr (effect: what
+    the prediction adds to order 1, the prediction without noise corrections)."""
+    from .verdicts import Comparison
+
+    label, low = f"init {init.get('init_seed')}", init["orders"]["1"]
+    return [Comparison(f"{label}, ηT={x:g}", sim[sim_key], sim["sem"], prediction[key][i], prediction["stderr"][i],
+                       prediction[key][i] - low[key][i], x=x)
+            for i, (x, sim) in enumerate(zip(eta_t, init["simulated"], strict=True))]
+
+
+def holm_agreement_range(init: dict[str, Any], prediction: dict[str, Any], key: str, sim_key: str,
+                         eta_t: Sequence[float]) -> str:
+    """"agrees through ηT = x" for one initialization by the common rule: Holm over all its η (α = 0.05)."""
+    from .verdicts import Family, agreement_range
+
+    pts = prediction_points(init, prediction, key, sim_key, eta_t)
+    return agreement_range([p.x for p in pts], Family(f"init {init.get('init_seed')}", pts).rejected)
+
+
 def assess_order_within_range(data: dict[str, Any], order: str, key: str, sim_key: str, upto: float,
                               what: str) -> Judgement:
     """The common rules for "order ``order`` agrees with SGD through ηT ≈ ``upto``" on the convnet: at every
     initialization and η with ηT ≤ ``upto``, SGD's ``what`` ± SEM vs the prediction ± stderr (effect: what order
     ``order`` adds to order 1, the prediction without noise corrections).  Points beyond the range are a
     diagnostic; the agreement range per initialization comes from the Holm rejections over all its η."""
-    from .verdicts import Comparison, Family, Judgement, agreement_range, decide
+    from .verdicts import Family, Judgement, decide
 
     claim, beyond, ranges = [], [], []
     for init in data["inits"]:
-        label = f"init {init.get('init_seed')}"
-        top, low = init["orders"][order], init["orders"]["1"]
-        pts = [Comparison(f"{label}, ηT={x:g}", sim[sim_key], sim["sem"], top[key][i], top["stderr"][i],
-                          top[key][i] - low[key][i], x=x)
-               for i, (x, sim) in enumerate(zip(data["eta_T"], init["simulated"], strict=True))]
+        pts = prediction_points(init, init["orders"][order], key, sim_key, data["eta_T"])
         claim += [p for p in pts if p.x <= upto + 1e-9]
         beyond += [p for p in pts if p.x > upto + 1e-9]
-        ranges.append(f"{label} {agreement_range([p.x for p in pts], Family(label, pts).rejected)}")
+        ranges.append(f"init {init.get('init_seed')} "
+                      f"{holm_agreement_range(init, init['orders'][order], key, sim_key, data['eta_T'])}")
     fams = [Family(f"SGD's {what} vs order {order} within the claimed range ηT ≤ {upto:g}", claim)]
     j = decide(fams[0])
     if beyond:

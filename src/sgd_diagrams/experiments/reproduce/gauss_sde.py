@@ -288,6 +288,12 @@ def _outcome(ctx: Context, cfg: dict[str, Any], blocks: list[dict[str, Any]], st
             m = np.array([r["sim"][part]["mean"] for r in b["rows"]]) / etas**3
             h = 1.96 * np.array([r["sim"][part]["sem"] for r in b["rows"]]) / etas**3
             ax.errorbar(etas, m, yerr=h, fmt="o", color=colors[part], capsize=3, label=f"{part}: simulation")
+        fit = next((q for q in j["per_T"] if q["T"] == T), None)  # what the verdict tests: fitted η³ coefficients
+        for n, part in enumerate(("skew", "discretization", "total") if fit else ()):
+            f = fit[part]
+            ax.errorbar([(n - 1) * 0.012 * etas.max()], [f["eta3_coefficient_measured"]], yerr=[1.96 * f["sem"]],
+                        fmt="s", ms=6, mec="k", color=colors[part], capsize=4, zorder=6,
+                        label=f"{part}: fitted η³ coefficient at η → 0 (95% CI)")
         ax.axhline(b["rows"][0]["theory"]["leading_closed_form"]["skew"] / b["rows"][0]["eta"] ** 3, color="k", ls="--",
                    lw=1, label="Cor 5 alone (−T·SJ/6)")
         ax.set_xlabel("η")

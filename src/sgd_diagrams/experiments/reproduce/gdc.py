@@ -192,8 +192,17 @@ def _figure(ctx: Context, data: dict[str, Any]) -> str:
                                        ("gdc - sgd", "C3", "GDC − SGD simulated")):
                 ci_errorbars(ax, etas, b["simulated"][pair], scale=scale, fmt="o", color=color,
                              label=f"{label} (95% CI)")
+            if row == 1:  # what the verdict tests: each fitted η² coefficient (95% CI), at η → 0
+                marks = [ax.errorbar([dx * etas.max()], [b["fits"][pair]["a"]], yerr=[1.96 * b["fits"][pair]["a_se"]],
+                                     fmt="s", ms=6, capsize=4, color=color, mec="k", zorder=6,
+                                     label=f"{what}: fitted η² coefficient (95% CI)")
+                         for pair, what, color, dx in (("gd - sgd", "GD − SGD", "C0", -0.01),
+                                                       ("gdc - sgd", "GDC − SGD", "C3", 0.01))]
+                ax.legend(handles=marks, fontsize=7)
             finish_eta_axis(ax, data["T"], "test-loss difference" if row == 0 else "test-loss difference / η²",
                             zero_color="0.6")
+            if row == 1:
+                ax.set_title("divided by η²: the fitted η² coefficients the verdict tests at η → 0", fontsize=9)
             if row == 0:
                 ax.set_title(f"{b['landscape']} ({b['trials']} paired trials per η)", fontsize=9)
                 ax.legend(fontsize=7)

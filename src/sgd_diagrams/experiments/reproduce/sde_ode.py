@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from ...schedules import parse_schedule_spec
+from ._trials import coefficient_panel
 from .base import Context, Outcome
 from .estimated_series import (
     chain_value,
@@ -255,19 +256,11 @@ def _coefficient_panels(ax: Any, ax2: Any, data: dict[str, Any]) -> None:
     ax.set_ylabel("(SGD − ODE) / η²")
     ax.set_title(f"SGD − ODE: the η² coefficient the verdict tests ({f.get('dof', '?')} dof)", fontsize=9)
     ax.legend(fontsize=7)
-    labels, vals, errs = ["fitted a"], [f["a"]], [1.96 * f["a_se"]]
-    labels.append("engine")
-    vals.append(o["predicted_a"])
-    errs.append(1.96 * o["predicted_a_stderr"])
+    entries = [(f"fitted a\n({f.get('dof', '?')} dof)", f["a"], 1.96 * f["a_se"]),
+               ("engine\n(± 95%)", o["predicted_a"], 1.96 * o["predicted_a_stderr"])]
     if data.get("exact"):
-        labels.append("exact")
-        vals.append(data["exact"]["ode_a"])
-        errs.append(0.0)
-    ax2.errorbar(range(len(vals)), vals, yerr=errs, fmt="o", capsize=5, color="C0")
-    ax2.set_xticks(range(len(vals)), labels)
-    ax2.axhline(0, color="0.6", lw=0.8)
-    ax2.set_ylabel("η² coefficient of SGD − ODE (95% CI)")
-    ax2.set_title("measured vs predicted coefficient", fontsize=9)
+        entries.append(("exact over\nthe data set", data["exact"]["ode_a"], 0.0))
+    coefficient_panel(ax2, entries, "η² coefficient of SGD − ODE (95% CI)", "measured vs predicted coefficient")
 
 
 def redraw(ctx: Context, data: dict[str, Any]) -> list[str]:
