@@ -43,7 +43,8 @@ from .theory.series import taylor_series as _taylor_series
 from .theory.trust import DEFAULT_RTOL, Trust, assess_trust
 
 __all__ = ["METHODS", "PREDICT_OPTIONS", "Execution", "Prediction", "Sampling", "Simulation", "check_etas",
-           "is_statistics", "load_statistics", "measure", "predict", "simulate", "taylor_series", "trust_region"]
+           "is_statistics", "load_statistics", "measure", "measured_values", "predict", "simulate", "taylor_series",
+           "trust_region"]
 
 METHODS = ("taylor", "resummed", "continuous", "limit")
 """Forms of :func:`predict`: the Taylor polynomial, resummed, continuous-time resummed, T → ∞ limit."""
@@ -421,7 +422,8 @@ def predict(landscape: Any, schedule: Schedule, order: int, eta: Any, quantity: 
     if steps is not None or band is not False:
         return _predict_curve(landscape, schedule, order, etas, q, method, steps, band, metric_m, rtol, force,
                               samples, seed, replications)
-    if is_statistics(landscape):
+    stats = measured_values(landscape)  # the one protocol predict dispatches on: saved values, or a model
+    if stats is not None:
         given = [n for n, v in (("samples", samples), ("replications", replications), ("cache", cache))
                  if v is not None]
         if given or seed is not None:
@@ -430,7 +432,7 @@ def predict(landscape: Any, schedule: Schedule, order: int, eta: Any, quantity: 
         if krylov_dim is not None or resummation == "matrix-free":
             raise SgdDiagramsError("statistics replay the dense resummed path from their saved tensors; drop "
                                    "krylov_dim and resummation='matrix-free' (or predict from samples=K)")
-        return _from_statistics(landscape, schedule, order, etas, q, method, metric_m, limit, force, rtol)
+        return _from_statistics(stats, schedule, order, etas, q, method, metric_m, limit, force, rtol)
     if samples is not None:
         seed = 0 if seed is None else seed
         return _estimated(landscape, schedule, order, etas, q, method, samples, seed, replications, metric_m, cache,
@@ -498,7 +500,7 @@ def _predict_curve(landscape, schedule, order, etas, q, method, steps, band, met
     if band and q.name != "test-loss":
         raise SgdDiagramsError("band= gives the spread of the test loss over training sets; use quantity test-loss")
     grid = check_steps("all" if steps is None else steps, schedule.T)
-    estimated = samples is not None or is_statistics(landscape)
+    estimated = samples is not None or measured_values(landscape) is not None
     if band and (estimated or method == "continuous" or metric is not None):
         why = ("the test-loss variance is not estimated from samples" if estimated else
                "the test-loss variance has no continuous-time form" if method == "continuous" else
@@ -581,9 +583,8 @@ def _estimated_curve(landscape, schedule, order, etas, q, method, grid, metric, 
     if method not in ("taylor", "resummed") or q.is_variance:
         raise SgdDiagramsError("estimated curves have the taylor and resummed forms of test-loss, train-loss, "
                                "gen-gap and displacement")
-    if is_statistics(landscape):
-        stats = landscape
-    else:
+    stats = measured_values(landscape)
+    if stats is None:
         seed = 0 if seed is None else seed
         _check_sampling(samples, seed, replications)
         stats = measure(landscape, order, Sampling(samples=int(samples), seed=int(seed), replications=replications),
@@ -845,11 +846,21 @@ def _estimated_result(pred, etas, q, method, samples: int, seed: int, caught: li
                       pred.stderr, messages, details, *_trust_fields(trust))
 
 
+def measured_values(source: Any) -> Any:
+    """The saved diagram values ``source`` stands for, or None when they must come from a model.
+
+    The protocol :func:`predict`, :func:`~sgd_diagrams.whatif` and the curves dispatch on: an object whose class
+    defines ``measured_values()`` (:class:`~sgd_diagrams.estimation.statistics.Statistics`: itself) is a
+    record of measured values — any schedule and η are predicted from it without a model; any other object is
+    a landscape (exact or sampled), whose values are computed or estimated.
+    """
+    method = getattr(type(source), "measured_values", None)
+    return None if method is None else method(source)
+
+
 def is_statistics(obj: Any) -> bool:
     """True for saved diagram-value statistics (:func:`measure`, :func:`load_statistics`)."""
-    from .estimation.statistics import Statistics
-
-    return isinstance(obj, Statistics)
+    return measured_values(obj) is not None
 
 
 def measure(landscape: Any, order: int, sampling: Sampling | None = None, execution: Execution | None = None, *,

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from .api import check_etas, is_statistics, predict
+from .api import check_etas, measured_values, predict
 from .diagrams import quantity as quantity_of
 from .errors import SgdDiagramsError
 from .io import atomic_write_text, dumps
@@ -243,7 +243,8 @@ def whatif(stats, base: Schedule, order: int, eta: Any, axis: str, values: Seque
     if sampling != Sampling():
         raise SgdDiagramsError("the statistics already fix samples, seed and replications; drop sampling=")
     force, progress = execution.force, execution.progress
-    if not is_statistics(stats):
+    stats = measured_values(stats)
+    if stats is None:
         raise SgdDiagramsError("whatif needs measured statistics: sd.measure(landscape, order, samples=K) or "
                                "sd.load_statistics(path)")
     if axis not in AXES:

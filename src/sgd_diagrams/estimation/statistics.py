@@ -171,6 +171,10 @@ class Statistics:
     lambda_max: float | None = None
     version: str = field(default_factory=_version)
 
+    def measured_values(self) -> Statistics:
+        """Itself: the protocol :func:`sgd_diagrams.api.measured_values` dispatches on (values, not a model)."""
+        return self
+
     # -- what a landscape offers the theory ------------------------------------------------------
     @property
     def dim(self) -> int:
