@@ -52,29 +52,8 @@ def _is_type_checking(node: ast.If) -> bool:
 
 
 def _imports(path: Path) -> list[str]:
-    tree = ast.parse(path.read_text())
-    module = _module_name(path)
-    package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
-    skip = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If) and _is_type_checking(node)
-            for sub in node.body for n in ast.walk(sub)}
-    out = []
-    for node in ast.walk(tree):
-        if id(node) in skip:
-            continue
-        if isinstance(node, ast.Import):
-            out += [a.name for a in node.names if a.name.startswith("sgd_diagrams")]
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = package.split(".")
-                base = base[: len(base) - (node.level - 1)]
-                target = ".".join(base + ([node.module] if node.module else []))
-                if node.module is None:  # from . import x, y
-                    out += [f"{target}.{a.name}" for a in node.names]
-                else:
-                    out.append(target)
-            elif node.module and node.module.startswith("sgd_diagrams"):
-                out.append(node.module)
-    return out
+    """Every ``sgd_diagrams`` import of the module at ``path`` (see :func:`_imports_in`)."""
+    return _imports_in(path, PACKAGE.parent)
 
 
 MODULES = sorted(p for p in PACKAGE.rglob("*.py"))
