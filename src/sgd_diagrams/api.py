@@ -375,11 +375,12 @@ def predict(landscape: Any, schedule: Schedule, order: int, eta: Any, quantity: 
     (I − ηH)^{Δt−1}η), ``"continuous"`` (Remark 1) or ``"limit"`` (T → ∞, Theorem 2; ``limit`` says how T
     grows: ``"epochs"`` at fixed N, or ``"samples"`` with N = T one-epoch SGD).
 
-    ``samples=K`` estimates every diagram value from K sampled data points (``seed``; ``replications`` R
-    for the standard errors, default 20) — any landscape, including a :class:`TorchLandscape`; Taylor and
-    resummed forms and the T → ∞ limit.  ``cache``: a directory where estimates are stored and reused (opt-in).
-    Resummed/limit from samples: ``resummation="auto"`` uses dense tensors whenever the cost model calls
-    them cheap and the matrix-free Krylov path otherwise (Lanczos on the sample-mean Hessian, ``krylov_dim``
+    ``Sampling(samples=K)`` estimates every diagram value from K sampled data points (``seed``;
+    ``replications`` R for the standard errors, default 20) — any landscape, including a
+    :class:`TorchLandscape`; Taylor and resummed forms and the T → ∞ limit.  ``cache``: a directory where
+    estimates are stored and reused (opt-in).  Resummed/limit from samples (:mod:`sgd_diagrams.estimation.plan`
+    decides): ``resummation="auto"`` uses dense tensors whenever the cost model calls them cheap and the
+    matrix-free Krylov path otherwise (Lanczos on the sample-mean Hessian, ``krylov_dim``
     steps, by default grown until the Krylov space holds 90% of the gradient noise and curvature — the rule
     is in ``predict --help``); ``"dense"`` or ``"matrix-free"`` forces one.  With k < dim the directions outside
     the Krylov space are added to the series order and their size is :attr:`Prediction.complement`.
@@ -395,11 +396,12 @@ def predict(landscape: Any, schedule: Schedule, order: int, eta: Any, quantity: 
     next order where cheap, and |Taylor − resummed| where the resummed form exists).
 
     **Measure once, predict everywhere**: pass a :class:`~sgd_diagrams.estimation.statistics.Statistics`
-    (from :func:`measure` or :func:`load_statistics`) *in place of the landscape*: the saved diagram values
+    (from :func:`measure` or :func:`load_statistics`; any object whose class defines ``measured_values()``,
+    see :func:`measured_values`) *in place of the landscape*: the saved diagram values
     stand in for the model, so any schedule and η are predicted without touching it, identical to
-    ``samples=K`` with the statistics' samples, seed and replications at the statistics' order (Taylor and,
-    when the statistics hold part cumulants, the dense resummed form and T → ∞ limit; ``samples``, ``seed``
-    and ``replications`` are then fixed by the statistics and must not be given).
+    ``sampling=Sampling(samples=K, ...)`` with the statistics' samples, seed and replications at the statistics'
+    order (Taylor and, when the statistics hold part cumulants, the dense resummed form and T → ∞ limit;
+    ``samples``, ``seed`` and ``replications`` are then fixed by the statistics and must not be given).
     """
     sampling, execution, options = split_legacy("predict", sampling, execution, options, PREDICT_OPTIONS)
     samples, seed, replications = sampling.samples, sampling.seed, sampling.replications
