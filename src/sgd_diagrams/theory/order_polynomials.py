@@ -168,7 +168,7 @@ def _sgd_coefficients(d: Diagram) -> dict[tuple[int, int], int]:
     return out
 
 
-@lru_cache(maxsize=16384)
+@lru_cache(maxsize=131072)  # every diagram with <= 6 edges, both families (2 x 24533 at 6 edges)
 def _derived(d: Diagram, family: str) -> tuple[Monomial, ...]:
     m, edges, _, exponent, shared = _structure(d)
     scale = math.factorial(m)  # C(x, k) = falling_k(x)/k! = (scale/k!)·falling_k(x)/scale, integers until the end

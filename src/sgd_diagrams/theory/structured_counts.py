@@ -137,7 +137,7 @@ def structured_family(schedule: Schedule) -> tuple[str, tuple[int, ...]] | None:
     return None
 
 
-@lru_cache(maxsize=16384)
+@lru_cache(maxsize=131072)  # as order_polynomials._derived: no eviction within 6 edges
 def _integer_form(d: Diagram, family: str) -> _IntegerForm:
     return _IntegerForm(derived_count_polynomial(d, family), len(COUNT_FAMILIES[family]))
 
