@@ -5,8 +5,8 @@
    N = T from 10^2 to 3·10^4, and on GD with T = N, to show how cost grows
    with T.  The landscape is the bundled 2-D example.
 3. ``series`` to order 4 (test loss) on in-order SGD (B = 1, E = 1) and GD with
-   N = T from 10^3 to 10^5: the counts come from the shipped closed forms
-   (``sgd_diagrams.theory.count_tables``) instead of the ~N^k history sweep.
+   N = T from 10^3 to 10^5: the counts come from the derived closed forms
+   (``sgd_diagrams.theory.structured_counts``) instead of the ~N^k history sweep.
 
 Results are printed as a table; copy them into README.md with the machine.
 """

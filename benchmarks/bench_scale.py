@@ -40,13 +40,15 @@ def main() -> None:
     for label, kwargs in (("full evaluation", {}), ("eval_size=128", {"eval_size": 128}),
                           ("eval_size=32", {"eval_size": 32})):
         sim, seconds = _timed(lambda kwargs=kwargs: sd.simulate(land, sched, ["sgd"], eta=0.05, trials=args.trials,
-                                                                seed=0, device=device, **kwargs))
+                                                                seed=0, execution=sd.Execution(device=device),
+                                                                **kwargs))
         test = sim.summaries[0]["optimizers"]["sgd"]["test-loss"]
         rows[label] = {"seconds": round(seconds, 2), "trials_per_s": round(args.trials / seconds, 1),
                        "mean": test["mean"], "sem": test["sem"], "variance_split": test.get("variance_split")}
     if args.ray:
         sim, seconds = _timed(lambda: sd.simulate(land, sched, ["sgd"], eta=0.05, trials=args.trials, seed=0,
-                                                  chunk=max(args.trials // 8, 1), backend="ray"))
+                                                  chunk=max(args.trials // 8, 1),
+                                                  execution=sd.Execution(backend="ray")))
         rows["ray (8 chunks)"] = {"seconds": round(seconds, 2), "trials_per_s": round(args.trials / seconds, 1)}
     print(json.dumps(rows, indent=1))
 

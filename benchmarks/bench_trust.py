@@ -165,7 +165,7 @@ def net_cases(samples: int, trials: int, seed: int) -> list[dict]:
     stats_of: dict[str, object] = {}
     for land, schedule, quantity in _nets():
         if land.name not in stats_of:
-            stats_of[land.name] = sd.measure(land, 3, samples=samples, seed=seed, kinds=["test", "train"])
+            stats_of[land.name] = sd.measure(land, 3, sd.Sampling(samples=samples, seed=seed), kinds=["test", "train"])
         stats = stats_of[land.name]
         sim = sd.simulate(land, schedule, eta=etas, trials=trials, seed=seed)
         mean, sem = sim.mean(quantity), sim.sem(quantity)

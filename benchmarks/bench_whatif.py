@@ -8,8 +8,9 @@ and gen gap:
 * ``predict --stats``: 20 rows × 2 quantities of ``sd.predict(stats, schedule_B, order, etas, q)``
   (what ``sgd-diagrams predict --stats S.json`` runs; load the file included);
 * ``whatif``: the whole grid with trust masks (each cell's flag is ``predict``'s) — ``sd.whatif``;
-* ``re-estimating``: ``sd.predict(landscape, schedule_B, order, etas, q, samples=K)`` for each row and
-  quantity (what one would run without a statistics file); ``--rows`` of them are timed and scaled to 20.
+* ``re-estimating``: ``sd.predict(landscape, schedule_B, order, etas, q, sampling=sd.Sampling(samples=K))``
+  for each row and quantity (what one would run without a statistics file); ``--rows`` of them are timed and
+  scaled to 20.
 
 The predictions from statistics equal the re-estimated ones (checked on the timed rows).
 
@@ -59,7 +60,8 @@ def main() -> None:
     schedules = [sd.sgd(N=720, B=b, E=1) for b in BATCHES]
 
     t0 = _clock()
-    stats = sd.measure(land, args.order, samples=args.samples, seed=0, kinds=["test", "train"], force=True)
+    stats = sd.measure(land, args.order, sd.Sampling(samples=args.samples, seed=0), sd.Execution(force=True),
+                       kinds=["test", "train"])
     t_measure = _clock() - t0
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "S.json"
@@ -79,7 +81,8 @@ def main() -> None:
     worst = 0.0
     for i in range(rows):
         for q in QUANTITIES:
-            direct = sd.predict(land, schedules[i], args.order, etas, q, samples=args.samples, seed=0, force=True)
+            direct = sd.predict(land, schedules[i], args.order, etas, q,
+                                sampling=sd.Sampling(samples=args.samples, seed=0), execution=sd.Execution(force=True))
             got = from_stats[(i, q)]
             worst = max(worst, float(np.max(np.abs(direct.value - got.value) / (np.abs(direct.value) + 1e-300))))
     t_direct = (_clock() - t0) * len(schedules) / rows

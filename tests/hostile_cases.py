@@ -3,7 +3,7 @@
 Each case runs one input against the library and says whether the contract held: a one-line
 ``SgdDiagramsError`` (exit 2 and one ``error:`` line from the command line, no traceback, no raw control
 characters), or — for the estimate cache — a warning and the correct result, or — for valid input that
-looked odd — a normal result.  Used by ``tests/test_hostile_input_2.py`` (each case a test) and by
+looked odd — a normal result.  Used by ``tests/test_hostile_readers.py`` (each case a test) and by
 ``benchmarks/hostile_input_census.py`` (the per-surface table of the closing note, before and after).
 
 Every file is generated here, in a scratch folder; nothing large is committed.
@@ -263,7 +263,6 @@ def _json_readers(ws: Workspace) -> dict[str, Callable[[Path], object]]:
     from sgd_diagrams.estimation.statistics import load_statistics
     from sgd_diagrams.plots import load_prediction, load_simulation
     from sgd_diagrams.schedules.grid import load_schedule
-    from sgd_diagrams.theory.count_tables import load_count_table
 
     return {
         "landscape": lambda p: sd.load_landscape(p),
@@ -271,11 +270,10 @@ def _json_readers(ws: Workspace) -> dict[str, Callable[[Path], object]]:
         "statistics": lambda p: load_statistics(p),
         "prediction": lambda p: load_prediction(p),
         "simulation": lambda p: load_simulation(p, "test-loss"),
-        "count table": lambda p: load_count_table(p),
     }
 
 
-JSON_READERS = ("landscape", "schedule", "statistics", "prediction", "simulation", "count table")
+JSON_READERS = ("landscape", "schedule", "statistics", "prediction", "simulation")
 
 
 def _json_reader_cases() -> list[Case]:

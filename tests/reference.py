@@ -236,3 +236,71 @@ def brute_series(landscape, schedule: Schedule, order: int, metric=None):
             out["displacement"][:, a] += prob * (theta[a] - float(landscape.init[a])).c
     out["gen-gap"] = out["test-loss"] - out["train-loss"]
     return out
+
+
+# -- an independent oracle for the closed-form counts: exact interpolation of exact sweeps ---------------
+def _count_structure(d: Diagram) -> tuple[int, int, int]:
+    """(m, k, s): non-root nodes, tied parts (≥ 2 non-root nodes), nodes in tied parts."""
+    sizes: dict[int, int] = {}
+    for v in range(1, d.n_nodes):
+        sizes[d.parts[v]] = sizes.get(d.parts[v], 0) + 1
+    tied = [c for c in sizes.values() if c >= 2]
+    return d.n_edges, len(tied), sum(tied)
+
+
+def fitted_count_polynomial(d: Diagram, family: str) -> tuple[tuple[tuple[int, ...], Fraction], ...]:
+    """count(D) as ((exponents of N, B, E | N, T), coefficient) monomials, fitted from exact sweeps.
+
+    The fit the package used before it derived the counts (seed 001 Prop 2's degree argument): count =
+    B^{k−s}·P(N/B, E) (resp. N^{k−s}·P(T)), divided by N for a train root sharing its part; P is
+    interpolated exactly over the rationals on the grid the degrees require, then checked off that grid.
+    """
+    from sgd_diagrams.schedules import gd, sgd
+    from sgd_diagrams.schedules.histories import history_count
+    from sgd_diagrams.theory.interpolation import check_polynomial, fit_polynomial
+
+    def scaled(schedule: Schedule) -> Fraction:
+        c = Fraction(history_count(d, schedule, exact=True))
+        return c * schedule.N if not d.root_alone else c
+
+    m, k, s = _count_structure(d)
+    if family == "sgd":  # variables M = N/B, E, u = 1/B
+        def f(M, Ee, u):
+            b = int(1 / Fraction(u))
+            return scaled(sgd(int(M) * b, b, int(Ee)))
+        boxes = [[(0, m - s + k), (0, m), (s - k, s - k)], [(0, m), (0, m), (0, m)]]
+    else:  # variables T, u = 1/N
+        def f(Tt, u):
+            return scaled(gd(int(1 / Fraction(u)), int(Tt)))
+        boxes = [[(0, m), (s - k, s - k)], [(0, m), (0, m)]]
+
+    def nodes(rng, reciprocal):
+        lo, hi = rng
+        return [Fraction(1, p) if reciprocal else Fraction(p) for p in range(1, hi - lo + 2)]
+
+    for box in boxes:
+        recip = [False, False, True] if family == "sgd" else [False, True]
+        poly = fit_polynomial(f, [nodes(r, q) for r, q in zip(box, recip, strict=True)], box)
+        if family == "sgd":
+            (_, hm), (_, he), (lu, hu) = box
+            raw = [(hm + 2, he + 3, hu - lu + 2), (hm + 4, 1, hu - lu + 3), (2, he + 2, hu - lu + 4)]
+            points = [[Fraction(a), Fraction(e), Fraction(1, b)] for a, e, b in raw]
+        else:
+            (_, ht), (lu, hu) = box
+            raw = [(ht + 2, hu - lu + 2), (ht + 4, 1), (1, hu - lu + 3), (ht + 3, hu - lu + 4)]
+            points = [[Fraction(t), Fraction(1, n)] for t, n in raw]
+        if check_polynomial(poly, f, points):
+            break
+    else:
+        raise AssertionError(f"no verified fit for {d} under {family}")
+    shared = 0 if d.root_alone else 1
+    out: dict[tuple[int, ...], Fraction] = {}
+    for exps, c in poly.items():
+        if family == "sgd":  # (N/B)^i E^j B^{-l} / N^shared
+            i, j, l = exps
+            key = (i - shared, -i - l, j)
+        else:  # T^i N^{-l} / N^shared
+            i, l = exps
+            key = (-l - shared, i)
+        out[key] = out.get(key, Fraction(0)) + c
+    return tuple(sorted((e, c) for e, c in out.items() if c != 0))

@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "sgd_diagrams"
 
 # rank of each top-level module or subpackage; a module may import only strictly lower ranks (or itself)
 LAYERS = {
-    "errors": 0, "catalog": 0, "data": 0, "io": 0.5, "limits": 0.5, "backends": 0.5,
+    "errors": 0, "catalog": 0, "data": 0, "io": 0.5, "limits": 0.5, "backends": 0.5, "options": 0.6,
     "diagrams": 1,
     "schedules": 2,
     "drawing": 3, "values": 3,
@@ -52,29 +52,8 @@ def _is_type_checking(node: ast.If) -> bool:
 
 
 def _imports(path: Path) -> list[str]:
-    tree = ast.parse(path.read_text())
-    module = _module_name(path)
-    package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
-    skip = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If) and _is_type_checking(node)
-            for sub in node.body for n in ast.walk(sub)}
-    out = []
-    for node in ast.walk(tree):
-        if id(node) in skip:
-            continue
-        if isinstance(node, ast.Import):
-            out += [a.name for a in node.names if a.name.startswith("sgd_diagrams")]
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = package.split(".")
-                base = base[: len(base) - (node.level - 1)]
-                target = ".".join(base + ([node.module] if node.module else []))
-                if node.module is None:  # from . import x, y
-                    out += [f"{target}.{a.name}" for a in node.names]
-                else:
-                    out.append(target)
-            elif node.module and node.module.startswith("sgd_diagrams"):
-                out.append(node.module)
-    return out
+    """Every ``sgd_diagrams`` import of the module at ``path`` (see :func:`_imports_in`)."""
+    return _imports_in(path, PACKAGE.parent)
 
 
 MODULES = sorted(p for p in PACKAGE.rglob("*.py"))
@@ -110,3 +89,124 @@ def test_core_needs_no_torch():
             "sgd_diagrams.drawing, sgd_diagrams.landscapes; print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+# -- no file-level import cycles -------------------------------------------------------------------------
+def _module_graph(package: Path) -> dict[str, set[str]]:
+    """module → the package's modules it imports (every import, inside functions too; package roots resolved).
+
+    ``from pkg import name`` counts as importing ``pkg.name`` when that is a module, else ``pkg`` itself.
+    A submodule's implicit import of its parent package is not an edge (Python's own order, not the author's).
+    """
+    paths = sorted(package.rglob("*.py"))
+    root = package.parent
+    names = {_module_name_in(p, root): p for p in paths}
+    graph: dict[str, set[str]] = {}
+    for name, path in names.items():
+        graph[name] = set()
+        for target in _imports_in(path, root):
+            while target and target not in names:
+                target = target.rpartition(".")[0]
+            if target and target != name:
+                graph[name].add(target)
+    return graph
+
+
+def _module_name_in(path: Path, root: Path) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports_in(path: Path, root: Path) -> list[str]:
+    """Dotted targets of every import of the path's own top-level package (``TYPE_CHECKING`` blocks excluded)."""
+    tree = ast.parse(path.read_text())
+    module = _module_name_in(path, root)
+    top = module.split(".")[0]
+    package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
+    skip = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If) and _is_type_checking(node)
+            for sub in node.body for n in ast.walk(sub)}
+    out = []
+    for node in ast.walk(tree):
+        if id(node) in skip:
+            continue
+        if isinstance(node, ast.Import):
+            out += [a.name for a in node.names if a.name.split(".")[0] == top]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                source = ".".join(base[: len(base) - (node.level - 1)] + ([node.module] if node.module else []))
+            elif node.module and node.module.split(".")[0] == top:
+                source = node.module
+            else:
+                continue
+            out += [source] + [f"{source}.{a.name}" for a in node.names]
+    return out
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components with more than one module (Tarjan, iterative), each sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    out = []
+    for start in sorted(graph):
+        if start in index:
+            continue
+        work = [(start, iter(sorted(graph[start])))]
+        index[start] = low[start] = len(index)
+        stack.append(start)
+        on_stack.add(start)
+        while work:
+            v, it = work[-1]
+            w = next(it, None)
+            if w is not None:
+                if w not in index:
+                    index[w] = low[w] = len(index)
+                    stack.append(w)
+                    on_stack.add(w)
+                    work.append((w, iter(sorted(graph.get(w, ())))))
+                elif w in on_stack:
+                    low[v] = min(low[v], index[w])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[v])
+            if low[v] == index[v]:
+                comp = []
+                while True:
+                    w = stack.pop()
+                    on_stack.discard(w)
+                    comp.append(w)
+                    if w == v:
+                        break
+                if len(comp) > 1:
+                    out.append(sorted(comp))
+    return out
+
+
+def test_no_file_level_import_cycles():
+    cycles = import_cycles(_module_graph(PACKAGE))
+    assert not cycles, f"import cycles (imports inside functions count): {cycles}"
+
+
+def test_the_cycle_detector_finds_a_planted_cycle(tmp_path):
+    """A temporary package whose cycle is tied off with an import inside a function is still a cycle."""
+    pkg = tmp_path / "planted"
+    (pkg / "sub").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "sub" / "__init__.py").write_text("from .a import f\n")
+    (pkg / "sub" / "a.py").write_text("from .b import g\n\ndef f():\n    return g()\n")
+    (pkg / "sub" / "b.py").write_text("def g():\n    from planted.sub import c\n    return c.h()\n")
+    (pkg / "sub" / "c.py").write_text("from ..sub.a import f\n\ndef h():\n    return f\n")
+    (pkg / "d.py").write_text("import planted.sub.a\n")  # imports into the cycle, is not part of it
+    # b reaches c through the package planted.sub, whose __init__ imports a: the package is in the cycle too
+    assert import_cycles(_module_graph(pkg)) == [["planted.sub", "planted.sub.a", "planted.sub.b", "planted.sub.c"]]
+    (pkg / "sub" / "b.py").write_text("def g():\n    return 1\n")  # cut the cycle
+    assert import_cycles(_module_graph(pkg)) == []
+
+
+def test_the_cycle_detector_on_a_synthetic_graph():
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a", "d"}, "d": {"e"}, "e": {"d"}, "f": {"a"}}
+    assert sorted(import_cycles(graph)) == [["a", "b", "c"], ["d", "e"]]
+    assert import_cycles({"a": {"b"}, "b": set()}) == []

@@ -7,6 +7,7 @@ The test walks the public verbs; each (function, keyword) pair the signature has
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import warnings
 
@@ -87,14 +88,15 @@ def _quantity(name):
 
 def _samples_and_seed(name):
     if name == "predict":
-        a = _quiet(sd.predict, LAND, SCHED, 2, ETA, samples=300, seed=3)
-        b = _quiet(sd.predict, _quiet(sd.measure, LAND, 2, samples=300, seed=3), SCHED, 2, ETA)
+        a = _quiet(sd.predict, LAND, SCHED, 2, ETA, sampling=sd.Sampling(samples=300, seed=3))
+        b = _quiet(sd.predict, _quiet(sd.measure, LAND, 2, sd.Sampling(samples=300, seed=3)), SCHED, 2, ETA)
         np.testing.assert_allclose(a.value, b.value, rtol=1e-12)
-        assert not np.array_equal(a.value, _quiet(sd.predict, LAND, SCHED, 2, ETA, samples=300, seed=4).value)
+        c = _quiet(sd.predict, LAND, SCHED, 2, ETA, sampling=sd.Sampling(samples=300, seed=4))
+        assert not np.array_equal(a.value, c.value)
         with pytest.raises(sd.SgdDiagramsError, match="seed only applies with samples"):
-            sd.predict(LAND, SCHED, 2, ETA, seed=3)  # the exact theory draws nothing: refused, not ignored
+            sd.predict(LAND, SCHED, 2, ETA, sampling=sd.Sampling(seed=3))  # the exact theory draws nothing
     elif name == "measure":
-        s = _quiet(sd.measure, LAND, 2, samples=300, seed=3)
+        s = _quiet(sd.measure, LAND, 2, sd.Sampling(samples=300, seed=3))
         assert (s.samples, s.seed) == (300, 3)
     elif name == "simulate":
         a = sd.simulate(LAND, SCHED, eta=ETA, trials=40, seed=3)
@@ -106,16 +108,26 @@ CHECKS = {"lr": _lr, "momentum": _momentum, "metric": _metric, "quantity": _quan
           "samples": _samples_and_seed, "seed": _samples_and_seed}
 
 
+def _accepts(f, key: str) -> bool:
+    """A keyword the function takes: a parameter, a field of its ``sampling=`` option set, or one of predict's
+    keyword options (:data:`sgd_diagrams.api.PREDICT_OPTIONS`)."""
+    params = inspect.signature(f).parameters
+    sampling_fields = {field.name for field in dataclasses.fields(sd.Sampling)}
+    return key in params or ("sampling" in params and key in sampling_fields) or (
+        f is sd.predict and key in sd.api.PREDICT_OPTIONS)
+
+
 @pytest.mark.parametrize("name", FUNCTIONS)
 def test_shared_keywords_mean_the_same_or_are_refused(name):
     f = getattr(sd, name)
-    params = inspect.signature(f).parameters
+    required = [p for p in inspect.signature(f).parameters.values()
+                if p.default is inspect.Parameter.empty and p.kind is p.POSITIONAL_OR_KEYWORD]
     for key in SHARED:
-        if key in params:
+        if _accepts(f, key):
             CHECKS[key](name)
         else:
             with pytest.raises(TypeError, match=key):  # not silently ignored
-                f(**{key: None})
+                f(*[None] * len(required), **{key: None})
 
 
 def test_simulate_has_no_separate_optimizer_momentum():

@@ -66,7 +66,7 @@ def test_every_k_on_a_small_case_orders_2_and_3(order, ks):
             assert np.max(np.abs(full - dense)) < 1e-10
 
 
-def _issue_case():
+def _shared_hessian_dim30():
     """Issue 24's dim-30 case: a shared Hessian, three points with different linear terms (θ0 = 0.2·1)."""
     rng = np.random.default_rng(24)
     lam = np.linspace(0.05, 1.5, 30)
@@ -76,11 +76,11 @@ def _issue_case():
     return landscape_from_json({"kind": "finite", "dim": 30, "init": [0.2] * 30, "points": points})
 
 
-def test_issue_case_within_4_se_at_every_k_and_with_the_default():
+def test_shared_hessian_dim30_within_4_se_at_every_k_and_with_the_default():
     """6 steps of SGD over N = 3, η = 0.3, order 2: within 4 SE of SGD's exact expectation for k = 1 … 30."""
     from sgd_diagrams.optimizers.exact_expectation import exact_expectation
 
-    land = _issue_case()
+    land = _shared_hessian_dim30()
     schedule = sd.sgd(N=3, B=1, E=2)
     exact = float(exact_expectation(land, schedule, [0.3])["test-loss"][0])
     assert abs(sd.predict(land, schedule, 2, [0.3], method="resummed").value[0] - exact) < 1e-10
@@ -122,7 +122,7 @@ def test_z_scores_with_k_below_dim_pool_to_standard_normal():
 
     z = []
     schedule = sd.sgd(N=3, B=1, E=2)
-    land = _issue_case()
+    land = _shared_hessian_dim30()
     exact = exact_expectation(land, schedule, [0.1, 0.3])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)

@@ -1,8 +1,9 @@
 """Closed-form counts derived from weak orders of node times (seed 001 App. A.3, Prop 2).
 
-Checked three ways: term by term against the independently fitted shipped table (every diagram with
-≤ 4 edges), against the exact history sweep at sizes no fit ever saw (5 edges, in-order SGD with B > 1
-and E > 1, and GD), and the strict order polynomial against brute-force enumeration.
+Checked three ways: term by term against an exact fit of exact sweeps (``reference.fitted_count_polynomial``:
+every diagram with ≤ 3 edges, a sample with 4), against the exact history sweep at sizes no fit ever saw
+(5 edges, in-order SGD with B > 1 and E > 1, and GD), and the strict order polynomial against brute-force
+enumeration.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import random
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from reference import fitted_count_polynomial
 
 from sgd_diagrams.diagrams import enumerate_diagrams, parse
 from sgd_diagrams.errors import SgdDiagramsError
@@ -22,15 +24,12 @@ from sgd_diagrams.schedules import gd, sgd
 from sgd_diagrams.schedules.histories import history_count
 from sgd_diagrams.schedules.sweep import history_sweep
 from sgd_diagrams.theory import taylor_series
-from sgd_diagrams.theory.count_tables import (
-    TABLE_FAMILIES,
-    count_table,
-    derived_history_count,
-    structured_history_count,
-    table_diagrams,
-    table_history_count,
-)
 from sgd_diagrams.theory.order_polynomials import derived_count_polynomial, strict_order_polynomial
+from sgd_diagrams.theory.structured_counts import (
+    COUNT_FAMILIES,
+    structured_count,
+    structured_history_count,
+)
 
 FIVE = enumerate_diagrams(5, "train")  # test and displacement diagrams are among them
 _rng = random.Random(5)
@@ -41,23 +40,27 @@ FIVE_PICK = _rng.sample(FIVE, 3) + _rng.sample(FIVE_TWO_TIED, 3) + [
 ]
 
 
-def test_derived_polynomials_equal_the_fitted_table_for_every_diagram_up_to_four_edges():
-    table = count_table()
-    for d in table_diagrams():
-        for family in TABLE_FAMILIES:
-            assert derived_count_polynomial(d, family) == table.polynomial(d, family), (family, str(d))
+SMALL = {str(d): d for k in range(4) for kind in ("test", "train", "displacement") for d in enumerate_diagrams(k, kind)}
+FOUR_FIT = random.Random(4).sample(enumerate_diagrams(4, "train"), 6) + [parse("r(a(b)a(c))"), parse("a(a(b)b)")]
+
+
+@pytest.mark.parametrize("family", sorted(COUNT_FAMILIES))
+def test_derived_polynomials_equal_an_exact_fit_of_the_sweeps(family):
+    """Every diagram with ≤ 3 edges and a sample with 4, term by term against the interpolated exact sweeps."""
+    for d in [*SMALL.values(), *FOUR_FIT]:
+        assert derived_count_polynomial(d, family) == fitted_count_polynomial(d, family), (family, str(d))
 
 
 @settings(max_examples=6, deadline=None)
 @given(d=st.sampled_from(FIVE_PICK), size=st.sampled_from([(4, 2, 2), (3, 1, 2), (6, 3, 1), (4, 4, 2)]))
 def test_five_edge_counts_equal_the_exact_sweep_on_in_order_sgd(d, size):
     N, B, E = size
-    assert derived_history_count(d, "sgd", size) == history_count(d, sgd(N, B, E), exact=True)
+    assert structured_count(d, "sgd", size) == history_count(d, sgd(N, B, E), exact=True)
 
 
 @pytest.mark.parametrize("d", FIVE_PICK[:4])
 def test_five_edge_counts_equal_the_exact_sweep_on_gd(d):
-    assert derived_history_count(d, "gd", (3, 7)) == history_count(d, gd(3, 7), exact=True)
+    assert structured_count(d, "gd", (3, 7)) == history_count(d, gd(3, 7), exact=True)
 
 
 def test_five_edge_counts_at_a_larger_unseen_size_match_the_float_sweep():
@@ -103,8 +106,8 @@ def test_cycles_and_bad_input():
     with pytest.raises(SgdDiagramsError, match="family"):
         derived_count_polynomial(parse("r(a)"), "adam")
     with pytest.raises(SgdDiagramsError, match="positive integers"):
-        derived_history_count(parse("r(a)"), "sgd", (10, 0, 1))
+        structured_count(parse("r(a)"), "sgd", (10, 0, 1))
     seven = parse("r(a(b(c(d(e(f(g)))))))")
     with pytest.raises(SgdDiagramsError, match="edges"):
         derived_count_polynomial(seven, "sgd")
-    assert table_history_count(seven, "sgd", (10, 1, 1)) is None
+    assert structured_count(seven, "sgd", (10, 1, 1)) is None

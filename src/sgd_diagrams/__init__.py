@@ -8,8 +8,9 @@ Stochastic Gradient Descent"; ``docs/architecture.md`` for the layers)::
     s = sd.taylor_series(land, sched, order=3, quantity="test-loss")    # s.coefficients, s(eta)
     p = sd.predict(land, sched, order=3, eta=[0.01, 0.05], method="resummed")   # p.value, p.stderr
     r = sd.simulate(land, sched, optimizers=["sgd", "gd"], eta=[0.01, 0.05], trials=1000, seed=0)
-    net = sd.TorchLandscape(model, loss_fn, inputs, targets)          # any nn.Module; predict(..., samples=K)
-    stats = sd.measure(net, order=3, samples=20000)                    # measure once (stats.save("S.json"))
+    net = sd.TorchLandscape(model, loss_fn, inputs, targets)   # any nn.Module: sampling=sd.Sampling(samples=K)
+    stats = sd.measure(net, 3, sd.Sampling(samples=20000))      # measure once (stats.save("S.json"))
+    run = sd.Execution(backend="ray", device="cuda", progress=True)  # where/how: predict, measure, simulate, whatif
     p = sd.predict(stats, sd.sgd(N=100, B=5, E=3), order=3, eta=[0.01, 0.05])  # predict everywhere
     grid = sd.whatif(stats, sd.sgd(N=100, B=5, E=3), 3, eta=[0.01, 0.05], axis="batch", values=[1, 5, 10])
     near = net.pretrained(steps=500, eta=0.5)      # or net.with_init(sd.load_parameter_vector("w.npy", net))
@@ -34,6 +35,7 @@ from .landscapes import (
     load_landscape,
 )
 from .landscapes.checkpoints import load_parameter_vector, save_parameter_vector
+from .options import Execution, Sampling
 from .schedules import Schedule, from_batches, gd, load_schedule, lr_schedule, sgd, sgd_reshuffled
 from .schedules.histories import history_count
 from .theory.orders import ORDER_LIMITS
@@ -43,6 +45,7 @@ __all__ = [
     "Comparison",
     "Diagram",
     "ExactLandscape",
+    "Execution",
     "FiniteLandscape",
     "METHODS",
     "ORDER_LIMITS",
@@ -50,6 +53,7 @@ __all__ = [
     "QUANTITY_NAMES",
     "Quantity",
     "SampledLandscape",
+    "Sampling",
     "Schedule",
     "SgdDiagramsError",
     "Simulation",

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,14 +35,16 @@ from .errors import SgdDiagramsError
 from .io import read_json_object, terminal_safe
 from .landscapes import as_exact, is_exact
 from .limits import MAX_INPUT_BYTES, MAX_SAMPLES
+from .options import Execution, Sampling, split_legacy
 from .schedules import Schedule
 from .theory.orders import check_order
 from .theory.series import Series
 from .theory.series import taylor_series as _taylor_series
 from .theory.trust import DEFAULT_RTOL, Trust, assess_trust
 
-__all__ = ["METHODS", "Prediction", "Simulation", "check_etas", "is_statistics", "load_statistics", "measure",
-           "predict", "simulate", "taylor_series", "trust_region"]
+__all__ = ["METHODS", "PREDICT_OPTIONS", "Execution", "Prediction", "Sampling", "Simulation", "check_etas",
+           "is_statistics", "load_statistics", "measure", "measured_values", "predict", "simulate", "taylor_series",
+           "trust_region"]
 
 METHODS = ("taylor", "resummed", "continuous", "limit")
 """Forms of :func:`predict`: the Taylor polynomial, resummed, continuous-time resummed, T → ∞ limit."""
@@ -342,15 +344,26 @@ def _short(v: Any, digits: int = 6) -> str:
     return f"[{inner}{', …' if a.size > 4 else ''}]"
 
 
+PREDICT_OPTIONS = ("metric", "limit", "lr", "momentum", "rtol", "steps", "band")
+"""The keyword options of :func:`predict` besides its own parameters (defaults in :data:`_PREDICT_DEFAULTS`)."""
+
+_PREDICT_DEFAULTS = {"metric": None, "limit": "epochs", "lr": None, "momentum": None, "rtol": None, "steps": None,
+                     "band": False}
+
+
 def predict(landscape: Any, schedule: Schedule, order: int, eta: Any, quantity: str | Quantity = "test-loss",
-            method: str = "taylor", *, samples: int | None = None, seed: int | None = None,
-            replications: int | None = None,
-            metric: Any = None, limit: str = "epochs", cache: str | Path | None = None,
-            progress: bool = False, force: bool = False, backend: str = "local",
-            address: str | None = None, device: str | None = None, lr: Any = None,
-            momentum: float | None = None, krylov_dim: int | None = None, resummation: str = "auto",
-            rtol: float | None = None, steps: Any = None, band: bool = False) -> Prediction:
+            method: str = "taylor", sampling: Sampling | None = None, execution: Execution | None = None,
+            **options: Any) -> Prediction:
     """Predict E[quantity] after SGD on ``schedule`` at each learning rate in ``eta``.
+
+    The mathematics are the arguments: the landscape (or saved statistics), the schedule, the order, η, the
+    quantity and the method.  ``sampling=sd.Sampling(samples=K, seed=, replications=, cache=, krylov_dim=,
+    resummation=)`` estimates the diagram values from K sampled points; ``execution=sd.Execution(backend=,
+    address=, device=, progress=, force=)`` says where and how the job runs (:mod:`sgd_diagrams.options`).
+    Keyword ``options`` (:data:`PREDICT_OPTIONS`): ``metric`` (a matrix learning rate η = scalar·P), ``limit``
+    (how T grows for ``method="limit"``), ``lr`` / ``momentum`` (per-step multipliers, heavy-ball β), ``steps``
+    and ``band`` (curves), ``rtol`` (trust).  The previous release's ``samples=``, ``seed=``, …, ``force=``
+    keywords still work, with a ``DeprecationWarning``.
 
     **Curves**: ``steps="all"`` (or a list of step numbers; 0 and T are always included) predicts the
     quantity after every recorded step t — the prediction on ``schedule.prefix(t)`` — with ``value`` (and
@@ -362,11 +375,12 @@ def predict(landscape: Any, schedule: Schedule, order: int, eta: Any, quantity: 
     (I − ηH)^{Δt−1}η), ``"continuous"`` (Remark 1) or ``"limit"`` (T → ∞, Theorem 2; ``limit`` says how T
     grows: ``"epochs"`` at fixed N, or ``"samples"`` with N = T one-epoch SGD).
 
-    ``samples=K`` estimates every diagram value from K sampled data points (``seed``; ``replications`` R
-    for the standard errors, default 20) — any landscape, including a :class:`TorchLandscape`; Taylor and
-    resummed forms and the T → ∞ limit.  ``cache``: a directory where estimates are stored and reused (opt-in).
-    Resummed/limit from samples: ``resummation="auto"`` uses dense tensors whenever the cost model calls
-    them cheap and the matrix-free Krylov path otherwise (Lanczos on the sample-mean Hessian, ``krylov_dim``
+    ``Sampling(samples=K)`` estimates every diagram value from K sampled data points (``seed``;
+    ``replications`` R for the standard errors, default 20) — any landscape, including a
+    :class:`TorchLandscape`; Taylor and resummed forms and the T → ∞ limit.  ``cache``: a directory where
+    estimates are stored and reused (opt-in).  Resummed/limit from samples (:mod:`sgd_diagrams.estimation.plan`
+    decides): ``resummation="auto"`` uses dense tensors whenever the cost model calls them cheap and the
+    matrix-free Krylov path otherwise (Lanczos on the sample-mean Hessian, ``krylov_dim``
     steps, by default grown until the Krylov space holds 90% of the gradient noise and curvature — the rule
     is in ``predict --help``); ``"dense"`` or ``"matrix-free"`` forces one.  With k < dim the directions outside
     the Krylov space are added to the series order and their size is :attr:`Prediction.complement`.
@@ -382,12 +396,21 @@ def predict(landscape: Any, schedule: Schedule, order: int, eta: Any, quantity: 
     next order where cheap, and |Taylor − resummed| where the resummed form exists).
 
     **Measure once, predict everywhere**: pass a :class:`~sgd_diagrams.estimation.statistics.Statistics`
-    (from :func:`measure` or :func:`load_statistics`) *in place of the landscape*: the saved diagram values
+    (from :func:`measure` or :func:`load_statistics`; any object whose class defines ``measured_values()``,
+    see :func:`measured_values`) *in place of the landscape*: the saved diagram values
     stand in for the model, so any schedule and η are predicted without touching it, identical to
-    ``samples=K`` with the statistics' samples, seed and replications at the statistics' order (Taylor and,
-    when the statistics hold part cumulants, the dense resummed form and T → ∞ limit; ``samples``, ``seed``
-    and ``replications`` are then fixed by the statistics and must not be given).
+    ``sampling=Sampling(samples=K, ...)`` with the statistics' samples, seed and replications at the statistics'
+    order (Taylor and, when the statistics hold part cumulants, the dense resummed form and T → ∞ limit;
+    ``samples``, ``seed`` and ``replications`` are then fixed by the statistics and must not be given).
     """
+    sampling, execution, options = split_legacy("predict", sampling, execution, options, PREDICT_OPTIONS)
+    samples, seed, replications = sampling.samples, sampling.seed, sampling.replications
+    cache, krylov_dim, resummation = sampling.cache, sampling.krylov_dim, sampling.resummation
+    backend, address, device = execution.backend, execution.address, execution.device
+    progress, force = execution.progress, execution.force
+    opts = {**_PREDICT_DEFAULTS, **options}
+    metric, limit, lr, momentum = opts["metric"], opts["limit"], opts["lr"], opts["momentum"]
+    rtol, steps, band = opts["rtol"], opts["steps"], opts["band"]
     if method not in METHODS:
         raise SgdDiagramsError(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
     _check_where(backend, address, device)
@@ -401,7 +424,8 @@ def predict(landscape: Any, schedule: Schedule, order: int, eta: Any, quantity: 
     if steps is not None or band is not False:
         return _predict_curve(landscape, schedule, order, etas, q, method, steps, band, metric_m, rtol, force,
                               samples, seed, replications)
-    if is_statistics(landscape):
+    stats = measured_values(landscape)  # the one protocol predict dispatches on: saved values, or a model
+    if stats is not None:
         given = [n for n, v in (("samples", samples), ("replications", replications), ("cache", cache))
                  if v is not None]
         if given or seed is not None:
@@ -410,7 +434,7 @@ def predict(landscape: Any, schedule: Schedule, order: int, eta: Any, quantity: 
         if krylov_dim is not None or resummation == "matrix-free":
             raise SgdDiagramsError("statistics replay the dense resummed path from their saved tensors; drop "
                                    "krylov_dim and resummation='matrix-free' (or predict from samples=K)")
-        return _from_statistics(landscape, schedule, order, etas, q, method, metric_m, limit, force, rtol)
+        return _from_statistics(stats, schedule, order, etas, q, method, metric_m, limit, force, rtol)
     if samples is not None:
         seed = 0 if seed is None else seed
         return _estimated(landscape, schedule, order, etas, q, method, samples, seed, replications, metric_m, cache,
@@ -456,7 +480,7 @@ def predict(landscape: Any, schedule: Schedule, order: int, eta: Any, quantity: 
                       messages, details, *_trust_fields(trust))
 
 
-# -- curves: the prediction after every recorded step (issue #22) ----------------------------------------
+# -- curves: the prediction after every recorded step -----------------------------------------------
 def _predict_curve(landscape, schedule, order, etas, q, method, steps, band, metric, rtol, force, samples, seed,
                    replications) -> Prediction:
     """E[quantity] on ``schedule.prefix(t)`` for every recorded t: one pass over the schedule, values once.
@@ -478,7 +502,7 @@ def _predict_curve(landscape, schedule, order, etas, q, method, steps, band, met
     if band and q.name != "test-loss":
         raise SgdDiagramsError("band= gives the spread of the test loss over training sets; use quantity test-loss")
     grid = check_steps("all" if steps is None else steps, schedule.T)
-    estimated = samples is not None or is_statistics(landscape)
+    estimated = samples is not None or measured_values(landscape) is not None
     if band and (estimated or method == "continuous" or metric is not None):
         why = ("the test-loss variance is not estimated from samples" if estimated else
                "the test-loss variance has no continuous-time form" if method == "continuous" else
@@ -561,14 +585,13 @@ def _estimated_curve(landscape, schedule, order, etas, q, method, grid, metric, 
     if method not in ("taylor", "resummed") or q.is_variance:
         raise SgdDiagramsError("estimated curves have the taylor and resummed forms of test-loss, train-loss, "
                                "gen-gap and displacement")
-    if is_statistics(landscape):
-        stats = landscape
-    else:
+    stats = measured_values(landscape)
+    if stats is None:
         seed = 0 if seed is None else seed
         _check_sampling(samples, seed, replications)
-        stats = measure(landscape, order, samples=int(samples), seed=int(seed), replications=replications,
-                        kinds=(q.kind,), tensors=True if (method == "resummed" or metric is not None) else False,
-                        force=force)
+        stats = measure(landscape, order, Sampling(samples=int(samples), seed=int(seed), replications=replications),
+                        Execution(force=force), kinds=(q.kind,),
+                        tensors=True if (method == "resummed" or metric is not None) else False)
     stats.require(q, order, resummed=method == "resummed", metric=metric is not None)
     info = {"samples": stats.samples, "seed": stats.seed, "estimator": stats.method}
     if method == "resummed":
@@ -825,18 +848,31 @@ def _estimated_result(pred, etas, q, method, samples: int, seed: int, caught: li
                       pred.stderr, messages, details, *_trust_fields(trust))
 
 
+def measured_values(source: Any) -> Any:
+    """The saved diagram values ``source`` stands for, or None when they must come from a model.
+
+    The protocol :func:`predict`, :func:`~sgd_diagrams.whatif` and the curves dispatch on: an object whose class
+    defines ``measured_values()`` (:class:`~sgd_diagrams.estimation.statistics.Statistics`: itself) is a
+    record of measured values — any schedule and η are predicted from it without a model; any other object is
+    a landscape (exact or sampled), whose values are computed or estimated.
+    """
+    method = getattr(type(source), "measured_values", None)
+    return None if method is None else method(source)
+
+
 def is_statistics(obj: Any) -> bool:
     """True for saved diagram-value statistics (:func:`measure`, :func:`load_statistics`)."""
-    from .estimation.statistics import Statistics
-
-    return isinstance(obj, Statistics)
+    return measured_values(obj) is not None
 
 
-def measure(landscape: Any, order: int, *, samples: int, seed: int = 0, replications: int | None = None,
+def measure(landscape: Any, order: int, sampling: Sampling | None = None, execution: Execution | None = None, *,
             kinds: Sequence[str] = ("test", "train", "displacement"), tensors: bool | str = "auto",
-            progress: bool = False, force: bool = False, backend: str = "local", address: str | None = None,
-            device: str | None = None, spec: str | None = None) -> Any:
+            spec: str | None = None, **legacy: Any) -> Any:
     """Measure once: estimate every diagram value a prediction up to ``order`` needs (seed 001 App. C.6).
+
+    ``sampling=sd.Sampling(samples=K, seed=, replications=)`` (samples required, seed 0 by default) and
+    ``execution=sd.Execution(...)`` as in :func:`predict`; ``samples=``, ``seed=``, … as keywords still work
+    with a ``DeprecationWarning``.
 
     Returns a :class:`~sgd_diagrams.estimation.statistics.Statistics` holding each replication's
     estimate of every ``kinds`` diagram (test: test loss; train: train loss and gen gap; displacement),
@@ -848,6 +884,16 @@ def measure(landscape: Any, order: int, *, samples: int, seed: int = 0, replicat
     """
     from .estimation.statistics import measure_statistics
 
+    sampling, execution, _ = split_legacy("measure", sampling, execution, legacy, ())
+    if sampling.samples is None:
+        raise SgdDiagramsError("measure needs a sample count: sampling=sd.Sampling(samples=K)")
+    if sampling.cache is not None or sampling.krylov_dim is not None or sampling.resummation != "auto":
+        raise SgdDiagramsError("measure takes samples, seed and replications from sampling=; drop cache, "
+                               "krylov_dim and resummation (they apply to predict)")
+    samples, replications = sampling.samples, sampling.replications
+    seed = 0 if sampling.seed is None else sampling.seed
+    backend, address, device = execution.backend, execution.address, execution.device
+    progress, force = execution.progress, execution.force
     _check_sampling(samples, seed, replications)
     _check_where(backend, address, device)
     if isinstance(kinds, str):
@@ -976,11 +1022,11 @@ class Simulation:
 def simulate(landscape: Any, schedule: Schedule, optimizers: Sequence[str] = ("sgd",), eta: Any = 0.01,
              trials: int = 1000, seed: int = 0, *, chunk: int = 1000, record_steps: Sequence[int] = (),
              eval_chunk: int = 64, momentum: float | None = None, substeps: int = 16, sde_noise: str = "varying",
-             stic_weight: float = 1.0, gdc_coefficient: float | None = None, progress: bool = False,
+             stic_weight: float = 1.0, gdc_coefficient: float | None = None,
              completed: dict[tuple[int, int], Any] | None = None,
-             on_chunk: Callable[[int, int, Any], None] | None = None, force: bool = False,
-             backend: str = "local", address: str | None = None, eval_size: int | None = None,
-             device: str | None = None, lr: Any = None) -> Simulation:
+             on_chunk: Callable[[int, int, Any], None] | None = None, eval_size: int | None = None,
+             lr: Any = None, sampling: Sampling | None = None, execution: Execution | None = None,
+             **legacy: Any) -> Simulation:
     """Simulate ``optimizers`` (names: sgd gd gdc sde sde-frozen ode momentum stic) at each η in ``eta``.
 
     ``trials`` independent training sets per η, in vectorized chunks of ``chunk``; the same seed at every η
@@ -998,10 +1044,22 @@ def simulate(landscape: Any, schedule: Schedule, optimizers: Sequence[str] = ("s
     shorthand for ``schedule.with_lr(lr).with_momentum(momentum)`` (a β contradicting the schedule's is
     refused): sgd and gd become heavy-ball descents, and the ``momentum`` optimizer uses that β (0.9 when
     neither gives one).
+
+    ``execution=sd.Execution(backend=, address=, device=, progress=, force=)`` as in :func:`predict` (the old
+    keywords still work, with a ``DeprecationWarning``); ``sampling=sd.Sampling(seed=s)`` may give the seed.
     """
     from .optimizers import make_optimizer
     from .optimizers.trials import simulate as simulate_trials
 
+    sampling, execution, _ = split_legacy("simulate", sampling, execution, legacy, ())
+    if sampling.seed is not None:
+        if seed != 0 and seed != sampling.seed:
+            raise SgdDiagramsError("seed given both as an argument and in sampling=; give it once")
+        seed = sampling.seed
+    if replace(sampling, seed=None) != Sampling():
+        raise SgdDiagramsError("simulate draws its own training sets: of sampling= it uses only the seed")
+    backend, address, device = execution.backend, execution.address, execution.device
+    progress, force = execution.progress, execution.force
     _check_where(backend, address, device)
     etas = check_etas(eta)
     schedule = _with_lr_momentum(_check_schedule(schedule), lr, momentum)

@@ -24,12 +24,16 @@ from typing import Any
 
 import numpy as np
 
-from .api import check_etas, is_statistics, predict
+from .api import check_etas, measured_values, predict
+from .diagrams import quantity as quantity_of
 from .errors import SgdDiagramsError
 from .io import atomic_write_text, dumps
 from .limits import MAX_WHATIF_CELLS, check_work
+from .options import Execution, Sampling, split_legacy
 from .schedules import Schedule, sgd, sgd_reshuffled
 from .schedules.grid import is_shuffle_average
+from .schedules.histories import history_seconds
+from .theory.structured_counts import structured_family
 from .theory.trust import DEFAULT_RTOL
 
 __all__ = ["AXES", "WhatIf", "parse_axis_values", "vary_schedule", "whatif", "whatif_seconds"]
@@ -208,10 +212,6 @@ def whatif_seconds(stats, schedules: Sequence[Schedule], order: int, quantities:
     A series costs its history sweeps (:func:`~sgd_diagrams.schedules.histories.history_seconds`) where
     counts are not closed forms, else ~20 µs per diagram (``benchmarks/bench_whatif.py``).
     """
-    from .diagrams import quantity as quantity_of
-    from .schedules.histories import history_seconds
-    from .theory.count_tables import structured_family
-
     total = 0.0
     for schedule in schedules:
         closed = structured_family(schedule) is not None or is_shuffle_average(schedule)
@@ -225,19 +225,26 @@ def whatif_seconds(stats, schedules: Sequence[Schedule], order: int, quantities:
 
 def whatif(stats, base: Schedule, order: int, eta: Any, axis: str, values: Sequence[float], *,
            quantities: Sequence[str] = ("test-loss", "gen-gap"),
-           make_schedule: Callable[[float], Schedule] | None = None, force: bool = False,
-           progress: bool = False, rtol: float | None = None) -> WhatIf:
+           make_schedule: Callable[[float], Schedule] | None = None, rtol: float | None = None,
+           sampling: Sampling | None = None, execution: Execution | None = None, **legacy: Any) -> WhatIf:
     """Map E[quantity] ± stderr over ``values`` (rows: B, E or β per ``axis``) × ``eta`` (columns).
 
     ``stats``: saved diagram values (:func:`sgd_diagrams.measure` / :func:`sgd_diagrams.load_statistics`).
     Row schedules are ``make_schedule(value)`` when given, else :func:`vary_schedule` of ``base``.  Every
     cell equals ``sd.predict(stats, row_schedule, order, eta, quantity)``; ``trusted`` is explained in the
     module docstring.  Grids over :data:`~sgd_diagrams.limits.MAX_WHATIF_CELLS` cells are refused, and so
-    are grids estimated beyond the time budget unless ``force``.
+    are grids estimated beyond the time budget unless ``force``.  ``execution=sd.Execution(progress=, force=)``
+    as in :func:`~sgd_diagrams.predict` (``force=`` / ``progress=`` keywords still work, with a
+    ``DeprecationWarning``); the statistics fix the sampling, so ``sampling=`` must be left out or empty.
     """
     from .io import progress_bar
 
-    if not is_statistics(stats):
+    sampling, execution, _ = split_legacy("whatif", sampling, execution, legacy, ())
+    if sampling != Sampling():
+        raise SgdDiagramsError("the statistics already fix samples, seed and replications; drop sampling=")
+    force, progress = execution.force, execution.progress
+    stats = measured_values(stats)
+    if stats is None:
         raise SgdDiagramsError("whatif needs measured statistics: sd.measure(landscape, order, samples=K) or "
                                "sd.load_statistics(path)")
     if axis not in AXES:

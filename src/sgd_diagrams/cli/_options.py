@@ -24,6 +24,7 @@ from ..catalog import BUILTIN_LANDSCAPES
 from ..diagrams import QUANTITY_NAMES
 from ..errors import SgdDiagramsError, parse_numbers
 from ..io import emit as _emit
+from ..options import Execution, Sampling
 
 __all__ = [
     "add_backend",
@@ -259,6 +260,28 @@ def parse_metric(text: str | None) -> np.ndarray | None:
 def progress(args: argparse.Namespace) -> bool:
     """Progress unless ``--quiet``: a bar on a terminal, a short line every 10 s in logs and pipes."""
     return not (getattr(args, "quiet", False) or getattr(args, "no_progress", False))
+
+
+# -- the one place where flags become the front door's two option sets -------------------------------------
+def sampling_from_args(args: argparse.Namespace, fixed_by_statistics: bool = False) -> Sampling:
+    """``--samples/--seed/--replications/--cache/--no-cache/--krylov/--resummation`` as :class:`sd.Sampling`.
+
+    ``fixed_by_statistics`` (``--stats``): the statistics fix samples, seed and replications, so only the
+    resummation flags are carried (predict refuses them there with its own message).
+    """
+    resummation = {"krylov_dim": getattr(args, "krylov", None), "resummation": getattr(args, "resummation", "auto")}
+    if fixed_by_statistics:
+        return Sampling(**resummation)
+    cache = None if getattr(args, "no_cache", False) else getattr(args, "cache", None)
+    return Sampling(samples=getattr(args, "samples", None), seed=getattr(args, "seed", None),
+                    replications=getattr(args, "replications", None), cache=cache, **resummation)
+
+
+def execution_from_args(args: argparse.Namespace) -> Execution:
+    """``--backend/--address/--device/--quiet/--force`` as :class:`sd.Execution` (absent flags: defaults)."""
+    return Execution(backend=getattr(args, "backend", "local"), address=getattr(args, "address", None),
+                     device=getattr(args, "device", None), progress=progress(args),
+                     force=bool(getattr(args, "force", False)))
 
 
 def emit(args: argparse.Namespace, payload: Any, table: str) -> None:

@@ -43,6 +43,7 @@ from ._options import (
     add_statistics,
     add_trust,
     emit,
+    execution_from_args,
     fmt,
     load_landscape_arg,
     load_schedule_arg,
@@ -50,6 +51,7 @@ from ._options import (
     parse_etas,
     parse_metric,
     progress,
+    sampling_from_args,
     schedule_record,
 )
 
@@ -149,19 +151,16 @@ def run(args: argparse.Namespace) -> int:
                                    "already measured (measure at the moved point with stats --out instead)")
         landscape = load_statistics_arg(args)
         pred = predict(landscape, schedule, args.order, etas, args.quantity, method,
-                       metric=parse_metric(args.metric), limit=args.limit or "epochs", rtol=args.rtol,
-                       **_resummation_options(args), **_curve_options(args, schedule))
+                       sampling_from_args(args, fixed_by_statistics=True), metric=parse_metric(args.metric),
+                       limit=args.limit or "epochs", rtol=args.rtol, **_curve_options(args, schedule))
         args.samples = landscape.samples
     else:
         landscape = _moved(load_landscape_arg(args), args)
         if args.samples is None and args.replications is not None:
             raise SgdDiagramsError("--replications needs --samples K")
-        pred = predict(landscape, schedule, args.order, etas, args.quantity, method, samples=args.samples,
-                       seed=args.seed, replications=args.replications, metric=parse_metric(args.metric),
-                       limit=args.limit or "epochs", cache=None if args.no_cache else args.cache,
-                       progress=progress(args), force=args.force, backend=args.backend, address=args.address,
-                       device=args.device, rtol=args.rtol, **_resummation_options(args),
-                       **_curve_options(args, schedule))
+        pred = predict(landscape, schedule, args.order, etas, args.quantity, method, sampling_from_args(args),
+                       execution_from_args(args), metric=parse_metric(args.metric), limit=args.limit or "epochs",
+                       rtol=args.rtol, **_curve_options(args, schedule))
         if args.init_from is not None:
             pred.details["init_from"] = str(args.init_from)
     where = f"landscape={landscape.name}  {schedule}" + (f"  (statistics {args.stats})" if args.stats else "")
@@ -223,16 +222,6 @@ def _curve_lines(pred, args: argparse.Namespace, where: str) -> list[str]:
             cells.append(f"{text:>24}")
         lines.append(f"{int(steps[i]):>8}   " + "   ".join(cells))
     return lines
-
-
-def _resummation_options(args: argparse.Namespace) -> dict:
-    """--krylov / --resummation as predict() keywords (only when given, so other forms stay unchanged)."""
-    out: dict = {}
-    if args.krylov is not None:
-        out["krylov_dim"] = args.krylov
-    if args.resummation != "auto":
-        out["resummation"] = args.resummation
-    return out
 
 
 def _moved(landscape, args: argparse.Namespace):

@@ -42,10 +42,10 @@ from ._options import (
     add_landscape,
     add_output,
     add_schedule,
+    execution_from_args,
     load_landscape_arg,
     load_schedule_arg,
     parse_etas,
-    progress,
     schedule_record,
 )
 
@@ -198,9 +198,8 @@ def run(args: argparse.Namespace) -> int:
             record({"complete": False})
 
     sim = simulate(land, schedule, names_in, etas, trials, seed, chunk=chunk, record_steps=steps,
-                   eval_chunk=eval_chunk, progress=progress(args), completed=completed, on_chunk=save_chunk,
-                   force=args.force, backend=args.backend, address=args.address,
-                   eval_size=eval_size, device=args.device, **settings)
+                   eval_chunk=eval_chunk, completed=completed, on_chunk=save_chunk, eval_size=eval_size,
+                   execution=execution_from_args(args), **settings)
     meta = {"landscape": land.name, "dim": land.dim, "N": schedule.N, "T": schedule.T,
             "eta": float(etas[0]) if len(etas) == 1 else etas.tolist(), "trials": trials, "seed": seed,
             "optimizers": names, "resumed_chunks": sorted(f"{i}:{c}" for i, c in completed) if len(etas) > 1

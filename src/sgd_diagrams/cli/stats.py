@@ -32,8 +32,9 @@ from ._options import (
     add_execution,
     add_landscape,
     add_sampling,
+    execution_from_args,
     load_landscape_arg,
-    progress,
+    sampling_from_args,
 )
 
 __all__ = ["register", "run"]
@@ -68,9 +69,8 @@ def run(args: argparse.Namespace) -> int:
     check_order(args.order, "estimated")
     landscape = load_landscape_arg(args)
     kinds = KINDS if args.kind == "all" else (args.kind,)
-    stats = measure(landscape, args.order, samples=args.samples, seed=args.seed, replications=args.replications,
-                    kinds=kinds, progress=progress(args), force=args.force, backend=args.backend,
-                    address=args.address, device=args.device, spec=args.landscape)
+    stats = measure(landscape, args.order, sampling_from_args(args), execution_from_args(args), kinds=kinds,
+                    spec=args.landscape)
     if args.out:
         stats.save(args.out)
     exact = UvalueEvaluator(landscape, max(args.order, 1)) if is_exact(landscape) else None

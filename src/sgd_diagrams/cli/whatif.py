@@ -32,10 +32,11 @@ from ._options import (
     add_schedule,
     add_statistics,
     add_trust,
+    execution_from_args,
     load_landscape_arg,
     load_schedule_arg,
     load_statistics_arg,
-    progress,
+    sampling_from_args,
 )
 
 __all__ = ["register", "run"]
@@ -119,12 +120,10 @@ def run(args: argparse.Namespace) -> int:
         if args.samples is None:
             raise SgdDiagramsError("give --stats S.json (from sgd-diagrams stats --out) or --samples K")
         kinds = ["test"] * ("test-loss" in quantities) + ["train"] * bool({"train-loss", "gen-gap"} & set(quantities))
-        stats = measure(load_landscape_arg(args), args.order, samples=args.samples, seed=args.seed or 0,
-                        replications=args.replications, kinds=kinds or ["test"], progress=progress(args),
-                        force=args.force, backend=args.backend, address=args.address, device=args.device,
-                        spec=args.landscape or "example")
+        stats = measure(load_landscape_arg(args), args.order, sampling_from_args(args), execution_from_args(args),
+                        kinds=kinds or ["test"], spec=args.landscape or "example")
     grid = whatif(stats, base, args.order, etas, axis, values, quantities=quantities,
-                  make_schedule=_row_builder(args, axis), force=args.force, progress=progress(args), rtol=args.rtol)
+                  make_schedule=_row_builder(args, axis), rtol=args.rtol, execution=execution_from_args(args))
     if args.out:
         out = Path(args.out)
         grid.plot(out)  # the figure first: a failure leaves no JSON claiming a figure beside it

@@ -260,8 +260,6 @@ class Diagram:
 
     # -- text -------------------------------------------------------------------------
     def __str__(self) -> str:
-        from .notation import format_diagram
-
         return format_diagram(self)
 
     def __repr__(self) -> str:
@@ -270,3 +268,28 @@ class Diagram:
     def sort_key(self) -> tuple:
         """A deterministic order: fewer edges, then more parts, then by structure."""
         return (self.n_edges, -self.n_parts, self.parents, self.parts)
+
+
+PART_LETTERS = "abcdefghijklmnopqstuvwxyz"  # 'r' is reserved for a lone root
+
+
+def format_diagram(d: Diagram) -> str:
+    """The canonical notation of ``d`` (the grammar and its parser are in :mod:`.notation`)."""
+    letters: dict[int, str] = {}
+    if d.root_alone:
+        letters[d.parts[0]] = "r"
+    for p in d.parts:
+        if p not in letters:
+            k = len([x for x in letters.values() if x != "r"])
+            if k >= len(PART_LETTERS):
+                raise SgdDiagramsError("diagram has too many parts to print (at most 25)")
+            letters[p] = PART_LETTERS[k]
+
+    def node(v: int) -> str:
+        kids = d.children[v]
+        s = letters[d.parts[v]]
+        if kids:
+            s += "(" + "".join(node(c) for c in kids) + ")"
+        return s
+
+    return node(0)

@@ -30,34 +30,9 @@ from __future__ import annotations
 
 from ..errors import SgdDiagramsError
 from ..limits import MAX_NOTATION_NODES
-from .diagram import Diagram
+from .diagram import PART_LETTERS, Diagram, format_diagram
 
 __all__ = ["parse", "format_diagram", "PART_LETTERS"]
-
-PART_LETTERS = "abcdefghijklmnopqstuvwxyz"  # 'r' is reserved for a lone root
-
-
-def format_diagram(d: Diagram) -> str:
-    """The canonical notation of ``d``."""
-    letters: dict[int, str] = {}
-    if d.root_alone:
-        letters[d.parts[0]] = "r"
-    for p in d.parts:
-        if p not in letters:
-            k = len([x for x in letters.values() if x != "r"])
-            if k >= len(PART_LETTERS):
-                raise SgdDiagramsError("diagram has too many parts to print (at most 25)")
-            letters[p] = PART_LETTERS[k]
-
-    def node(v: int) -> str:
-        kids = d.children[v]
-        s = letters[d.parts[v]]
-        if kids:
-            s += "(" + "".join(node(c) for c in kids) + ")"
-        return s
-
-    return node(0)
-
 
 def parse(text: str) -> Diagram:
     """Parse the notation into a canonical :class:`Diagram` (see module docstring)."""

@@ -25,6 +25,7 @@ import numpy as np
 from ..diagrams.diagram import Diagram
 from ..errors import SgdDiagramsError
 from ..values.estimators import block_groups, cumulant_estimator
+from ..values.uvalue import PartTable, UvalueTable, contract_uvalue, contracted_parts
 
 __all__ = ["TensorSource", "GroupStatisticEvaluator"]
 
@@ -112,10 +113,25 @@ class GroupStatisticEvaluator:
         return self._cache[key]
 
     def __call__(self, d: Diagram, root: str = "loss"):
-        """The estimated uvalue of ``d`` (scalar η), by the exact engine's contraction rules."""
-        from ..values.uvalue import UvalueEvaluator
+        """The estimated uvalue of ``d``: its part tensors estimated here, then contracted by the exact rules."""
+        parts = {members: self.part_tensor(d, members) for members in contracted_parts(d, root)}
+        return contract_uvalue(d, parts, self.metric, root)
 
-        return UvalueEvaluator.__call__(self, d, root)  # type: ignore[arg-type]
+    def part_table(self, diagrams, root: str = "loss") -> PartTable:
+        """Every part tensor the uvalues of ``diagrams`` read, and Ĥ, estimated now: a table the theory only reads.
+
+        The resummed engine (propagators of Ĥ, projected uvalues) then computes from numbers handed down,
+        without calling back into the estimator; the tensors are the ones :meth:`part_tensor` gives.
+        """
+        parts = {}
+        for d in diagrams:
+            for members in contracted_parts(d, root):
+                parts[(members, tuple(d.degree(v) for v in members))] = self.part_tensor(d, members)
+        return PartTable(parts, self.dim, self.metric, self.part_cumulant((2,)))
+
+    def table(self, diagrams, root: str = "loss") -> UvalueTable:
+        """Every uvalue of ``diagrams`` estimated now, as a lookup table the theory only reads."""
+        return UvalueTable({str(d): self(d, root) for d in diagrams})
 
 
 def dense_group_evaluators(landscape, plan, max_degree: int, seed: int = 0, metric: np.ndarray | None = None):

@@ -286,6 +286,8 @@ class ResummedTally:
         value @ Zᵀ, in the full space).  ``complement``: schedule ↦ the complement term
         (:mod:`.complement`), added to the value (and recorded in ``complements``).
         """
+        if isinstance(ev, GroupStatisticEvaluator):  # estimate every tensor now; the theory reads a table
+            ev = ev.part_table([d for k in range(order + 1) for d in q.diagrams(k, linkless=True)], q.root)
         lam = np.linalg.eigvalsh(ev.part_cumulant((2,)))
         self.growing.update(float(e) for e in etas if np.any(np.abs(1.0 - e * lam) > 1.0 + 1e-12))
 

@@ -35,6 +35,7 @@ from ..schedules.grid import Schedule
 from ..schedules.histories import history_count
 from ..theory.orders import check_order
 from ..theory.series import taylor_series
+from ..values.uvalue import UvalueTable
 from .evaluators import (
     SamplePlan,
     choose_method,
@@ -44,6 +45,7 @@ from .evaluators import (
     plan_groups,
 )
 from .group_statistic import dense_group_evaluators
+from .plan import plan_estimation
 
 __all__ = ["EstimatedPrediction", "UvalueEstimates", "estimate_uvalues", "estimated_prediction", "cache_dir"]
 
@@ -323,15 +325,10 @@ def _matrix_free_replicas(landscape, plan: SamplePlan, diagrams: list[Diagram], 
             for i, d in enumerate(diagrams)}
 
 
-class _Lookup:
-    """An evaluator answering from one replication of cached estimates."""
-
-    def __init__(self, estimates: UvalueEstimates, r: int) -> None:
-        self.estimates, self.r = estimates, r
-
-    def __call__(self, d: Diagram, root: str = "loss"):
-        value = self.estimates.replicas[str(d)][self.r]
-        return float(value) if root == "loss" else value
+def replication_tables(estimates: UvalueEstimates):
+    """One :class:`~sgd_diagrams.values.uvalue.UvalueTable` per replication of the estimates (the theory's input)."""
+    for r in range(estimates.plan.replications):
+        yield UvalueTable({notation: values[r] for notation, values in estimates.replicas.items()})
 
 
 def taylor_estimate(source, schedule: Schedule, order: int, q: Quantity, etas: np.ndarray, evaluators, plan,
@@ -368,71 +365,31 @@ def estimated_prediction(landscape, schedule: Schedule, order: int, etas, quanti
                          limit: str | None = None) -> EstimatedPrediction:
     """Taylor or resummed prediction of E[quantity] from ``samples`` sampled data points.
 
-    Resummed (``resum=True``) or T → ∞ (``limit="epochs"|"samples"``): ``resummation`` picks the dense
-    path or the matrix-free Krylov path (``krylov_dim`` Lanczos steps); ``"auto"`` follows
-    :func:`_resummation_basis` (dense whenever the cost model calls it cheap).
+    :func:`~.plan.plan_estimation` decides the path (per-replication uvalues, the dense statistic through a
+    matrix learning rate, dense or Krylov resummation); this function executes it.  Resummed
+    (``resum=True``) or T → ∞ (``limit="epochs"|"samples"``): ``resummation`` and ``krylov_dim`` as there.
     """
     q = quantity_of(quantity, DIAGRAM_QUANTITY_NAMES)
     check_order(order, "estimated")
     etas = np.atleast_1d(np.asarray(etas, dtype=np.float64))
-    method = choose_method(landscape, method)
-    if resum or limit is not None:
+    plan = plan_estimation(landscape, order, q, samples, resum=resum, limit=limit, metric=metric, method=method,
+                           resummation=resummation, krylov_dim=krylov_dim)
+    if plan.path in ("dense", "krylov"):
         from .krylov import krylov_resummed_estimate
 
-        basis, routing = _resummation_basis(landscape, resummation, metric, order, q, samples, krylov_dim)
         kp = krylov_resummed_estimate(landscape, schedule, order, etas, q, samples=samples, seed=seed,
-                                      replications=replications, krylov_dim=krylov_dim, basis=basis, limit=limit,
+                                      replications=replications, krylov_dim=krylov_dim, basis=plan.path, limit=limit,
                                       metric=metric, progress=progress, force=force)
-        kp.details["routing"] = routing
-        form = "limit" if limit is not None else "resummed"
-        return EstimatedPrediction(q.name, order, form, etas, kp.value, kp.stderr, kp.replicas, kp.plan,
-                                   "dense" if basis == "dense" else "matrix-free", None, kp.details)
-    if metric is not None:
-        if method != "dense":
-            raise SgdDiagramsError(
-                f"a matrix learning rate (--metric) needs the dense path, i.e. a landscape with dim <= 24 "
-                f"(this one has {landscape.dim})"
-            )
-        plan = plan_groups(samples, max(order, 2) + 1, replications)
-        evaluators = dense_group_evaluators(landscape, plan, max(order, 2), seed=seed, metric=metric)
-        bar = progress_bar(plan.replications, "estimating", "replications", progress)
-        return taylor_estimate(landscape, schedule, order, q, etas, evaluators, plan, method, metric, bar)
-    est = estimate_uvalues(landscape, q.kind, order, samples, seed, replications, method, progress,
+        kp.details["routing"] = plan.why
+        return EstimatedPrediction(q.name, order, plan.form, etas, kp.value, kp.stderr, kp.replicas, kp.plan,
+                                   "dense" if plan.path == "dense" else "matrix-free", None, kp.details)
+    if plan.path == "dense-metric":
+        groups = plan_groups(samples, max(order, 2) + 1, replications)
+        diagrams = [d for k in range(order + 1) for d in q.diagrams(k)]
+        evaluators = (ev.table(diagrams, q.root)
+                      for ev in dense_group_evaluators(landscape, groups, max(order, 2), seed=seed, metric=metric))
+        bar = progress_bar(groups.replications, "estimating", "replications", progress)
+        return taylor_estimate(landscape, schedule, order, q, etas, evaluators, groups, plan.evaluator, metric, bar)
+    est = estimate_uvalues(landscape, q.kind, order, samples, seed, replications, plan.evaluator, progress,
                            cache, schedule=schedule, force=force, backend=backend, address=address)
-    return taylor_estimate(landscape, schedule, order, q, etas, (_Lookup(est, r) for r in range(est.plan.replications)),
-                           est.plan, method)
-
-
-RESUMMATIONS = ("auto", "dense", "matrix-free")
-
-
-def _resummation_basis(landscape, resummation: str, metric, order: int = 2, q: Quantity | str = "test-loss",
-                       samples: int = 1, krylov_dim: int | None = None) -> tuple[str, str]:
-    """('dense' or 'krylov', why) for the resummed estimate: the routing rule (``predict --help``).
-
-    ``auto``: a matrix learning rate needs dense; a given ``krylov_dim`` means the Krylov path with it;
-    otherwise dense whenever the cost model calls it cheap (:func:`~.krylov.dense_is_cheap`), else the Krylov
-    path with k chosen by what it captures (:func:`~.krylov.choose_krylov_dim`).
-    """
-    from .evaluators import DENSE_MAX_DIM
-    from .krylov import dense_is_cheap
-
-    if resummation not in RESUMMATIONS:
-        raise SgdDiagramsError(f"resummation must be one of {', '.join(RESUMMATIONS)}, got {resummation!r}")
-    if resummation == "dense":
-        if landscape.dim > 4 * DENSE_MAX_DIM and not is_exact(landscape):
-            raise SgdDiagramsError(
-                f"the dense resummed path materializes dim^3 tensors per sample; this landscape has dim "
-                f"{landscape.dim} (dense allowed up to {4 * DENSE_MAX_DIM}); use resummation='matrix-free'"
-            )
-        return "dense", "asked for (resummation='dense')"
-    if resummation == "matrix-free":
-        if metric is not None:
-            raise SgdDiagramsError("a matrix learning rate (--metric) needs the dense resummed path (dim <= 24)")
-        return "krylov", "asked for (resummation='matrix-free')"
-    if metric is not None:
-        return "dense", "auto: a matrix learning rate needs the dense path"
-    if krylov_dim is not None:
-        return "krylov", f"auto: a Krylov dimension was given ({krylov_dim})"
-    cheap, why = dense_is_cheap(landscape, order, q, samples)
-    return ("dense" if cheap else "krylov"), f"auto: {'dense' if cheap else 'matrix-free'} ({why})"
+    return taylor_estimate(landscape, schedule, order, q, etas, replication_tables(est), est.plan, plan.evaluator)

@@ -46,7 +46,7 @@ from typing import Any
 
 import numpy as np
 
-from ..diagrams import DIAGRAM_QUANTITY_NAMES, KINDS, Diagram, Quantity
+from ..diagrams import DIAGRAM_QUANTITY_NAMES, KINDS, Quantity
 from ..diagrams import quantity as quantity_of
 from ..errors import SgdDiagramsError
 from ..io import atomic_write_text, dumps, progress_bar, read_untrusted_json, terminal_safe
@@ -54,7 +54,7 @@ from ..limits import MAX_SAMPLES, MAX_STATISTICS_BYTES, MAX_STATISTICS_TENSOR_FL
 from ..schedules.grid import Schedule
 from ..theory.limits import LIMIT_FAMILIES
 from ..theory.orders import ORDER_LIMITS, check_order
-from ..values.uvalue import UvalueEvaluator
+from ..values.uvalue import PartTable
 from .evaluators import SamplePlan, choose_method, draw_rows, plan_groups
 from .group_statistic import dense_group_evaluators
 from .predictions import (
@@ -62,8 +62,8 @@ from .predictions import (
     UvalueEstimates,
     _fingerprint,
     _kind_diagrams,
-    _Lookup,
     estimate_uvalues,
+    replication_tables,
     taylor_estimate,
 )
 
@@ -72,7 +72,6 @@ __all__ = [
     "FORMAT",
     "SCHEMA",
     "PartTensors",
-    "RecordedPartEvaluator",
     "Statistics",
     "load_statistics",
     "measure_statistics",
@@ -116,41 +115,6 @@ class PartTensors:
         return {k: v[r] for k, v in self.parts.items()}
 
 
-class RecordedPartEvaluator(UvalueEvaluator):
-    """A :class:`UvalueEvaluator` that replays saved part cumulants (one replication of a file).
-
-    The outline rule reads ``parts[(node labels, degrees)]`` exactly as the dense group-statistic
-    evaluator computed it, and ``part_cumulant((2,))`` the saved sample-mean Hessian Ĥ, so uvalues,
-    projected uvalues and the propagators are the same numbers; ``metric`` contracts edges through a
-    matrix learning rate.
-    """
-
-    def __init__(self, parts: dict, dim: int, metric: np.ndarray | None = None,
-                 hessian: np.ndarray | None = None) -> None:
-        self.parts = parts
-        self.dim = dim
-        self.metric = None if metric is None else np.asarray(metric, dtype=np.float64)
-        self.hessian = hessian
-        self.root_tensors = None
-
-    def part_tensor(self, d: Diagram, members: tuple[int, ...]) -> np.ndarray:
-        return self._get(tuple(members), tuple(d.degree(v) for v in members))
-
-    def part_cumulant(self, degrees: tuple[int, ...]) -> np.ndarray:
-        if tuple(degrees) == (2,) and self.hessian is not None:
-            return self.hessian
-        return self._get(tuple(range(len(degrees))), tuple(degrees))
-
-    def _get(self, members: tuple[int, ...], degrees: tuple[int, ...]) -> np.ndarray:
-        try:
-            return self.parts[(members, degrees)]
-        except KeyError:
-            raise SgdDiagramsError(
-                f"the statistics lack the part cumulant of nodes {list(members)} with degrees {list(degrees)}; "
-                "measure them again at a higher order"
-            ) from None
-
-
 @dataclass(frozen=True, eq=False)
 class Statistics:
     """Every diagram value a prediction up to ``order`` needs, per replication (see the module docstring).
@@ -170,6 +134,10 @@ class Statistics:
     tensors: PartTensors | None = None
     lambda_max: float | None = None
     version: str = field(default_factory=_version)
+
+    def measured_values(self) -> Statistics:
+        """Itself: the protocol :func:`sgd_diagrams.api.measured_values` dispatches on (values, not a model)."""
+        return self
 
     # -- what a landscape offers the theory ------------------------------------------------------
     @property
@@ -217,12 +185,12 @@ class Statistics:
                                    "(only the dense path with small dim saves them); use the Taylor form")
         return q
 
-    def evaluators(self, metric: np.ndarray | None = None) -> Iterator[RecordedPartEvaluator]:
+    def evaluators(self, metric: np.ndarray | None = None) -> Iterator[PartTable]:
         """One replaying evaluator per replication of the saved part cumulants."""
         if self.tensors is None:
             raise SgdDiagramsError("these statistics hold no part cumulants; use the Taylor form")
         for r in range(self.tensors.plan.replications):
-            yield RecordedPartEvaluator(self.tensors.replication(r), self.dim, metric, self.tensors.hessian[r])
+            yield PartTable(self.tensors.replication(r), self.dim, metric, self.tensors.hessian[r])
 
     def summary(self) -> list[dict[str, Any]]:
         """Mean ± stderr of every saved diagram value (rows: kind, notation, edges, value, stderr)."""
@@ -422,8 +390,7 @@ def replication_evaluators(stats: Statistics, q: Quantity, metric: np.ndarray | 
     if metric is not None:
         assert stats.tensors is not None  # checked by require
         return stats.evaluators(metric)
-    est = stats.estimates(q.kind)
-    return (_Lookup(est, r) for r in range(est.plan.replications))
+    return replication_tables(stats.estimates(q.kind))
 
 def _resummed_replay(stats: Statistics, schedule: Schedule, order: int, etas: np.ndarray, q: Quantity,
                      metric: np.ndarray | None, limit: str | None, force: bool) -> EstimatedPrediction:

@@ -50,6 +50,7 @@ import numpy as np
 
 from ..errors import SgdDiagramsError, guarded
 from ..io import atomic_write_text
+from ..options import Execution, Sampling
 from .reproduce.base import Context, clear_partial
 
 __all__ = ["CONFIGURATIONS", "Configuration", "Settings", "first_order_count", "practical_schedules", "plot", "main"]
@@ -146,9 +147,8 @@ def _predict(stats: Any, config: Configuration, etas: np.ndarray, constant: bool
 
 def _simulate(landscape: Any, config: Configuration, eta: float, settings: Settings, seed: int) -> dict[str, Any]:
     from ..api import simulate
-
     sim = simulate(landscape, config.schedule(), ["sgd"], [eta], settings.trials, seed=seed,
-                   eval_size=settings.eval_size, chunk=min(settings.trials, 500), force=True)
+                   eval_size=settings.eval_size, chunk=min(settings.trials, 500), execution=Execution(force=True))
     tl = sim.summaries[0]["optimizers"]["sgd"]["test-loss"]
     return {"mean": tl["mean"], "sem": tl["sem"], "n": tl["n"], "nonfinite": tl["nonfinite"]}
 
@@ -184,9 +184,9 @@ def practical_schedules(ctx: Context) -> dict[str, Any]:
     if stats_path.exists():
         stats = load_statistics(stats_path)
     else:
-        stats = measure(landscape, ORDER, samples=settings.samples, seed=ctx.seed,
-                        replications=settings.replications, kinds=("test",), progress=ctx.show_progress,
-                        force=True)
+        stats = measure(landscape, ORDER, Sampling(samples=settings.samples, seed=ctx.seed,
+                                                   replications=settings.replications),
+                        Execution(progress=ctx.show_progress, force=True), kinds=("test",))
         ctx.partial_dir.mkdir(parents=True, exist_ok=True)
         stats.save(stats_path)
     seconds = {"measure": time.perf_counter() - start, "predict": 0.0, "simulate": 0.0}

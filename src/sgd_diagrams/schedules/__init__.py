@@ -11,6 +11,7 @@ from .grid import (
     sgd,
     sgd_reshuffled,
 )
+from .shuffles import expected_history_count  # also registers the shuffle average with history_count
 
 __all__ = [
     "Schedule",
@@ -22,4 +23,5 @@ __all__ = [
     "schedule_from_json",
     "sgd",
     "sgd_reshuffled",
+    "expected_history_count",
 ]

@@ -32,7 +32,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from fractions import Fraction
 from functools import lru_cache
 from typing import NamedTuple
@@ -274,6 +274,14 @@ def _count_tied(sw: HistorySweep, schedule: Schedule, exact: bool):
     return total
 
 
+AveragedCount = Callable[[Diagram, Mapping, bool], "float | Fraction"]
+AVERAGED_COUNTS: dict[str, AveragedCount] = {}
+"""Counts that average over a family of grids, by the schedule's ``description["shuffle"]`` tag.
+
+A layer above the single-grid count registers itself here (:mod:`.shuffles` registers ``"average"``), so the
+single-grid count never imports the average built on it; ``sgd_diagrams.schedules`` imports both."""
+
+
 def history_count(d: Diagram, schedule: Schedule, exact: bool = False) -> float | Fraction:
     """Σ_f weight(f)/|Aut_f(D)| over histories f of ``d`` in ``schedule``.
 
@@ -293,11 +301,14 @@ def history_count(d: Diagram, schedule: Schedule, exact: bool = False) -> float 
             raise SgdDiagramsError("the shuffle average has no lr multipliers or momentum yet; use one fixed "
                                    "shuffle (sgd:N=..,B=..,E=..,seed=S) with --lr-schedule/--momentum")
         return kernel_history_count(d, schedule)
-    if schedule.description.get("shuffle") == "average":  # sgd_reshuffled: the expectation over shuffles
-        from .shuffles import expected_history_count
+    averaged = schedule.description.get("shuffle")
+    if averaged in AVERAGED_COUNTS:  # e.g. sgd_reshuffled: the expectation over shuffles (.shuffles registers it)
+        return AVERAGED_COUNTS[averaged](d, schedule.description, exact)
+    return fixed_grid_history_count(d, schedule, exact)
 
-        desc = schedule.description
-        return expected_history_count(d, desc["N"], desc["B"], desc["E"], exact=exact)
+
+def fixed_grid_history_count(d: Diagram, schedule: Schedule, exact: bool = False) -> float | Fraction:
+    """:func:`history_count` on the schedule's own batches (one fixed shuffle), lr multipliers aside."""
     sw = history_sweep(d)
     T = schedule.T
     if not sw.tied_parts:

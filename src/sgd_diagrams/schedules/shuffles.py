@@ -28,7 +28,8 @@ import numpy as np
 from ..diagrams.diagram import Diagram
 from ..diagrams.enumeration import set_partitions
 from ..errors import SgdDiagramsError
-from .histories import history_count
+from .grid import sgd
+from .histories import AVERAGED_COUNTS, fixed_grid_history_count
 from .sweep import history_sweep
 
 __all__ = ["expected_history_count"]
@@ -51,8 +52,6 @@ def expected_history_count(d: Diagram, N: int, B: int = 1, E: int = 1, exact: bo
     Exact (``Fraction``) with ``exact=True``.  Diagrams without tied parts have the same count for every
     shuffle, so they are counted once on the in-order grid.
     """
-    from .grid import sgd
-
     for name, value in (("N", N), ("B", B), ("E", E)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise SgdDiagramsError(f"{name} must be a positive integer, got {value!r}")
@@ -60,7 +59,7 @@ def expected_history_count(d: Diagram, N: int, B: int = 1, E: int = 1, exact: bo
         raise SgdDiagramsError(f"batch size B={B} does not divide N={N}; choose B dividing N")
     sw = history_sweep(d)
     if not sw.tied_parts:  # the same count for every shuffle: the in-order grid's
-        return history_count(d, sgd(N, B, E), exact=exact)
+        return fixed_grid_history_count(d, sgd(N, B, E), exact=exact)
     batches_per_epoch = N // B
     T = E * batches_per_epoch
     if T * len(sw.states) ** 2 > 5e8:
@@ -112,3 +111,10 @@ def expected_history_count(d: Diagram, N: int, B: int = 1, E: int = 1, exact: bo
     if sw.root_shared:
         total = total / (Fraction(N) if exact else N)
     return Fraction(total) / d.automorphisms if exact else float(total) / d.automorphisms
+
+
+def _average_from_description(d: Diagram, description, exact: bool) -> float | Fraction:
+    return expected_history_count(d, description["N"], description["B"], description["E"], exact=exact)
+
+
+AVERAGED_COUNTS["average"] = _average_from_description  # history_count(d, sgd_reshuffled(...)) lands here

@@ -8,7 +8,7 @@ with t, and every prefix's counts come from one pass:
 * GD and in-order SGD of one epoch (and one reshuffled epoch), plain: the count of a diagram with m non-root
   nodes is a polynomial in t of degree ≤ m + 1 (seed 001 Prop 2: GD's counts are polynomials in T; one
   epoch's prefix of t batches is in-order SGD on tB rows).  Its Newton form Σ_j Δ^j·C(t, j) is built from
-  the exact closed-form counts (:mod:`.count_tables`) at t = 0..m + 3; the vanishing of the differences past
+  the exact closed-form counts (:mod:`.structured_counts`) at t = 0..m + 3; the vanishing of the differences past
   the degree is checked in exact rationals, so a wrong degree can never pass silently.  Cost O(m) per step.
 * Every other concrete schedule: one forward history sweep read at every t
   (:func:`~sgd_diagrams.schedules.prefixes.prefix_history_counts`).
@@ -29,9 +29,9 @@ from ..schedules.grid import Schedule, is_shuffle_average
 from ..schedules.prefixes import prefix_history_counts
 from ..schedules.sweep import history_sweep
 from ..values.uvalue import UvalueEvaluator
-from .count_tables import structured_family, table_history_count
 from .order_polynomials import DERIVED_MAX_EDGES
 from .orders import check_order, check_tensor_work
+from .structured_counts import structured_count, structured_family
 
 __all__ = ["curve_history_counts", "taylor_curve_coefficients", "curve_values"]
 
@@ -64,10 +64,10 @@ def _family_prefix_counts(d: Diagram, schedule: Schedule, steps: np.ndarray) -> 
     exact = [Fraction(0)]
     for t in range(1, m + 2 + _EXTRA_POINTS):
         if name == "gd":
-            count = table_history_count(d, "gd", (values[0], t))
+            count = structured_count(d, "gd", (values[0], t))
         else:
             N, B = values[0], values[1]
-            count = table_history_count(d, "sgd", (t * B, B, 1))
+            count = structured_count(d, "sgd", (t * B, B, 1))
             if count is not None and root_shared:
                 count = Fraction(count) * Fraction(t * B, N)  # a shared train root reads one of N rows, not tB
         if count is None:

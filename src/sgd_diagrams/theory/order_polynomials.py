@@ -25,9 +25,10 @@ the row sums factor out of the time sums:
 Ω of a small poset is Σ_j s_j C(x, j) with s_j its surjective strict-order-preserving maps onto [j]
 (ordered partitions into blocks, counted by a sweep over the 2^n sets of placed elements, memoized), so
 a count is a Laurent polynomial in N, B, E (resp. N, T) with rational coefficients, derived in about a
-millisecond per diagram and exact at any size — no history sweep, no fit.  It agrees term by term with
-the fitted table of :mod:`sgd_diagrams.theory.count_tables` (edges ≤ 4, see
-``tests/test_order_polynomials.py``) and serves the larger diagrams there.
+millisecond per diagram and exact at any size — no history sweep, no fit.  It is the one source of every
+in-order SGD / GD count (:mod:`sgd_diagrams.theory.structured_counts` evaluates it,
+:mod:`sgd_diagrams.theory.symbolic` prints it); ``tests/test_order_polynomials.py`` checks it term by term
+against an exact fit of exact sweeps (the fitted table it replaced) and against the sweeps themselves.
 """
 
 from __future__ import annotations
@@ -168,7 +169,7 @@ def _sgd_coefficients(d: Diagram) -> dict[tuple[int, int], int]:
     return out
 
 
-@lru_cache(maxsize=16384)
+@lru_cache(maxsize=131072)  # every diagram with <= 6 edges, both families (2 x 24533 at 6 edges)
 def _derived(d: Diagram, family: str) -> tuple[Monomial, ...]:
     m, edges, _, exponent, shared = _structure(d)
     scale = math.factorial(m)  # C(x, k) = falling_k(x)/k! = (scale/k!)·falling_k(x)/scale, integers until the end

@@ -23,8 +23,8 @@ history by k(s, u) = Σ_{t=s}^{u−1} m_t β^{t−s} (:func:`~sgd_diagrams.sched
 such schedules skip the closed-form tables below.
 
 Counts: for in-order SGD and GD and diagrams with ≤ 6 edges the count is read from the closed forms
-(:mod:`sgd_diagrams.theory.count_tables`: shipped up to 4 edges, derived beyond; seed 001 Prop 2,
-App. A.3), exact at any N;
+(:mod:`sgd_diagrams.theory.structured_counts`, derived by :mod:`~sgd_diagrams.theory.order_polynomials`;
+seed 001 Prop 2, App. A.3), exact at any N;
 otherwise it is swept (:func:`~sgd_diagrams.schedules.histories.history_count`), and only those
 sweeps are costed against the time budget.
 """
@@ -43,6 +43,7 @@ from ..schedules.histories import history_count
 from ..schedules.shuffles import expected_history_count
 from ..values.uvalue import UvalueEvaluator
 from .orders import check_history_work, check_order, check_tensor_work
+from .structured_counts import structured_count, structured_family
 
 __all__ = ["QUANTITIES", "SeriesTerm", "Series", "taylor_series", "taylor_coefficients"]
 
@@ -95,17 +96,14 @@ def _as_quantity(value: str | Quantity) -> Quantity:
 
 
 def _tabulated_counts(q: Quantity, schedule: Schedule, order: int) -> dict[Diagram, float]:
-    """Counts served by the closed forms of :mod:`~sgd_diagrams.theory.count_tables` (in-order SGD, GD)."""
-    # imported here so that ``python -m sgd_diagrams.theory.count_tables`` does not find itself half-imported
-    from .count_tables import structured_family, table_history_count
-
+    """Counts served by the closed forms of :mod:`~sgd_diagrams.theory.structured_counts` (in-order SGD, GD)."""
     family = structured_family(schedule) if schedule.plain else None  # the tables know constant-η plain SGD only
     if family is None:
         return {}
     out: dict[Diagram, float] = {}
     for k in range(order + 1):
         for d in q.diagrams(k):
-            count = table_history_count(d, *family)
+            count = structured_count(d, *family)
             if count is not None:
                 out[d] = float(count)
     return out

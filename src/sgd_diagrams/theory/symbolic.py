@@ -22,13 +22,12 @@ transfer matrix: a polynomial P(M, E) of degree ≤ m in E and ≤ (m − s) + k
 M.  Hence count = B^{k−s} · P(N/B, E) (divided by N for a train root that
 shares its part).  For GD, likewise, count = N^{k−s} · P(T).
 
-**How it is computed, and checked.**  We evaluate the exact count
-(``history_count(..., exact=True)``) on the integer grid the degree bounds
-require, interpolate exactly over the rationals
-(:mod:`sgd_diagrams.theory.interpolation`), then evaluate the formula at
-extra points off that grid and compare with exact counts; a mismatch falls
-back to a wider monomial box and, failing again, raises.  No unverified
-formula is ever returned.
+**How it is computed.**  The polynomial is derived, not fitted:
+:mod:`sgd_diagrams.theory.order_polynomials` sums over weak orders of the node
+times (the same closed form every numeric count of these families uses, see
+:mod:`sgd_diagrams.theory.structured_counts`); the tests compare it with exact
+history sweeps (``history_count(..., exact=True)``) and with an exact
+interpolation of those sweeps (:mod:`sgd_diagrams.theory.interpolation`).
 
 **Shuffling.**  The formulas are for in-order SGD.  Reshuffling the data each
 epoch (``sgd(..., shuffle_seed=s)``) gives the same counts through order η^3
@@ -51,13 +50,13 @@ from typing import Any
 
 import sympy as sp
 
+from ..diagrams import DIAGRAM_QUANTITY_NAMES as QUANTITIES
 from ..diagrams import Diagram
+from ..diagrams import quantity as quantity_of
 from ..diagrams.value_names import value_latex, value_name
 from ..errors import SgdDiagramsError
 from ..schedules.grid import Schedule, gd, sgd
-from ..schedules.histories import history_count
-from .interpolation import ExponentRange, check_polynomial, fit_polynomial
-from .series import QUANTITIES, _diagrams_for
+from .order_polynomials import derived_count_polynomial
 
 __all__ = [
     "FAMILIES",
@@ -96,85 +95,14 @@ def family_schedule(family: str, **numbers: int) -> Schedule:
     return gd(numbers["N"], numbers["T"])
 
 
-# -- fitting -------------------------------------------------------------------------------
-def _structure(d: Diagram) -> tuple[int, int, int]:
-    """(m, k, s): non-root nodes, tied parts (≥ 2 non-root nodes), nodes in tied parts."""
-    m = d.n_edges
-    sizes: dict[int, int] = {}
-    for v in range(1, d.n_nodes):
-        sizes[d.parts[v]] = sizes.get(d.parts[v], 0) + 1
-    tied = [c for c in sizes.values() if c >= 2]
-    return m, len(tied), sum(tied)
-
-
-def _scaled_count(d: Diagram, schedule: Schedule) -> Fraction:
-    """history_count, times N when the root shares its part (that 1/N is put back symbolically)."""
-    c = Fraction(history_count(d, schedule, exact=True))
-    return c * schedule.N if not d.root_alone else c
-
-
-def _sgd_function(d: Diagram):
-    def f(M: Fraction, Ee: Fraction, u: Fraction) -> Fraction:
-        b = int(1 / Fraction(u))
-        return _scaled_count(d, sgd(int(M) * b, b, int(Ee)))
-
-    return f
-
-
-def _gd_function(d: Diagram):
-    def f(Tt: Fraction, u: Fraction) -> Fraction:
-        return _scaled_count(d, gd(int(1 / Fraction(u)), int(Tt)))
-
-    return f
-
-
-def _nodes(rng: ExponentRange, start: int, reciprocal: bool) -> list[Fraction]:
-    lo, hi = rng
-    pts = range(start, start + hi - lo + 1)
-    return [Fraction(1, p) if reciprocal else Fraction(p) for p in pts]
-
-
-def _boxes(d: Diagram, family: str) -> list[list[ExponentRange]]:
-    """Monomial boxes to try: the one the degree argument gives, then a generous one."""
-    m, k, s = _structure(d)
-    if family == "sgd":  # variables M = N/B, E, u = 1/B
-        return [[(0, m - s + k), (0, m), (s - k, s - k)], [(0, m), (0, m), (0, m)]]
-    return [[(0, m), (s - k, s - k)], [(0, m), (0, m)]]  # variables T, u = 1/N
-
-
-def _check_points(family: str, box: list[ExponentRange]) -> list[list[Fraction]]:
-    """Points off the interpolation grid in every variable, plus mixed ones."""
-    if family == "sgd":
-        (_, hm), (_, he), (lu, hu) = box
-        top_m, top_e, top_b = hm + 1, he + 1, hu - lu + 1  # largest node used
-        raw = [(top_m + 1, top_e + 2, top_b + 1), (top_m + 3, 1, top_b + 2), (2, top_e + 1, top_b + 3)]
-        return [[Fraction(a), Fraction(e), Fraction(1, b)] for a, e, b in raw]
-    (_, ht), (lu, hu) = box
-    top_t, top_n = ht + 1, hu - lu + 1
-    raw = [(top_t + 1, top_n + 1), (top_t + 3, 1), (1, top_n + 2), (top_t + 2, top_n + 3)]
-    return [[Fraction(t), Fraction(1, n)] for t, n in raw]
-
-
-def _to_expr(d: Diagram, family: str, poly: dict[tuple[int, ...], Fraction]) -> sp.Expr:
-    expr = sp.Integer(0)
-    for exps, c in poly.items():
-        coef = sp.Rational(c.numerator, c.denominator)
-        if family == "sgd":
-            i, j, l = exps
-            expr += coef * (N / B) ** i * E**j * B ** (-l)
-        else:
-            i, l = exps
-            expr += coef * T**i * N ** (-l)
-    if not d.root_alone:
-        expr = expr / N
-    return sp.factor(sp.expand(expr))
-
-
+# -- the closed forms as expressions ---------------------------------------------------------
 @lru_cache(maxsize=4096)
 def symbolic_history_count(d: Diagram, family: str = "sgd") -> sp.Expr:
-    """count(D) = Σ_f 1/|Aut_f(D)| Π 1/|B_t| as a sympy expression, verified off the fitting grid.
+    """count(D) = Σ_f 1/|Aut_f(D)| Π 1/|B_t| as a sympy expression (the derived closed form).
 
-    ``family='sgd'``: in N, B, E (in-order SGD, T = E·N/B steps); ``family='gd'``: in N, T.
+    ``family='sgd'``: in N, B, E (in-order SGD, T = E·N/B steps); ``family='gd'``: in N, T.  The
+    polynomial is :func:`~sgd_diagrams.theory.order_polynomials.derived_count_polynomial`'s, the one every
+    numeric count of these families uses (checked against exact history sweeps in the tests).
     """
     if not isinstance(d, Diagram):
         raise SgdDiagramsError("symbolic_history_count needs a Diagram (use sgd_diagrams.diagrams.parse)")
@@ -183,18 +111,14 @@ def symbolic_history_count(d: Diagram, family: str = "sgd") -> sp.Expr:
         raise SgdDiagramsError(
             f"diagram {d} has {d.n_edges} edges; symbolic counts are offered up to {MAX_SYMBOLIC_ORDER} edges"
         )
-    f = _sgd_function(d) if family == "sgd" else _gd_function(d)
-    for box in _boxes(d, family):
-        if family == "sgd":
-            nodes = [_nodes(box[0], 1, False), _nodes(box[1], 1, False), _nodes(box[2], 1, True)]
-        else:
-            nodes = [_nodes(box[0], 1, False), _nodes(box[1], 1, True)]
-        poly = fit_polynomial(f, nodes, box)
-        if check_polynomial(poly, f, _check_points(family, box)):
-            return _to_expr(d, family, poly)
-    raise SgdDiagramsError(  # pragma: no cover - would mean the degree argument is wrong
-        f"internal: no verified closed form for the history count of {d} under {family}; please report this"
-    )
+    symbols = _FAMILY_SYMBOLS[family]
+    expr = sp.Integer(0)
+    for exps, c in derived_count_polynomial(d, family):
+        term = sp.Rational(c.numerator, c.denominator)
+        for symbol, e in zip(symbols, exps, strict=True):
+            term *= symbol**e
+        expr += term
+    return sp.factor(sp.expand(expr))
 
 
 def in_steps(expr: sp.Expr, fixed: Mapping[str, int] | None = None) -> sp.Expr:
@@ -312,17 +236,17 @@ class SymbolicSeries:
 
 
 @lru_cache(maxsize=64)
-def _symbolic_series(order: int, family: str, quantity: str) -> SymbolicSeries:
-    sign = -1 if quantity == "gen-gap" else 1
-    root = "displacement" if quantity == "displacement" else "loss"
+def _symbolic_series(order: int, family: str, name: str) -> SymbolicSeries:
+    sign = -1 if name == "gen-gap" else 1
+    root = "displacement" if name == "displacement" else "loss"
     terms = []
     for k in range(order + 1):
-        for d in _diagrams_for(quantity, k):
+        for d in quantity_of(name).diagrams(k):
             c = sp.factor(sign * (-1) ** k * symbolic_history_count(d, family))
             if c == 0:
                 continue
             terms.append(SymbolicTerm(d, c, value_name(d, root), value_latex(d, root)))
-    return SymbolicSeries(family, order, quantity, tuple(terms))
+    return SymbolicSeries(family, order, name, tuple(terms))
 
 
 def symbolic_series(order: int, family: str = "sgd", quantity: str = "test-loss") -> SymbolicSeries:

@@ -28,7 +28,7 @@ from ..diagrams.diagram import Diagram
 from ..errors import SgdDiagramsError
 from .cumulants import joint_cumulant
 
-__all__ = ["uvalue", "UvalueEvaluator"]
+__all__ = ["uvalue", "PartTable", "UvalueEvaluator", "UvalueTable", "contract_uvalue", "contracted_parts"]
 
 _LETTERS = string.ascii_letters
 
@@ -75,46 +75,115 @@ class UvalueEvaluator:
 
     def __call__(self, d: Diagram, root: str = "loss") -> float | np.ndarray:
         """uvalue(d): a float for ``root='loss'``, a vector for ``root='displacement'``."""
-        if root not in ("loss", "displacement"):
-            raise SgdDiagramsError(f"root must be 'loss' or 'displacement', got {root!r}")
-        n = d.n_nodes
-        if 2 * d.n_edges + 1 > len(_LETTERS):
-            raise SgdDiagramsError("diagram too large to contract")
-        # letters: edge e (child c) has child-side letter and parent-side letter
-        child_side = {c: _LETTERS[2 * (c - 1)] for c in range(1, n)}
-        parent_side = {
-            c: (_LETTERS[2 * (c - 1) + 1] if self.metric is not None else child_side[c]) for c in range(1, n)
-        }
-        slots = {}
-        for v in range(n):
-            s = "" if v == 0 else child_side[v]
-            s += "".join(parent_side[c] for c in d.children[v])
-            slots[v] = s
-        operands, specs = [], []
-        output = ""
-        for members in d.part_members:
-            if root == "displacement" and 0 in members:
-                if len(members) != 1 or len(d.children[0]) != 1:
-                    raise SgdDiagramsError(
-                        f"{d} is not a displacement diagram: the root must be alone with one child"
-                    )
-                output = parent_side[d.children[0][0]]
-                continue
-            operands.append(self.part_tensor(d, members))
-            specs.append("".join(slots[v] for v in members))
-        if self.metric is not None:
-            for c in range(1, n):
-                operands.append(self.metric)
-                specs.append(child_side[c] + parent_side[c])
-        if root == "displacement" and self.metric is None:
-            # free index: keep it as the child's letter (η = identity).
-            output = child_side[d.children[0][0]]
-        expr = ",".join(specs) + "->" + output
-        value = np.einsum(expr, *operands, optimize="greedy") if operands else np.asarray(1.0)
-        return float(value) if root == "loss" else np.asarray(value, dtype=np.float64)
+        return contract_uvalue(d, {members: self.part_tensor(d, members) for members in contracted_parts(d, root)},
+                               self.metric, root)
+
+
+def contracted_parts(d: Diagram, root: str = "loss") -> tuple[tuple[int, ...], ...]:
+    """The parts of ``d`` whose tensors its uvalue contracts (all but a displacement root), checked, in order."""
+    if root not in ("loss", "displacement"):
+        raise SgdDiagramsError(f"root must be 'loss' or 'displacement', got {root!r}")
+    if 2 * d.n_edges + 1 > len(_LETTERS):
+        raise SgdDiagramsError("diagram too large to contract")
+    out = []
+    for members in d.part_members:
+        if root == "displacement" and 0 in members:
+            if len(members) != 1 or len(d.children[0]) != 1:
+                raise SgdDiagramsError(f"{d} is not a displacement diagram: the root must be alone with one child")
+            continue
+        out.append(tuple(members))
+    return tuple(out)
+
+
+def contract_uvalue(d: Diagram, parts: dict[tuple[int, ...], np.ndarray], metric: np.ndarray | None = None,
+                    root: str = "loss") -> float | np.ndarray:
+    """The edge rule: contract the part tensors (``parts[members]``, for :func:`contracted_parts`) along d's edges.
+
+    Whoever supplies the tensors — exact cumulants (:class:`UvalueEvaluator`) or estimates from samples
+    (``sgd_diagrams.estimation``) — computes them first and hands them down here.
+    """
+    n = d.n_nodes
+    # letters: edge e (child c) has child-side letter and parent-side letter
+    child_side = {c: _LETTERS[2 * (c - 1)] for c in range(1, n)}
+    parent_side = {
+        c: (_LETTERS[2 * (c - 1) + 1] if metric is not None else child_side[c]) for c in range(1, n)
+    }
+    slots = {}
+    for v in range(n):
+        s = "" if v == 0 else child_side[v]
+        s += "".join(parent_side[c] for c in d.children[v])
+        slots[v] = s
+    operands, specs = [], []
+    output = ""
+    for members in d.part_members:
+        if root == "displacement" and 0 in members:
+            output = parent_side[d.children[0][0]]
+            continue
+        operands.append(parts[tuple(members)])
+        specs.append("".join(slots[v] for v in members))
+    if metric is not None:
+        for c in range(1, n):
+            operands.append(metric)
+            specs.append(child_side[c] + parent_side[c])
+    if root == "displacement" and metric is None:
+        # free index: keep it as the child's letter (η = identity).
+        output = child_side[d.children[0][0]]
+    expr = ",".join(specs) + "->" + output
+    value = np.einsum(expr, *operands, optimize="greedy") if operands else np.asarray(1.0)
+    return float(value) if root == "loss" else np.asarray(value, dtype=np.float64)
 
 
 def uvalue(d: Diagram, landscape, metric: np.ndarray | None = None, root: str = "loss"):
     """The uvalue of one diagram on a finite landscape (see module docstring)."""
     ev = UvalueEvaluator(landscape, max(d.degree(v) for v in range(d.n_nodes)), metric)
     return ev(d, root=root)
+
+
+class UvalueTable:
+    """Uvalues already computed, by canonical notation: an evaluator that only looks them up.
+
+    Estimation hands one per replication to the theory (``evaluator=``), so the theory reads numbers and never
+    calls back into the code that estimated them.
+    """
+
+    def __init__(self, values: dict[str, float | np.ndarray]) -> None:
+        self.values = values
+
+    def __call__(self, d: Diagram, root: str = "loss") -> float | np.ndarray:
+        value = self.values[str(d)]
+        return float(value) if root == "loss" else value
+
+
+class PartTable(UvalueEvaluator):
+    """A :class:`UvalueEvaluator` reading part cumulants computed elsewhere (e.g. one replication of saved statistics).
+
+    The outline rule reads ``parts[(node labels, degrees)]`` exactly as the dense group-statistic
+    evaluator computed it, and ``part_cumulant((2,))`` the saved sample-mean Hessian Ĥ, so uvalues,
+    projected uvalues and the propagators are the same numbers; ``metric`` contracts edges through a
+    matrix learning rate.
+    """
+
+    def __init__(self, parts: dict, dim: int, metric: np.ndarray | None = None,
+                 hessian: np.ndarray | None = None) -> None:
+        self.parts = parts
+        self.dim = dim
+        self.metric = None if metric is None else np.asarray(metric, dtype=np.float64)
+        self.hessian = hessian
+        self.root_tensors = None
+
+    def part_tensor(self, d: Diagram, members: tuple[int, ...]) -> np.ndarray:
+        return self._get(tuple(members), tuple(d.degree(v) for v in members))
+
+    def part_cumulant(self, degrees: tuple[int, ...]) -> np.ndarray:
+        if tuple(degrees) == (2,) and self.hessian is not None:
+            return self.hessian
+        return self._get(tuple(range(len(degrees))), tuple(degrees))
+
+    def _get(self, members: tuple[int, ...], degrees: tuple[int, ...]) -> np.ndarray:
+        try:
+            return self.parts[(members, degrees)]
+        except KeyError:
+            raise SgdDiagramsError(
+                f"the statistics lack the part cumulant of nodes {list(members)} with degrees {list(degrees)}; "
+                "measure them again at a higher order"
+            ) from None

@@ -121,13 +121,14 @@ def _resummed(ctx: Context, land: Any, schedule: Any, etas: np.ndarray, cfg: dic
               initial: float) -> dict[str, Any]:
     """The estimated resummed prediction where the engine offers it for this model, else why not."""
     from ...api import predict
+    from ...options import Execution, Sampling
 
     def compute() -> dict[str, Any]:
         try:
             # matrix-free (Lanczos) resummation; its size is fixed here, so the time guard is not needed
-            p = predict(land, schedule, 3, etas, "test-loss", method="resummed", samples=cfg["resum_samples"],
-                        seed=ctx.seed, device=ctx.device, backend=ctx.backend, krylov_dim=cfg["krylov"],
-                        force=True)
+            p = predict(land, schedule, 3, etas, "test-loss", method="resummed",
+                        sampling=Sampling(samples=cfg["resum_samples"], seed=ctx.seed, krylov_dim=cfg["krylov"]),
+                        execution=Execution(device=ctx.device, backend=ctx.backend, force=True))
         except SgdDiagramsError as exc:
             return {"available": False, "why": str(exc)}
         change = p.details.get("change", {})

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ...landscapes.registry import resolve_landscape
+from ...options import Execution
 from ...schedules import Schedule
 from ...schedules.grid import from_batches
 from .base import Context
@@ -119,7 +120,7 @@ def simulate_point(ctx: Context, key: str, landscape: Any, schedule: Schedule, o
     def compute() -> dict[str, Any]:
         start = time.perf_counter()
         sim = simulate(landscape, schedule, list(optimizers), eta=[float(eta)], trials=trials, seed=seed,
-                       device=ctx.device, backend=ctx.backend, force=True, **options)
+                       execution=Execution(device=ctx.device, backend=ctx.backend, force=True), **options)
         return {"summary": sim.summaries[0], "seconds": time.perf_counter() - start}
 
     return ctx.cached(f"simulate|{key}|{','.join(optimizers)}|{eta!r}|{trials}|{seed}|{sorted(options.items())}",

@@ -1,4 +1,4 @@
-"""Issue 12 measurement B (predictions): one pipeline per replication, shared by every quantity and form."""
+"""Near-minimum measurement B (predictions): one pipeline per replication, shared by every quantity and form."""
 
 import json
 import sys

@@ -1,4 +1,4 @@
-"""Issue 12 measurement A: digits convnet at θ0, resummed (matrix-free) vs Taylor vs simulated SGD."""
+"""Measurement A: digits convnet at θ0, resummed (matrix-free) vs Taylor vs simulated SGD."""
 
 import json
 import sys
@@ -37,11 +37,8 @@ else:
         etas,
         "test-loss",
         "resummed",
-        samples=samples,
-        replications=8,
-        krylov_dim=k,
-        force=True,
-        seed=1,
+        sampling=sd.Sampling(samples=samples, replications=8, krylov_dim=k, seed=1),
+        execution=sd.Execution(force=True),
     )
     out.update(
         {

@@ -1,4 +1,4 @@
-"""Dense path: standard errors of the old statistic (blocks of single samples) vs the group statistic (issue 12)."""
+"""Dense path: standard errors of the old statistic (blocks of single samples) vs the group statistic."""
 
 import warnings
 

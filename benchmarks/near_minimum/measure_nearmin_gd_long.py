@@ -14,7 +14,7 @@ warnings.simplefilter("ignore")
 base = sd.landscape("convnet-digits")
 near = base.with_init(sd.load_parameter_vector(sys.argv[1], base))
 t = time.time()
-sim = sd.simulate(near, sd.gd(N=20, T=1000), ["sgd"], eta=[0.1], trials=60, seed=4, force=True)
+sim = sd.simulate(near, sd.gd(N=20, T=1000), ["sgd"], eta=[0.1], trials=60, seed=4, execution=sd.Execution(force=True))
 out = {
     "T": 1000,
     "eta": [0.1],

@@ -22,11 +22,8 @@ for k in (8, 24, 48):
         [0.01, 0.05, 0.1],
         "test-loss",
         "resummed",
-        samples=3000,
-        replications=6,
-        krylov_dim=k,
-        force=True,
-        seed=1,
+        sampling=sd.Sampling(samples=3000, replications=6, krylov_dim=k, seed=1),
+        execution=sd.Execution(force=True),
     )
     res[k] = {
         "change": p.details["change"],
