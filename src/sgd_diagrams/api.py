@@ -901,7 +901,11 @@ class Simulation:
         if self.seconds:
             meta["cpu_seconds"] = dict(self.seconds)
         sweep = [{"optimizers": s["optimizers"], "differences": s.get("differences", {})} for s in self.summaries]
-        return to_jsonable({"eta": self.eta.tolist(), "sweep": sweep, "meta": meta})
+        record: dict[str, Any] = {"eta": self.eta.tolist(), "sweep": sweep, "meta": meta}
+        steps = self.steps
+        if steps is not None and steps.size > 1:  # a curve: the recorded steps (their summaries are in at_steps)
+            record["steps"] = steps.tolist()
+        return to_jsonable(record)
 
     @classmethod
     def from_json(cls, record: Any) -> Simulation:
@@ -961,6 +965,37 @@ class Simulation:
         except (KeyError, TypeError):
             raise SgdDiagramsError(f"no {quantity!r} for {name!r}; optimizers: {', '.join(self.optimizers)}") from None
 
+    @property
+    def steps(self) -> np.ndarray | None:
+        """The recorded steps (sorted; the last is T), or None for a record without ``at_steps``."""
+        try:
+            block = next(iter(self.summaries[0]["optimizers"].values()))
+            return np.array(sorted(int(k) for k in block["at_steps"]), dtype=np.int64)
+        except (IndexError, KeyError, StopIteration, TypeError, ValueError, AttributeError):
+            return None
+
+    def curve(self, quantity: str = "test-loss", optimizer: str | None = None, key: str = "mean") -> np.ndarray:
+        """A simulated curve: ``key`` (``"mean"``, ``"sem"``) of ``quantity`` at every recorded step and η,
+        shape (len(steps), len(eta)[, dim]) — the layout of :func:`predict`'s ``steps=`` curves (issue #22).
+
+        Record the steps with ``simulate(..., steps="all", record_every=K)``; each step's mean and SEM are over
+        the same paired trials (the per-step sums and sums of squares streamed chunk by chunk).
+        """
+        if key not in ("mean", "sem"):
+            raise SgdDiagramsError(f"key must be 'mean' or 'sem', got {key!r}")
+        steps = self.steps
+        if steps is None:
+            raise SgdDiagramsError("this simulation recorded no steps; simulate with steps=/record_every=")
+        name = optimizer or self.optimizers[0]
+        block = "differences" if " - " in name else "optimizers"
+        try:
+            rows = [[s[block][name]["at_steps"][str(int(t))][quantity][key] for s in self.summaries] for t in steps]
+        except (KeyError, TypeError):
+            raise SgdDiagramsError(f"no {quantity!r} curve for {name!r}; optimizers: "
+                                   f"{', '.join(self.optimizers)}") from None
+        return np.array([[np.nan if v is None else v for v in row] if np.ndim(row[0]) == 0 else row
+                         for row in rows], dtype=np.float64)
+
     def mean(self, quantity: str = "test-loss", optimizer: str | None = None) -> np.ndarray:
         """Mean of ``quantity`` over trials at each η (first optimizer by default; ``"gd - sgd"`` for a pair).
 
@@ -980,7 +1015,8 @@ def simulate(landscape: Any, schedule: Schedule, optimizers: Sequence[str] = ("s
              completed: dict[tuple[int, int], Any] | None = None,
              on_chunk: Callable[[int, int, Any], None] | None = None, force: bool = False,
              backend: str = "local", address: str | None = None, eval_size: int | None = None,
-             device: str | None = None, lr: Any = None) -> Simulation:
+             device: str | None = None, lr: Any = None, steps: Any = None,
+             record_every: int | None = None) -> Simulation:
     """Simulate ``optimizers`` (names: sgd gd gdc sde sde-frozen ode momentum stic) at each η in ``eta``.
 
     ``trials`` independent training sets per η, in vectorized chunks of ``chunk``; the same seed at every η
@@ -998,6 +1034,12 @@ def simulate(landscape: Any, schedule: Schedule, optimizers: Sequence[str] = ("s
     shorthand for ``schedule.with_lr(lr).with_momentum(momentum)`` (a β contradicting the schedule's is
     refused): sgd and gd become heavy-ball descents, and the ``momentum`` optimizer uses that β (0.9 when
     neither gives one).
+
+    **Curves**: ``steps="all"`` (or a list of step numbers, as in :func:`predict`; ``record_every=K`` alone
+    means every K-th step) records every metric at those steps (0 and T always) for every trial, paired
+    across η and optimizers; :meth:`Simulation.curve` reads the per-step means and SEMs.  Only per-step
+    sums and sums of squares are kept across chunks (resumable, memory bounded); the evaluations at the
+    recorded steps are part of the cost estimate.
     """
     from .optimizers import make_optimizer
     from .optimizers.trials import simulate as simulate_trials
@@ -1007,6 +1049,11 @@ def simulate(landscape: Any, schedule: Schedule, optimizers: Sequence[str] = ("s
     schedule = _with_lr_momentum(_check_schedule(schedule), lr, momentum)
     if isinstance(optimizers, str):
         optimizers = [optimizers]
+    if steps is not None or record_every is not None:
+        from .schedules.prefixes import check_steps
+
+        record_steps = sorted(set(record_steps) | set(check_steps("all" if steps is None else steps, schedule.T,
+                                                                 record_every).tolist()))
     built = [make_optimizer(str(n), substeps=substeps, sde_noise=sde_noise,
                             stic_weight=stic_weight, gdc_coefficient=gdc_coefficient) for n in optimizers]
     land = _sampled(landscape, device)
