@@ -590,30 +590,17 @@ def _estimated_curve(landscape, schedule, order, etas, q, method, grid, metric, 
             None if metric is not None else stats.lambda_max, info)
 
 
-class _PrefixRates:
-    """What :func:`assess_trust` reads of a schedule (lr multipliers, momentum), for the first t steps."""
-
-    def __init__(self, multipliers: np.ndarray, momentum: float) -> None:
-        self._m, self.momentum = multipliers, momentum
-
-    def lr_multipliers(self) -> np.ndarray:
-        return self._m
-
-
 def _curve_trust(coefficients, etas, values, stderr, lambda_max, schedule, grid, rtol):
-    """(trusted, error, tolerance), each (steps, etas): :func:`assess_trust` at every recorded step."""
-    m = schedule.lr_multipliers()
-    out = ([], [], [])
-    for i, t in enumerate(grid):
-        trust = assess_trust([c[i] for c in coefficients], etas, values[i],
-                             stderr=None if stderr is None else stderr[i], lambda_max=lambda_max,
-                             schedule=_PrefixRates(m[: int(t)], schedule.momentum), rtol=rtol)
-        if t == 0:  # no step taken: the value is l(θ0) itself, exact
-            trust = Trust(np.zeros(len(etas)), trust.tolerance, np.ones(len(etas), dtype=bool), rtol)
-        out[0].append(trust.trusted)
-        out[1].append(trust.error)
-        out[2].append(trust.tolerance)
-    return tuple(np.stack(x) for x in out)
+    """(trusted, error, tolerance), each (steps, etas): :func:`assess_trust` at every recorded step, vectorised
+    over steps (:func:`~sgd_diagrams.theory.trust.assess_trust_steps`); step 0 is l(θ0) itself, exact."""
+    from .theory.trust import assess_trust_steps
+
+    trusted, error, tolerance = assess_trust_steps(coefficients, etas, values, stderr=stderr, lambda_max=lambda_max,
+                                                   multipliers=schedule.lr_multipliers(),
+                                                   momentum=schedule.momentum, steps=grid, rtol=rtol)
+    zero = np.asarray(grid) == 0
+    error[zero], trusted[zero] = 0.0, True
+    return trusted, error, tolerance
 
 
 def _band_sd(exact, schedule, order, etas, grid, method, force) -> np.ndarray:
