@@ -68,5 +68,31 @@ def main(cases=None) -> None:
                   f"{counts[1]:>9.3f} {curve[1] / final[1]:>11.2f}", flush=True)
 
 
+def resummed(cases=None) -> None:
+    """Resummed curves: the landscape side once, one geometric history sum per recorded step, so the cost
+    grows with the recorded steps (``--every K``) — the second table."""
+    land = sd.landscape("example")
+    cases = cases or [("in-order SGD N=T=1e3", sd.sgd(1000), 2), ("in-order SGD N=T=1e3", sd.sgd(1000), 3),
+                      ("GD N=10, T=1e3", sd.gd(10, 1000), 2),
+                      ("SGD N=100 + warmup/cosine + momentum", sd.sgd(100).with_lr("warmup:10+cosine")
+                       .with_momentum(0.5), 2)]
+    print(f"\n{'resummed case':<40} {'order':>5} {'final s':>15} " + " ".join(
+        f"{'R=' + str(r) + ' s':>9} {'x':>6}" for r in (11, 101, "all")))
+    print(f"{'':<40} {'':>5} {'first / best':>15}   (x: curve / first final; the curve's prefixes are new schedules)")
+    for name, schedule, order in cases:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            first, best = _seconds(lambda s=schedule, k=order: sd.predict(land, s, k, [0.001], method="resummed"))
+            cells = []
+            for every in (schedule.T // 10, schedule.T // 100, 1):
+                steps = list(range(0, schedule.T + 1, every))
+                took = _seconds(lambda s=schedule, k=order, g=steps: sd.predict(land, s, k, [0.001],
+                                                                              method="resummed", steps=g), 1)[1]
+                cells.append(f"{took:>9.3f} {took / first:>6.1f}")
+        print(f"{name:<40} {order:>5} {first:>7.3f} {best:>7.3f} " + " ".join(cells), flush=True)
+
+
 if __name__ == "__main__":
-    main() if len(sys.argv) == 1 else None
+    if len(sys.argv) == 1:
+        main()
+        resummed()

@@ -537,10 +537,12 @@ def _exact_curve(exact, schedule, order, etas, q, method, grid, metric, force):
         from .values.uvalue import UvalueEvaluator
 
         evaluator = UvalueEvaluator(exact, max(order, 2), metric)  # the landscape side once for every step
+        projected: dict = {}  # the projected uvalues U_D, once for every step
 
         def at(prefix):
             return resummed_prediction(exact, prefix, order, etas, q.name, metric=metric,
-                                       continuous=method == "continuous", evaluator=evaluator, force=force).value
+                                       continuous=method == "continuous", evaluator=evaluator, force=force,
+                                       projected=projected).value
     start = taylor_curve_coefficients(exact, schedule, 0, q if not q.is_variance else "test-loss", grid[:1],
                                       metric=metric)[0][0]
     rows = [np.zeros(len(etas)) if q.is_variance else (np.full(len(etas), float(start)) if np.ndim(start) == 0
