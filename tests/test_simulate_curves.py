@@ -88,3 +88,29 @@ def test_cli_record_every_resumes_and_writes_steps(tmp_path, capsys):
     assert again["sweep"] == first["result"]["sweep"]
     assert main(args[:-4] + ["--record-every", "0"]) == 2
     assert "record-every" in capsys.readouterr().err
+
+
+def test_plot_curve_from_files_and_objects(tmp_path, capsys):
+    """plot --curve reads the CLI's files (and sd.curves_vs_simulation the objects); bad inputs are one line."""
+    land, schedule = sd.landscape(LAND), sd.sgd(8, 1, 1)
+    pred = sd.predict(land, schedule, 2, [0.1, 0.4], steps="all", band=True)
+    sim = sd.simulate(land, schedule, ["sgd", "gd"], [0.1, 0.4], trials=60, steps="all")
+    png = sd.curves_vs_simulation([pred], sim, out=tmp_path / "o.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    p_file, s_file = tmp_path / "p.json", tmp_path / "s.json"
+    p_file.write_text(json.dumps(pred.to_json()))
+    s_file.write_text(json.dumps(sim.to_json()))
+    out = tmp_path / "f.png"
+    assert main(["plot", "--curve", "--prediction", str(p_file), "--simulation", str(s_file), "--out", str(out),
+                 "--panels", "optimizer", "--title", "$\\frac{1}{0}$"]) == 0
+    assert out.exists() and "wrote" in capsys.readouterr().out
+    final = tmp_path / "final.json"
+    final.write_text(json.dumps(sd.predict(land, schedule, 2, [0.1]).to_json()))
+    assert main(["plot", "--curve", "--prediction", str(final), "--simulation", str(s_file),
+                 "--out", str(tmp_path / "x.png")]) == 2
+    assert "not a curve" in capsys.readouterr().err and not (tmp_path / "x.png").exists()
+    flat = tmp_path / "flat.json"
+    flat.write_text(json.dumps(sd.simulate(land, schedule, ["sgd"], 0.1, trials=5).to_json()))
+    assert main(["plot", "--curve", "--prediction", str(p_file), "--simulation", str(flat),
+                 "--out", str(tmp_path / "y.png")]) == 2
+    assert "record-every" in capsys.readouterr().err
