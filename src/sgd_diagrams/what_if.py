@@ -224,6 +224,16 @@ def whatif_seconds(stats, schedules: Sequence[Schedule], order: int, quantities:
     return total
 
 
+def _check_request(stats, axis: str, eta: Any) -> np.ndarray:
+    """Statistics, a known axis and valid learning rates (the checked η), or a one-line error."""
+    if not is_statistics(stats):
+        raise SgdDiagramsError("whatif needs measured statistics: sd.measure(landscape, order, samples=K) or "
+                               "sd.load_statistics(path)")
+    if axis not in AXES:
+        raise SgdDiagramsError(f"unknown what-if axis {axis!r}; use one of {', '.join(AXES)}")
+    return check_etas(eta)
+
+
 def whatif(stats, base: Schedule, order: int, eta: Any, axis: str, values: Sequence[float], *,
            quantities: Sequence[str] = ("test-loss", "gen-gap"),
            make_schedule: Callable[[float], Schedule] | None = None, force: bool = False,
@@ -238,12 +248,7 @@ def whatif(stats, base: Schedule, order: int, eta: Any, axis: str, values: Seque
     """
     from .io import progress_bar
 
-    if not is_statistics(stats):
-        raise SgdDiagramsError("whatif needs measured statistics: sd.measure(landscape, order, samples=K) or "
-                               "sd.load_statistics(path)")
-    if axis not in AXES:
-        raise SgdDiagramsError(f"unknown what-if axis {axis!r}; use one of {', '.join(AXES)}")
-    etas = check_etas(eta)
+    etas = _check_request(stats, axis, eta)
     vals = np.asarray(values, dtype=np.float64).reshape(-1)
     if vals.size == 0 or not np.all(np.isfinite(vals)):
         raise SgdDiagramsError(f"the {axis} values must be a non-empty list of finite numbers")
@@ -334,12 +339,7 @@ def whatif_curves(stats, base: Schedule, order: int, eta: Any, axis: str, values
                   make_schedule: Callable[[float], Schedule] | None = None, force: bool = False,
                   rtol: float | None = None) -> WhatIfCurves:
     """One predicted curve (every step, or every ``every``-th) per value of ``axis`` (B, E or β), at one η."""
-    if not is_statistics(stats):
-        raise SgdDiagramsError("whatif needs measured statistics: sd.measure(landscape, order, samples=K) or "
-                               "sd.load_statistics(path)")
-    if axis not in AXES:
-        raise SgdDiagramsError(f"unknown what-if axis {axis!r}; use one of {', '.join(AXES)}")
-    etas = check_etas(eta)
+    etas = _check_request(stats, axis, eta)
     if etas.size != 1:
         raise SgdDiagramsError(f"a what-if curve is drawn at one learning rate; give one eta, got {etas.size}")
     if quantity not in ("test-loss", "train-loss", "gen-gap"):

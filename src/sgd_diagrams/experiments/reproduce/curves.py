@@ -66,7 +66,7 @@ def _settings(quick: bool) -> dict[str, Any]:
     if quick:
         return {"me_trials": 2000, "helix_T": 200, "helix_trials": 128, "helix_every": 20, "samples": 500,
                 "replications": 4, "convnet_trials": 100, "every": 8, "eval_size": 64}
-    return {"me_trials": 20000, "helix_T": 600, "helix_trials": 512, "helix_every": 30, "samples": 10000,
+    return {"me_trials": 20000, "helix_T": 600, "helix_trials": 512, "helix_every": 30, "samples": 40000,
             "replications": 20, "convnet_trials": 1000, "every": 4, "eval_size": 256}
 
 
@@ -142,7 +142,7 @@ def _convnet(ctx: Context, cfg: dict[str, Any]) -> tuple[list[dict], dict[str, A
     land = resolve_landscape(CONVNET, data_dir=ctx.data_dir)
     with torch.no_grad():
         initial = float(land.test_loss(land.init.detach()))
-    stats_path = ctx.partial_dir / "statistics.json"
+    stats_path = ctx.partial_dir / f"statistics-{cfg['samples']}x{cfg['replications']}.json"
     if stats_path.exists():
         stats = sd.load_statistics(stats_path)
     else:
@@ -199,11 +199,14 @@ def _per_curve(curve: dict) -> dict[str, Any]:
     steps = [p for p in curve["steps"] if p > 0]
     agree_steps = len(steps) if first_bad is None else first_bad
     untrusted = [t for t, ok in zip(curve["steps"], curve["trusted"], strict=True) if not ok]
+    leave = next((p for p in fam.points if abs(p.z) > 1.96), None)  # pointwise, before any multiplicity rule
     return {"name": curve["name"], "recorded_steps": len(steps), "agreeing_steps": agree_steps,
             "agrees_through_step": steps[agree_steps - 1] if agree_steps else 0,
-            "range": agreement_range([p.x for p in fam.points], rejected, "ηt"),
+            "range": agreement_range([p.x for p in fam.points], rejected, "η·Σm (ηt at a constant lr)"),
             "max_abs_z": float(max((abs(p.z) for p in fam.points), default=0.0)),
             "first_untrusted_step": untrusted[0] if untrusted else None,
+            "first_step_beyond_1.96_se": None if leave is None else int(leave.label[2:]),
+            "lr_time_beyond_1.96_se": None if leave is None else leave.x,
             "powered": fam.powered, "rejects": fam.rejects}
 
 
@@ -228,8 +231,13 @@ def run(ctx: Context) -> Outcome:
     lines = []
     for c, s in zip(curves, data["per_curve"], strict=True):
         trust = "" if s["first_untrusted_step"] is None else f"; untrusted from t = {s['first_untrusted_step']}"
+        if s.get("first_step_beyond_1.96_se") is not None:
+            trust += (f"; first |z| > 1.96 at t = {s['first_step_beyond_1.96_se']} "
+                      f"(η·Σm = {s['lr_time_beyond_1.96_se']:.3g})")
+        through = s["agrees_through_step"]
         lines.append(f"- **{c['name']}** ({c.get('trials')} trials): agrees for {s['agreeing_steps']} of "
-                     f"{s['recorded_steps']} recorded steps — {s['range']}; max |z| = {s['max_abs_z']:.2f}{trust}.")
+                     f"{s['recorded_steps']} recorded steps, through t = {through} (ηt = {c['eta'] * through:.3g}) — "
+                     f"{s['range']}; max |z| = {s['max_abs_z']:.2f}{trust}.")
     helix = [c for c in curves if "cor1_slope" in c]
     drift = "; ".join(f"η = {c['eta']:g}: simulated {c['simulated_slope_second_half']:.3g} per step vs η²/6 = "
                       f"{c['cor1_slope']:.3g}" for c in helix)
