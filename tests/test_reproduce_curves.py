@@ -17,7 +17,7 @@ def test_a_curve_agrees_until_its_first_rejected_step():
     bad = _curve("bad", [0.0, 0.1, 0.2, 0.9, 0.4], [0.0, 0.1, 0.2, 0.3, 0.4])
     s_good, s_bad = curves._per_curve(good), curves._per_curve(bad)
     assert (s_good["agreeing_steps"], s_good["recorded_steps"]) == (4, 4) and "every tested point" in s_good["range"]
-    assert (s_bad["agreeing_steps"], s_bad["agrees_through_step"]) == (2, 2) and "ηt = 0.2" in s_bad["range"]
+    assert (s_bad["agreeing_steps"], s_bad["agrees_through_step"]) == (2, 2) and "= 0.2" in s_bad["range"]
     data = {"curves": [good, bad], "per_curve": [s_good, s_bad]}
     assert curves.assess(data).verdict == "refuted"
     assert curves.check(data) and "bad" in curves.check(data)[0]
