@@ -23,7 +23,7 @@ LAYERS = {
     "landscapes": 5,
     "optimizers": 6,
     "estimation": 7,
-    "api": 8, "comparison": 8.05, "plots": 8.1, "what_if": 8.25, "__init__": 8.5,
+    "api": 8, "comparison": 8.05, "plots": 8.1, "curve_plots": 8.15, "what_if": 8.25, "__init__": 8.5,
     "experiments": 9,
     "cli": 10,
 }

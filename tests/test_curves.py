@@ -154,3 +154,38 @@ def test_cli_curve_table_and_json(tmp_path):
     assert record["steps"] == [0, 5, 10, 15, 20] and np.shape(record["value"]) == (5, 2)
     assert main(["predict", "--landscape", "example", "--schedule", "sgd:N=20,B=1,E=1", "--order", "3",
                  "--eta", "0.001", "--every", "5"]) == 2
+
+
+class _Prefix:
+    def __init__(self, m, beta):
+        self._m, self.momentum = m, beta
+
+    def lr_multipliers(self):
+        return self._m
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 8), st.integers(0, 5), st.integers(1, 3), st.booleans(), st.booleans(), st.booleans(),
+       st.integers(0, 2**31 - 1))
+def test_vectorised_curve_trust_equals_assess_trust_per_step(T, order, dim, zeros, with_lambda, with_stderr, seed):
+    """assess_trust_steps (one array expression over steps) = assess_trust called on every step's prefix."""
+    from sgd_diagrams.theory.trust import assess_trust, assess_trust_steps
+
+    rng = np.random.default_rng(seed)
+    steps = np.arange(T + 1)
+    coefficients = [rng.normal(size=(T + 1, dim)) * 10.0 ** rng.uniform(-3, 3) for _ in range(order + 1)]
+    if zeros and order >= 1:
+        coefficients[1][:] = 0.0  # a vanishing order (a minimum), skipped by the ratio test
+    etas = np.array([1e-4, 0.01, 0.3, 2.0])
+    values = sum(c[:, None, :] * etas[None, :, None] ** k for k, c in enumerate(coefficients))
+    stderr = np.abs(rng.normal(size=values.shape)) * 0.01 if with_stderr else None
+    lam = float(rng.uniform(0.1, 5.0)) if with_lambda else None
+    m, beta = rng.uniform(0.1, 2.0, size=T), float(rng.choice([0.0, 0.5]))
+    trusted, error, tolerance = assess_trust_steps(coefficients, etas, values, stderr=stderr, lambda_max=lam,
+                                                   multipliers=m, momentum=beta, steps=steps)
+    for i, t in enumerate(steps):
+        one = assess_trust([c[i] for c in coefficients], etas, values[i], lambda_max=lam, rtol=None,
+                           stderr=None if stderr is None else stderr[i], schedule=_Prefix(m[:t], beta))
+        assert np.array_equal(one.trusted, trusted[i])
+        assert np.allclose(one.error, error[i], rtol=1e-12, atol=0.0, equal_nan=True)
+        assert np.allclose(one.tolerance, tolerance[i], rtol=1e-12)

@@ -177,3 +177,28 @@ def test_momentum_axis_refuses_beta_one(stats):
     base = sd.sgd(N=6, B=2, E=2)
     with pytest.raises(SgdDiagramsError, match=r"\[0, 1\)"):
         whatif(stats, base, 2, ETAS, "momentum", [0.5, 1.0])
+
+
+def test_whatif_curves_equal_predicted_curves_and_cli(stats, stats_file, tmp_path, capsys):
+    """whatif --curve: each row's curve is predict(stats, row schedule, steps=...), at one eta."""
+    from sgd_diagrams.what_if import whatif_curves
+
+    base = sd.sgd(N=6, B=1, E=2)
+    result = whatif_curves(stats, base, 3, [0.02], "batch", [1, 3], every=2)
+    for v, p in zip(result.values, result.predictions, strict=True):
+        sched = vary_schedule(base, "batch", v)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            want = sd.predict(stats, sched, 3, [0.02], steps=list(range(0, sched.T + 1, 2)))
+        assert np.array_equal(p.steps, want.steps) and np.allclose(p.value, want.value, rtol=1e-12)
+    with pytest.raises(SgdDiagramsError, match="one eta"):
+        whatif_curves(stats, base, 3, [0.01, 0.02], "batch", [1, 3])
+    out = tmp_path / "w.png"
+    assert main(["whatif", "--stats", str(stats_file), "--schedule", "sgd:N=6,B=1,E=2", "--order", "3",
+                 "--eta", "0.02", "--vary", "momentum=0,0.5", "--curve", "-o", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "one per momentum" in text and out.exists()
+    assert json.loads(out.with_suffix(".json").read_text())["values"] == [0.0, 0.5]
+    assert main(["whatif", "--stats", str(stats_file), "--schedule", "sgd:N=6,B=1,E=2", "--order", "3",
+                 "--eta", "0.02", "--vary", "batch=1,2", "--every", "2"]) == 2
+    assert "--curve" in capsys.readouterr().err

@@ -84,6 +84,7 @@ __all__ = [
     "simulate",
     "taylor_series",
     "theory_vs_simulation",
+    "curves_vs_simulation",
     "whatif",
 ]
 
@@ -101,6 +102,10 @@ def __getattr__(name: str) -> Any:
         from . import what_if
 
         return getattr(what_if, name)
+    if name == "curves_vs_simulation":
+        from .curve_plots import curves_vs_simulation
+
+        return curves_vs_simulation
     if name == "theory_vs_simulation":
         from .plots import theory_vs_simulation
 

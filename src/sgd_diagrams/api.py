@@ -561,10 +561,12 @@ def _exact_curve(exact, schedule, order, etas, q, method, grid, metric, force):
         from .values.uvalue import UvalueEvaluator
 
         evaluator = UvalueEvaluator(exact, max(order, 2), metric)  # the landscape side once for every step
+        projected: dict = {}  # the projected uvalues U_D, once for every step
 
         def at(prefix):
             return resummed_prediction(exact, prefix, order, etas, q.name, metric=metric,
-                                       continuous=method == "continuous", evaluator=evaluator, force=force).value
+                                       continuous=method == "continuous", evaluator=evaluator, force=force,
+                                       projected=projected).value
     start = taylor_curve_coefficients(exact, schedule, 0, q if not q.is_variance else "test-loss", grid[:1],
                                       metric=metric)[0][0]
     rows = [np.zeros(len(etas)) if q.is_variance else (np.full(len(etas), float(start)) if np.ndim(start) == 0
@@ -613,30 +615,17 @@ def _estimated_curve(landscape, schedule, order, etas, q, method, grid, metric, 
             None if metric is not None else stats.lambda_max, info)
 
 
-class _PrefixRates:
-    """What :func:`assess_trust` reads of a schedule (lr multipliers, momentum), for the first t steps."""
-
-    def __init__(self, multipliers: np.ndarray, momentum: float) -> None:
-        self._m, self.momentum = multipliers, momentum
-
-    def lr_multipliers(self) -> np.ndarray:
-        return self._m
-
-
 def _curve_trust(coefficients, etas, values, stderr, lambda_max, schedule, grid, rtol):
-    """(trusted, error, tolerance), each (steps, etas): :func:`assess_trust` at every recorded step."""
-    m = schedule.lr_multipliers()
-    out = ([], [], [])
-    for i, t in enumerate(grid):
-        trust = assess_trust([c[i] for c in coefficients], etas, values[i],
-                             stderr=None if stderr is None else stderr[i], lambda_max=lambda_max,
-                             schedule=_PrefixRates(m[: int(t)], schedule.momentum), rtol=rtol)
-        if t == 0:  # no step taken: the value is l(θ0) itself, exact
-            trust = Trust(np.zeros(len(etas)), trust.tolerance, np.ones(len(etas), dtype=bool), rtol)
-        out[0].append(trust.trusted)
-        out[1].append(trust.error)
-        out[2].append(trust.tolerance)
-    return tuple(np.stack(x) for x in out)
+    """(trusted, error, tolerance), each (steps, etas): :func:`assess_trust` at every recorded step, vectorised
+    over steps (:func:`~sgd_diagrams.theory.trust.assess_trust_steps`); step 0 is l(θ0) itself, exact."""
+    from .theory.trust import assess_trust_steps
+
+    trusted, error, tolerance = assess_trust_steps(coefficients, etas, values, stderr=stderr, lambda_max=lambda_max,
+                                                   multipliers=schedule.lr_multipliers(),
+                                                   momentum=schedule.momentum, steps=grid, rtol=rtol)
+    zero = np.asarray(grid) == 0
+    error[zero], trusted[zero] = 0.0, True
+    return trusted, error, tolerance
 
 
 def _band_sd(exact, schedule, order, etas, grid, method, force) -> np.ndarray:
@@ -947,7 +936,11 @@ class Simulation:
         if self.seconds:
             meta["cpu_seconds"] = dict(self.seconds)
         sweep = [{"optimizers": s["optimizers"], "differences": s.get("differences", {})} for s in self.summaries]
-        return to_jsonable({"eta": self.eta.tolist(), "sweep": sweep, "meta": meta})
+        record: dict[str, Any] = {"eta": self.eta.tolist(), "sweep": sweep, "meta": meta}
+        steps = self.steps
+        if steps is not None and steps.size > 1:  # a curve: the recorded steps (their summaries are in at_steps)
+            record["steps"] = steps.tolist()
+        return to_jsonable(record)
 
     @classmethod
     def from_json(cls, record: Any) -> Simulation:
@@ -1007,6 +1000,37 @@ class Simulation:
         except (KeyError, TypeError):
             raise SgdDiagramsError(f"no {quantity!r} for {name!r}; optimizers: {', '.join(self.optimizers)}") from None
 
+    @property
+    def steps(self) -> np.ndarray | None:
+        """The recorded steps (sorted; the last is T), or None for a record without ``at_steps``."""
+        try:
+            block = next(iter(self.summaries[0]["optimizers"].values()))
+            return np.array(sorted(int(k) for k in block["at_steps"]), dtype=np.int64)
+        except (IndexError, KeyError, StopIteration, TypeError, ValueError, AttributeError):
+            return None
+
+    def curve(self, quantity: str = "test-loss", optimizer: str | None = None, key: str = "mean") -> np.ndarray:
+        """A simulated curve: ``key`` (``"mean"``, ``"sem"``) of ``quantity`` at every recorded step and η,
+        shape (len(steps), len(eta)[, dim]) — the layout of :func:`predict`'s ``steps=`` curves (issue #22).
+
+        Record the steps with ``simulate(..., steps="all", record_every=K)``; each step's mean and SEM are over
+        the same paired trials (the per-step sums and sums of squares streamed chunk by chunk).
+        """
+        if key not in ("mean", "sem"):
+            raise SgdDiagramsError(f"key must be 'mean' or 'sem', got {key!r}")
+        steps = self.steps
+        if steps is None:
+            raise SgdDiagramsError("this simulation recorded no steps; simulate with steps=/record_every=")
+        name = optimizer or self.optimizers[0]
+        block = "differences" if " - " in name else "optimizers"
+        try:
+            rows = [[s[block][name]["at_steps"][str(int(t))][quantity][key] for s in self.summaries] for t in steps]
+        except (KeyError, TypeError):
+            raise SgdDiagramsError(f"no {quantity!r} curve for {name!r}; optimizers: "
+                                   f"{', '.join(self.optimizers)}") from None
+        return np.array([[np.nan if v is None else v for v in row] if np.ndim(row[0]) == 0 else row
+                         for row in rows], dtype=np.float64)
+
     def mean(self, quantity: str = "test-loss", optimizer: str | None = None) -> np.ndarray:
         """Mean of ``quantity`` over trials at each η (first optimizer by default; ``"gd - sgd"`` for a pair).
 
@@ -1025,7 +1049,8 @@ def simulate(landscape: Any, schedule: Schedule, optimizers: Sequence[str] = ("s
              stic_weight: float = 1.0, gdc_coefficient: float | None = None,
              completed: dict[tuple[int, int], Any] | None = None,
              on_chunk: Callable[[int, int, Any], None] | None = None, eval_size: int | None = None,
-             lr: Any = None, sampling: Sampling | None = None, execution: Execution | None = None,
+             lr: Any = None, steps: Any = None, record_every: int | None = None,
+             sampling: Sampling | None = None, execution: Execution | None = None,
              **legacy: Any) -> Simulation:
     """Simulate ``optimizers`` (names: sgd gd gdc sde sde-frozen ode momentum stic) at each η in ``eta``.
 
@@ -1047,6 +1072,12 @@ def simulate(landscape: Any, schedule: Schedule, optimizers: Sequence[str] = ("s
 
     ``execution=sd.Execution(backend=, address=, device=, progress=, force=)`` as in :func:`predict` (the old
     keywords still work, with a ``DeprecationWarning``); ``sampling=sd.Sampling(seed=s)`` may give the seed.
+
+    **Curves**: ``steps="all"`` (or a list of step numbers, as in :func:`predict`; ``record_every=K`` alone
+    means every K-th step) records every metric at those steps (0 and T always) for every trial, paired
+    across η and optimizers; :meth:`Simulation.curve` reads the per-step means and SEMs.  Only per-step
+    sums and sums of squares are kept across chunks (resumable, memory bounded); the evaluations at the
+    recorded steps are part of the cost estimate.
     """
     from .optimizers import make_optimizer
     from .optimizers.trials import simulate as simulate_trials
@@ -1065,6 +1096,11 @@ def simulate(landscape: Any, schedule: Schedule, optimizers: Sequence[str] = ("s
     schedule = _with_lr_momentum(_check_schedule(schedule), lr, momentum)
     if isinstance(optimizers, str):
         optimizers = [optimizers]
+    if steps is not None or record_every is not None:
+        from .schedules.prefixes import check_steps
+
+        record_steps = sorted(set(record_steps) | set(check_steps("all" if steps is None else steps, schedule.T,
+                                                                 record_every).tolist()))
     built = [make_optimizer(str(n), substeps=substeps, sde_noise=sde_noise,
                             stic_weight=stic_weight, gdc_coefficient=gdc_coefficient) for n in optimizers]
     land = _sampled(landscape, device)

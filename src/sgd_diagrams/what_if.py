@@ -36,7 +36,8 @@ from .schedules.histories import history_seconds
 from .theory.structured_counts import structured_family
 from .theory.trust import DEFAULT_RTOL
 
-__all__ = ["AXES", "WhatIf", "parse_axis_values", "vary_schedule", "whatif", "whatif_seconds"]
+__all__ = ["AXES", "WhatIf", "WhatIfCurves", "parse_axis_values", "vary_schedule", "whatif", "whatif_curves",
+           "whatif_seconds"]
 
 AXES = ("batch", "epochs", "momentum")
 """The second axis of a what-if grid: batch size B (epochs fixed), epochs E, or momentum β."""
@@ -223,6 +224,17 @@ def whatif_seconds(stats, schedules: Sequence[Schedule], order: int, quantities:
     return total
 
 
+def _check_request(stats, axis: str, eta: Any) -> tuple[Any, np.ndarray]:
+    """The measured values, a known axis and valid learning rates (the checked η), or a one-line error."""
+    values = measured_values(stats)
+    if values is None:
+        raise SgdDiagramsError("whatif needs measured statistics: sd.measure(landscape, order, samples=K) or "
+                               "sd.load_statistics(path)")
+    if axis not in AXES:
+        raise SgdDiagramsError(f"unknown what-if axis {axis!r}; use one of {', '.join(AXES)}")
+    return values, check_etas(eta)
+
+
 def whatif(stats, base: Schedule, order: int, eta: Any, axis: str, values: Sequence[float], *,
            quantities: Sequence[str] = ("test-loss", "gen-gap"),
            make_schedule: Callable[[float], Schedule] | None = None, rtol: float | None = None,
@@ -243,13 +255,7 @@ def whatif(stats, base: Schedule, order: int, eta: Any, axis: str, values: Seque
     if sampling != Sampling():
         raise SgdDiagramsError("the statistics already fix samples, seed and replications; drop sampling=")
     force, progress = execution.force, execution.progress
-    stats = measured_values(stats)
-    if stats is None:
-        raise SgdDiagramsError("whatif needs measured statistics: sd.measure(landscape, order, samples=K) or "
-                               "sd.load_statistics(path)")
-    if axis not in AXES:
-        raise SgdDiagramsError(f"unknown what-if axis {axis!r}; use one of {', '.join(AXES)}")
-    etas = check_etas(eta)
+    stats, etas = _check_request(stats, axis, eta)
     vals = np.asarray(values, dtype=np.float64).reshape(-1)
     if vals.size == 0 or not np.all(np.isfinite(vals)):
         raise SgdDiagramsError(f"the {axis} values must be a non-empty list of finite numbers")
@@ -292,3 +298,74 @@ def whatif(stats, base: Schedule, order: int, eta: Any, axis: str, values: Seque
               "replications": stats.replications, "order": stats.order, "estimator": stats.method}
     return WhatIf(axis, etas, vals, order, value, stderr, trusted, tuple(repr(s) for s in schedules),
                   stats.lambda_max, source, DEFAULT_RTOL if rtol is None else float(rtol))
+
+
+# -- whatif --curve: one predicted training curve per setting of the varied knob (issue #22) ------------
+@dataclass(frozen=True, eq=False)
+class WhatIfCurves:
+    """One predicted curve per row value: ``predictions[i]`` is ``sd.predict(stats, schedules[i], order, eta,
+    quantity, steps=...)`` (value, stderr and trusted indexed [step][eta], one η)."""
+
+    axis: str
+    eta: float
+    values: np.ndarray
+    quantity: str
+    order: int
+    predictions: tuple[Any, ...]
+    schedules: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"axis": self.axis, "eta": self.eta, "values": self.values.tolist(), "quantity": self.quantity,
+                "order": self.order, "schedules": list(self.schedules),
+                "curves": [p.to_json() for p in self.predictions]}
+
+    def save_json(self, path: str | Path) -> None:
+        atomic_write_text(path, dumps(self.to_json()) + "\n")
+
+    def plot(self, path: str | Path) -> None:
+        """One line per setting over the step t (±1.96 stderr bands; a setting's untrusted steps drawn dashed)."""
+        from .curve_plots import PredictedCurve, draw_curves
+        from .plots import new_figure, plain_label, save_laid_out
+
+        fig, (ax,) = new_figure(1, width=6.8, height=4.4)
+        curves = []
+        for v, p in zip(self.values, self.predictions, strict=True):
+            curves.append(PredictedCurve(plain_label(f"{AXIS_SYMBOLS[self.axis]} = {v:g}"), p.steps,
+                                         np.asarray(p.value)[:, 0], np.asarray(p.stderr)[:, 0], None,
+                                         None if p.trusted is None else np.asarray(p.trusted)[:, 0]))
+        draw_curves(ax, curves, [], eta=self.eta, ylabel=f"E[{self.quantity}]",
+                    title=f"what if: order-{self.order} Taylor curves, one per {self.axis} (η = {self.eta:g})")
+        try:
+            save_laid_out(fig, path)
+        finally:
+            fig.clear()
+
+
+def whatif_curves(stats, base: Schedule, order: int, eta: Any, axis: str, values: Sequence[float], *,
+                  quantity: str = "test-loss", every: int | None = None,
+                  make_schedule: Callable[[float], Schedule] | None = None, rtol: float | None = None,
+                  execution: Execution | None = None, **legacy: Any) -> WhatIfCurves:
+    """One predicted curve (every step, or every ``every``-th) per value of ``axis`` (B, E or β), at one η.
+
+    ``execution=sd.Execution(force=)`` as in :func:`whatif` (``force=`` still works, with a warning)."""
+    _, execution, _ = split_legacy("whatif_curves", None, execution, legacy, ())
+    force = execution.force
+    stats, etas = _check_request(stats, axis, eta)
+    if etas.size != 1:
+        raise SgdDiagramsError(f"a what-if curve is drawn at one learning rate; give one eta, got {etas.size}")
+    if quantity not in ("test-loss", "train-loss", "gen-gap"):
+        raise SgdDiagramsError(f"whatif maps test-loss, train-loss and gen-gap, not {quantity!r}")
+    vals = np.asarray(values, dtype=np.float64).reshape(-1)
+    if vals.size == 0 or vals.size > 12 or not np.all(np.isfinite(vals)):
+        raise SgdDiagramsError(f"a what-if curve figure takes 1 to 12 finite {axis} values, got {vals.size}")
+    build = make_schedule or (lambda v: vary_schedule(base, axis, v))
+    schedules = [build(float(v)) for v in vals]
+    check_work(whatif_seconds(stats, schedules, order, [quantity]), f"{vals.size} what-if curves of order {order}",
+               "use fewer values or a lower order", force)
+    preds = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # untrusted steps are drawn dashed, not warned about
+        for s in schedules:
+            steps = "all" if every is None else list(range(0, s.T + 1, every))
+            preds.append(predict(stats, s, order, etas, quantity, rtol=rtol, steps=steps))
+    return WhatIfCurves(axis, float(etas[0]), vals, quantity, order, tuple(preds), tuple(repr(s) for s in schedules))

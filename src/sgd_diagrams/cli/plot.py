@@ -9,7 +9,14 @@ Usage::
 Simulated means with 95% confidence intervals (I bars), each prediction as a line (a ±1.96·stderr band when
 it was estimated from samples), η on the x axis and ηT on a top axis.  ``--optimizer`` picks one of the
 simulation's optimizers or a paired difference such as ``"gd - sgd"``; ``--coordinate i`` picks a
-displacement coordinate.  Needs matplotlib (``pip install 'sgd-diagrams[plot]'``).
+displacement coordinate.
+
+``--curve`` draws training curves instead: ``predict --curve --json --out P.json`` files (bands: ±1/±2 sd
+over training sets with ``--band``, ±1.96 stderr when estimated; steps outside the trust region shaded)
+against ``simulate --record-every K --out S.json`` (means with 95% CIs), over the step t with ηt on top, one
+panel per η or (``--panels optimizer``) per simulated optimizer.
+
+Needs matplotlib (``pip install 'sgd-diagrams[plot]'``).
 """
 
 from __future__ import annotations
@@ -34,6 +41,11 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--metric", help=argparse.SUPPRESS)  # renamed: --metric is predict's matrix learning rate
     p.add_argument("--coordinate", type=int, help="displacement coordinate to plot")
     p.add_argument("--title", help="figure title")
+    p.add_argument("--curve", action="store_true",
+                   help="training curves over the step t: predict --curve files against a simulate --record-every "
+                   "file, one panel per eta (or per optimizer with --panels optimizer); bands and trust shaded")
+    p.add_argument("--panels", choices=("eta", "optimizer"), default="eta",
+                   help="with --curve: one panel per eta (default) or per simulated optimizer (at the first eta)")
     scale = p.add_mutually_exclusive_group()
     scale.add_argument("--logx", dest="logx", action="store_true", default=None, help="log-scale eta axis")
     scale.add_argument("--linx", dest="logx", action="store_false", help="linear eta axis")
@@ -50,6 +62,18 @@ def run(args: argparse.Namespace) -> int:
                                "learning rate")
     if args.coordinate is not None and args.coordinate < 0:
         raise SgdDiagramsError(f"--coordinate must be >= 0, got {args.coordinate}")
+    if args.curve:
+        from ..curve_plots import curves_vs_simulation
+
+        names = None if args.optimizer is None else [n.strip() for n in args.optimizer.split(",") if n.strip()]
+        path = curves_vs_simulation(args.prediction, args.simulation, args.out,
+                                    optimizer=names if args.panels == "optimizer" else args.optimizer,
+                                    quantity=args.quantity, coordinate=args.coordinate, title=args.title,
+                                    panels=args.panels, logx=bool(args.logx))
+        print(f"wrote {path}")
+        return 0
+    if args.panels != "eta":
+        raise SgdDiagramsError("--panels applies to --curve")
     path = theory_vs_simulation(args.prediction, args.simulation, args.out, optimizer=args.optimizer,
                                 quantity=args.quantity, coordinate=args.coordinate, title=args.title, logx=args.logx)
     print(f"wrote {path}")

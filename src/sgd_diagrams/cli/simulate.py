@@ -5,8 +5,8 @@ Usage::
     sgd-diagrams simulate --landscape {example,L.json,gauss,helix,mean-estimation:H=2,...}
         (--schedule sgd:N=10,B=1,E=1 | --grid G.json) --optimizer sgd [gd gdc sde sde-frozen ode momentum stic]
         --eta 0.01[,0.02,...] [--trials 1000] [--seed 0] [--chunk 1000] [--steps 1,5] [--data-dir DIR]
-        [--dtype float64] [--lr-schedule SPEC] [--momentum BETA] [--substeps 16] [--sde-noise varying|frozen]
-        [--stic-weight 1.0] [--gdc-coefficient K] [--json] [--out R.json] [--quiet]
+        [--record-every K] [--dtype float64] [--lr-schedule SPEC] [--momentum BETA] [--substeps 16]
+        [--sde-noise varying|frozen] [--stic-weight 1.0] [--gdc-coefficient K] [--json] [--out R.json] [--quiet]
 
 The JSON has one shape for every run (:meth:`sgd_diagrams.Simulation.to_json`): ``{"eta": [...], "sweep":
 [{"optimizers": {name: {"test-loss": {"mean", "sem", "ci95", "n", "nonfinite"}, "train-loss": ...,
@@ -14,8 +14,10 @@ The JSON has one shape for every run (:meth:`sgd_diagrams.Simulation.to_json`): 
 {...}}}}, "differences": {"b - a": ...}} per η], "meta": {...}}`` at the last step — one η and one
 optimizer included; differences are paired (same training sets, the same at every η).  Readers
 (``plot``, :meth:`~sgd_diagrams.Simulation.from_json`) also accept the shapes of earlier versions.
-``--out`` writes the result atomically and saves every finished chunk; a rerun with the same
-arguments resumes from the finished chunks.
+``--record-every K`` records a training curve: every metric at steps 0, K, 2K, …, T for every trial (paired),
+streamed as per-step sums and sums of squares; the JSON gains ``"steps"`` and each summary's ``at_steps``
+holds that step's mean, SEM and CI.  ``--out`` writes the result atomically and saves every finished chunk;
+a rerun with the same arguments resumes from the finished chunks.
 
 ``--lr-schedule SPEC`` and ``--momentum BETA`` change the schedule: step t of sgd and gd uses η·m_t, and with
 BETA > 0 both become heavy-ball descents (buf ← BETA·buf + g_t, θ ← θ − η·m_t·buf); the ``momentum``
@@ -66,6 +68,9 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--seed", default="0", help="seed for training sets and noise (default 0)")
     p.add_argument("--chunk", default="1000", help="trials per vectorized chunk (default 1000)")
     p.add_argument("--steps", default="", help="extra steps to report, e.g. 1,5 (last always)")
+    p.add_argument("--record-every", default=None, metavar="K",
+                   help="a training curve: every metric at every K-th step (0 and T always), per-step mean, SEM "
+                   "and CI in each summary's at_steps and the JSON's 'steps'")
     p.add_argument("--dtype", choices=["float32", "float64"], help="tensor precision")
     p.add_argument("--substeps", default="16", help="SDE/ODE time refinement (default 16)")
     p.add_argument("--sde-noise", choices=["varying", "frozen"], default="varying")
@@ -144,6 +149,26 @@ def _human(result: dict[str, Any], eta: float | None = None) -> list[str]:
     return lines
 
 
+_CURVE_ROWS = 12
+"""The text table of a simulated curve shows at most this many steps, evenly spread (the JSON holds all)."""
+
+
+def _curve_lines(sim: Any) -> list[str]:
+    """Test loss mean ± SEM of the first optimizer at (at most) :data:`_CURVE_ROWS` recorded steps, per η."""
+    import numpy as np
+
+    steps = sim.steps
+    mean, sem = sim.curve("test-loss"), sim.curve("test-loss", key="sem")
+    shown = np.unique(np.linspace(0, steps.size - 1, min(_CURVE_ROWS, steps.size)).round().astype(int))
+    lines = [f"simulated {sim.optimizers[0]} test-loss curve (mean ± SEM over {sim.trials} trials; "
+             f"{steps.size} recorded steps, all in --json)",
+             "  step  " + "  ".join(f"{'eta=' + format(e, 'g'):>24s}" for e in sim.eta)]
+    for i in shown:
+        lines.append(f"{steps[i]:6d}  " + "  ".join(f"{m:>+14.6g} ± {s:<7.2g}" for m, s in zip(mean[i], sem[i],
+                                                                                                  strict=True)))
+    return lines
+
+
 def run(args: argparse.Namespace) -> int:
     import torch
 
@@ -161,6 +186,9 @@ def run(args: argparse.Namespace) -> int:
         raise SgdDiagramsError("--eval-chunk must be a positive integer")
     steps = [_number(s, "steps", int) for s in args.steps.replace(" ", "").split(",") if s]
     eval_size = None if args.eval_size is None else _number(args.eval_size, "eval-size", int)
+    every = None if args.record_every is None else _number(args.record_every, "record-every", int)
+    if every is not None and every < 1:
+        raise SgdDiagramsError(f"--record-every must be a positive number of steps, got {every}")
     schedule = load_schedule_arg(args)
     dtype = {"float32": torch.float32, "float64": torch.float64, None: None}[args.dtype]
     land = as_sampled(load_landscape_arg(args, extra=_params(args.param), dtype=dtype), dtype=dtype)
@@ -180,6 +208,8 @@ def run(args: argparse.Namespace) -> int:
     }
     if eval_size is not None:
         config["eval_size"] = eval_size
+    if every is not None:
+        config["record_every"] = every
     if schedule.description.get("shuffle") == "average":  # same stored batches as in-order: say which it is
         config["shuffle"] = "average"
     fingerprint = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
@@ -199,7 +229,7 @@ def run(args: argparse.Namespace) -> int:
 
     sim = simulate(land, schedule, names_in, etas, trials, seed, chunk=chunk, record_steps=steps,
                    eval_chunk=eval_chunk, completed=completed, on_chunk=save_chunk, eval_size=eval_size,
-                   execution=execution_from_args(args), **settings)
+                   record_every=every, execution=execution_from_args(args), **settings)
     meta = {"landscape": land.name, "dim": land.dim, "N": schedule.N, "T": schedule.T,
             "eta": float(etas[0]) if len(etas) == 1 else etas.tolist(), "trials": trials, "seed": seed,
             "optimizers": names, "resumed_chunks": sorted(f"{i}:{c}" for i, c in completed) if len(etas) > 1
@@ -214,7 +244,8 @@ def run(args: argparse.Namespace) -> int:
     sim.meta.update({k: v for k, v in meta.items() if k not in ("eta", "trials", "seed", "optimizers")})
     result = sim.to_json()
     text = dumps(result) if args.json else "\n".join(
-        line for i, s in enumerate(result["sweep"]) for line in _human(s, None if len(etas) == 1 else float(etas[i])))
+        [line for i, s in enumerate(result["sweep"]) for line in _human(s, None if len(etas) == 1 else float(etas[i]))]
+        + (_curve_lines(sim) if every is not None else []))
     if out_path is not None:
         record({"complete": True, "result": json.loads(dumps(result))})
     print(text)

@@ -62,6 +62,10 @@ def register(subparsers) -> argparse.ArgumentParser:
     add_trust(p)
     add_statistics(p)
     add_execution(p)
+    p.add_argument("--curve", action="store_true",
+                   help="one predicted training curve per setting of --vary, at one --eta (first --quantity); -o "
+                   "draws them over the step t")
+    p.add_argument("--every", type=int, metavar="K", help="with --curve: every K-th step (0 and T always)")
     p.add_argument("-o", "--out", help="heatmap PNG (its JSON is written beside it, same name .json)")
     p.add_argument("--json", action="store_true", help="print the grid as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bars and no warnings on stderr")
@@ -122,6 +126,10 @@ def run(args: argparse.Namespace) -> int:
         kinds = ["test"] * ("test-loss" in quantities) + ["train"] * bool({"train-loss", "gen-gap"} & set(quantities))
         stats = measure(load_landscape_arg(args), args.order, sampling_from_args(args), execution_from_args(args),
                         kinds=kinds or ["test"], spec=args.landscape or "example")
+    if args.every is not None and (not args.curve or args.every < 1):
+        raise SgdDiagramsError("--every K (a positive number of steps) applies to --curve")
+    if args.curve:
+        return _curves(args, stats, base, etas, axis, values, quantities[0])
     grid = whatif(stats, base, args.order, etas, axis, values, quantities=quantities,
                   make_schedule=_row_builder(args, axis), rtol=args.rtol, execution=execution_from_args(args))
     if args.out:
@@ -144,6 +152,35 @@ def run(args: argparse.Namespace) -> int:
             lines.append(f"{v:>10g}  " + "  ".join(f"{c:>20}" for c in cells))
         share = float(np.mean(grid.trusted[q]))
         lines.append(f"trusted cells: {100 * share:.0f}%")
+    if args.out:
+        lines.append(f"wrote {args.out} and {Path(args.out).with_suffix('.json')}")
+    print("\n".join(lines))
+    return 0
+
+
+def _curves(args: argparse.Namespace, stats, base, etas, axis: str, values, quantity: str) -> int:
+    """whatif --curve: one curve per row value; a compact table of each curve's value at a few steps."""
+    from ..what_if import whatif_curves
+
+    result = whatif_curves(stats, base, args.order, etas, axis, values, quantity=quantity, every=args.every,
+                           make_schedule=_row_builder(args, axis), rtol=args.rtol,
+                           execution=execution_from_args(args))
+    if args.out:
+        out = Path(args.out)
+        result.plot(out)
+        result.save_json(out.with_suffix(".json"))
+    if args.json:
+        from ..io import dumps
+
+        print(dumps(result.to_json()))
+        return 0
+    lines = [f"what if: order-{result.order} Taylor curves of E[{quantity}] at eta = {result.eta:g}, one per {axis} "
+             "(value ± stderr at the first, middle and last recorded step; * = not trusted)"]
+    for v, p in zip(result.values, result.predictions, strict=True):
+        picks = sorted({0, len(p.steps) // 2, len(p.steps) - 1})
+        cells = [f"t={int(p.steps[i])}: {p.value[i][0]:.6g} ± {p.stderr[i][0]:.2g}"
+                 f"{'' if p.trusted is None or p.trusted[i][0] else '*'}" for i in picks]
+        lines.append(f"{axis}={v:g}  " + "   ".join(cells))
     if args.out:
         lines.append(f"wrote {args.out} and {Path(args.out).with_suffix('.json')}")
     print("\n".join(lines))

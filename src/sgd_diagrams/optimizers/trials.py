@@ -88,11 +88,14 @@ def run_trials(
     vectorize: bool = True,
     on_step: Callable[[], None] | None = None,
     batch_positions: torch.Tensor | None = None,
+    on_record: Callable[[int, torch.Tensor], None] | None = None,
 ) -> dict[int, torch.Tensor]:
     """Run ``stepper`` on every trial's training set; θ (trials, dim) at each recorded step.
 
     ``batch_positions`` (trials, T, B): each trial's own batch at every step (reshuffled epochs);
-    otherwise every trial uses the schedule's batches.
+    otherwise every trial uses the schedule's batches.  ``on_record(step, θ)``: called at each recorded
+    step instead of keeping θ (the returned dict is then empty) — memory independent of the number of
+    recorded steps (curves, issue #22).
     """
     landscape, schedule = stepper.landscape, stepper.schedule
     trials = train_rows.shape[0]
@@ -105,8 +108,14 @@ def run_trials(
             if vectorize
             else _stack([stepper.init_state(theta0[i]) for i in range(trials)])
         )
+        def keep(step: int) -> None:
+            if on_record is not None:
+                on_record(step, state[0])
+            else:
+                out[step] = state[0].clone()
+
         if 0 in record:
-            out[0] = state[0].clone()
+            keep(0)
         for t, batch in enumerate(schedule.batches):
             if batch_positions is None:
                 batch_rows = train_rows[:, torch.tensor(batch, device=train_rows.device)]
@@ -140,7 +149,7 @@ def run_trials(
                     ]
                 )
             if t + 1 in record:
-                out[t + 1] = state[0].clone()
+                keep(t + 1)
             if on_step is not None:
                 on_step()
     return out
@@ -264,11 +273,15 @@ def simulate_chunk(
             _seed(seed, chunk_index, zlib.crc32(opt.name.encode()))
         )
         stepper = opt.bind(landscape, schedule, eta)
-        thetas = run_trials(stepper, train_rows, record_steps, noise_gen, vectorize, on_step, positions)
-        per_opt[opt.name] = {
-            step: trial_metrics(landscape, th, train_rows, eval_chunk, vectorize=vectorize, eval_rows=eval_rows)
-            for step, th in thetas.items()
-        }
+        metrics_at: dict[int, dict[str, np.ndarray]] = {}
+
+        def evaluate(step: int, theta: torch.Tensor, into: dict = metrics_at) -> None:
+            # per-trial scalars only (θ is not kept): chunk × recorded steps × metrics floats
+            into[step] = trial_metrics(landscape, theta, train_rows, eval_chunk, vectorize=vectorize,
+                                       eval_rows=eval_rows)
+
+        run_trials(stepper, train_rows, record_steps, noise_gen, vectorize, on_step, positions, evaluate)
+        per_opt[opt.name] = dict(sorted(metrics_at.items()))
     stats: ChunkStats = {"optimizers": {}, "differences": {}}
     names = [o.name for o in optimizers]
     for name in names:
@@ -415,13 +428,21 @@ def _chunk_seconds(landscape, schedule, optimizers, chunk: int, eval_chunk: int,
     return schedule.T * at(s1, s2) + records * at(e1, e2)
 
 
+def _record_bytes(landscape: Landscape, optimizers: Sequence[Optimizer], record_steps: int) -> int:
+    """Bytes per trial of the recorded per-trial metrics (float64 scalars, displacement per coordinate)."""
+    per_step = 6 + (landscape.dim if landscape.dim <= 64 else 0)
+    return 8 * per_step * max(record_steps, 1) * max(len(optimizers), 1)
+
+
 def check_simulation_cost(landscape: Landscape, schedule: Schedule, optimizers: Sequence[Optimizer], trials: int,
                           chunk: int, force: bool = False, done_chunks: int = 0, record_steps: int = 1,
                           eval_chunk: int = 64, eval_size: int | None = None) -> float:
     """Refuse a simulation that would exhaust memory (hard) or run past the time budget (soft); returns the
     estimated CPU seconds (0.0 for a job clearly too small to need a pilot).
 
-    Memory of one chunk ≈ chunk × (θ, gradients and temporaries ≈ 8 copies of dim, plus N training rows).
+    Memory of one chunk ≈ chunk × (θ, gradients and temporaries ≈ 8 copies of dim, plus N training rows, plus
+    the per-trial metrics at every recorded step of every optimizer, kept until the chunk's paired differences
+    are reduced: :func:`_record_bytes`).  Evaluating at ``record_steps`` steps is in the time estimate too.
     Time comes from pilots (only for jobs that are not clearly small): chunks of 8 and 32 trials run for
     1 and 5 steps, extrapolated linearly to the chunk size, T steps and all chunks.
     """
@@ -429,7 +450,7 @@ def check_simulation_cost(landscape: Landscape, schedule: Schedule, optimizers: 
         raise SgdDiagramsError(f"trials={trials:.3g} exceeds the limit {MAX_TRIALS:.0e}; run fewer trials")
     chunk_sizes(trials, chunk)  # validates both
     itemsize = torch.empty((), dtype=landscape.dtype).element_size()
-    per_trial = 8 * landscape.dim * itemsize + 8 * schedule.N
+    per_trial = 8 * landscape.dim * itemsize + 8 * schedule.N + _record_bytes(landscape, optimizers, record_steps)
     size = min(chunk, trials) * per_trial
     if size > MAX_CHUNK_BYTES:
         fit = max(1, MAX_CHUNK_BYTES // per_trial)

@@ -62,12 +62,15 @@ class ResummedPrediction:
 def resummed_prediction(landscape, schedule: Schedule, order: int, etas, quantity: str | Quantity = "test-loss",
                         metric: np.ndarray | None = None, continuous: bool = False,
                         root_tensors: list[np.ndarray] | None = None,
-                        evaluator: UvalueEvaluator | None = None, force: bool = False) -> ResummedPrediction:
+                        evaluator: UvalueEvaluator | None = None, force: bool = False,
+                        projected: dict | None = None) -> ResummedPrediction:
     """Theorem 1 resummed to ``order`` edges at each η in ``etas`` (Remark 1 if ``continuous``).
 
     ``root_tensors``: measure a deterministic s with derivatives [s, ∇s, …] instead of the test loss.
     ``evaluator``: use its part cumulants (e.g. estimated ones) instead of the landscape's exact
     ones; H is then ``evaluator.part_cumulant((2,))`` and only ``landscape.dim`` is read.
+    ``projected``: a dict kept by the caller across schedules with the same evaluator (a curve's steps): the
+    projected uvalues U_D, which do not depend on the schedule, are computed once and read from it.
     """
     q = quantity_of(quantity, DIAGRAM_QUANTITY_NAMES)
     check_order(order, "resummed")
@@ -94,7 +97,12 @@ def resummed_prediction(landscape, schedule: Schedule, order: int, etas, quantit
     _warn_if_growing(lam, etas, schedule.T, float(np.max(schedule.lr_multipliers())) / (1.0 + schedule.momentum))
     for k in range(order + 1):
         for d in q.diagrams(k, linkless=True):
-            U = projected_uvalue(evaluator, d, W, root=root)
+            if projected is None:
+                U = projected_uvalue(evaluator, d, W, root=root)
+            else:
+                if (d, root) not in projected:
+                    projected[(d, root)] = projected_uvalue(evaluator, d, W, root=root)
+                U = projected[(d, root)]
             labels = list(itertools.product(range(dim), repeat=k))
             flat = U.reshape((dim**k,) + U.shape[k:]) if k else U.reshape((1,) + U.shape)
             for e_index, eta in enumerate(etas):

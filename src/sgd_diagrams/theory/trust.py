@@ -37,8 +37,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["DEFAULT_RTOL", "VANISHING", "Trust", "assess_trust", "curvature_rate", "legacy_trust_region",
-           "tail_bound"]
+__all__ = ["DEFAULT_RTOL", "VANISHING", "Trust", "assess_trust", "assess_trust_steps", "curvature_rate",
+           "legacy_trust_region", "tail_bound", "tail_bound_steps"]
 
 DEFAULT_RTOL = 0.1
 """Default tolerance: the estimated truncation error may be at most 10 % of the predicted change from l(θ0)."""
@@ -147,6 +147,70 @@ def assess_trust(coefficients: Sequence[Any], etas: Any, value: Any, *, stderr: 
                                                      axis=1)
     trusted = np.isfinite(error) & (error <= tolerance)
     return Trust(error, tolerance, trusted, rtol)
+
+
+def tail_bound_steps(norms: np.ndarray, etas: np.ndarray, rates: np.ndarray | None) -> np.ndarray:
+    """:func:`tail_bound` (no look-ahead) at every step of a curve at once: ``norms`` (steps, D+1) are ‖c_k‖
+    per step, ``rates`` (steps,) the curvature rates or None; returns (steps, etas) — the same rule, vectorised
+    over steps and η (a curve of 10⁵ steps is one array expression, not 10⁵ calls)."""
+    norms = np.asarray(norms, dtype=np.float64)
+    etas = np.atleast_1d(np.asarray(etas, dtype=np.float64))
+    S, K = norms.shape
+    D = K - 1
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        terms = norms[:, None, :] * etas[None, :, None] ** np.arange(K)  # (S, E, K)
+        finite = np.all(np.isfinite(terms), axis=2)
+        terms = np.where(np.isfinite(terms), terms, 0.0)
+        top = terms.max(axis=2)
+        live = terms > VANISHING * top[..., None]
+        live[..., 0] = False
+        count = live.sum(axis=2)
+        index = np.arange(K)
+        k2 = np.where(live, index, -1).max(axis=2)
+        k1 = np.where(live & (index < k2[..., None]), index, -1).max(axis=2)
+        t2 = np.take_along_axis(terms, np.maximum(k2, 0)[..., None], axis=2)[..., 0]
+        t1 = np.take_along_axis(terms, np.maximum(k1, 0)[..., None], axis=2)[..., 0]
+        pair = (t2 / t1) ** (1.0 / np.maximum(k2 - k1, 1))
+        r_rate = np.full((S, etas.size), -np.inf) if rates is None else etas[None, :] * np.asarray(rates)[:, None]
+        t0 = terms[..., 0]
+        r_zero = np.where(t0 > 0.0, (t2 / t0) ** (1.0 / np.maximum(k2, 1)), -np.inf)
+        single = np.maximum(r_rate, r_zero)
+        r = np.where(count >= 2, pair, single)
+        bound = t2 * r ** (D + 1 - k2) / (1.0 - r)
+        out = np.where((r >= 1.0) | ~np.isfinite(r), np.inf, bound)
+        out = np.where(count == 0, np.where(top == 0.0, 0.0, np.inf), out)
+    return np.where(finite, out, np.inf)
+
+
+def assess_trust_steps(coefficients: Sequence[Any], etas: Any, values: Any, *, stderr: Any = None,
+                       lambda_max: float | None = None, multipliers: Any = None, momentum: float = 0.0,
+                       steps: Any, rtol: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`assess_trust` at every recorded step of a curve, vectorised: (trusted, error, tolerance), each
+    (steps, etas).  ``coefficients[k]`` has the steps on axis 0; the schedule of step t is the prefix of
+    ``multipliers`` (lr multipliers) with ``momentum``.  Equal to calling :func:`assess_trust` per step."""
+    rtol = DEFAULT_RTOL if rtol is None else float(rtol)
+    etas = np.atleast_1d(np.asarray(etas, dtype=np.float64))
+    steps = np.asarray(steps, dtype=np.int64)
+    S = steps.size
+    coeffs = [np.asarray(c, dtype=np.float64).reshape(S, -1) for c in coefficients]
+    norms = np.stack([np.linalg.norm(c, axis=1) for c in coeffs], axis=1)
+    m = np.ones(int(steps.max(initial=0))) if multipliers is None else np.asarray(multipliers, dtype=np.float64)
+    cumulative = np.concatenate([[0.0], np.cumsum(m)])[steps]
+    rates = None
+    if lambda_max is not None and np.isfinite(lambda_max):
+        rates = float(lambda_max) * cumulative / (1.0 - float(momentum))
+    error = tail_bound_steps(norms, etas, rates)
+    if lambda_max is not None and np.isfinite(lambda_max):
+        running = np.concatenate([[1.0], np.maximum.accumulate(np.maximum(m, 1.0))])[steps]  # max(m[:t], 1)
+        diverges = etas[None, :] * running[:, None] * float(lambda_max) >= 2.0 * (1.0 + float(momentum))
+        error = np.where(diverges, np.inf, error)
+    values = np.asarray(values, dtype=np.float64).reshape(S, etas.size, -1)
+    tolerance = rtol * np.linalg.norm(values - coeffs[0][:, None, :], axis=2)
+    if stderr is not None:
+        tolerance = tolerance + 2.0 * np.linalg.norm(np.asarray(stderr, dtype=np.float64).reshape(S, etas.size, -1),
+                                                     axis=2)
+    trusted = np.isfinite(error) & (error <= tolerance)
+    return trusted, error, tolerance
 
 
 def legacy_trust_region(coefficients: Sequence[Any], etas: Any, curvature: float) -> np.ndarray:
