@@ -32,6 +32,7 @@ from .estimated_series import (
     finish_eta_axis,
     holm_agreement_range,
     init_blocks,
+    init_panels,
     landscape_for,
     mean_stderr,
     pyplot,
@@ -230,12 +231,8 @@ def _figure(ctx: Context, data: dict[str, Any]) -> str:
     plt = pyplot()
     inits = data["inits"]
     etas = np.asarray(data["eta"])
-    cols = min(len(inits), 2)
-    rows = -(-len(inits) // cols)
-    fig, grid_axes = plt.subplots(rows, cols, figsize=(5.6 * cols, 4.4 * rows), squeeze=False)
-    for extra in grid_axes.ravel()[len(inits):]:
-        extra.set_visible(False)
-    for ax, b in zip(grid_axes.ravel(), inits, strict=False):
+    fig, panels = init_panels(plt, len(inits))
+    for ax, b in zip(panels, inits, strict=True):
         for k, o in b["orders"].items():
             band(ax, etas, o["change"], o["stderr"], "-", f"order {k} ± 2 stderr")
         if b["resummed"].get("available"):

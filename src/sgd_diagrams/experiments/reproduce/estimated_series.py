@@ -25,7 +25,7 @@ from .verdicts import Judgement
 
 __all__ = ["MODEL_DIFFERENCES_NOTE", "add_eta_top_axis", "agrees_through", "assess_order_within_range", "band",
            "chain_value", "ci_errorbars", "convnet_sizes_note", "exact_gradient_statistics", "finish_eta_axis",
-           "fit_eta2_eta3", "fit_powers", "init_blocks", "landscape_for", "mean_stderr", "pyplot",
+           "fit_eta2_eta3", "fit_powers", "init_blocks", "init_panels", "landscape_for", "mean_stderr", "pyplot",
            "refined_schedule", "save_pyplot_figure", "series_replicas", "sgd_points", "simulate_point", "summary_of",
            "uvalue_replicas", "z_score"]
 
@@ -211,6 +211,16 @@ def finish_eta_axis(ax: Any, T: int, ylabel: str, zero_color: str = "0.7") -> No
     add_eta_top_axis(ax, T)
     ax.set_xlabel("learning rate η")
     ax.set_ylabel(ylabel)
+
+
+def init_panels(plt: Any, count: int) -> tuple[Any, list[Any]]:
+    """A figure with one panel per initialization, two a row (unused cells hidden): (figure, the panels)."""
+    cols = min(count, 2)
+    rows = -(-count // cols)
+    fig, grid_axes = plt.subplots(rows, cols, figsize=(5.6 * cols, 4.4 * rows), squeeze=False)
+    for extra in grid_axes.ravel()[count:]:
+        extra.set_visible(False)
+    return fig, list(grid_axes.ravel()[:count])
 
 
 def band(ax: Any, x: Any, value: Any, stderr: Any, fmt: str, label: str, alpha: float = 0.2) -> None:
