@@ -1011,7 +1011,7 @@ class Simulation:
 
     def curve(self, quantity: str = "test-loss", optimizer: str | None = None, key: str = "mean") -> np.ndarray:
         """A simulated curve: ``key`` (``"mean"``, ``"sem"``) of ``quantity`` at every recorded step and η,
-        shape (len(steps), len(eta)[, dim]) — the layout of :func:`predict`'s ``steps=`` curves (issue #22).
+        shape (len(steps), len(eta)[, dim]) — the layout of :func:`predict`'s ``steps=`` curves.
 
         Record the steps with ``simulate(..., steps="all", record_every=K)``; each step's mean and SEM are over
         the same paired trials (the per-step sums and sums of squares streamed chunk by chunk).

@@ -1,4 +1,4 @@
-"""Training curves in pictures: predicted curves with their bands against simulated curves with CIs (issue #22).
+"""Training curves in pictures: predicted curves with their bands against simulated curves with CIs.
 
 :func:`curves_vs_simulation` draws, over the step t, each predicted curve (``predict(..., steps=...)`` /
 ``predict --curve --json --out``) as a line — with ±1 and ±2 standard deviations over training sets shaded

@@ -300,7 +300,7 @@ def whatif(stats, base: Schedule, order: int, eta: Any, axis: str, values: Seque
                   stats.lambda_max, source, DEFAULT_RTOL if rtol is None else float(rtol))
 
 
-# -- whatif --curve: one predicted training curve per setting of the varied knob (issue #22) ------------
+# -- whatif --curve: one predicted training curve per setting of the varied knob ------------
 @dataclass(frozen=True, eq=False)
 class WhatIfCurves:
     """One predicted curve per row value: ``predictions[i]`` is ``sd.predict(stats, schedules[i], order, eta,

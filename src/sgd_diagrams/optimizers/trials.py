@@ -95,7 +95,7 @@ def run_trials(
     ``batch_positions`` (trials, T, B): each trial's own batch at every step (reshuffled epochs);
     otherwise every trial uses the schedule's batches.  ``on_record(step, θ)``: called at each recorded
     step instead of keeping θ (the returned dict is then empty) — memory independent of the number of
-    recorded steps (curves, issue #22).
+    recorded steps (curves).
     """
     landscape, schedule = stepper.landscape, stepper.schedule
     trials = train_rows.shape[0]

@@ -214,7 +214,9 @@ def assess_trust_steps(coefficients: Sequence[Any], etas: Any, values: Any, *, s
 
 
 def legacy_trust_region(coefficients: Sequence[Any], etas: Any, curvature: float) -> np.ndarray:
-    """The rule before issue #23: untrusted when η·λ_max ≥ 2 or the last order exceeds half the one before."""
+    """The earlier rule (kept for the calibration benchmark).
+
+    Untrusted when η·λ_max ≥ 2 or the last order exceeds half the one before."""
     etas = np.asarray(etas, dtype=np.float64)
     ok = etas * curvature < 2.0
     d = len(coefficients) - 1

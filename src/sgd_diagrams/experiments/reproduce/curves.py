@@ -1,4 +1,4 @@
-"""``curves`` — training curves: the predicted E[quantity] after every step against simulated curves (issue #22).
+"""``curves`` — training curves: the predicted E[quantity] after every step against simulated curves.
 
 Three settings, each a predicted curve (``predict(..., steps=...)``) against a simulated one
 (``simulate(..., steps=...)``: every trial recorded at the same steps, paired):
@@ -40,9 +40,9 @@ from .verdicts import Comparison, Family, Judgement, agreement_range, decide
 
 __all__ = ["assess", "check", "redraw", "run"]
 
-TITLE = "Training curves: predicted E[loss] after every step vs simulated curves (issue #22)"
+TITLE = "Training curves: predicted E[loss] after every step vs simulated curves"
 CLAIM = (
-    "Issue #22 (extending seed 001 Theorem 1 to every prefix of the schedule): \"a schedule's prefixes are "
+    "Our extension of seed 001 Theorem 1 to every prefix of the schedule: \"a schedule's prefixes are "
     "schedules, the history counts of in-order SGD and GD are polynomials in T, and the resummed propagators are "
     "products over steps — so the whole curve E[l(θ_t)], t = 0…T, and its spread over training sets come at about "
     "the cost of the last point.\"  Checked: mean estimation (exact resummed curve vs simulation over 20 steps), "

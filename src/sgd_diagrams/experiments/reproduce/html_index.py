@@ -59,6 +59,7 @@ blockquote{margin:.5rem 0;padding-left:.8rem;border-left:3px solid #d0d7de;color
 figure{margin:.5rem 0}figcaption{font-size:.85rem;color:#57606a}
 .box th{white-space:nowrap;overflow-wrap:normal}#summary{min-width:46rem}
 td,th{overflow-wrap:normal;word-break:normal}#summary td:first-child,#summary td:last-child{white-space:nowrap}
+#provenance td{overflow-wrap:anywhere}
 @media print{details{display:block}details>*{display:block}section{break-inside:auto}
 .keep{break-inside:avoid;page-break-inside:avoid}a{color:inherit;text-decoration:none}}
 """

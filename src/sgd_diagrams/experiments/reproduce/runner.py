@@ -62,7 +62,7 @@ CATALOG: dict[str, Entry] = {e.name: e for e in (
           "our landscape, T and trial counts; the η² coefficient is fitted over an η sweep"),
     Entry("nongaussian", "nongaussian", "App A: Gaussian vs non-Gaussian gradient noise at a minimum, order η³",
           "our landscape, T and trial counts"),
-    Entry("curves", "curves", "Issue #22: predicted training curves (every step) vs simulated curves: mean estimation, "
+    Entry("curves", "curves", "Predicted training curves (every step) vs simulated curves: mean estimation, "
           "HELIX, digits convnet", "our settings; convnet trials evaluated on 256 random test images; no estimated "
           "resummed convnet curve"),
     Entry("cubic-chi", "cubic_chi", "The authors' CubicChi landscape w³ − w(x² − 1): SGD vs theory",
