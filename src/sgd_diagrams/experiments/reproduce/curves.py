@@ -146,8 +146,9 @@ def _convnet(ctx: Context, cfg: dict[str, Any]) -> tuple[list[dict], dict[str, A
     if stats_path.exists():
         stats = sd.load_statistics(stats_path)
     else:
-        stats = sd.measure(land, CONVNET_ORDER, samples=cfg["samples"], seed=ctx.seed,
-                           replications=cfg["replications"], kinds=("test",), progress=ctx.show_progress, force=True)
+        stats = sd.measure(land, CONVNET_ORDER,
+                           sd.Sampling(samples=cfg["samples"], seed=ctx.seed, replications=cfg["replications"]),
+                           sd.Execution(progress=ctx.show_progress, force=True), kinds=("test",))
         ctx.partial_dir.mkdir(parents=True, exist_ok=True)
         stats.save(stats_path)
     out = []
@@ -166,7 +167,7 @@ def _convnet(ctx: Context, cfg: dict[str, Any]) -> tuple[list[dict], dict[str, A
                  f"eval{cfg['eval_size']}/seed{ctx.seed}")
         sim = sd.Simulation.from_json(ctx.cached(piece, lambda schedule=schedule, eta=eta, steps=steps: sd.simulate(
             land, schedule, ["sgd"], [eta], cfg["convnet_trials"], ctx.seed, chunk=200, steps=steps,
-            eval_size=cfg["eval_size"], force=True).to_json()))
+            eval_size=cfg["eval_size"], execution=sd.Execution(force=True)).to_json()))
         value = pred.value[:, 0]
         out.append(_curve_record(f"convnet, {title}", f"convnet {key} (estimated Taylor order 3)", eta, pred.steps,
                                  _lr_time(schedule, pred.steps, eta), value - value[0], pred.stderr[:, 0],
