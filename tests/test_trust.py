@@ -208,6 +208,9 @@ def test_compare_gives_z_scores_with_trust_and_the_figure_draws_from_objects(tmp
     assert sd.compare(p.to_json(), sim.to_json()).z.tolist() == c.z.tolist()
     path = sd.theory_vs_simulation(p, sim, out=tmp_path / "f.png")
     assert path.stat().st_size > 1000
+    with pytest.raises(sd.SgdDiagramsError, match="got int"):  # not a prediction: one line, not a TypeError
+        sd.theory_vs_simulation(5, sim, out=tmp_path / "g.png")
+    assert not (tmp_path / "g.png").exists()
     with pytest.raises(sd.SgdDiagramsError, match="no learning rate"):
         sd.compare(_quiet_predict(land, sched, 2, [0.2]), sim)
 

@@ -311,8 +311,9 @@ def theory_vs_simulation(predictions: Any, simulation: Any, out_png: str | Path 
                                "out='fig.png')")
     if isinstance(predictions, (str, Path, Mapping)) or hasattr(predictions, "to_json"):
         predictions = [predictions]
-    if not predictions:
-        raise SgdDiagramsError("give at least one prediction file (predict --json --out P.json)")
+    if not isinstance(predictions, (list, tuple)) or not predictions:
+        raise SgdDiagramsError("give a Prediction, its to_json() record or a prediction file (predict --json --out "
+                               f"P.json), or a non-empty list of them; got {type(predictions).__name__}")
     loaded = [load_prediction(p, coordinate) for p in predictions]
     quantities = {q for q, _ in loaded}
     if len(quantities) > 1:
