@@ -15,15 +15,11 @@ import sgd_diagrams as sd
 from sgd_diagrams.diagrams import quantity
 from sgd_diagrams.schedules.histories import history_count
 from sgd_diagrams.schedules.prefixes import check_steps, prefix_history_counts
+from sgd_diagrams.theory import variance
 from sgd_diagrams.theory.curves import _family_prefix_counts, curve_history_counts
 from sgd_diagrams.theory.geometric import continuous_history_sum, geometric_history_sum
 from sgd_diagrams.theory.geometric_prefixes import continuous_prefix_sums, geometric_prefix_sums, power_entries
 from sgd_diagrams.theory.resummation import resummed_prediction
-from sgd_diagrams.theory.variance import (
-    squared_loss_derivatives,
-    test_loss_variance_coefficients,
-    test_loss_variance_curve,
-)
 
 RTOL = 1e-10
 
@@ -280,16 +276,16 @@ def test_variance_curve_equals_truncated_moments(schedule, seed, order, resum, f
     steps = check_steps("all", schedule.T)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        got = test_loss_variance_curve(land, schedule, order, etas, steps, resum=resum)
+        got = variance.test_loss_variance_curve(land, schedule, order, etas, steps, resum=resum)
         for i, t in enumerate(steps[1:], start=1):
             prefix = schedule.prefix(int(t))
             if resum:
-                second = resummed_prediction(land, prefix, order, etas, root_tensors=squared_loss_derivatives(
+                second = resummed_prediction(land, prefix, order, etas, root_tensors=variance.squared_loss_derivatives(
                     land, max(order, 2))).value
                 mean = resummed_prediction(land, prefix, order, etas).value
                 want = second - mean**2
             else:
-                c = test_loss_variance_coefficients(land, prefix, order)
+                c = variance.test_loss_variance_coefficients(land, prefix, order)
                 mean = sd.predict(land, prefix, order, etas).value
                 want = sum(ck * etas**k for k, ck in enumerate(c))
             assert np.allclose(got[i], want, rtol=RTOL, atol=1e-12 * float(np.max(mean**2))), (t, schedule)
