@@ -253,14 +253,15 @@ def test_geometric_prefix_sums_equal_final_point_sums(schedule, qname, edges, se
 
 @settings(max_examples=60, deadline=None)
 @given(st.integers(1, 3), st.integers(1, 5), st.lists(st.integers(0, 300), min_size=1, max_size=12),
-       st.integers(0, 2**31 - 1))
-def test_power_entries_equal_matrix_powers(nA, n, steps, seed):
-    """Baby/giant steps: [M^t]_{start, target} = numpy's matrix_power, any sorted list of steps."""
+       st.integers(0, 2**31 - 1), st.booleans())
+def test_power_entries_equal_matrix_powers(nA, n, steps, seed, dense):
+    """Baby/giant steps: [M^t]_{start, target} = numpy's matrix_power, any sorted list of steps (a few: gathered;
+    most of 0..t_max: the whole table as one product)."""
     rng = np.random.default_rng(seed)
     M = np.abs(rng.normal(size=(nA, n, n)))
     M /= np.max(np.abs(np.linalg.eigvals(M)), axis=1)[:, None, None]  # spectral radius 1: no over/underflow
     start, target = int(rng.integers(n)), int(rng.integers(n))
-    steps = np.array(sorted(steps))
+    steps = np.arange(max(steps) + 1) if dense else np.array(sorted(steps))
     got = power_entries(M, start, target, steps)
     want = np.stack([np.linalg.matrix_power(M, int(t))[:, start, target] for t in steps])
     assert np.allclose(got, want, rtol=1e-11, atol=1e-300)

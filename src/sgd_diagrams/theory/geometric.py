@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import itertools
 from collections import defaultdict
+from functools import lru_cache
 
 import numpy as np
 import scipy.linalg
@@ -325,6 +326,21 @@ def continuous_history_sum(d: Diagram, schedule: Schedule, rates: np.ndarray) ->
     return out / d.automorphisms
 
 
+@lru_cache(maxsize=8)
+def _one_epoch_batch_size(schedule: Schedule) -> int:
+    """B of a plain one-epoch schedule with one batch size (the continuous form's domain); refuses others.
+
+    Checked once per schedule (O(cells), without the dense N×T grid), not once per diagram."""
+    if not schedule.plain:
+        raise SgdDiagramsError("the continuous-time form needs a constant learning rate without momentum; use the "
+                               "resummed form (lr multipliers) or the Taylor form (momentum)")
+    sizes = schedule.batch_sizes
+    rows = np.fromiter(itertools.chain.from_iterable(schedule.batches), dtype=np.int64, count=int(sizes.sum()))
+    if np.any(np.bincount(rows, minlength=schedule.N) > 1) or len(set(sizes.tolist())) != 1:
+        raise SgdDiagramsError("the continuous-time approximation needs a one-epoch schedule with one batch size")
+    return int(sizes[0])
+
+
 def continuous_generator(d: Diagram, schedule: Schedule, rates: np.ndarray
                          ) -> tuple[HistorySweep, np.ndarray | None]:
     """(sweep, Gen (nA, ns, ns)) of Remark 1's continuous-time sum; Gen is None for a diagram without edges.
@@ -332,14 +348,7 @@ def continuous_generator(d: Diagram, schedule: Schedule, rates: np.ndarray
     Gen is a Metzler matrix (arrival rates ≥ 0 off the diagonal, minus the open edges' decay rates on it),
     so exp(t·Gen) is entrywise non-negative.  Refuses schedules the continuous form does not cover.
     """
-    if not schedule.plain:
-        raise SgdDiagramsError("the continuous-time form needs a constant learning rate without momentum; use the "
-                               "resummed form (lr multipliers) or the Taylor form (momentum)")
-    sizes = schedule.batch_sizes
-    cells = schedule.grid().sum(axis=1)
-    if np.any(cells > 1) or len(set(sizes.tolist())) != 1:
-        raise SgdDiagramsError("the continuous-time approximation needs a one-epoch schedule with one batch size")
-    B = int(sizes[0])
+    B = _one_epoch_batch_size(schedule)
     sw = history_sweep(d)
     rates = np.atleast_2d(np.asarray(rates, dtype=np.float64))
     nA = rates.shape[0]

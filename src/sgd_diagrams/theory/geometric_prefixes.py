@@ -166,6 +166,9 @@ def power_entries(M: np.ndarray, start: int, target: int, steps: np.ndarray,
     last[:, target] = 1.0
     rows = _row_powers(first, giant, int(steps.max()) // b + 1)  # e_start·G^j
     columns = _row_powers(last, np.swapaxes(M, 1, 2), b)  # (M^r e_target)ᵀ
+    if 4 * len(steps) >= rows.shape[0] * b:  # most steps recorded: the whole table [j·b + r] as one matmul
+        table = np.transpose(rows, (1, 0, 2)) @ np.transpose(columns, (1, 2, 0))  # (nA, j, r)
+        return table.reshape(nA, -1)[:, steps].T
     out = np.empty((len(steps), nA))
     for lo in range(0, len(steps), _CHUNK):
         chunk = steps[lo: lo + _CHUNK]
