@@ -205,10 +205,12 @@ def one_epoch_schedules(draw):
     return sd.sgd(N, B, 1, shuffle_seed=draw(st.one_of(st.none(), st.integers(0, 5))))
 
 
-def _random_etas(land, fractions) -> np.ndarray:
-    """η as fractions of 1/|λ|_max of the landscape's Hessian (inside the resummed form's range η·λ_max < 2)."""
+def _random_etas(land, fractions, schedule=None) -> np.ndarray:
+    """η as fractions of 1/|λ|_max of the landscape's Hessian, over the schedule's largest lr multiplier and
+    heavy ball's 1/(1 + β) (inside the resummed form's range η·λ_max·max m_t/(1 + β) < 2)."""
     lam = np.linalg.eigvalsh(np.atleast_2d(land.mean_derivative(2)))
-    return np.asarray(fractions) / max(float(np.max(np.abs(lam))), 1e-3)
+    scale = 1.0 if schedule is None else float(np.max(schedule.lr_multipliers())) / (1.0 + schedule.momentum)
+    return np.asarray(fractions) / max(float(np.max(np.abs(lam))) * scale, 1e-3)
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -220,13 +222,13 @@ def test_resummed_and_continuous_curves_equal_truncated_predictions(data, seed, 
     the curve at every step equals predict on schedule.prefix(t) to 1e-10 relative."""
     schedule = data.draw(one_epoch_schedules() if method == "continuous" else schedules())
     land = random_landscape(seed, dim=dim)
-    etas = _random_etas(land, data.draw(st.lists(st.floats(0.05, 1.5), min_size=1, max_size=2)))
+    etas = _random_etas(land, data.draw(st.lists(st.floats(0.05, 1.5), min_size=1, max_size=2)), schedule)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         curve = sd.predict(land, schedule, order, etas, qname, method, steps="all")
-        for i, t in enumerate(curve.steps):
-            if t == 0:
-                continue
+        start = sd.predict(land, schedule, 0, etas, qname)  # before any step: the quantity at θ0
+        assert _relative(curve.value[0], start.value) < RTOL
+        for i, t in enumerate(curve.steps[1:], start=1):
             ref = sd.predict(land, schedule.prefix(int(t)), order, etas, qname, method)
             assert _relative(curve.value[i], ref.value) < RTOL, (t, schedule)
 
@@ -273,7 +275,7 @@ def test_variance_curve_equals_truncated_moments(schedule, seed, order, resum, f
     """E[l²] − E[l]² after every step (both moments' curves in one pass each) = the final-point formula on the
     truncated schedule; the tolerance is relative to E[l]², what the difference is taken against."""
     land = random_landscape(seed, dim=1 + seed % 2)
-    etas = _random_etas(land, [fraction])
+    etas = _random_etas(land, [fraction], schedule)
     steps = check_steps("all", schedule.T)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -38,6 +38,7 @@ from ..catalog import OPTIMIZER_NAMES
 from ..errors import SgdDiagramsError
 from ..io import atomic_write_text, dumps, read_untrusted_json, terminal_safe
 from ..limits import MAX_INPUT_BYTES
+from ..schedules.prefixes import check_every
 from ._options import (
     add_eta,
     add_execution,
@@ -190,6 +191,8 @@ def run(args: argparse.Namespace) -> int:
     if every is not None and every < 1:
         raise SgdDiagramsError(f"--record-every must be a positive number of steps, got {every}")
     schedule = load_schedule_arg(args)
+    if every is not None:  # K > T would record only 0 and T: refused before anything is loaded or run
+        check_every(every, schedule.T, "--record-every")
     dtype = {"float32": torch.float32, "float64": torch.float64, None: None}[args.dtype]
     land = as_sampled(load_landscape_arg(args, extra=_params(args.param), dtype=dtype), dtype=dtype)
     settings = {  # the momentum optimizer's beta: the schedule's (--momentum), else its default 0.9
