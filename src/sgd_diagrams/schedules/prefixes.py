@@ -43,7 +43,8 @@ def check_steps(steps: object, T: int, every: int | None = None) -> np.ndarray:
         if steps != "all":
             raise SgdDiagramsError(f"steps must be 'all' or a list of step numbers in 0..{T}, got {steps[:20]!r}")
         stride = 1 if every is None else check_every(every, T)
-        chosen = set(range(0, T + 1, stride))
+        grid = np.arange(0, T + 1, stride, dtype=np.int64)
+        return grid if grid[-1] == T else np.append(grid, np.int64(T))
     else:
         if every is not None:
             raise SgdDiagramsError("every applies to steps='all'; with a list of steps give the steps themselves")
@@ -65,7 +66,7 @@ def check_every(every: object, T: int, name: str = "every") -> int:
     silently record only 0 and T, which ``steps=[0, T]`` says plainly."""
     if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 1:
         raise SgdDiagramsError(f"{name} must be a positive integer (record every K-th step), got {every!r}")
-    if every > T:
+    if every > max(T, 1):
         raise SgdDiagramsError(f"{name} = {every} is more than the schedule's T = {T} steps, so only steps 0 and T "
                                f"would be recorded; use a K between 1 and {T}")
     return int(every)
