@@ -96,18 +96,20 @@ def resummed_prediction(landscape, schedule: Schedule, order: int, etas, quantit
 def resummed_curve(landscape, schedule: Schedule, order: int, etas, steps, quantity: str | Quantity = "test-loss",
                    metric: np.ndarray | None = None, continuous: bool = False,
                    root_tensors: list[np.ndarray] | None = None, evaluator: UvalueEvaluator | None = None,
-                   force: bool = False) -> np.ndarray:
+                   force: bool = False, by_order: bool = False) -> np.ndarray:
     """:func:`resummed_prediction` on ``schedule.prefix(t)`` for every t in ``steps`` (sorted, in 0..T), in one sweep.
 
     The landscape side (eigenbasis, projected uvalues) once; the schedule side from the prefix sums of
-    :mod:`.geometric_prefixes`, vectorised over η and the eigen-labels: shape (len(steps), len(etas)[, dim]).
+    :mod:`.geometric_prefixes`, vectorised over η and the eigen-labels: shape (len(steps), len(etas)[, dim]),
+    or with ``by_order`` the parts of each order k = 0..order, (order + 1, len(steps), len(etas)[, dim]).
     The cost check and the growth warning are those of the final point (T's, the largest of every prefix).
     """
     side = _landscape_side(landscape, schedule, order, etas, quantity, metric, root_tensors, evaluator, force)
     q, etas, lam, dim = side.quantity, side.etas, side.lam, landscape.dim
     steps = np.asarray(steps, dtype=np.int64)
-    out = np.zeros((len(steps), len(etas)) + ((dim,) if q.root == "displacement" else ()))
+    parts = np.zeros((order + 1, len(steps), len(etas)) + ((dim,) if q.root == "displacement" else ()))
     for k in range(order + 1):
+        out = parts[k]
         for d in q.diagrams(k, linkless=True):
             flat = side.flat_uvalue(d, None)  # (labels, …)
             if k == 0:
@@ -121,7 +123,7 @@ def resummed_curve(landscape, schedule: Schedule, order: int, etas, steps, quant
                 S = geometric_prefix_sums(d, schedule, 1.0 - rates, steps)
             S = S.reshape(len(steps), len(etas), -1) * ((-etas) ** k)[None, :, None]
             out += q.sign * np.tensordot(S, flat, axes=(2, 0))
-    return out
+    return parts if by_order else parts.sum(axis=0)
 
 
 @dataclass
