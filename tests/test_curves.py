@@ -18,7 +18,12 @@ from sgd_diagrams.schedules.prefixes import check_steps, prefix_history_counts
 from sgd_diagrams.theory import variance
 from sgd_diagrams.theory.curves import _family_prefix_counts, curve_history_counts
 from sgd_diagrams.theory.geometric import continuous_history_sum, geometric_history_sum
-from sgd_diagrams.theory.geometric_prefixes import continuous_prefix_sums, geometric_prefix_sums, power_entries
+from sgd_diagrams.theory.geometric_prefixes import (
+    continuous_prefix_sums,
+    geometric_prefix_sums,
+    power_entries,
+    power_factors,
+)
 from sgd_diagrams.theory.resummation import resummed_prediction
 
 RTOL = 1e-10
@@ -267,6 +272,14 @@ def test_power_entries_equal_matrix_powers(nA, n, steps, seed, dense):
     got = power_entries(M, start, target, steps)
     want = np.stack([np.linalg.matrix_power(M, int(t))[:, start, target] for t in steps])
     assert np.allclose(got, want, rtol=1e-11, atol=1e-300)
+    # the weighted contraction (a curve's Σ over eigen-labels, per η): weightings a = (e, l), any trailing axes
+    E = 1 + (nA == 3) * 2  # 3 weightings as 3 η × 1 label or 1 η × 3 labels
+    weights = rng.normal(size=(E, nA // E, 2))
+    factors = power_factors(M, start, target, int(steps.max()), scale=0.5)
+    combined = factors.weighted(weights, steps)
+    assert combined.shape == (len(steps), E, 2)
+    assert np.allclose(combined, 0.5 * np.einsum("sel,elx->sex", want.reshape(len(steps), E, -1), weights),
+                       rtol=1e-10, atol=1e-12 * np.max(np.abs(want)))
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -292,3 +305,20 @@ def test_variance_curve_equals_truncated_moments(schedule, seed, order, resum, f
                 mean = sd.predict(land, prefix, order, etas).value
                 want = sum(ck * etas**k for k, ck in enumerate(c))
             assert np.allclose(got[i], want, rtol=RTOL, atol=1e-12 * float(np.max(mean**2))), (t, schedule)
+
+
+@pytest.mark.parametrize("schedule", [sd.sgd(40), sd.sgd(40, 2, 1, shuffle_seed=1), sd.gd(3, 40),
+                                      sd.sgd(20, 1, 2, shuffle_seed=2)])
+@pytest.mark.parametrize("method", ["resummed", "continuous"])
+def test_sparse_recorded_steps_equal_truncated_predictions(schedule, method):
+    """A few recorded steps of a long schedule (the gathered baby/giant entries, not the whole table)."""
+    land, etas = sd.landscape("example"), [0.01, 0.1]
+    if method == "continuous" and schedule.T != schedule.N // len(schedule.batches[0]):
+        pytest.skip("the continuous form is for one epoch")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        curve = sd.predict(land, schedule, 3, etas, "train-loss", method, steps=[3, 17])
+        assert curve.steps.tolist() == [0, 3, 17, schedule.T]
+        for i, t in enumerate(curve.steps[1:], start=1):
+            ref = sd.predict(land, schedule.prefix(int(t)), 3, etas, "train-loss", method)
+            assert _relative(curve.value[i], ref.value) < RTOL

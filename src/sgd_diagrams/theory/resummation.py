@@ -40,7 +40,12 @@ from ..schedules.grid import Schedule, require_concrete
 from ..schedules.histories import history_seconds
 from ..values.uvalue import UvalueEvaluator
 from .geometric import continuous_history_sum, geometric_history_sum
-from .geometric_prefixes import continuous_prefix_sums, geometric_prefix_sums
+from .geometric_prefixes import (
+    check_prefix_steps,
+    continuous_prefix_factors,
+    geometric_prefix_factors,
+    geometric_prefix_sums,
+)
 from .orders import check_order, check_tensor_work
 from .propagators import eigen_propagator_basis, projected_uvalue
 
@@ -106,7 +111,8 @@ def resummed_curve(landscape, schedule: Schedule, order: int, etas, steps, quant
     """
     side = _landscape_side(landscape, schedule, order, etas, quantity, metric, root_tensors, evaluator, force)
     q, etas, lam, dim = side.quantity, side.etas, side.lam, landscape.dim
-    steps = np.asarray(steps, dtype=np.int64)
+    steps = check_prefix_steps(schedule, steps)
+    t_max = int(steps.max(initial=0))
     parts = np.zeros((order + 1, len(steps), len(etas)) + ((dim,) if q.root == "displacement" else ()))
     for k in range(order + 1):
         out = parts[k]
@@ -117,12 +123,17 @@ def resummed_curve(landscape, schedule: Schedule, order: int, etas, steps, quant
                 continue
             rates = etas[:, None, None] * lam[np.array(list(itertools.product(range(dim), repeat=k)))][None]
             rates = rates.reshape(-1, k)  # (η × labels, edges)
+            # (−η)^k U_D[labels] per η: the weights of the eigen-labels' sums, (η, labels[, dim])
+            weights = q.sign * ((-etas) ** k).reshape((-1, 1) + (1,) * (flat.ndim - 1)) * flat[None]
             if continuous:
-                S = continuous_prefix_sums(d, schedule, rates, steps)
+                factors = continuous_prefix_factors(d, schedule, rates, t_max)
             else:
-                S = geometric_prefix_sums(d, schedule, 1.0 - rates, steps)
-            S = S.reshape(len(steps), len(etas), -1) * ((-etas) ** k)[None, :, None]
-            out += q.sign * np.tensordot(S, flat, axes=(2, 0))
+                factors = geometric_prefix_factors(d, schedule, 1.0 - rates, t_max)
+            if factors is not None:  # constant lr: contract the weights inside the baby/giant product
+                out += factors.weighted(weights, steps)
+                continue
+            S = geometric_prefix_sums(d, schedule, 1.0 - rates, steps).reshape(len(steps), len(etas), -1)
+            out += np.einsum("sel,el...->se...", S, weights)
     return parts if by_order else parts.sum(axis=0)
 
 
