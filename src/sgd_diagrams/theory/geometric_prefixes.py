@@ -10,10 +10,12 @@ prefix comes from one forward sweep, read at the recorded steps:
   of a one-epoch schedule with one batch size: S(t) = B·[M^t]_{∅, full'} for the block matrix
   M = [[A, E], [0, A]] (the corner of M^t is Σ_{s<t} A^s E A^{t−1−s}); GD (one row group shaded at every step
   with one weight): S(t) = mult·[M^t]_{∅, full} for the constant step matrix M.  All read e₀·M^t·e_full at
-  every recorded t by baby steps and giant steps, t = j·b + r with b = ⌈√(t_max + 1)⌉:
+  every recorded t by baby steps and giant steps, t = j·b + r with b = ⌊√t_max⌋ + 1:
   e₀·M^{jb} (giant rows) times M^r·e_full (baby columns), each family built by doubling in O(log T) batched
-  products — O(√T) vector–matrix work plus O(1) per recorded step, against the final point's O(log T)
-  matrix products.
+  products (:class:`PowerFactors`) — O(√T) vector–matrix work plus O(1) per recorded step, against the final
+  point's O(log T) matrix products.  A resummed curve folds its weights (−η)^k·U_D over the eigen-labels into
+  the giant rows (:meth:`PowerFactors.weighted`): every step of the curve is then one (T/b, labels·states) @
+  (labels·states, b) product per η, with no array of size steps × labels.
 * other tied parts (explicit grids, several epochs): the sum over row tuples of the sweep's states obeys
   S(t + 1) = S(t)·A + C_t, C_t = Σ_{tuples q with an event at t} mult_q·v_q(t)·(M_{q,t} − A); the tuples'
   event sweep is the final point's (binary-lifted idle powers between events), then one dense pass over t.
