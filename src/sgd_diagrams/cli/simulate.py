@@ -14,9 +14,9 @@ The JSON has one shape for every run (:meth:`sgd_diagrams.Simulation.to_json`): 
 {...}}}}, "differences": {"b - a": ...}} per η], "meta": {...}}`` at the last step — one η and one
 optimizer included; differences are paired (same training sets, the same at every η).  Readers
 (``plot``, :meth:`~sgd_diagrams.Simulation.from_json`) also accept the shapes of earlier versions.
-``--record-every K`` records a training curve: every metric at steps 0, K, 2K, …, T for every trial (paired),
-streamed as per-step sums and sums of squares; the JSON gains ``"steps"`` and each summary's ``at_steps``
-holds that step's mean, SEM and CI.  ``--out`` writes the result atomically and saves every finished chunk;
+``--record-every K`` (1 ≤ K ≤ T) records a training curve: every metric at steps 0, K, 2K, …, T for every trial
+(paired), streamed as per-step sums and sums of squares; the JSON gains ``"steps"`` and each summary's
+``at_steps`` holds that step's mean, SEM and CI.  ``--out`` writes the result atomically and saves every finished chunk;
 a rerun with the same arguments resumes from the finished chunks.
 
 ``--lr-schedule SPEC`` and ``--momentum BETA`` change the schedule: step t of sgd and gd uses η·m_t, and with
