@@ -28,7 +28,7 @@ import numpy as np
 from ..diagrams.diagram import Diagram
 from ..errors import SgdDiagramsError
 from .grid import Schedule, require_concrete
-from .histories import kernel_prefix_counts, tied_event_batches
+from .histories import event_weight, kernel_prefix_counts, tied_event_batches
 from .sweep import history_sweep
 
 __all__ = ["check_every", "check_steps", "prefix_history_counts"]
@@ -99,11 +99,7 @@ def prefix_history_counts(d: Diagram, schedule: Schedule, steps: np.ndarray) -> 
                 v = _idle_power(v, times[:, e] - prev - 1, nil, sw.m)
                 extra = np.zeros_like(v)
                 for counts, mat in event_mats.items():
-                    coef = np.ones(Q)
-                    for i, c in enumerate(counts):
-                        if c:
-                            coef = coef * wts[i][:, e] ** c
-                    extra += (v @ mat) * coef[:, None]
+                    extra += (v @ mat) * event_weight(counts, wts, e)[:, None]
                 np.add.at(corrections, times[:, e], extra * mult[:, None])
                 v = v @ idle + extra
                 prev = times[:, e]

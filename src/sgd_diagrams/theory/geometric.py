@@ -39,7 +39,7 @@ import scipy.linalg
 from ..diagrams import Diagram
 from ..errors import SgdDiagramsError
 from ..schedules.grid import Schedule
-from ..schedules.histories import cells_by_step, row_groups, row_tuples
+from ..schedules.histories import cells_by_step, event_weight, row_groups, row_tuples
 from ..schedules.sweep import HistorySweep, history_sweep, kernel_moves
 
 __all__ = ["continuous_generator", "continuous_history_sum", "geometric_history_sum"]
@@ -150,11 +150,7 @@ def _tied_geometric(sw: HistorySweep, schedule: Schedule, idle: np.ndarray,
             v = _power_apply(v, powers, times[:, e] - prev - 1)
             new = np.einsum("aqs,ast->aqt", v, idle)
             for counts, mat in events.items():
-                coef = np.ones(Q)
-                for j, c in enumerate(counts):
-                    if c:
-                        coef = coef * wts[j][:, e] ** c
-                new += np.einsum("aqs,ast->aqt", v, mat) * coef[None, :, None]
+                new += np.einsum("aqs,ast->aqt", v, mat) * event_weight(counts, wts, e)[None, :, None]
             v = new
             prev = times[:, e]
         v = _power_apply(v, powers, T - prev - 1)

@@ -38,7 +38,7 @@ import scipy.linalg
 from ..diagrams import Diagram
 from ..errors import SgdDiagramsError
 from ..schedules.grid import Schedule, require_concrete
-from ..schedules.histories import row_groups, tied_event_batches
+from ..schedules.histories import event_weight, row_groups, tied_event_batches
 from ..schedules.sweep import HistorySweep, history_sweep
 from .geometric import _heavy_ball_geometric, _lr_geometric, _power_apply, continuous_generator
 
@@ -144,11 +144,7 @@ def _tied_prefix_sweep(sw: HistorySweep, schedule: Schedule, idle: np.ndarray, e
             v = _power_apply(v, powers, np.where(live, times[:, e] - prev - 1, 0))
             extra = np.zeros_like(v)
             for counts, mat in events.items():
-                coef = np.ones(Q)
-                for j, c in enumerate(counts):
-                    if c:
-                        coef = coef * wts[j][:, e] ** c
-                extra += np.einsum("aqs,ast->aqt", v, mat) * coef[None, :, None]
+                extra += np.einsum("aqs,ast->aqt", v, mat) * event_weight(counts, wts, e)[None, :, None]
             sel = np.flatnonzero(live)
             np.add.at(corrections, times[sel, e], (extra[:, sel] * mult[None, sel, None]).transpose(1, 0, 2))
             v = np.einsum("aqs,ast->aqt", v, idle) + extra
