@@ -25,6 +25,9 @@ paths of a pending/applied edge state (:func:`_heavy_ball_geometric`).
 Remark 1's continuous-time approximation replaces (1−ηλ)^{Δt−1} by e^{−ηλΔt}
 and sums by integrals; for one-epoch schedules it is the same sweep with a
 generator: :func:`continuous_history_sum`.
+
+The sums of every prefix of the schedule (a training curve) come from the same sweeps read at every recorded
+step: :mod:`sgd_diagrams.theory.geometric_prefixes`.
 """
 
 from __future__ import annotations
