@@ -68,15 +68,13 @@ class ResummedPrediction:
 def resummed_prediction(landscape, schedule: Schedule, order: int, etas, quantity: str | Quantity = "test-loss",
                         metric: np.ndarray | None = None, continuous: bool = False,
                         root_tensors: list[np.ndarray] | None = None,
-                        evaluator: UvalueEvaluator | None = None, force: bool = False,
-                        projected: dict | None = None) -> ResummedPrediction:
+                        evaluator: UvalueEvaluator | None = None, force: bool = False) -> ResummedPrediction:
     """Theorem 1 resummed to ``order`` edges at each η in ``etas`` (Remark 1 if ``continuous``).
 
     ``root_tensors``: measure a deterministic s with derivatives [s, ∇s, …] instead of the test loss.
     ``evaluator``: use its part cumulants (e.g. estimated ones) instead of the landscape's exact
-    ones; H is then ``evaluator.part_cumulant((2,))`` and only ``landscape.dim`` is read.
-    ``projected``: a dict kept by the caller across schedules with the same evaluator (a curve's steps): the
-    projected uvalues U_D, which do not depend on the schedule, are computed once and read from it.
+    ones; H is then ``evaluator.part_cumulant((2,))`` and only ``landscape.dim`` is read.  A curve (every
+    prefix of the schedule) is :func:`resummed_curve`.
     """
     side = _landscape_side(landscape, schedule, order, etas, quantity, metric, root_tensors, evaluator, force)
     q, etas, lam, dim = side.quantity, side.etas, side.lam, landscape.dim
@@ -85,7 +83,7 @@ def resummed_prediction(landscape, schedule: Schedule, order: int, etas, quantit
     for k in range(order + 1):
         for d in q.diagrams(k, linkless=True):
             labels = list(itertools.product(range(dim), repeat=k))
-            flat = side.flat_uvalue(d, projected)
+            flat = side.flat_uvalue(d)
             for e_index, eta in enumerate(etas):
                 if k == 0:
                     S = np.ones(1)
@@ -117,7 +115,7 @@ def resummed_curve(landscape, schedule: Schedule, order: int, etas, steps, quant
     for k in range(order + 1):
         out = parts[k]
         for d in q.diagrams(k, linkless=True):
-            flat = side.flat_uvalue(d, None)  # (labels, …)
+            flat = side.flat_uvalue(d)  # (labels, …)
             if k == 0:
                 out += q.sign * flat[0]
                 continue
@@ -148,15 +146,9 @@ class _LandscapeSide:
     lam: np.ndarray
     W: np.ndarray
 
-    def flat_uvalue(self, d, cache: dict | None) -> np.ndarray:
-        """U_D with its edge labels flattened: (dim^edges, …); ``cache`` keeps it across schedules."""
-        root = self.quantity.root
-        if cache is None:
-            U = projected_uvalue(self.evaluator, d, self.W, root=root)
-        else:
-            if (d, root) not in cache:
-                cache[(d, root)] = projected_uvalue(self.evaluator, d, self.W, root=root)
-            U = cache[(d, root)]
+    def flat_uvalue(self, d) -> np.ndarray:
+        """U_D with its edge labels flattened: (dim^edges, …)."""
+        U = projected_uvalue(self.evaluator, d, self.W, root=self.quantity.root)
         k = d.n_edges
         return U.reshape((len(self.lam) ** k,) + U.shape[k:]) if k else U.reshape((1,) + U.shape)
 
