@@ -34,6 +34,7 @@ from torch import nn
 from torch.func import functional_call
 
 from ..errors import SgdDiagramsError
+from .batched_models import BatchedModel, TrialEvaluator, convnet, fast_tanh, linear_model, trial_gradients
 from .data import ImageDataset
 from .protocol import Landscape
 
@@ -131,24 +132,6 @@ class TanhConvNet(nn.Module):
         x = fast_tanh(self.conv2(x))
         x = fast_tanh(self.dense1(x.flatten(start_dim=-3)))
         return self.dense2(x)
-
-
-def fast_tanh(x: torch.Tensor) -> torch.Tensor:
-    """tanh x, as 2σ(2x) − 1 on plain tensors: equal to ``torch.tanh`` to float rounding (≤ 3e-7 in float32) and
-    3-4x faster on CPU, where torch's tanh kernel is vectorized worse than its sigmoid (plain forwards of
-    ``benchmarks/bench_simulate.py``).  Under ``torch.func`` transforms (vmap, grad, jvp) it is ``torch.tanh``,
-    whose derivative rules are native (sigmoid's forward-mode rule is decomposed in Python: 1.5x slower)."""
-    if _is_transformed(x):
-        return torch.tanh(x)
-    return 2.0 * torch.sigmoid(2.0 * x) - 1.0
-
-
-def _is_transformed(x: torch.Tensor) -> bool:
-    try:
-        from torch._C._functorch import is_functorch_wrapped_tensor
-    except ImportError:  # pragma: no cover - older torch: always the plain kernel
-        return True
-    return bool(is_functorch_wrapped_tensor(x))
 
 
 def standard_normal_init(model: nn.Module, seed: int | None) -> np.ndarray:
@@ -548,6 +531,48 @@ class TorchModelLandscape(TorchLandscape):
         )
         self.dataset = dataset
         self.has_accuracy = True
+        self._batched: dict = {}
+
+    def batched_model(self) -> BatchedModel | None:
+        """The model with an explicit trial dimension (:mod:`.batched_models`) when it is exactly a built-in
+        :class:`TanhConvNet` or :class:`LogisticRegression` with the default cross-entropy; else None."""
+        if self.per_sample_loss is not cross_entropy_per_sample:
+            return None
+        model, shape = self.model, tuple(self.inputs.shape[1:])
+        if type(model) is LogisticRegression and type(model.linear) is XavierLinear:
+            return linear_model(model, shape)
+        layers = (XavierConv2d, XavierConv2d, XavierLinear, XavierLinear)
+        if type(model) is TanhConvNet and all(
+                type(m) is t for m, t in zip((model.conv1, model.conv2, model.dense1, model.dense2), layers,
+                                             strict=True)):
+            return convnet(model, shape)
+        return None
+
+    def _batched_parts(self) -> tuple[BatchedModel, TrialEvaluator] | None:
+        """The batched model and its evaluator, built once per data and device (copies share the cache)."""
+        key = (self.inputs.device, id(self.inputs), id(self.eval_rows))
+        entry = self._batched.get(key)
+        if entry is None or entry[0] is not self.inputs or entry[1] is not self.eval_rows:
+            model = self.batched_model()
+            x, y = self._eval_data()
+            evaluator = None if model is None else TrialEvaluator(model, self.inputs, self.targets, x, y)
+            entry = (self.inputs, self.eval_rows, model, evaluator)
+            self._batched[key] = entry
+        return None if entry[2] is None else (entry[2], entry[3])
+
+    def trial_metrics_batched(self, theta: torch.Tensor, train_rows: torch.Tensor,
+                              eval_rows: torch.Tensor | None = None) -> dict[str, torch.Tensor] | None:
+        """Per-trial test loss, accuracy and train loss of θ (trials, dim) with the trial dimension explicit
+        (:class:`~.batched_models.TrialEvaluator`; None for models without a batched form).  Same values as
+        :meth:`trial_metrics_plain` to float rounding."""
+        parts = self._batched_parts()
+        return None if parts is None else parts[1](theta, train_rows, eval_rows)
+
+    def trial_gradients(self, theta: torch.Tensor, rows: torch.Tensor) -> torch.Tensor | None:
+        """∇ of every trial's mean loss over its own rows: θ (M, dim), rows (M, r) → (M, dim), by one
+        autograd pass over the batched model (None for models without a batched form)."""
+        parts = self._batched_parts()
+        return None if parts is None else trial_gradients(parts[0], self.inputs, self.targets, theta, rows)
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "data": self.dataset.name}

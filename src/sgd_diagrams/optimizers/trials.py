@@ -171,7 +171,9 @@ def trial_metrics(
 ) -> dict[str, np.ndarray]:
     """Per-trial metrics of θ (trials, dim); NaN for trials whose θ is not finite.
 
-    Landscapes of neural networks (``trial_metrics_plain``) are evaluated with one plain batched forward per
+    The built-in models (``trial_metrics_batched``) evaluate all trials at once with an explicit trial
+    dimension (:mod:`~sgd_diagrams.landscapes.batched_models`) unless ``plain_eval`` or ``vectorize=False``
+    asks for another path.  Other landscapes of neural networks (``trial_metrics_plain``) are evaluated with one plain batched forward per
     trial giving test loss, accuracy and train loss together, when each trial evaluates at least
     :data:`PLAIN_EVAL_MIN_ROWS` points (below that the per-trial call costs more than ``vmap``'s grouped
     convolutions; ``plain_eval=True``/``False`` forces either path); the others with ``vmap`` in chunks of
@@ -186,6 +188,7 @@ def trial_metrics(
             return vmap(fn, chunk_size=eval_chunk)
         return lambda *xs: torch.stack([fn(*(x[i] for x in xs)) for i in range(xs[0].shape[0])])
 
+    batched = getattr(landscape, "trial_metrics_batched", None) if plain_eval is None and vectorize else None
     plain = getattr(landscape, "trial_metrics_plain", None)
     if plain_eval is None:
         points = (landscape.n_test_points or 0) if eval_rows is None else eval_rows.shape[1]
@@ -194,8 +197,10 @@ def trial_metrics(
     with torch.no_grad():
         ok = torch.isfinite(theta).all(dim=1)
         safe = torch.where(ok.unsqueeze(1), theta, landscape.init.expand_as(theta))
-        if plain is not None:
+        metrics = None if batched is None else batched(safe, train_rows, eval_rows)
+        if metrics is None and plain is not None:
             metrics = plain(safe, train_rows, eval_rows)
+        if metrics is not None:
             metrics["gen-gap"] = metrics["test-loss"] - metrics["train-loss"]
         else:
             metrics = _vmapped_metrics(landscape, safe, train_rows, eval_rows, over_trials)
