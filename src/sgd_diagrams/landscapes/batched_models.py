@@ -68,17 +68,19 @@ def _out_size(size: int, kernel: int, stride: int, padding: int) -> int:
 
 
 class _Slice:
-    """Where one parameter lies in the flat θ, and the scale of its pull-back parametrization."""
+    """Which piece of the flat θ one parameter is (``position`` in the model's parameter order), and the
+    scale of its pull-back parametrization."""
 
-    def __init__(self, offset: int, shape: tuple[int, ...], scale: float = 1.0) -> None:
-        self.offset, self.shape, self.scale = offset, shape, scale
+    def __init__(self, position: int, shape: tuple[int, ...], scale: float = 1.0) -> None:
+        self.position, self.shape, self.scale = position, shape, scale
         self.size = math.prod(shape)
 
-    def of(self, theta: torch.Tensor, gain: float = 1.0) -> torch.Tensor:
-        """This parameter of every trial, scaled (and multiplied by ``gain``, a power of 2): (M, *shape)."""
-        part = theta[:, self.offset : self.offset + self.size]
+    def of(self, parts: Sequence[torch.Tensor], gain: float = 1.0) -> torch.Tensor:
+        """This parameter of every trial from θ split into parameters (M, size) each, scaled and multiplied
+        by ``gain`` (a power of 2): (M, *shape)."""
+        part = parts[self.position]
         factor = self.scale * gain
-        return (part * factor if factor != 1.0 else part).reshape(theta.shape[0], *self.shape)
+        return (part * factor if factor != 1.0 else part).reshape(part.shape[0], *self.shape)
 
 
 class _FirstLayer:
@@ -106,11 +108,11 @@ class _FirstLayer:
         ones = cols.new_ones(cols.shape[0], 1, cols.shape[2])
         return torch.cat([cols, ones], dim=1).permute(1, 2, 0)
 
-    def prepare(self, theta: torch.Tensor, gain: float) -> torch.Tensor:
+    def prepare(self, parts: Sequence[torch.Tensor], gain: float) -> torch.Tensor:
         """Every trial's kernel and bias as one matrix (M, C, K + 1), times ``gain``."""
-        m = theta.shape[0]
-        weight = self.weight.of(theta, gain).reshape(m, self.out_channels, self.patch)
-        return torch.cat([weight, self.bias.of(theta, gain).unsqueeze(-1)], dim=-1)
+        weight = self.weight.of(parts, gain)
+        weight = weight.reshape(weight.shape[0], self.out_channels, self.patch)
+        return torch.cat([weight, self.bias.of(parts, gain).unsqueeze(-1)], dim=-1)
 
     def apply(self, weight: torch.Tensor, patches: torch.Tensor) -> torch.Tensor:
         """(M, C·L, b) from shared patches (K + 1, L, b) or per-trial patches (M, K + 1, L, b)."""
@@ -156,15 +158,16 @@ class _LaterConv:
             self.patch = c_in * k * k
         self.index = index.reshape(-1)
 
-    def prepare(self, theta: torch.Tensor, gain: float) -> tuple[torch.Tensor, torch.Tensor]:
+    def prepare(self, parts: Sequence[torch.Tensor], gain: float) -> tuple[torch.Tensor, torch.Tensor]:
         """(weights, bias) of every trial, times ``gain``: the dense matrix (M, C_out·H'·W', C_in·H·W) and the
         bias per output (M, C_out·H'·W', 1), or the kernel (M, C_out, C_in·k²) and bias (M, C_out, 1, 1)."""
-        m = theta.shape[0]
-        kernel = self.weight.of(theta, gain).reshape(m, -1)
-        bias = self.bias.of(theta, gain)
+        kernel = self.weight.of(parts, gain)
+        m = kernel.shape[0]
+        kernel = kernel.reshape(m, -1)
+        bias = self.bias.of(parts, gain)
         if self.dense:
             padded = torch.cat([kernel, kernel.new_zeros(m, 1)], dim=1)
-            matrix = padded.index_select(1, self.index.to(theta.device)).reshape(m, *self.shape)
+            matrix = padded.index_select(1, self.index.to(kernel.device)).reshape(m, *self.shape)
             return matrix, bias.repeat_interleave(self.positions, dim=1).unsqueeze(-1)
         return kernel.reshape(m, self.c_out, self.patch), bias.reshape(m, self.c_out, 1, 1)
 
@@ -183,8 +186,8 @@ class _Dense:
     def __init__(self, weight: _Slice, bias: _Slice) -> None:
         self.weight, self.bias = weight, bias
 
-    def prepare(self, theta: torch.Tensor, gain: float) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.weight.of(theta, gain), self.bias.of(theta, gain).unsqueeze(-1)
+    def prepare(self, parts: Sequence[torch.Tensor], gain: float) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.weight.of(parts, gain), self.bias.of(parts, gain).unsqueeze(-1)
 
     def apply(self, prepared: tuple[torch.Tensor, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
         weight, bias = prepared
@@ -198,8 +201,8 @@ class BatchedModel:
     last).  A layer followed by tanh gets doubled weights and bias (exact), since tanh z = 2σ(2z) − 1.
     """
 
-    def __init__(self, first: _FirstLayer, later: list) -> None:
-        self.first, self.later = first, later
+    def __init__(self, first: _FirstLayer, later: list, sizes: Sequence[int]) -> None:
+        self.first, self.later, self.sizes = first, later, list(sizes)
 
     def patches(self, images: torch.Tensor) -> torch.Tensor:
         """See :meth:`_FirstLayer.patches`."""
@@ -208,7 +211,8 @@ class BatchedModel:
     def prepare(self, theta: torch.Tensor) -> list:
         """Every layer's weights for the trials θ (M, P), built once and applied to any number of images."""
         layers = [self.first, *self.later]
-        return [layer.prepare(theta, 2.0 if i < len(layers) - 1 else 1.0) for i, layer in enumerate(layers)]
+        parts = torch.split(theta, self.sizes, dim=1)  # one split: its backward is one concatenation
+        return [layer.prepare(parts, 2.0 if i < len(layers) - 1 else 1.0) for i, layer in enumerate(layers)]
 
     def logits(self, prepared: list, patches: torch.Tensor) -> torch.Tensor:
         """Logits (M, classes, b) of every trial on shared patches (K + 1, L, b) or per-trial ones
@@ -219,34 +223,35 @@ class BatchedModel:
         return x
 
 
-def _slices(model: nn.Module) -> dict[str, _Slice]:
-    out, offset = {}, 0
+def _slices(model: nn.Module) -> tuple[dict[str, _Slice], list[int]]:
+    """Each parameter's piece of the flat θ (in ``named_parameters`` order, as the landscape flattens it)."""
+    out, sizes = {}, []
     owners = dict(model.named_modules())
-    for name, p in model.named_parameters():
+    for position, (name, p) in enumerate(model.named_parameters()):
         owner = owners[name.rpartition(".")[0]]
         scale = float(owner.scale) if name.endswith("weight") and hasattr(owner, "scale") else 1.0
-        out[name] = _Slice(offset, tuple(p.shape), scale)
-        offset += p.numel()
-    return out
+        out[name] = _Slice(position, tuple(p.shape), scale)
+        sizes.append(p.numel())
+    return out, sizes
 
 
 def linear_model(model: nn.Module, image_shape: Sequence[int]) -> BatchedModel:
     """The batched form of :class:`~.torch_models.LogisticRegression` (its ``linear`` layer on flat images)."""
-    s = _slices(model)
-    return BatchedModel(_FirstLayer(s["linear.weight"], s["linear.bias"], image_shape, None), [])
+    s, sizes = _slices(model)
+    return BatchedModel(_FirstLayer(s["linear.weight"], s["linear.bias"], image_shape, None), [], sizes)
 
 
 def convnet(model: nn.Module, image_shape: Sequence[int], dense_conv: bool | None = None) -> BatchedModel:
     """The batched form of :class:`~.torch_models.TanhConvNet` (conv1, conv2, dense1, dense2 with tanh between).
 
     ``dense_conv`` forces the form of the second convolution (None: whichever needs fewer multiply-adds)."""
-    s = _slices(model)
+    s, sizes = _slices(model)
     first = _FirstLayer(s["conv1.weight"], s["conv1.bias"], image_shape, model.conv1)
     k = model.conv1.weight.shape[-1]
     hw = tuple(_out_size(n, k, model.conv1.stride, model.conv1.padding) for n in image_shape[1:])
     conv2 = _LaterConv(s["conv2.weight"], s["conv2.bias"], model.conv2, hw, dense_conv)
     return BatchedModel(first, [conv2, _Dense(s["dense1.weight"], s["dense1.bias"]),
-                                _Dense(s["dense2.weight"], s["dense2.bias"])])
+                                _Dense(s["dense2.weight"], s["dense2.bias"])], sizes)
 
 
 def cross_entropy_and_correct(logits: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

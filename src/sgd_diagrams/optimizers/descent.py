@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+from torch.func import vmap
 
 from ..errors import SgdDiagramsError
 from ..landscapes.protocol import Landscape
@@ -40,6 +41,22 @@ class _HeavyBallStepper(Stepper):
 
     def init_state(self, theta0: torch.Tensor) -> State:
         return (theta0, torch.zeros_like(theta0)) if self.beta else (theta0,)
+
+    def step_trials(self, state, t, batch_rows, train_rows, noise) -> State | None:
+        """Every trial's step at once through the landscape's batched per-trial gradients (the built-in
+        models: one autograd pass for all trials), when it has them."""
+        gradients = getattr(self.landscape, "trial_gradients", None)
+        if gradients is None:
+            return None
+        theta = state[0]
+        g = gradients(theta, train_rows if self.full_batch else batch_rows)
+        if g is None:
+            return None
+        project = vmap(self.landscape.project)
+        if not self.beta:
+            return (project(theta - self.eta_at(t) * g),)
+        velocity = self.beta * state[1] + g
+        return (project(theta - self.eta_at(t) * velocity), velocity)
 
     def step(self, state, t, batch_rows, train_rows, noise) -> State:
         theta = state[0]

@@ -132,7 +132,10 @@ def run_trials(
             def one(st, rows, train, nz, t=t):
                 return stepper.step(st, t, rows, train, nz)
 
-            if vectorize:
+            batched = stepper.step_trials(state, t, batch_rows, train_rows, noise) if vectorize else None
+            if batched is not None:
+                state = batched
+            elif vectorize:
                 state = vmap(one, in_dims=(0, 0, 0, None if noise is None else 0))(
                     state, batch_rows, train_rows, noise
                 )
