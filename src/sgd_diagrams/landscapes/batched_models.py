@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["BatchedModel", "convnet", "linear_model", "fast_tanh", "TrialEvaluator", "trial_gradients"]
+__all__ = ["BatchedModel", "convnet", "linear_model", "fast_tanh", "PatchSource", "TrialEvaluator", "trial_gradients"]
 
 
 def fast_tanh(x: torch.Tensor) -> torch.Tensor:
@@ -90,23 +90,35 @@ class _FirstLayer:
     def __init__(self, weight: _Slice, bias: _Slice, image_shape: Sequence[int], conv: nn.Module | None):
         self.weight, self.bias, self.conv = weight, bias, conv
         c, h, w = image_shape
+        pixels = c * h * w  # a flat image, then a zero slot (padding) and a one slot (the bias row)
         if conv is None:
-            self.positions, self.patch = 1, c * h * w
+            self.positions, self.patch = 1, pixels
+            index = torch.arange(pixels + 2)[[*range(pixels), pixels + 1]].reshape(-1, 1)
         else:
-            k = conv.weight.shape[-1]
-            self.positions = _out_size(h, k, conv.stride, conv.padding) * _out_size(w, k, conv.stride, conv.padding)
-            self.patch = c * k * k
+            k, s, p = conv.weight.shape[-1], conv.stride, conv.padding
+            h2, w2 = _out_size(h, k, s, p), _out_size(w, k, s, p)
+            self.positions, self.patch = h2 * w2, c * k * k
+            # patch row (c, u, v) at output (y, x) reads pixel (c, s·y − p + u, s·x − p + v), as F.unfold
+            cc, uu, vv, yy, xx = torch.meshgrid(*(torch.arange(n) for n in (c, k, k, h2, w2)), indexing="ij")
+            i, j = s * yy - p + uu, s * xx - p + vv
+            inside = (i >= 0) & (i < h) & (j >= 0) & (j < w)
+            flat = (cc * h + i.clamp(0, h - 1)) * w + j.clamp(0, w - 1)
+            index = torch.where(inside, flat, torch.full_like(flat, pixels)).reshape(self.patch, self.positions)
+            index = torch.cat([index, torch.full((1, self.positions), pixels + 1)])
+        self.index = index.reshape(-1)
         self.out_channels = weight.shape[0]
 
+    def patches_of_rows(self, images: torch.Tensor) -> torch.Tensor:
+        """Images (b, C, H, W) → patches (b, K + 1, L): the unfolded input (im2col, by one fixed index gather)
+        and a row of ones for the bias."""
+        flat = images.reshape(images.shape[0], -1)
+        extra = torch.stack([flat.new_zeros(flat.shape[0]), flat.new_ones(flat.shape[0])], dim=1)
+        cols = torch.cat([flat, extra], dim=1).index_select(1, self.index.to(flat.device))
+        return cols.reshape(images.shape[0], self.patch + 1, self.positions)
+
     def patches(self, images: torch.Tensor) -> torch.Tensor:
-        """Images (b, C, H, W) → patches (K + 1, L, b): the unfolded input, plus a row of ones for the bias."""
-        if self.conv is None:
-            cols = images.reshape(images.shape[0], -1, 1)
-        else:
-            k = self.conv.weight.shape[-1]
-            cols = F.unfold(images, k, padding=self.conv.padding, stride=self.conv.stride)  # (b, K, L)
-        ones = cols.new_ones(cols.shape[0], 1, cols.shape[2])
-        return torch.cat([cols, ones], dim=1).permute(1, 2, 0)
+        """Images (b, C, H, W) → shared patches (K + 1, L, b), the layout every trial's kernel multiplies."""
+        return self.patches_of_rows(images).permute(1, 2, 0)
 
     def prepare(self, parts: Sequence[torch.Tensor], gain: float) -> torch.Tensor:
         """Every trial's kernel and bias as one matrix (M, C, K + 1), times ``gain``."""
@@ -268,16 +280,29 @@ def cross_entropy_and_correct(logits: torch.Tensor, targets: torch.Tensor) -> tu
 
 
 def cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Per-sample cross-entropy (M, b) from logits (M, classes, b), differentiable."""
-    idx = targets.expand(logits.shape[0], -1) if targets.ndim == 1 else targets
-    return torch.logsumexp(logits, dim=1) - logits.gather(1, idx.unsqueeze(1)).squeeze(1)
+    """Per-sample cross-entropy (M, b) from logits (M, classes, b) and targets (M, b), differentiable."""
+    logits = logits.transpose(1, 2)  # classes last: the reductions run over contiguous memory
+    return torch.logsumexp(logits, dim=2) - logits.gather(2, targets.unsqueeze(2)).squeeze(2)
 
 
-def _row_patches(model: BatchedModel, images: torch.Tensor) -> torch.Tensor:
-    """Per-trial images (M, r, C, H, W) → per-trial patches (M, K, L, r)."""
-    m, r = images.shape[:2]
-    patches = model.patches(images.reshape(m * r, *images.shape[2:]))  # (K, L, M·r)
-    return patches.reshape(*patches.shape[:2], m, r).permute(2, 0, 1, 3)
+class PatchSource:
+    """Patches of a fixed set of images, by row: all of them computed once when they take at most
+    ``cache_bytes``, else gathered per call."""
+
+    def __init__(self, model: BatchedModel, images: torch.Tensor, cache_bytes: int = 64 * 2**20) -> None:
+        self.model, self.images = model, images
+        first = model.first
+        size = images.shape[0] * (first.patch + 1) * first.positions * images.element_size()
+        self._all = first.patches_of_rows(images) if size <= cache_bytes else None
+
+    def rows(self, index: torch.Tensor) -> torch.Tensor:
+        """Per-trial patches (M, K + 1, L, r) of the images ``index`` (M, r)."""
+        m, r = index.shape
+        if self._all is not None:
+            cols = self._all[index.reshape(-1)]
+        else:
+            cols = self.model.first.patches_of_rows(self.images[index.reshape(-1)])
+        return cols.reshape(m, r, *cols.shape[1:]).permute(0, 2, 3, 1)
 
 
 class TrialEvaluator:
@@ -292,8 +317,10 @@ class TrialEvaluator:
     def __init__(self, model: BatchedModel, inputs: torch.Tensor, targets: torch.Tensor,
                  eval_inputs: torch.Tensor, eval_targets: torch.Tensor, trial_chunk: int = 16, block: int = 256,
                  rows_budget: int = 4096, cache_bytes: int = 64 * 2**20) -> None:
-        self.model, self.inputs, self.targets = model, inputs, targets
-        self.eval_inputs, self.eval_targets = eval_inputs, eval_targets
+        self.model, self.targets, self.eval_targets = model, targets, eval_targets
+        self.eval_inputs = eval_inputs
+        self.data = PatchSource(model, inputs, cache_bytes)
+        self.test = PatchSource(model, eval_inputs, cache_bytes)
         self.trial_chunk, self.block, self.rows_budget = trial_chunk, block, rows_budget
         n = eval_inputs.shape[0]
         size = model.first.patch * model.first.positions * n * eval_inputs.element_size()
@@ -304,9 +331,6 @@ class TrialEvaluator:
             yield self.model.patches(self.eval_inputs[s : s + self.block]).contiguous(), \
                 self.eval_targets[s : s + self.block]
 
-    def _on_rows(self, prepared: list, images: torch.Tensor, targets: torch.Tensor):
-        logits = self.model.logits(prepared, _row_patches(self.model, images))
-        return cross_entropy_and_correct(logits, targets)
 
     def __call__(self, theta: torch.Tensor, train_rows: torch.Tensor,
                  eval_rows: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
@@ -326,7 +350,8 @@ class TrialEvaluator:
                     loss += per.sum(dim=1)
                     correct += hit.sum(dim=1)
                 rows = train_rows[s : s + self.trial_chunk]
-                per, _ = self._on_rows(prepared, self.inputs[rows], self.targets[rows])
+                per, _ = cross_entropy_and_correct(self.model.logits(prepared, self.data.rows(rows)),
+                                                   self.targets[rows])
                 out["test-loss"].append(loss / n)
                 out["accuracy"].append(correct / n)
                 out["train-loss"].append(per.mean(dim=1))
@@ -336,8 +361,9 @@ class TrialEvaluator:
         step = max(1, self.rows_budget // (k + n_train))
         for s in range(0, trials, step):
             th, rows, test_rows = theta[s : s + step], train_rows[s : s + step], eval_rows[s : s + step]
-            images = torch.cat([self.eval_inputs[test_rows], self.inputs[rows]], dim=1)
-            per, hit = self._on_rows(self.model.prepare(th), images, torch.cat([self.eval_targets[test_rows], self.targets[rows]], 1))
+            patches = torch.cat([self.test.rows(test_rows), self.data.rows(rows)], dim=-1)
+            logits = self.model.logits(self.model.prepare(th), patches)
+            per, hit = cross_entropy_and_correct(logits, torch.cat([self.eval_targets[test_rows], self.targets[rows]], 1))
             test = per[:, :k]
             out["test-loss"].append(test.mean(dim=1))
             out["test-loss-subsample-variance"].append(test.var(dim=1) / k * (1.0 - k / n))
@@ -346,7 +372,7 @@ class TrialEvaluator:
         return {key: torch.cat(values) for key, values in out.items()}
 
 
-def trial_gradients(model: BatchedModel, inputs: torch.Tensor, targets: torch.Tensor, theta: torch.Tensor,
+def trial_gradients(model: BatchedModel, data: PatchSource, targets: torch.Tensor, theta: torch.Tensor,
                     rows: torch.Tensor, rows_budget: int = 4096) -> torch.Tensor:
     """∇_θ of each trial's mean cross-entropy over its own rows: θ (M, P), rows (M, r) → (M, P).
 
@@ -357,7 +383,7 @@ def trial_gradients(model: BatchedModel, inputs: torch.Tensor, targets: torch.Te
     for s in range(0, theta.shape[0], step):
         th, r = theta[s : s + step].detach().requires_grad_(True), rows[s : s + step]
         with torch.enable_grad():
-            logits = model.logits(model.prepare(th), _row_patches(model, inputs[r]))
+            logits = model.logits(model.prepare(th), data.rows(r))
             loss = cross_entropy(logits, targets[r]).mean(dim=1).sum()
             grads.append(torch.autograd.grad(loss, th)[0])
     return grads[0] if len(grads) == 1 else torch.cat(grads)

@@ -34,7 +34,7 @@ from torch import nn
 from torch.func import functional_call
 
 from ..errors import SgdDiagramsError
-from .batched_models import BatchedModel, TrialEvaluator, convnet, fast_tanh, linear_model, trial_gradients
+from .batched_models import BatchedModel, PatchSource, TrialEvaluator, convnet, fast_tanh, linear_model, trial_gradients
 from .data import ImageDataset
 from .protocol import Landscape
 
@@ -48,6 +48,7 @@ __all__ = [
     "TorchModelLandscape",
 ]
 
+TRAIN_DENSE_MIN_ROWS = 8  # rows per trial from which training uses the dense form of conv2 (measured, bench_simulate)
 PerSampleLoss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
@@ -533,9 +534,10 @@ class TorchModelLandscape(TorchLandscape):
         self.has_accuracy = True
         self._batched: dict = {}
 
-    def batched_model(self) -> BatchedModel | None:
+    def batched_model(self, dense_conv: bool | None = None) -> BatchedModel | None:
         """The model with an explicit trial dimension (:mod:`.batched_models`) when it is exactly a built-in
-        :class:`TanhConvNet` or :class:`LogisticRegression` with the default cross-entropy; else None."""
+        :class:`TanhConvNet` or :class:`LogisticRegression` with the default cross-entropy; else None.
+        ``dense_conv``: the form of the convnet's second convolution (None: fewer multiply-adds)."""
         if self.per_sample_loss is not cross_entropy_per_sample:
             return None
         model, shape = self.model, tuple(self.inputs.shape[1:])
@@ -545,20 +547,26 @@ class TorchModelLandscape(TorchLandscape):
         if type(model) is TanhConvNet and all(
                 type(m) is t for m, t in zip((model.conv1, model.conv2, model.dense1, model.dense2), layers,
                                              strict=True)):
-            return convnet(model, shape)
+            return convnet(model, shape, dense_conv)
         return None
 
-    def _batched_parts(self) -> tuple[BatchedModel, TrialEvaluator] | None:
-        """The batched model and its evaluator, built once per data and device (copies share the cache)."""
+    def _batched_parts(self) -> dict | None:
+        """The batched models, evaluator and patch sources, built once per data and device (copies made by
+        ``with_init`` share them)."""
         key = (self.inputs.device, id(self.inputs), id(self.eval_rows))
         entry = self._batched.get(key)
-        if entry is None or entry[0] is not self.inputs or entry[1] is not self.eval_rows:
-            model = self.batched_model()
-            x, y = self._eval_data()
-            evaluator = None if model is None else TrialEvaluator(model, self.inputs, self.targets, x, y)
-            entry = (self.inputs, self.eval_rows, model, evaluator)
+        if entry is None or entry["inputs"] is not self.inputs or entry["eval_rows"] is not self.eval_rows:
+            entry = {"inputs": self.inputs, "eval_rows": self.eval_rows, "model": self.batched_model()}
+            if entry["model"] is not None:
+                x, y = self._eval_data()
+                entry["evaluator"] = TrialEvaluator(entry["model"], self.inputs, self.targets, x, y)
+                # training on a few rows per trial: the convolution as an unfold costs fewer memory passes
+                # than building (and differentiating) each trial's dense matrix
+                few = self.batched_model(dense_conv=False)
+                entry["train"] = {False: (few, PatchSource(few, self.inputs)),
+                                  True: (entry["model"], entry["evaluator"].data)}
             self._batched[key] = entry
-        return None if entry[2] is None else (entry[2], entry[3])
+        return None if entry["model"] is None else entry
 
     def trial_metrics_batched(self, theta: torch.Tensor, train_rows: torch.Tensor,
                               eval_rows: torch.Tensor | None = None) -> dict[str, torch.Tensor] | None:
@@ -566,13 +574,16 @@ class TorchModelLandscape(TorchLandscape):
         (:class:`~.batched_models.TrialEvaluator`; None for models without a batched form).  Same values as
         :meth:`trial_metrics_plain` to float rounding."""
         parts = self._batched_parts()
-        return None if parts is None else parts[1](theta, train_rows, eval_rows)
+        return None if parts is None else parts["evaluator"](theta, train_rows, eval_rows)
 
     def trial_gradients(self, theta: torch.Tensor, rows: torch.Tensor) -> torch.Tensor | None:
         """∇ of every trial's mean loss over its own rows: θ (M, dim), rows (M, r) → (M, dim), by one
         autograd pass over the batched model (None for models without a batched form)."""
         parts = self._batched_parts()
-        return None if parts is None else trial_gradients(parts[0], self.inputs, self.targets, theta, rows)
+        if parts is None:
+            return None
+        model, source = parts["train"][rows.shape[1] >= TRAIN_DENSE_MIN_ROWS]
+        return trial_gradients(model, source, self.targets, theta, rows)
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "data": self.dataset.name}

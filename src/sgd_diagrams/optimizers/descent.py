@@ -52,11 +52,15 @@ class _HeavyBallStepper(Stepper):
         g = gradients(theta, train_rows if self.full_batch else batch_rows)
         if g is None:
             return None
-        project = vmap(self.landscape.project)
         if not self.beta:
-            return (project(theta - self.eta_at(t) * g),)
+            return (self._project_trials(theta - self.eta_at(t) * g),)
         velocity = self.beta * state[1] + g
-        return (project(theta - self.eta_at(t) * velocity), velocity)
+        return (self._project_trials(theta - self.eta_at(t) * velocity), velocity)
+
+    def _project_trials(self, theta: torch.Tensor) -> torch.Tensor:
+        if type(self.landscape).project is Landscape.project:  # the identity: skip the mapped call
+            return theta
+        return vmap(self.landscape.project)(theta)
 
     def step(self, state, t, batch_rows, train_rows, noise) -> State:
         theta = state[0]
