@@ -170,27 +170,29 @@ class _LaterConv:
             self.patch = c_in * k * k
         self.index = index.reshape(-1)
 
-    def prepare(self, parts: Sequence[torch.Tensor], gain: float) -> tuple[torch.Tensor, torch.Tensor]:
-        """(weights, bias) of every trial, times ``gain``: the dense matrix (M, C_out·H'·W', C_in·H·W) and the
-        bias per output (M, C_out·H'·W', 1), or the kernel (M, C_out, C_in·k²) and bias (M, C_out, 1, 1)."""
-        kernel = self.weight.of(parts, gain)
-        m = kernel.shape[0]
-        kernel = kernel.reshape(m, -1)
+    def prepare(self, parts: Sequence[torch.Tensor], gain: float) -> tuple[torch.Tensor, torch.Tensor, float]:
+        """(weights, bias, factor) of every trial, times ``gain``: the dense matrix (M, C_out·H'·W', C_in·H·W) and the
+        bias per output (M, C_out·H'·W', 1), or the raw kernel (M, C_out, C_in·k²) (its scale is applied to
+        the few outputs of the unfold form instead) and the bias (M, C_out, 1, 1)."""
         bias = self.bias.of(parts, gain)
         if self.dense:
-            padded = torch.cat([kernel, kernel.new_zeros(m, 1)], dim=1)
+            kernel = self.weight.of(parts, gain)
+            m = kernel.shape[0]
+            padded = torch.cat([kernel.reshape(m, -1), kernel.new_zeros(m, 1)], dim=1)
             matrix = padded.index_select(1, self.index.to(kernel.device)).reshape(m, *self.shape)
-            return matrix, bias.repeat_interleave(self.positions, dim=1).unsqueeze(-1)
-        return kernel.reshape(m, self.c_out, self.patch), bias.reshape(m, self.c_out, 1, 1)
+            return matrix, bias.repeat_interleave(self.positions, dim=1).unsqueeze(-1), 1.0
+        kernel = parts[self.weight.position]
+        return (kernel.reshape(kernel.shape[0], self.c_out, self.patch), bias.reshape(-1, self.c_out, 1, 1),
+                self.weight.scale * gain)
 
-    def apply(self, prepared: tuple[torch.Tensor, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
-        weight, bias = prepared
+    def apply(self, prepared: tuple[torch.Tensor, torch.Tensor, float], x: torch.Tensor) -> torch.Tensor:
+        weight, bias, factor = prepared
         if self.dense:
             return torch.baddbmm(bias, weight, x)
         m, _, b = x.shape
         padded = torch.cat([x, x.new_zeros(m, 1, b)], dim=1)
         cols = padded.index_select(1, self.index.to(x.device)).reshape(m, self.patch, self.positions * b)
-        out = torch.bmm(weight, cols).reshape(m, self.c_out, self.positions, b) + bias
+        out = torch.bmm(weight, cols).reshape(m, self.c_out, self.positions, b) * factor + bias
         return out.reshape(m, self.c_out * self.positions, b)
 
 

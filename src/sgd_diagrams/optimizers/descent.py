@@ -52,10 +52,10 @@ class _HeavyBallStepper(Stepper):
         g = gradients(theta, train_rows if self.full_batch else batch_rows)
         if g is None:
             return None
-        if not self.beta:
-            return (self._project_trials(theta - self.eta_at(t) * g),)
-        velocity = self.beta * state[1] + g
-        return (self._project_trials(theta - self.eta_at(t) * velocity), velocity)
+        if not self.beta:  # one fused pass each (the same arithmetic as :meth:`step`, up to rounding)
+            return (self._project_trials(theta.add(g, alpha=-self.eta_at(t))),)
+        velocity = g.add(state[1], alpha=self.beta)
+        return (self._project_trials(theta.add(velocity, alpha=-self.eta_at(t))), velocity)
 
     def _project_trials(self, theta: torch.Tensor) -> torch.Tensor:
         if type(self.landscape).project is Landscape.project:  # the identity: skip the mapped call
