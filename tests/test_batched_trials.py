@@ -15,7 +15,7 @@ from torch.func import functional_call, grad
 from sgd_diagrams.landscapes.batched_models import PatchSource, TrialEvaluator, convnet, linear_model, trial_gradients
 from sgd_diagrams.landscapes.registry import resolve_landscape
 from sgd_diagrams.landscapes.torch_models import LogisticRegression, TanhConvNet, cross_entropy_per_sample
-from sgd_diagrams.optimizers import SGD, GD, Momentum
+from sgd_diagrams.optimizers import GD, SGD, Momentum
 from sgd_diagrams.optimizers.trials import run_trials, simulate_chunk, trial_metrics
 from sgd_diagrams.schedules import sgd
 from sgd_diagrams.schedules.grid import gd

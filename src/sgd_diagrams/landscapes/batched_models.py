@@ -30,7 +30,6 @@ import math
 from collections.abc import Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 __all__ = ["BatchedModel", "convnet", "linear_model", "fast_tanh", "PatchSource", "TrialEvaluator", "trial_gradients"]
@@ -365,7 +364,8 @@ class TrialEvaluator:
             th, rows, test_rows = theta[s : s + step], train_rows[s : s + step], eval_rows[s : s + step]
             patches = torch.cat([self.test.rows(test_rows), self.data.rows(rows)], dim=-1)
             logits = self.model.logits(self.model.prepare(th), patches)
-            per, hit = cross_entropy_and_correct(logits, torch.cat([self.eval_targets[test_rows], self.targets[rows]], 1))
+            targets = torch.cat([self.eval_targets[test_rows], self.targets[rows]], dim=1)
+            per, hit = cross_entropy_and_correct(logits, targets)
             test = per[:, :k]
             out["test-loss"].append(test.mean(dim=1))
             out["test-loss-subsample-variance"].append(test.var(dim=1) / k * (1.0 - k / n))

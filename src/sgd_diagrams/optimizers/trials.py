@@ -176,11 +176,11 @@ def trial_metrics(
 
     The built-in models (``trial_metrics_batched``) evaluate all trials at once with an explicit trial
     dimension (:mod:`~sgd_diagrams.landscapes.batched_models`) unless ``plain_eval`` or ``vectorize=False``
-    asks for another path.  Other landscapes of neural networks (``trial_metrics_plain``) are evaluated with one plain batched forward per
-    trial giving test loss, accuracy and train loss together, when each trial evaluates at least
-    :data:`PLAIN_EVAL_MIN_ROWS` points (below that the per-trial call costs more than ``vmap``'s grouped
-    convolutions; ``plain_eval=True``/``False`` forces either path); the others with ``vmap`` in chunks of
-    ``eval_chunk`` trials (or a per-trial loop).  With ``eval_rows``
+    asks for another path.  Other landscapes of neural networks (``trial_metrics_plain``) are evaluated with
+    one plain batched forward per trial giving test loss, accuracy and train loss together, when each trial
+    evaluates at least :data:`PLAIN_EVAL_MIN_ROWS` points (below that the per-trial call costs more than
+    ``vmap``'s grouped convolutions; ``plain_eval=True``/``False`` forces either path); the others with
+    ``vmap`` in chunks of ``eval_chunk`` trials (or a per-trial loop).  With ``eval_rows``
     (trials, k) each trial's test loss (and accuracy) is the mean over its own k test points — unbiased for
     the full test mean — and ``test-loss-subsample-variance`` is the estimated variance that subsampling
     adds to that trial, s²/k·(1 − k/n) (finite-population correction), for the variance split.
