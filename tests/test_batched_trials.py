@@ -15,7 +15,7 @@ from torch.func import functional_call, grad
 from sgd_diagrams.landscapes.batched_models import PatchSource, TrialEvaluator, convnet, linear_model, trial_gradients
 from sgd_diagrams.landscapes.registry import resolve_landscape
 from sgd_diagrams.landscapes.torch_models import LogisticRegression, TanhConvNet, cross_entropy_per_sample
-from sgd_diagrams.optimizers import GD, SGD, Momentum
+from sgd_diagrams.optimizers import GD, GDC, SGD, Momentum
 from sgd_diagrams.optimizers.trials import run_trials, simulate_chunk, trial_metrics
 from sgd_diagrams.schedules import sgd
 from sgd_diagrams.schedules.grid import gd
@@ -118,6 +118,36 @@ def test_training_runs_equal_the_per_trial_runs(batches, B, E, eta, beta, kind, 
     for step in steps:
         torch.testing.assert_close(fast[step], slow[step], rtol=1e-4, atol=2e-5)
     assert (fast[schedule.T] - fast[0]).abs().max() > 1e-4  # the runs moved
+
+
+@settings(max_examples=6, deadline=None)
+@given(N=st.integers(2, 6), T=st.integers(1, 3), eta=st.floats(0.01, 0.3), coefficient=st.sampled_from([None, 3.0]),
+       trials=st.integers(1, 5), seed=st.integers(0, 2**16))
+def test_gdc_runs_equal_the_per_trial_runs(N, T, eta, coefficient, trials, seed):
+    """GDC's regularized gradient (per-sample gradients, then the gradient through them) for all trials at once
+    against the per-trial ``torch.func`` path."""
+    land = _convnet_digits()
+    stepper = GDC(coefficient).bind(land, sgd(N, 1, 1), eta)  # κ from the SGD schedule GDC emulates
+    T = min(T, N)
+    rows = land.sample_training_sets(torch.Generator().manual_seed(seed), trials, N)
+    state = (land.init + 0.3 * torch.randn(trials, land.dim, generator=torch.Generator().manual_seed(seed)),)
+    one = stepper.step_trials(state, 0, rows[:, :1], rows, None)
+    assert one is not None  # the batched path ran
+    expected = torch.stack([stepper.step((state[0][i],), 0, rows[i, :1], rows[i], None)[0] for i in range(trials)])
+    torch.testing.assert_close(one[0], expected, rtol=1e-4, atol=2e-6)
+    fast = run_trials(stepper, rows, [T], torch.Generator().manual_seed(1), vectorize=True)[T]
+    slow = run_trials(stepper, rows, [T], torch.Generator().manual_seed(1), vectorize=False)[T]
+    torch.testing.assert_close(fast, slow, rtol=1e-4, atol=2e-5)
+
+
+def test_gdc_batched_step_is_not_gd():
+    """The regularizer is in the batched step: with a large coefficient GDC's step differs from GD's."""
+    land = _convnet_digits()
+    rows = land.sample_training_sets(torch.Generator().manual_seed(2), 3, 5)
+    state = (land.init.expand(3, -1).clone(),)
+    gdc = GDC(50.0).bind(land, sgd(5, 1, 1), 0.2).step_trials(state, 0, rows[:, :1], rows, None)[0]
+    plain = GD().bind(land, gd(5, 1), 0.2).step_trials(state, 0, rows, rows, None)[0]
+    assert (gdc - plain).abs().max() > 1e-3
 
 
 @settings(max_examples=8, deadline=None)

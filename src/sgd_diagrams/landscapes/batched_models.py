@@ -32,7 +32,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-__all__ = ["BatchedModel", "convnet", "linear_model", "fast_tanh", "PatchSource", "TrialEvaluator", "trial_gradients"]
+__all__ = ["BatchedModel", "convnet", "linear_model", "fast_tanh", "PatchSource", "TrialEvaluator", "trial_gradients",
+           "trial_covariance_regularized_gradients"]
 
 
 def fast_tanh(x: torch.Tensor) -> torch.Tensor:
@@ -388,4 +389,32 @@ def trial_gradients(model: BatchedModel, data: PatchSource, targets: torch.Tenso
             logits = model.logits(model.prepare(th), data.rows(r))
             loss = cross_entropy(logits, targets[r]).mean(dim=1).sum()
             grads.append(torch.autograd.grad(loss, th)[0])
+    return grads[0] if len(grads) == 1 else torch.cat(grads)
+
+
+def trial_covariance_regularized_gradients(model: BatchedModel, data: PatchSource, targets: torch.Tensor,
+                                           theta: torch.Tensor, rows: torch.Tensor, weight: float,
+                                           rows_budget: int = 256) -> torch.Tensor:
+    """∇_θ of each trial's l(θ) + weight · tr Ĉ(θ) on its own N rows (GDC's objective, seed 001 Corollary 2):
+    θ (M, P), rows (M, N) → (M, P); tr Ĉ = Σ_n |∇l_n − ḡ|² / (N − 1) (Bessel).
+
+    θ_m is repeated once per row, so one ``torch.autograd.grad`` (with a graph) of the sum of all per-sample
+    losses gives every per-sample gradient ∇l_n(θ_m); a second one differentiates the objective through
+    them (trials and rows are independent).  Up to ``rows_budget`` per-sample gradients per group."""
+    n = rows.shape[1]
+    step = max(1, rows_budget // n)
+    grads = []
+    for s in range(0, theta.shape[0], step):
+        th, r = theta[s : s + step].detach().requires_grad_(True), rows[s : s + step]
+        m = th.shape[0]
+        with torch.enable_grad():
+            repeated = th.repeat_interleave(n, dim=0)  # (m·N, P): row n of trial m sees θ_m
+            logits = model.logits(model.prepare(repeated), data.rows(r.reshape(-1, 1)))
+            per_sample = cross_entropy(logits, targets[r].reshape(-1, 1)).reshape(m, n)
+            (sample_grads,) = torch.autograd.grad(per_sample.sum(), repeated, create_graph=True)
+            sample_grads = sample_grads.reshape(m, n, -1)
+            centred = sample_grads - sample_grads.mean(dim=1, keepdim=True)
+            trace = (centred**2).sum(dim=(1, 2)) / (n - 1)
+            objective = (per_sample.mean(dim=1) + weight * trace).sum()
+            grads.append(torch.autograd.grad(objective, th)[0])
     return grads[0] if len(grads) == 1 else torch.cat(grads)

@@ -34,7 +34,16 @@ from torch import nn
 from torch.func import functional_call
 
 from ..errors import SgdDiagramsError
-from .batched_models import BatchedModel, PatchSource, TrialEvaluator, convnet, fast_tanh, linear_model, trial_gradients
+from .batched_models import (
+    BatchedModel,
+    PatchSource,
+    TrialEvaluator,
+    convnet,
+    fast_tanh,
+    linear_model,
+    trial_covariance_regularized_gradients,
+    trial_gradients,
+)
 from .data import ImageDataset
 from .protocol import Landscape
 
@@ -584,6 +593,16 @@ class TorchModelLandscape(TorchLandscape):
             return None
         model, source = parts["train"][rows.shape[1] >= TRAIN_DENSE_MIN_ROWS]
         return trial_gradients(model, source, self.targets, theta, rows)
+
+    def trial_covariance_regularized_gradients(self, theta: torch.Tensor, rows: torch.Tensor,
+                                               weight: float) -> torch.Tensor | None:
+        """∇ of every trial's mean loss + ``weight`` · tr Ĉ over its own rows (GDC's objective), θ (M, dim),
+        rows (M, N) → (M, dim), by two autograd passes over the batched model (None without one)."""
+        parts = self._batched_parts()
+        if parts is None:
+            return None
+        model, source = parts["train"][False]  # per-sample gradients: one row per repeated trial
+        return trial_covariance_regularized_gradients(model, source, self.targets, theta, rows, weight)
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "data": self.dataset.name}
