@@ -202,3 +202,30 @@ def test_models_without_a_batched_form_keep_the_per_trial_path():
     mse = type(land)(TanhConvNet((1, 8, 8), 10), land.dataset, eval_size=50,
                      per_sample_loss=lambda out, y: cross_entropy_per_sample(out, y) * 1.0)
     assert mse.batched_model() is None and mse.trial_metrics_batched(mse.init[None], torch.zeros(1, 2).long()) is None
+
+
+@pytest.mark.parametrize("shape", [(2, 12, 12), (1, 15, 11)])
+def test_larger_images_use_the_unfold_form_and_small_blocks(shape):
+    """Images larger than the digits: conv2 as an unfold (its dense form would cost more), blocks of fewer
+    images, patches not cached — the metrics still equal the plain per-trial evaluation."""
+    from sgd_diagrams.landscapes.data import ImageDataset
+    from sgd_diagrams.landscapes.torch_models import TorchModelLandscape
+
+    rng = np.random.default_rng(4)
+    data = ImageDataset("synthetic", rng.random((300, *shape)).astype(np.float32), rng.integers(0, 5, 300), 5)
+    land = TorchModelLandscape(TanhConvNet(shape, 5), data, init=rng.standard_normal(
+        sum(p.numel() for p in TanhConvNet(shape, 5).parameters())))
+    model = land.batched_model()
+    assert not model.later[0].dense
+    evaluator = TrialEvaluator(model, land.inputs, land.targets, *land._eval_data(), cache_bytes=0)
+    assert evaluator.block < 256 and evaluator._blocks is None
+    gen = torch.Generator().manual_seed(0)
+    theta = land.init + 0.3 * torch.randn(5, land.dim, generator=gen)
+    rows = land.sample_training_sets(gen, 5, 4)
+    got = {k: v.double().numpy() for k, v in evaluator(theta, rows).items()}
+    want = trial_metrics(land, theta, rows, plain_eval=True)
+    for key in got:
+        np.testing.assert_allclose(got[key], want[key], rtol=2e-5, atol=2e-6, err_msg=key)
+    torch.testing.assert_close(land.trial_gradients(theta, rows),
+                               torch.stack([grad(land.batch_loss)(theta[i], rows[i]) for i in range(5)]),
+                               rtol=1e-4, atol=2e-6)

@@ -222,6 +222,14 @@ class BatchedModel:
         """See :meth:`_FirstLayer.patches`."""
         return self.first.patches(images)
 
+    def activations_per_image(self) -> int:
+        """Floats one image occupies in one trial's largest layer (the first layer's output, or a later
+        convolution's unfolded input)."""
+        sizes = [self.first.out_channels * self.first.positions]
+        sizes += [layer.patch * layer.positions for layer in self.later
+                  if isinstance(layer, _LaterConv) and not layer.dense]
+        return max(sizes)
+
     def prepare(self, theta: torch.Tensor) -> list:
         """Every layer's weights for the trials θ (M, P), built once and applied to any number of images."""
         layers = [self.first, *self.later]
@@ -307,6 +315,9 @@ class PatchSource:
         return cols.reshape(m, r, *cols.shape[1:]).permute(0, 2, 3, 1)
 
 
+ACTIVATION_BUDGET = 2**20  # floats of activations per block of trials × images (4 MiB in float32: near L2)
+
+
 class TrialEvaluator:
     """Per-trial test loss, accuracy and train loss of a stack of trials' weights θ (trials, P) at once.
 
@@ -317,12 +328,14 @@ class TrialEvaluator:
     """
 
     def __init__(self, model: BatchedModel, inputs: torch.Tensor, targets: torch.Tensor,
-                 eval_inputs: torch.Tensor, eval_targets: torch.Tensor, trial_chunk: int = 16, block: int = 256,
-                 rows_budget: int = 4096, cache_bytes: int = 64 * 2**20) -> None:
+                 eval_inputs: torch.Tensor, eval_targets: torch.Tensor, trial_chunk: int = 16,
+                 block: int | None = None, rows_budget: int = 4096, cache_bytes: int = 64 * 2**20) -> None:
         self.model, self.targets, self.eval_targets = model, targets, eval_targets
         self.eval_inputs = eval_inputs
         self.data = PatchSource(model, inputs, cache_bytes)
         self.test = PatchSource(model, eval_inputs, cache_bytes)
+        if block is None:  # 256 images for the digits convnet; fewer for larger images, same working set
+            block = max(8, min(256, ACTIVATION_BUDGET // (trial_chunk * model.activations_per_image())))
         self.trial_chunk, self.block, self.rows_budget = trial_chunk, block, rows_budget
         n = eval_inputs.shape[0]
         size = model.first.patch * model.first.positions * n * eval_inputs.element_size()
