@@ -8,20 +8,22 @@ dimension and every layer is one large matrix product:
 * activations are laid out (trials, features, images) with features in PyTorch's flatten order
   (channel, row, column), so a layer's output is the next layer's input without any copy;
 * the first layer sees the same images in every trial: its input is unfolded (im2col) once into patches
-  (K, L, images) and one GEMM applies all M trials' kernels at once — ``(M·C, K) @ (K, L·images)`` (a dense
-  layer is the case L = 1).  Per-trial images (training rows) use a batched product instead;
+  (K + 1, L, images) — a fixed index gather, plus a row of ones that carries the bias — and one GEMM applies
+  all M trials' kernels at once, ``(M·C, K + 1) @ (K + 1, L·images)`` (a dense layer is the case L = 1).
+  Per-trial images (training rows) use a batched product instead;
 * a later convolution is either a dense linear map built from the kernel by a fixed index gather, when that
   costs no more multiply-adds than the convolution (H_in·W_in ≤ k²: the digits convnet's second layer maps
   4×4×10 → 2×2×10 with 6400 multiply-adds instead of 10 000), or an unfold of the activations by a fixed index
   gather followed by a batched product;
-* dense layers are batched products; tanh is 2σ(2x) − 1 (:func:`~.torch_models.fast_tanh`), in place when no
-  gradient is needed;
+* dense layers are batched products; tanh z is 2σ(2z) − 1 (:func:`fast_tanh`): the factor 2 inside is folded
+  into the layer's weights and bias (exact), and σ, ×2, −1 run in place when no gradient is needed;
 * the loss and the accuracy come from one set of logits: one max over classes gives both the predicted class
   (first maximal index, as ``argmax``) and the shift of the log-sum-exp.
 
 Everything is differentiable, so per-trial gradients are ONE ``torch.autograd.grad`` of the sum of the
-trials' losses (trials are independent: d(Σ_m l_m)/dθ_m = ∇l_m(θ_m)).  All results equal the per-trial model's
-to float rounding (``tests/test_batched_trials.py``).
+trials' losses (trials are independent: d(Σ_m l_m)/dθ_m = ∇l_m(θ_m)), and GDC's regularized gradient two
+(per-sample gradients with θ repeated once per row, then the gradient through them).  All results equal the
+per-trial model's to float rounding (``tests/test_batched_trials.py``).
 """
 
 from __future__ import annotations
