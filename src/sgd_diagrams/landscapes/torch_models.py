@@ -34,6 +34,16 @@ from torch import nn
 from torch.func import functional_call
 
 from ..errors import SgdDiagramsError
+from .batched_models import (
+    BatchedModel,
+    PatchSource,
+    TrialEvaluator,
+    convnet,
+    fast_tanh,
+    linear_model,
+    trial_covariance_regularized_gradients,
+    trial_gradients,
+)
 from .data import ImageDataset
 from .protocol import Landscape
 
@@ -47,6 +57,7 @@ __all__ = [
     "TorchModelLandscape",
 ]
 
+TRAIN_DENSE_MIN_ROWS = 8  # rows per trial from which training uses the dense form of conv2 (measured, bench_simulate)
 PerSampleLoss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
@@ -131,24 +142,6 @@ class TanhConvNet(nn.Module):
         x = fast_tanh(self.conv2(x))
         x = fast_tanh(self.dense1(x.flatten(start_dim=-3)))
         return self.dense2(x)
-
-
-def fast_tanh(x: torch.Tensor) -> torch.Tensor:
-    """tanh x, as 2σ(2x) − 1 on plain tensors: equal to ``torch.tanh`` to float rounding (≤ 3e-7 in float32) and
-    3-4x faster on CPU, where torch's tanh kernel is vectorized worse than its sigmoid (plain forwards of
-    ``benchmarks/bench_simulate.py``).  Under ``torch.func`` transforms (vmap, grad, jvp) it is ``torch.tanh``,
-    whose derivative rules are native (sigmoid's forward-mode rule is decomposed in Python: 1.5x slower)."""
-    if _is_transformed(x):
-        return torch.tanh(x)
-    return 2.0 * torch.sigmoid(2.0 * x) - 1.0
-
-
-def _is_transformed(x: torch.Tensor) -> bool:
-    try:
-        from torch._C._functorch import is_functorch_wrapped_tensor
-    except ImportError:  # pragma: no cover - older torch: always the plain kernel
-        return True
-    return bool(is_functorch_wrapped_tensor(x))
 
 
 def standard_normal_init(model: nn.Module, seed: int | None) -> np.ndarray:
@@ -548,6 +541,68 @@ class TorchModelLandscape(TorchLandscape):
         )
         self.dataset = dataset
         self.has_accuracy = True
+        self._batched: dict = {}
+
+    def batched_model(self, dense_conv: bool | None = None) -> BatchedModel | None:
+        """The model with an explicit trial dimension (:mod:`.batched_models`) when it is exactly a built-in
+        :class:`TanhConvNet` or :class:`LogisticRegression` with the default cross-entropy; else None.
+        ``dense_conv``: the form of the convnet's second convolution (None: fewer multiply-adds)."""
+        if self.per_sample_loss is not cross_entropy_per_sample:
+            return None
+        model, shape = self.model, tuple(self.inputs.shape[1:])
+        if type(model) is LogisticRegression and type(model.linear) is XavierLinear:
+            return linear_model(model, shape)
+        layers = (XavierConv2d, XavierConv2d, XavierLinear, XavierLinear)
+        if type(model) is TanhConvNet and all(
+                type(m) is t for m, t in zip((model.conv1, model.conv2, model.dense1, model.dense2), layers,
+                                             strict=True)):
+            return convnet(model, shape, dense_conv)
+        return None
+
+    def _batched_parts(self) -> dict | None:
+        """The batched models, evaluator and patch sources, built once per data and device (copies made by
+        ``with_init`` share them)."""
+        key = (self.inputs.device, id(self.inputs), id(self.eval_rows))
+        entry = self._batched.get(key)
+        if entry is None or entry["inputs"] is not self.inputs or entry["eval_rows"] is not self.eval_rows:
+            entry = {"inputs": self.inputs, "eval_rows": self.eval_rows, "model": self.batched_model()}
+            if entry["model"] is not None:
+                x, y = self._eval_data()
+                entry["evaluator"] = TrialEvaluator(entry["model"], self.inputs, self.targets, x, y)
+                # training on a few rows per trial: the convolution as an unfold costs fewer memory passes
+                # than building (and differentiating) each trial's dense matrix
+                few = self.batched_model(dense_conv=False)
+                entry["train"] = {False: (few, PatchSource(few, self.inputs)),
+                                  True: (entry["model"], entry["evaluator"].data)}
+            self._batched[key] = entry
+        return None if entry["model"] is None else entry
+
+    def trial_metrics_batched(self, theta: torch.Tensor, train_rows: torch.Tensor,
+                              eval_rows: torch.Tensor | None = None) -> dict[str, torch.Tensor] | None:
+        """Per-trial test loss, accuracy and train loss of θ (trials, dim) with the trial dimension explicit
+        (:class:`~.batched_models.TrialEvaluator`; None for models without a batched form).  Same values as
+        :meth:`trial_metrics_plain` to float rounding."""
+        parts = self._batched_parts()
+        return None if parts is None else parts["evaluator"](theta, train_rows, eval_rows)
+
+    def trial_gradients(self, theta: torch.Tensor, rows: torch.Tensor) -> torch.Tensor | None:
+        """∇ of every trial's mean loss over its own rows: θ (M, dim), rows (M, r) → (M, dim), by one
+        autograd pass over the batched model (None for models without a batched form)."""
+        parts = self._batched_parts()
+        if parts is None:
+            return None
+        model, source = parts["train"][rows.shape[1] >= TRAIN_DENSE_MIN_ROWS]
+        return trial_gradients(model, source, self.targets, theta, rows)
+
+    def trial_covariance_regularized_gradients(self, theta: torch.Tensor, rows: torch.Tensor,
+                                               weight: float) -> torch.Tensor | None:
+        """∇ of every trial's mean loss + ``weight`` · tr Ĉ over its own rows (GDC's objective), θ (M, dim),
+        rows (M, N) → (M, dim), by two autograd passes over the batched model (None without one)."""
+        parts = self._batched_parts()
+        if parts is None:
+            return None
+        model, source = parts["train"][False]  # per-sample gradients: one row per repeated trial
+        return trial_covariance_regularized_gradients(model, source, self.targets, theta, rows, weight)
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "data": self.dataset.name}

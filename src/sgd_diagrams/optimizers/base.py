@@ -54,6 +54,13 @@ class Stepper(ABC):
         """Shape of the N(0, 1) noise that step t consumes, or None."""
         return None
 
+    def step_trials(self, state: State, t: int, batch_rows: torch.Tensor, train_rows: torch.Tensor,
+                    noise: torch.Tensor | None) -> State | None:
+        """The state after step t of ALL trials at once (every tensor with a leading trial dimension), or
+        None where this optimizer or landscape has no such path (the runner then maps :meth:`step` with
+        ``vmap``).  Must equal the mapped :meth:`step` to float rounding."""
+        return None
+
     @abstractmethod
     def step(
         self,

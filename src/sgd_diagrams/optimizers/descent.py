@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+from torch.func import vmap
 
 from ..errors import SgdDiagramsError
 from ..landscapes.protocol import Landscape
@@ -40,6 +41,26 @@ class _HeavyBallStepper(Stepper):
 
     def init_state(self, theta0: torch.Tensor) -> State:
         return (theta0, torch.zeros_like(theta0)) if self.beta else (theta0,)
+
+    def step_trials(self, state, t, batch_rows, train_rows, noise) -> State | None:
+        """Every trial's step at once through the landscape's batched per-trial gradients (the built-in
+        models: one autograd pass for all trials), when it has them."""
+        gradients = getattr(self.landscape, "trial_gradients", None)
+        if gradients is None:
+            return None
+        theta = state[0]
+        g = gradients(theta, train_rows if self.full_batch else batch_rows)
+        if g is None:
+            return None
+        if not self.beta:  # one fused pass each (the same arithmetic as :meth:`step`, up to rounding)
+            return (self._project_trials(theta.add(g, alpha=-self.eta_at(t))),)
+        velocity = g.add(state[1], alpha=self.beta)
+        return (self._project_trials(theta.add(velocity, alpha=-self.eta_at(t))), velocity)
+
+    def _project_trials(self, theta: torch.Tensor) -> torch.Tensor:
+        if type(self.landscape).project is Landscape.project:  # the identity: skip the mapped call
+            return theta
+        return vmap(self.landscape.project)(theta)
 
     def step(self, state, t, batch_rows, train_rows, noise) -> State:
         theta = state[0]

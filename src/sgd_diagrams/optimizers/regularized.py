@@ -104,6 +104,16 @@ class _GdcStepper(Stepper):
 
         self.objective_gradient = grad(objective)
 
+    def step_trials(self, state, t, batch_rows, train_rows, noise) -> State | None:
+        """Every trial's step at once through the landscape's batched regularized gradients (the built-in
+        models: per-sample gradients and the objective's gradient by two autograd passes), when it has them;
+        the landscape's projection must be the identity (theirs is)."""
+        gradients = getattr(self.landscape, "trial_covariance_regularized_gradients", None)
+        if gradients is None or type(self.landscape).project is not Landscape.project:
+            return None
+        g = gradients(state[0], train_rows, self.coefficient * self.eta)
+        return None if g is None else (state[0].add(g, alpha=-self.eta),)
+
     def step(self, state, t, batch_rows, train_rows, noise) -> State:
         theta = state[0] - self.eta * self.objective_gradient(state[0], train_rows)
         return (self.landscape.project(theta),)

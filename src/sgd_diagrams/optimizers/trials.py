@@ -132,7 +132,10 @@ def run_trials(
             def one(st, rows, train, nz, t=t):
                 return stepper.step(st, t, rows, train, nz)
 
-            if vectorize:
+            batched = stepper.step_trials(state, t, batch_rows, train_rows, noise) if vectorize else None
+            if batched is not None:
+                state = batched
+            elif vectorize:
                 state = vmap(one, in_dims=(0, 0, 0, None if noise is None else 0))(
                     state, batch_rows, train_rows, noise
                 )
@@ -171,11 +174,13 @@ def trial_metrics(
 ) -> dict[str, np.ndarray]:
     """Per-trial metrics of θ (trials, dim); NaN for trials whose θ is not finite.
 
-    Landscapes of neural networks (``trial_metrics_plain``) are evaluated with one plain batched forward per
-    trial giving test loss, accuracy and train loss together, when each trial evaluates at least
-    :data:`PLAIN_EVAL_MIN_ROWS` points (below that the per-trial call costs more than ``vmap``'s grouped
-    convolutions; ``plain_eval=True``/``False`` forces either path); the others with ``vmap`` in chunks of
-    ``eval_chunk`` trials (or a per-trial loop).  With ``eval_rows``
+    The built-in models (``trial_metrics_batched``) evaluate all trials at once with an explicit trial
+    dimension (:mod:`~sgd_diagrams.landscapes.batched_models`) unless ``plain_eval`` or ``vectorize=False``
+    asks for another path.  Other landscapes of neural networks (``trial_metrics_plain``) are evaluated with
+    one plain batched forward per trial giving test loss, accuracy and train loss together, when each trial
+    evaluates at least :data:`PLAIN_EVAL_MIN_ROWS` points (below that the per-trial call costs more than
+    ``vmap``'s grouped convolutions; ``plain_eval=True``/``False`` forces either path); the others with
+    ``vmap`` in chunks of ``eval_chunk`` trials (or a per-trial loop).  With ``eval_rows``
     (trials, k) each trial's test loss (and accuracy) is the mean over its own k test points — unbiased for
     the full test mean — and ``test-loss-subsample-variance`` is the estimated variance that subsampling
     adds to that trial, s²/k·(1 − k/n) (finite-population correction), for the variance split.
@@ -186,6 +191,7 @@ def trial_metrics(
             return vmap(fn, chunk_size=eval_chunk)
         return lambda *xs: torch.stack([fn(*(x[i] for x in xs)) for i in range(xs[0].shape[0])])
 
+    batched = getattr(landscape, "trial_metrics_batched", None) if plain_eval is None and vectorize else None
     plain = getattr(landscape, "trial_metrics_plain", None)
     if plain_eval is None:
         points = (landscape.n_test_points or 0) if eval_rows is None else eval_rows.shape[1]
@@ -194,8 +200,10 @@ def trial_metrics(
     with torch.no_grad():
         ok = torch.isfinite(theta).all(dim=1)
         safe = torch.where(ok.unsqueeze(1), theta, landscape.init.expand_as(theta))
-        if plain is not None:
+        metrics = None if batched is None else batched(safe, train_rows, eval_rows)
+        if metrics is None and plain is not None:
             metrics = plain(safe, train_rows, eval_rows)
+        if metrics is not None:
             metrics["gen-gap"] = metrics["test-loss"] - metrics["train-loss"]
         else:
             metrics = _vmapped_metrics(landscape, safe, train_rows, eval_rows, over_trials)

@@ -1,0 +1,435 @@
+"""The built-in models (seed 001 App. C.2) for a whole stack of trials at once, with an explicit trial dimension.
+
+A simulation evaluates and trains M independent trials of the same small network, each with its own weights
+θ_m.  Mapping the per-trial model over trials (``vmap``) turns every convolution into a grouped convolution;
+one plain forward per trial runs GEMMs too small for the CPU.  Here the trial index is an ordinary tensor
+dimension and every layer is one large matrix product:
+
+* activations are laid out (trials, features, images) with features in PyTorch's flatten order
+  (channel, row, column), so a layer's output is the next layer's input without any copy;
+* the first layer sees the same images in every trial: its input is unfolded (im2col) once into patches
+  (K + 1, L, images) — a fixed index gather, plus a row of ones that carries the bias — and one GEMM applies
+  all M trials' kernels at once, ``(M·C, K + 1) @ (K + 1, L·images)`` (a dense layer is the case L = 1).
+  Per-trial images (training rows) use a batched product instead;
+* a later convolution is either a dense linear map built from the kernel by a fixed index gather, when that
+  costs no more multiply-adds than the convolution (H_in·W_in ≤ k²: the digits convnet's second layer maps
+  4×4×10 → 2×2×10 with 6400 multiply-adds instead of 10 000), or an unfold of the activations by a fixed index
+  gather followed by a batched product;
+* dense layers are batched products; tanh z is 2σ(2z) − 1 (:func:`fast_tanh`): the factor 2 inside is folded
+  into the layer's weights and bias (exact), and σ, ×2, −1 run in place when no gradient is needed;
+* the loss and the accuracy come from one set of logits: one max over classes gives both the predicted class
+  (first maximal index, as ``argmax``) and the shift of the log-sum-exp.
+
+Everything is differentiable, so per-trial gradients are ONE ``torch.autograd.grad`` of the sum of the
+trials' losses (trials are independent: d(Σ_m l_m)/dθ_m = ∇l_m(θ_m)), and GDC's regularized gradient two
+(per-sample gradients with θ repeated once per row, then the gradient through them).  All results equal the
+per-trial model's to float rounding (``tests/test_batched_trials.py``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+__all__ = ["BatchedModel", "convnet", "linear_model", "fast_tanh", "PatchSource", "TrialEvaluator", "trial_gradients",
+           "trial_covariance_regularized_gradients"]
+
+
+def fast_tanh(x: torch.Tensor) -> torch.Tensor:
+    """tanh x, as 2σ(2x) − 1 on plain tensors: equal to ``torch.tanh`` to float rounding (≤ 3e-7 in float32) and
+    3-4x faster on CPU, where torch's tanh kernel is vectorized worse than its sigmoid (plain forwards of
+    ``benchmarks/bench_simulate.py``).  Under ``torch.func`` transforms (vmap, grad, jvp) it is ``torch.tanh``,
+    whose derivative rules are native (sigmoid's forward-mode rule is decomposed in Python: 1.5x slower)."""
+    if _is_transformed(x):
+        return torch.tanh(x)
+    return 2.0 * torch.sigmoid(2.0 * x) - 1.0
+
+
+def _is_transformed(x: torch.Tensor) -> bool:
+    try:
+        from torch._C._functorch import is_functorch_wrapped_tensor
+    except ImportError:  # pragma: no cover - older torch: always the plain kernel
+        return True
+    return bool(is_functorch_wrapped_tensor(x))
+
+
+def _tanh_of_doubled(x: torch.Tensor) -> torch.Tensor:
+    """tanh(z) from x = 2z (the layer's weights and bias were doubled, which is exact in floating point):
+    2σ(x) − 1, as :func:`fast_tanh`; in place when ``x`` needs no gradient (x is a fresh temporary)."""
+    if x.requires_grad:
+        return 2.0 * torch.sigmoid(x) - 1.0
+    torch.sigmoid(x, out=x)
+    return x.mul_(2.0).sub_(1.0)
+
+
+def _out_size(size: int, kernel: int, stride: int, padding: int) -> int:
+    return (size + 2 * padding - kernel) // stride + 1
+
+
+class _Slice:
+    """Which piece of the flat θ one parameter is (``position`` in the model's parameter order), and the
+    scale of its pull-back parametrization."""
+
+    def __init__(self, position: int, shape: tuple[int, ...], scale: float = 1.0) -> None:
+        self.position, self.shape, self.scale = position, shape, scale
+        self.size = math.prod(shape)
+
+    def of(self, parts: Sequence[torch.Tensor], gain: float = 1.0) -> torch.Tensor:
+        """This parameter of every trial from θ split into parameters (M, size) each, scaled and multiplied
+        by ``gain`` (a power of 2): (M, *shape)."""
+        part = parts[self.position]
+        factor = self.scale * gain
+        return (part * factor if factor != 1.0 else part).reshape(part.shape[0], *self.shape)
+
+
+class _FirstLayer:
+    """The input layer (a convolution, or a dense layer as the case of one output position) on patches;
+    the bias rides in the GEMM as the weight of a constant-1 patch row."""
+
+    def __init__(self, weight: _Slice, bias: _Slice, image_shape: Sequence[int], conv: nn.Module | None):
+        self.weight, self.bias, self.conv = weight, bias, conv
+        c, h, w = image_shape
+        pixels = c * h * w  # a flat image, then a zero slot (padding) and a one slot (the bias row)
+        if conv is None:
+            self.positions, self.patch = 1, pixels
+            index = torch.arange(pixels + 2)[[*range(pixels), pixels + 1]].reshape(-1, 1)
+        else:
+            k, s, p = conv.weight.shape[-1], conv.stride, conv.padding
+            h2, w2 = _out_size(h, k, s, p), _out_size(w, k, s, p)
+            self.positions, self.patch = h2 * w2, c * k * k
+            # patch row (c, u, v) at output (y, x) reads pixel (c, s·y − p + u, s·x − p + v), as F.unfold
+            cc, uu, vv, yy, xx = torch.meshgrid(*(torch.arange(n) for n in (c, k, k, h2, w2)), indexing="ij")
+            i, j = s * yy - p + uu, s * xx - p + vv
+            inside = (i >= 0) & (i < h) & (j >= 0) & (j < w)
+            flat = (cc * h + i.clamp(0, h - 1)) * w + j.clamp(0, w - 1)
+            index = torch.where(inside, flat, torch.full_like(flat, pixels)).reshape(self.patch, self.positions)
+            index = torch.cat([index, torch.full((1, self.positions), pixels + 1)])
+        self.index = index.reshape(-1)
+        self.out_channels = weight.shape[0]
+
+    def patches_of_rows(self, images: torch.Tensor) -> torch.Tensor:
+        """Images (b, C, H, W) → patches (b, K + 1, L): the unfolded input (im2col, by one fixed index gather)
+        and a row of ones for the bias."""
+        flat = images.reshape(images.shape[0], -1)
+        extra = torch.stack([flat.new_zeros(flat.shape[0]), flat.new_ones(flat.shape[0])], dim=1)
+        cols = torch.cat([flat, extra], dim=1).index_select(1, self.index.to(flat.device))
+        return cols.reshape(images.shape[0], self.patch + 1, self.positions)
+
+    def patches(self, images: torch.Tensor) -> torch.Tensor:
+        """Images (b, C, H, W) → shared patches (K + 1, L, b), the layout every trial's kernel multiplies."""
+        return self.patches_of_rows(images).permute(1, 2, 0)
+
+    def prepare(self, parts: Sequence[torch.Tensor], gain: float) -> torch.Tensor:
+        """Every trial's kernel and bias as one matrix (M, C, K + 1), times ``gain``."""
+        weight = self.weight.of(parts, gain)
+        weight = weight.reshape(weight.shape[0], self.out_channels, self.patch)
+        return torch.cat([weight, self.bias.of(parts, gain).unsqueeze(-1)], dim=-1)
+
+    def apply(self, weight: torch.Tensor, patches: torch.Tensor) -> torch.Tensor:
+        """(M, C·L, b) from shared patches (K + 1, L, b) or per-trial patches (M, K + 1, L, b)."""
+        m = weight.shape[0]
+        if patches.ndim == 3:  # the same images in every trial: one GEMM for all trials' kernels
+            k, positions, b = patches.shape
+            out = weight.reshape(m * self.out_channels, k) @ patches.reshape(k, positions * b)
+        else:
+            _, k, positions, b = patches.shape
+            out = torch.bmm(weight, patches.reshape(m, k, positions * b))
+        return out.reshape(m, self.out_channels * positions, b)
+
+
+class _LaterConv:
+    """A convolution after the first layer, on activations (M, C_in·H·W, b) → (M, C_out·H'·W', b)."""
+
+    def __init__(self, weight: _Slice, bias: _Slice, conv: nn.Module, in_hw: tuple[int, int],
+                 dense: bool | None = None) -> None:
+        self.weight, self.bias = weight, bias
+        c_out, c_in, k, _ = weight.shape
+        s, p = conv.stride, conv.padding
+        h, w = in_hw
+        h2, w2 = _out_size(h, k, s, p), _out_size(w, k, s, p)
+        self.c_out, self.positions = c_out, h2 * w2
+        self.dense = (h * w <= k * k) if dense is None else dense
+        if self.dense:
+            # D[(o, y, x), (c, i, j)] = W[o, c, u, v] with (u, v) = (i − s·y + p, j − s·x + p) inside the
+            # kernel, else the zero slot appended to the flat kernel
+            oo, yy, xx, cc, ii, jj = torch.meshgrid(
+                *(torch.arange(n) for n in (c_out, h2, w2, c_in, h, w)), indexing="ij")
+            u, v = ii - s * yy + p, jj - s * xx + p
+            inside = (u >= 0) & (u < k) & (v >= 0) & (v < k)
+            flat = ((oo * c_in + cc) * k + u.clamp(0, k - 1)) * k + v.clamp(0, k - 1)
+            index = torch.where(inside, flat, torch.full_like(flat, c_out * c_in * k * k))
+            self.shape = (c_out * h2 * w2, c_in * h * w)
+        else:
+            # unfold: column (c, u, v) at output (y, x) reads pixel (c, s·y − p + u, s·x − p + v) or the zero row
+            cc, uu, vv, yy, xx = torch.meshgrid(*(torch.arange(n) for n in (c_in, k, k, h2, w2)), indexing="ij")
+            i, j = s * yy - p + uu, s * xx - p + vv
+            inside = (i >= 0) & (i < h) & (j >= 0) & (j < w)
+            flat = (cc * h + i.clamp(0, h - 1)) * w + j.clamp(0, w - 1)
+            index = torch.where(inside, flat, torch.full_like(flat, c_in * h * w))
+            self.patch = c_in * k * k
+        self.index = index.reshape(-1)
+
+    def prepare(self, parts: Sequence[torch.Tensor], gain: float) -> tuple[torch.Tensor, torch.Tensor, float]:
+        """(weights, bias, factor) of every trial, times ``gain``: the dense matrix (M, C_out·H'·W', C_in·H·W) and the
+        bias per output (M, C_out·H'·W', 1), or the raw kernel (M, C_out, C_in·k²) (its scale is applied to
+        the few outputs of the unfold form instead) and the bias (M, C_out, 1, 1)."""
+        bias = self.bias.of(parts, gain)
+        if self.dense:
+            kernel = self.weight.of(parts, gain)
+            m = kernel.shape[0]
+            padded = torch.cat([kernel.reshape(m, -1), kernel.new_zeros(m, 1)], dim=1)
+            matrix = padded.index_select(1, self.index.to(kernel.device)).reshape(m, *self.shape)
+            return matrix, bias.repeat_interleave(self.positions, dim=1).unsqueeze(-1), 1.0
+        kernel = parts[self.weight.position]
+        return (kernel.reshape(kernel.shape[0], self.c_out, self.patch), bias.reshape(-1, self.c_out, 1, 1),
+                self.weight.scale * gain)
+
+    def apply(self, prepared: tuple[torch.Tensor, torch.Tensor, float], x: torch.Tensor) -> torch.Tensor:
+        weight, bias, factor = prepared
+        if self.dense:
+            return torch.baddbmm(bias, weight, x)
+        m, _, b = x.shape
+        padded = torch.cat([x, x.new_zeros(m, 1, b)], dim=1)
+        cols = padded.index_select(1, self.index.to(x.device)).reshape(m, self.patch, self.positions * b)
+        out = torch.bmm(weight, cols).reshape(m, self.c_out, self.positions, b) * factor + bias
+        return out.reshape(m, self.c_out * self.positions, b)
+
+
+class _Dense:
+    def __init__(self, weight: _Slice, bias: _Slice) -> None:
+        self.weight, self.bias = weight, bias
+
+    def prepare(self, parts: Sequence[torch.Tensor], gain: float) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.weight.of(parts, gain), self.bias.of(parts, gain).unsqueeze(-1)
+
+    def apply(self, prepared: tuple[torch.Tensor, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+        weight, bias = prepared
+        return torch.baddbmm(bias, weight, x)
+
+
+class BatchedModel:
+    """A built-in model over a stack of trials' flat weights θ (M, P): logits (M, classes, b).
+
+    ``first`` is the input layer, ``later`` the following layers, with tanh between them (none after the
+    last).  A layer followed by tanh gets doubled weights and bias (exact), since tanh z = 2σ(2z) − 1.
+    """
+
+    def __init__(self, first: _FirstLayer, later: list, sizes: Sequence[int]) -> None:
+        self.first, self.later, self.sizes = first, later, list(sizes)
+
+    def patches(self, images: torch.Tensor) -> torch.Tensor:
+        """See :meth:`_FirstLayer.patches`."""
+        return self.first.patches(images)
+
+    def activations_per_image(self) -> int:
+        """Floats one image occupies in one trial's largest layer (the first layer's output, or a later
+        convolution's unfolded input)."""
+        sizes = [self.first.out_channels * self.first.positions]
+        sizes += [layer.patch * layer.positions for layer in self.later
+                  if isinstance(layer, _LaterConv) and not layer.dense]
+        return max(sizes)
+
+    def prepare(self, theta: torch.Tensor) -> list:
+        """Every layer's weights for the trials θ (M, P), built once and applied to any number of images."""
+        layers = [self.first, *self.later]
+        parts = torch.split(theta, self.sizes, dim=1)  # one split: its backward is one concatenation
+        return [layer.prepare(parts, 2.0 if i < len(layers) - 1 else 1.0) for i, layer in enumerate(layers)]
+
+    def logits(self, prepared: list, patches: torch.Tensor) -> torch.Tensor:
+        """Logits (M, classes, b) of every trial on shared patches (K + 1, L, b) or per-trial ones
+        (M, K + 1, L, b), from :meth:`prepare`'s weights."""
+        x = self.first.apply(prepared[0], patches)
+        for layer, weights in zip(self.later, prepared[1:], strict=True):
+            x = layer.apply(weights, _tanh_of_doubled(x))
+        return x
+
+
+def _slices(model: nn.Module) -> tuple[dict[str, _Slice], list[int]]:
+    """Each parameter's piece of the flat θ (in ``named_parameters`` order, as the landscape flattens it)."""
+    out, sizes = {}, []
+    owners = dict(model.named_modules())
+    for position, (name, p) in enumerate(model.named_parameters()):
+        owner = owners[name.rpartition(".")[0]]
+        scale = float(owner.scale) if name.endswith("weight") and hasattr(owner, "scale") else 1.0
+        out[name] = _Slice(position, tuple(p.shape), scale)
+        sizes.append(p.numel())
+    return out, sizes
+
+
+def linear_model(model: nn.Module, image_shape: Sequence[int]) -> BatchedModel:
+    """The batched form of :class:`~.torch_models.LogisticRegression` (its ``linear`` layer on flat images)."""
+    s, sizes = _slices(model)
+    return BatchedModel(_FirstLayer(s["linear.weight"], s["linear.bias"], image_shape, None), [], sizes)
+
+
+def convnet(model: nn.Module, image_shape: Sequence[int], dense_conv: bool | None = None) -> BatchedModel:
+    """The batched form of :class:`~.torch_models.TanhConvNet` (conv1, conv2, dense1, dense2 with tanh between).
+
+    ``dense_conv`` forces the form of the second convolution (None: whichever needs fewer multiply-adds)."""
+    s, sizes = _slices(model)
+    first = _FirstLayer(s["conv1.weight"], s["conv1.bias"], image_shape, model.conv1)
+    k = model.conv1.weight.shape[-1]
+    hw = tuple(_out_size(n, k, model.conv1.stride, model.conv1.padding) for n in image_shape[1:])
+    conv2 = _LaterConv(s["conv2.weight"], s["conv2.bias"], model.conv2, hw, dense_conv)
+    return BatchedModel(first, [conv2, _Dense(s["dense1.weight"], s["dense1.bias"]),
+                                _Dense(s["dense2.weight"], s["dense2.bias"])], sizes)
+
+
+def cross_entropy_and_correct(logits: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-sample cross-entropy and correctness (M, b) from logits (M, classes, b) and targets (b,) or (M, b).
+
+    One max over classes gives the log-sum-exp's shift and the prediction (the first maximal class, as
+    ``argmax``).  Without gradient only (evaluation)."""
+    top, predicted = logits.max(dim=1)
+    shifted = logits - top.unsqueeze(1)
+    lse = shifted.exp_().sum(dim=1).log_().add_(top)
+    idx = targets.expand(logits.shape[0], -1) if targets.ndim == 1 else targets
+    target_logit = logits.gather(1, idx.unsqueeze(1)).squeeze(1)
+    return lse.sub_(target_logit), predicted == idx
+
+
+def cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Per-sample cross-entropy (M, b) from logits (M, classes, b) and targets (M, b), differentiable."""
+    logits = logits.transpose(1, 2)  # classes last: the reductions run over contiguous memory
+    return torch.logsumexp(logits, dim=2) - logits.gather(2, targets.unsqueeze(2)).squeeze(2)
+
+
+class PatchSource:
+    """Patches of a fixed set of images, by row: all of them computed once when they take at most
+    ``cache_bytes``, else gathered per call."""
+
+    def __init__(self, model: BatchedModel, images: torch.Tensor, cache_bytes: int = 64 * 2**20) -> None:
+        self.model, self.images = model, images
+        first = model.first
+        size = images.shape[0] * (first.patch + 1) * first.positions * images.element_size()
+        self._all = first.patches_of_rows(images) if size <= cache_bytes else None
+
+    def rows(self, index: torch.Tensor) -> torch.Tensor:
+        """Per-trial patches (M, K + 1, L, r) of the images ``index`` (M, r)."""
+        m, r = index.shape
+        if self._all is not None:
+            cols = self._all[index.reshape(-1)]
+        else:
+            cols = self.model.first.patches_of_rows(self.images[index.reshape(-1)])
+        return cols.reshape(m, r, *cols.shape[1:]).permute(0, 2, 3, 1)
+
+
+ACTIVATION_BUDGET = 2**20  # floats of activations per block of trials × images (4 MiB in float32: near L2)
+
+
+class TrialEvaluator:
+    """Per-trial test loss, accuracy and train loss of a stack of trials' weights θ (trials, P) at once.
+
+    The evaluation set is processed in blocks of ``block`` images (its patches computed once and cached when
+    they take at most ``cache_bytes``) for ``trial_chunk`` trials at a time, so that a block's activations
+    stay in the CPU's cache; per-trial rows (training sets, per-trial test subsamples) go through the
+    per-trial patches, up to ``rows_budget`` images at a time.
+    """
+
+    def __init__(self, model: BatchedModel, inputs: torch.Tensor, targets: torch.Tensor,
+                 eval_inputs: torch.Tensor, eval_targets: torch.Tensor, trial_chunk: int = 16,
+                 block: int | None = None, rows_budget: int = 4096, cache_bytes: int = 64 * 2**20) -> None:
+        self.model, self.targets, self.eval_targets = model, targets, eval_targets
+        self.eval_inputs = eval_inputs
+        self.data = PatchSource(model, inputs, cache_bytes)
+        self.test = PatchSource(model, eval_inputs, cache_bytes)
+        if block is None:  # 256 images for the digits convnet; fewer for larger images, same working set
+            block = max(8, min(256, ACTIVATION_BUDGET // (trial_chunk * model.activations_per_image())))
+        self.trial_chunk, self.block, self.rows_budget = trial_chunk, block, rows_budget
+        n = eval_inputs.shape[0]
+        size = model.first.patch * model.first.positions * n * eval_inputs.element_size()
+        self._blocks = list(self._make_blocks()) if size <= cache_bytes else None
+
+    def _make_blocks(self):
+        for s in range(0, self.eval_inputs.shape[0], self.block):
+            yield self.model.patches(self.eval_inputs[s : s + self.block]).contiguous(), \
+                self.eval_targets[s : s + self.block]
+
+
+    def __call__(self, theta: torch.Tensor, train_rows: torch.Tensor,
+                 eval_rows: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """``test-loss``, ``accuracy``, ``train-loss`` per trial (and ``test-loss-subsample-variance`` with
+        ``eval_rows`` (trials, k): each trial's own k test points, variance s²/k·(1 − k/n))."""
+        n = self.eval_inputs.shape[0]
+        trials, n_train = train_rows.shape
+        out: dict[str, list[torch.Tensor]] = {"test-loss": [], "accuracy": [], "train-loss": []}
+        if eval_rows is None:
+            for s in range(0, trials, self.trial_chunk):
+                th = theta[s : s + self.trial_chunk]
+                prepared = self.model.prepare(th)
+                loss = th.new_zeros(th.shape[0])
+                correct = th.new_zeros(th.shape[0])
+                for patches, y in self._blocks if self._blocks is not None else self._make_blocks():
+                    per, hit = cross_entropy_and_correct(self.model.logits(prepared, patches), y)
+                    loss += per.sum(dim=1)
+                    correct += hit.sum(dim=1)
+                rows = train_rows[s : s + self.trial_chunk]
+                per, _ = cross_entropy_and_correct(self.model.logits(prepared, self.data.rows(rows)),
+                                                   self.targets[rows])
+                out["test-loss"].append(loss / n)
+                out["accuracy"].append(correct / n)
+                out["train-loss"].append(per.mean(dim=1))
+            return {key: torch.cat(values) for key, values in out.items()}
+        k = eval_rows.shape[1]
+        out["test-loss-subsample-variance"] = []
+        step = max(1, self.rows_budget // (k + n_train))
+        for s in range(0, trials, step):
+            th, rows, test_rows = theta[s : s + step], train_rows[s : s + step], eval_rows[s : s + step]
+            patches = torch.cat([self.test.rows(test_rows), self.data.rows(rows)], dim=-1)
+            logits = self.model.logits(self.model.prepare(th), patches)
+            targets = torch.cat([self.eval_targets[test_rows], self.targets[rows]], dim=1)
+            per, hit = cross_entropy_and_correct(logits, targets)
+            test = per[:, :k]
+            out["test-loss"].append(test.mean(dim=1))
+            out["test-loss-subsample-variance"].append(test.var(dim=1) / k * (1.0 - k / n))
+            out["accuracy"].append(hit[:, :k].to(theta.dtype).mean(dim=1))
+            out["train-loss"].append(per[:, k:].mean(dim=1))
+        return {key: torch.cat(values) for key, values in out.items()}
+
+
+def trial_gradients(model: BatchedModel, data: PatchSource, targets: torch.Tensor, theta: torch.Tensor,
+                    rows: torch.Tensor, rows_budget: int = 4096) -> torch.Tensor:
+    """∇_θ of each trial's mean cross-entropy over its own rows: θ (M, P), rows (M, r) → (M, P).
+
+    One ``torch.autograd.grad`` of Σ_m (trial m's loss) per group of trials (trials are independent, so the
+    gradient with respect to θ_m is trial m's own), up to ``rows_budget`` images per group."""
+    step = max(1, rows_budget // rows.shape[1])
+    grads = []
+    for s in range(0, theta.shape[0], step):
+        th, r = theta[s : s + step].detach().requires_grad_(True), rows[s : s + step]
+        with torch.enable_grad():
+            logits = model.logits(model.prepare(th), data.rows(r))
+            loss = cross_entropy(logits, targets[r]).mean(dim=1).sum()
+            grads.append(torch.autograd.grad(loss, th)[0])
+    return grads[0] if len(grads) == 1 else torch.cat(grads)
+
+
+def trial_covariance_regularized_gradients(model: BatchedModel, data: PatchSource, targets: torch.Tensor,
+                                           theta: torch.Tensor, rows: torch.Tensor, weight: float,
+                                           rows_budget: int = 256) -> torch.Tensor:
+    """∇_θ of each trial's l(θ) + weight · tr Ĉ(θ) on its own N rows (GDC's objective, seed 001 Corollary 2):
+    θ (M, P), rows (M, N) → (M, P); tr Ĉ = Σ_n |∇l_n − ḡ|² / (N − 1) (Bessel).
+
+    θ_m is repeated once per row, so one ``torch.autograd.grad`` (with a graph) of the sum of all per-sample
+    losses gives every per-sample gradient ∇l_n(θ_m); a second one differentiates the objective through
+    them (trials and rows are independent).  Up to ``rows_budget`` per-sample gradients per group."""
+    n = rows.shape[1]
+    step = max(1, rows_budget // n)
+    grads = []
+    for s in range(0, theta.shape[0], step):
+        th, r = theta[s : s + step].detach().requires_grad_(True), rows[s : s + step]
+        m = th.shape[0]
+        with torch.enable_grad():
+            repeated = th.repeat_interleave(n, dim=0)  # (m·N, P): row n of trial m sees θ_m
+            logits = model.logits(model.prepare(repeated), data.rows(r.reshape(-1, 1)))
+            per_sample = cross_entropy(logits, targets[r].reshape(-1, 1)).reshape(m, n)
+            (sample_grads,) = torch.autograd.grad(per_sample.sum(), repeated, create_graph=True)
+            sample_grads = sample_grads.reshape(m, n, -1)
+            centred = sample_grads - sample_grads.mean(dim=1, keepdim=True)
+            trace = (centred**2).sum(dim=(1, 2)) / (n - 1)
+            objective = (per_sample.mean(dim=1) + weight * trace).sum()
+            grads.append(torch.autograd.grad(objective, th)[0])
+    return grads[0] if len(grads) == 1 else torch.cat(grads)
