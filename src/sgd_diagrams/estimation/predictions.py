@@ -170,11 +170,12 @@ def estimate_uvalues(landscape, kind: str, order: int, samples: int, seed: int =
                      replications: int | None = None, method: str = "auto", progress: bool = False,
                      cache: str | Path | None = None, chunk: int = 64,
                      schedule: Schedule | None = None, force: bool = False, backend: str = "local",
-                     address: str | None = None) -> UvalueEstimates:
+                     address: str | None = None, workers: int = 1) -> UvalueEstimates:
     """Estimate the uvalue of every ``kind`` diagram with ≤ ``order`` edges, R times independently.
 
     With ``schedule``, only diagrams with histories in it (nonzero counts) are estimated.  ``cache``: a
-    directory to read and write estimates in (opt-in).
+    directory to read and write estimates in (opt-in).  ``workers=N`` runs the matrix-free passes in N local
+    processes (identical numbers).
     """
     if kind not in ("test", "train", "displacement"):
         raise SgdDiagramsError(f"unknown diagram kind {kind!r}; use test, train or displacement")
@@ -197,7 +198,8 @@ def estimate_uvalues(landscape, kind: str, order: int, samples: int, seed: int =
         check_work(seconds, f"estimating {len(diagrams)} diagram values "
                    f"from {samples} samples", "use fewer samples or a smaller order", force)
         try:
-            replicas = _matrix_free_replicas(landscape, plan, diagrams, root, seed, chunk, progress, backend, address)
+            replicas = _matrix_free_replicas(landscape, plan, diagrams, root, seed, chunk, progress, backend, address,
+                                             workers)
         except (RuntimeError, NotImplementedError) as exc:  # torch losses without forward-over-reverse (F.mse_loss)
             raise forward_over_reverse_error(exc) from None
     else:
@@ -295,11 +297,13 @@ def _block_estimates(landscape, rows, chunk: int, diagrams: list[Diagram], root:
 
 
 def _matrix_free_replicas(landscape, plan: SamplePlan, diagrams: list[Diagram], root: str, seed: int, chunk: int,
-                          progress: bool, backend: str = "local", address: str | None = None) -> dict[str, np.ndarray]:
+                          progress: bool, backend: str = "local", address: str | None = None,
+                          workers: int = 1) -> dict[str, np.ndarray]:
     """Per-replication matrix-free estimates, several replications (one block each) per vectorized pass.
 
-    Each pass is a shard: with ``backend="ray"`` shards run as Ray tasks, and since a shard's rows are
-    fixed by the seed before anything runs, the estimates are identical to the local ones.
+    Each pass is a shard: with ``backend="ray"`` shards run as Ray tasks, with ``workers=N`` in N local
+    processes, and since a shard's rows are fixed by the seed before anything runs, the estimates are
+    identical to those of one process.
     """
     from ..backends import run_chunks
 
@@ -316,7 +320,8 @@ def _matrix_free_replicas(landscape, plan: SamplePlan, diagrams: list[Diagram], 
             bar.update(len(part))
 
     run_chunks(list(range(len(starts))), _block_estimates, (landscape,),
-               lambda i: (rows[starts[i]:starts[i] + step], chunk, diagrams, root), finished, backend, address)
+               lambda i: (rows[starts[i]:starts[i] + step], chunk, diagrams, root), finished, backend, address,
+               workers)
     if bar is not None:
         bar.close()
     flat = np.concatenate([parts[i] for i in range(len(starts))], axis=0)
@@ -362,7 +367,7 @@ def estimated_prediction(landscape, schedule: Schedule, order: int, etas, quanti
                          method: str = "auto", metric: np.ndarray | None = None, progress: bool = False,
                          cache: str | Path | None = None, force: bool = False, backend: str = "local",
                          address: str | None = None, krylov_dim: int | None = None, resummation: str = "auto",
-                         limit: str | None = None) -> EstimatedPrediction:
+                         limit: str | None = None, workers: int = 1) -> EstimatedPrediction:
     """Taylor or resummed prediction of E[quantity] from ``samples`` sampled data points.
 
     :func:`~.plan.plan_estimation` decides the path (per-replication uvalues, the dense statistic through a
@@ -391,5 +396,6 @@ def estimated_prediction(landscape, schedule: Schedule, order: int, etas, quanti
         bar = progress_bar(groups.replications, "estimating", "replications", progress)
         return taylor_estimate(landscape, schedule, order, q, etas, evaluators, groups, plan.evaluator, metric, bar)
     est = estimate_uvalues(landscape, q.kind, order, samples, seed, replications, plan.evaluator, progress,
-                           cache, schedule=schedule, force=force, backend=backend, address=address)
+                           cache, schedule=schedule, force=force, backend=backend, address=address,
+                           workers=workers)
     return taylor_estimate(landscape, schedule, order, q, etas, replication_tables(est), est.plan, plan.evaluator)
