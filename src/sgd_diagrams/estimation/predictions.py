@@ -41,8 +41,8 @@ from .evaluators import (
     choose_method,
     draw_rows,
     forward_over_reverse_error,
-    matrix_free_evaluator,
     plan_groups,
+    replication_values,
 )
 from .group_statistic import dense_group_evaluators
 from .plan import plan_estimation
@@ -291,43 +291,13 @@ def _finite_array(rows, shape: tuple[int, ...]) -> np.ndarray | None:
     return value if np.all(np.isfinite(value)) else None
 
 
-def _block_estimates(landscape, rows, chunk: int, diagrams: list[Diagram], root: str) -> np.ndarray:
-    """One vectorized pass: the matrix-free estimates of ``diagrams`` on sample blocks ``rows`` (a shard)."""
-    return matrix_free_evaluator(landscape, rows, chunk).per_block(diagrams, root).cpu().numpy()
-
-
 def _matrix_free_replicas(landscape, plan: SamplePlan, diagrams: list[Diagram], root: str, seed: int, chunk: int,
                           progress: bool, backend: str = "local", address: str | None = None,
                           workers: int = 1) -> dict[str, np.ndarray]:
-    """Per-replication matrix-free estimates, several replications (one block each) per vectorized pass.
-
-    Each pass is a shard: with ``backend="ray"`` shards run as Ray tasks, with ``workers=N`` in N local
-    processes, and since a shard's rows are fixed by the seed before anything runs, the estimates are
-    identical to those of one process.
-    """
-    from ..backends import run_chunks
-
+    """Per-replication matrix-free estimates on the seed's rows (:func:`~.evaluators.replication_values`)."""
     rows = draw_rows(landscape, plan.used, seed)
     rows = rows.reshape((plan.replications, plan.groups, plan.per_group) + tuple(rows.shape[1:]))
-    step = max(1, 256 // plan.per_group)
-    bar = progress_bar(plan.replications, "estimating diagram values", "replications", progress)
-    starts = list(range(0, plan.replications, step))
-    parts: dict[int, np.ndarray] = {}
-
-    def finished(i: int, part: np.ndarray) -> None:
-        parts[i] = part
-        if bar is not None:
-            bar.update(len(part))
-
-    run_chunks(list(range(len(starts))), _block_estimates, (landscape,),
-               lambda i: (rows[starts[i]:starts[i] + step], chunk, diagrams, root), finished, backend, address,
-               workers)
-    if bar is not None:
-        bar.close()
-    flat = np.concatenate([parts[i] for i in range(len(starts))], axis=0)
-    width = 1 if root == "loss" else landscape.dim
-    return {str(d): (flat[:, i] if root == "loss" else flat[:, i * width:(i + 1) * width])
-            for i, d in enumerate(diagrams)}
+    return replication_values(landscape, rows, diagrams, root, chunk, progress, backend, address, workers)
 
 
 def replication_tables(estimates: UvalueEstimates):
