@@ -18,7 +18,10 @@ or admit the job with the CPU seconds the job then took:
   schedules with lr multipliers) against the exact Taylor series' CPU;
 * **pretraining** — :meth:`~sgd_diagrams.landscapes.torch_models.TorchLandscape.pretrained`'s pilot (its first
   5 full-batch GD steps in CPU time, the cheapest × the steps left) against the whole pretraining's CPU, both
-  as recorded in ``.pretraining`` (and so in ``predict --pretrain``'s output JSON).
+  as recorded in ``.pretraining`` (and so in ``predict --pretrain``'s output JSON);
+* **reproduction** — ``sgd-diagrams reproduce NAME [--quick]``: the run priced from its first finished unit of
+  work (CPU before its main loop + the loop's CPU per unit × its units, :class:`~sgd_diagrams.experiments.
+  reproduce.base.Context`) against the whole run's CPU, both as recorded in ``NAME.json``'s ``meta``.
 
 Goal: estimate / measured within [1/3, 3] in every row.  The script prints the table and the worst ratio.
 """
@@ -111,9 +114,22 @@ def pretraining_rows(convnet, logistic):
         yield "pretraining", label, record["estimated_cpu_s"], record["measured_cpu_s"]
 
 
+def reproduction_rows(convnet, logistic):
+    import tempfile
+
+    from sgd_diagrams.experiments.reproduce import run_reproduction
+
+    with tempfile.TemporaryDirectory() as out:
+        for name, quick in (("batch-size", True), ("stic", True), ("nongaussian", True), ("convnet-gen-gap", True),
+                            ("nongaussian", False), ("cubic-chi", False)):
+            meta = run_reproduction(name, out, quick=quick, show_progress=False, force=True)["meta"]
+            yield ("reproduction", f"reproduce {name}{' --quick' if quick else ''}", meta["estimated_cpu_s"],
+                   meta["measured_cpu_s"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default="simulation,resummed,estimation,series,pretraining")
+    parser.add_argument("--only", default="simulation,resummed,estimation,series,pretraining,reproduction")
     parser.add_argument("--json", help="also write the rows to this file")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -122,7 +138,8 @@ def main() -> None:
     makers = {"simulation": lambda: simulation_rows(convnet, logistic),
               "resummed": lambda: resummed_rows(convnet, logistic),
               "estimation": lambda: estimation_rows(convnet, logistic), "series": series_rows,
-              "pretraining": lambda: pretraining_rows(convnet, logistic)}
+              "pretraining": lambda: pretraining_rows(convnet, logistic),
+              "reproduction": lambda: reproduction_rows(convnet, logistic)}
     rows = []
     print(f"{'kind':<11} {'job':<52} {'estimate s':>10} {'measured s':>10} {'ratio':>6}")
     for kind in kinds:
