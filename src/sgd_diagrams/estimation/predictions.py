@@ -145,25 +145,28 @@ def piloted_estimation_seconds(landscape, diagrams: list[Diagram], plan: SampleP
                                chunk: int = 64) -> float:
     """CPU seconds of the matrix-free estimators of ``diagrams`` on ``plan``, from a pilot of the real work.
 
-    Vectorized passes of 2 replications with S = 8 and S = 64 samples per group (the best of two each)
-    give a cost per pass and a cost per sample row; the job makes ⌈R / ⌊256/S⌋⌉ passes over R·G·S rows.
-    CPU time, so load from other jobs does not inflate it (``benchmarks/bench_cost_model.py`` checks it within 3x).
+    The job makes ⌈R / b⌉ vectorized passes of b = ⌊256/S⌋ replications (one block each) with the plan's S
+    samples per group.  The pilot has that shape: a pass of 1 block (run twice, the first paying one-time
+    set-up) and one of 2 blocks give a cost per pass and a cost per block — three small passes, so the pilot
+    costs less than the jobs it prices.  CPU time, so load from other jobs does not inflate it
+    (``benchmarks/bench_cost_model.py`` checks it within 3x).
     """
+    from .evaluators import BLOCK_ROWS_PER_PASS
+
     G, S, R = plan.groups, plan.per_group, plan.replications
-    times, used = [], []
-    for size in (8, 64):
-        pilot = plan_groups(2 * G * size, G, 2)
-        best = float("inf")
-        for _ in range(2):  # the best of two: the first call also pays one-time set-up
-            start = time.process_time()
-            _matrix_free_replicas(landscape, pilot, diagrams, root, seed, chunk, False)
-            best = min(best, time.process_time() - start)
-        times.append(best)
-        used.append(pilot.used)
-    per_row = max((times[1] - times[0]) / (used[1] - used[0]), 0.0)
-    per_pass = max(times[0] - per_row * used[0], 0.0)
-    passes = -(-R // max(1, 256 // S))
-    return passes * per_pass + per_row * plan.used
+
+    def timed(blocks: int) -> float:
+        start = time.process_time()
+        _matrix_free_replicas(landscape, SamplePlan(blocks * G * S, blocks, 1, G, S), diagrams, root, seed, chunk,
+                              False)
+        return time.process_time() - start
+
+    timed(1)  # one-time set-up (vmap tracing, first calls), not part of the job's per-pass cost
+    one, two = timed(1), timed(2)
+    per_block = max(two - one, 0.0)
+    per_pass = max(one - per_block, 0.0)
+    step = max(1, BLOCK_ROWS_PER_PASS // S)
+    return -(-R // step) * per_pass + R * per_block
 
 
 def estimate_uvalues(landscape, kind: str, order: int, samples: int, seed: int = 0,
