@@ -101,3 +101,18 @@ def test_worker_errors_are_one_line(capsys):
 
 def _raise_seed_error(c: int) -> None:
     raise sd.SgdDiagramsError(f"seed must be a non-negative integer, got {-c}")
+
+
+def test_keep_freed_memory_applies_once_and_respects_the_users_settings(monkeypatch):
+    from sgd_diagrams.backends import keep_freed_memory
+
+    monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "131072")
+    assert keep_freed_memory() is False  # the user's own allocator settings win
+    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_")
+    import ctypes
+
+    try:
+        ctypes.CDLL("libc.so.6").gnu_get_libc_version  # noqa: B018
+    except (OSError, AttributeError):
+        pytest.skip("not glibc")
+    assert keep_freed_memory() is True

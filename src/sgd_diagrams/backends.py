@@ -32,7 +32,8 @@ from typing import Any
 
 from .errors import SgdDiagramsError
 
-__all__ = ["BACKENDS", "DEVICES", "MAX_WORKERS", "check_backend", "check_workers", "resolve_device", "run_chunks"]
+__all__ = ["BACKENDS", "DEVICES", "MAX_WORKERS", "check_backend", "check_workers", "keep_freed_memory",
+           "resolve_device", "run_chunks"]
 
 BACKENDS = ("local", "ray")
 MAX_WORKERS = 256
@@ -58,6 +59,38 @@ def check_workers(workers: Any, backend: str = "local") -> int:
         raise SgdDiagramsError("workers is for the local backend (Ray schedules its own tasks); drop --workers "
                                "or --backend ray")
     return workers
+
+
+MMAP_THRESHOLD_BYTES = 32 * 2**20
+"""glibc's largest mmap threshold on 64-bit: blocks below it come from the heap and are reused when freed."""
+TRIM_THRESHOLD_BYTES = 512 * 2**20
+"""Free memory at the top of the heap kept for reuse (not returned to the system) up to this size."""
+
+
+def keep_freed_memory() -> bool:
+    """Let glibc reuse freed tensor memory instead of returning it to the system and faulting it back in.
+
+    With glibc's defaults every tensor over its (adaptive) mmap threshold is a fresh mapping, unmapped when
+    freed: the next one of the same size page-faults every page again.  Measured on the resummed convnet
+    estimate (order 3, K = 8000, Krylov 12): 104.6 CPU s of which 38.1 s in the kernel (22 M page faults);
+    with the two thresholds below, 67.8 s (7.8 s kernel), the same numbers, 65 MiB more resident memory.
+    Called by the command line and by local workers only (a library does not retune its host's allocator);
+    skipped where the user set ``MALLOC_MMAP_THRESHOLD_`` or ``MALLOC_TRIM_THRESHOLD_`` or the C library is
+    not glibc.  Returns whether it applied.
+    """
+    import ctypes
+    import os
+
+    if os.environ.get("MALLOC_MMAP_THRESHOLD_") or os.environ.get("MALLOC_TRIM_THRESHOLD_"):
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.gnu_get_libc_version  # noqa: B018 - glibc only (musl has no mallopt thresholds)
+    except (OSError, AttributeError):
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3  # <malloc.h>
+    return bool(libc.mallopt(m_mmap_threshold, MMAP_THRESHOLD_BYTES)) and bool(
+        libc.mallopt(m_trim_threshold, TRIM_THRESHOLD_BYTES))
 
 
 def _ray(address: str | None):
@@ -95,6 +128,7 @@ def _worker_start(payload: bytes) -> None:
 
     global _WORKER_JOB
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    keep_freed_memory()
     _WORKER_JOB = pickle.loads(payload)
 
 
