@@ -52,45 +52,45 @@ def tree_timed(fn) -> tuple[float, float]:
     return time.perf_counter() - wall, time.process_time() - cpu + _forkserver_cpu() - other
 
 
+def compare(jobs: dict, setting: str, run, rounds: int) -> None:
+    """Best wall and CPU seconds of ``run(job, n)`` for n = 1 and 2 of ``setting``, alternated, and the ratios."""
+    best: dict[tuple[str, int], tuple[float, float]] = {}
+    for name, job in jobs.items():
+        run(job, 1)  # warm-up
+        for _ in range(rounds):
+            for n in (1, 2):
+                wall, cpu = run(job, n)
+                old = best.get((name, n), (float("inf"), float("inf")))
+                best[(name, n)] = (min(old[0], wall), min(old[1], cpu))
+    rows = [{"job": j, setting: n, "wall_s": w, "cpu_s": c} for (j, n), (w, c) in best.items()]
+    print(json.dumps({"load_average": os.getloadavg(), "cores": os.cpu_count(), "rows": rows}, indent=1))
+    for name in jobs:
+        (w1, c1), (w2, c2) = best[(name, 1)], best[(name, 2)]
+        print(f"{name}: 2 {setting} take {w2 / w1:.2f}x the wall time and {c2 / c1:.2f}x the CPU of 1")
+
+
 def compare_workers(land, rounds: int) -> None:
     torch.set_num_threads(1)
     jobs = {"simulate 2000 trials": lambda w: sd.simulate(land, sgd(10, 1, 1), ["sgd"], 0.01, 2000,
                                                           execution=sd.Execution(workers=w)),
             "estimate order 2, K=8000": lambda w: estimate_uvalues(land, "test", 2, 8000, method="matrix-free",
                                                                    workers=w)}
-    best: dict[tuple[str, int], tuple[float, float]] = {}
-    for name, job in jobs.items():
-        job(2)  # warm-up (and the fork server's one start)
-        for _ in range(rounds):
-            for workers in (1, 2):
-                wall, cpu = tree_timed(lambda job=job, workers=workers: job(workers))
-                old = best.get((name, workers), (float("inf"), float("inf")))
-                best[(name, workers)] = (min(old[0], wall), min(old[1], cpu))
-    rows = [{"job": n, "workers": w, "wall_s": wl, "cpu_s": c} for (n, w), (wl, c) in best.items()]
-    print(json.dumps({"load_average": os.getloadavg(), "cores": os.cpu_count(), "rows": rows}, indent=1))
-    for name in jobs:
-        (w1, c1), (w2, c2) = best[(name, 1)], best[(name, 2)]
-        print(f"{name}: 2 workers take {w2 / w1:.2f}x the wall time and {c2 / c1:.2f}x the CPU of 1 process")
+    jobs["simulate 2000 trials"](2)  # the fork server's one start
+    compare(jobs, "workers", lambda job, n: tree_timed(lambda: job(n)), rounds)
 
 
 def compare_threads(land, rounds: int) -> None:
     jobs = {"simulate 500 trials": lambda: sd.simulate(land, sgd(10, 1, 1), ["sgd"], 0.01, 500),
             "estimate order 2, K=2000": lambda: estimate_uvalues(land, "test", 2, 2000, method="matrix-free")}
-    best: dict[tuple[str, int], tuple[float, float]] = {}
-    for name, job in jobs.items():
-        torch.set_num_threads(1)
-        job()  # warm-up
-        for _ in range(rounds):
-            for threads in (1, 2):
-                torch.set_num_threads(threads)
-                wall, cpu = timed(job)
-                old = best.get((name, threads), (float("inf"), float("inf")))
-                best[(name, threads)] = (min(old[0], wall), min(old[1], cpu))
-    rows = [{"job": n, "threads": t, "wall_s": w, "cpu_s": c} for (n, t), (w, c) in best.items()]
-    print(json.dumps({"load_average": os.getloadavg(), "cores": os.cpu_count(), "rows": rows}, indent=1))
-    for name in jobs:
-        (w1, c1), (w2, c2) = best[(name, 1)], best[(name, 2)]
-        print(f"{name}: 2 threads take {w2 / w1:.2f}x the wall time and {c2 / c1:.2f}x the CPU of 1 thread")
+
+    def run(job, threads: int) -> tuple[float, float]:
+        torch.set_num_threads(threads)
+        try:
+            return timed(job)
+        finally:
+            torch.set_num_threads(1)
+
+    compare(jobs, "threads", run, rounds)
 
 
 def main() -> None:
