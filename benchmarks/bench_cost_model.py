@@ -15,7 +15,13 @@ or admit the job with the CPU seconds the job then took:
   calibrated units, replaced by a pilot of two short passes above 3 s) against the matrix-free Taylor
   estimators' CPU;
 * **series** — :func:`~sgd_diagrams.schedules.histories.history_seconds` (the kernel sweep's model for
-  schedules with lr multipliers) against the exact Taylor series' CPU.
+  schedules with lr multipliers) against the exact Taylor series' CPU;
+* **pretraining** — :meth:`~sgd_diagrams.landscapes.torch_models.TorchLandscape.pretrained`'s pilot (its first
+  5 full-batch GD steps in CPU time, the cheapest × the steps left) against the whole pretraining's CPU, both
+  as recorded in ``.pretraining`` (and so in ``predict --pretrain``'s output JSON);
+* **reproduction** — ``sgd-diagrams reproduce NAME [--quick]``: the run priced from its first finished unit of
+  work (CPU before its main loop + the loop's CPU per unit × its units, :class:`~sgd_diagrams.experiments.
+  reproduce.base.Context`) against the whole run's CPU, both as recorded in ``NAME.json``'s ``meta``.
 
 Goal: estimate / measured within [1/3, 3] in every row.  The script prints the table and the worst ratio.
 """
@@ -100,9 +106,30 @@ def series_rows():
         yield "series", f"example, sgd N={N} cosine lr, order {order}", estimate, measured
 
 
+def pretraining_rows(convnet, logistic):
+    jobs = [("convnet-digits, 100 GD steps", convnet, 100, 0.5), ("convnet-digits, 600 GD steps", convnet, 600, 0.5),
+            ("logistic-digits, 3000 GD steps", logistic, 3000, 0.5)]
+    for label, land, steps, eta in jobs:
+        record = land.pretrained(steps, eta, force=True).pretraining
+        yield "pretraining", label, record["estimated_cpu_s"], record["measured_cpu_s"]
+
+
+def reproduction_rows(convnet, logistic):
+    import tempfile
+
+    from sgd_diagrams.experiments.reproduce import run_reproduction
+
+    with tempfile.TemporaryDirectory() as out:
+        for name, quick in (("batch-size", True), ("stic", True), ("nongaussian", True), ("convnet-gen-gap", True),
+                            ("nongaussian", False), ("cubic-chi", False)):
+            meta = run_reproduction(name, out, quick=quick, show_progress=False, force=True)["meta"]
+            yield ("reproduction", f"reproduce {name}{' --quick' if quick else ''}", meta["estimated_cpu_s"],
+                   meta["measured_cpu_s"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default="simulation,resummed,estimation,series")
+    parser.add_argument("--only", default="simulation,resummed,estimation,series,pretraining,reproduction")
     parser.add_argument("--json", help="also write the rows to this file")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -110,7 +137,9 @@ def main() -> None:
     kinds = args.only.split(",")
     makers = {"simulation": lambda: simulation_rows(convnet, logistic),
               "resummed": lambda: resummed_rows(convnet, logistic),
-              "estimation": lambda: estimation_rows(convnet, logistic), "series": series_rows}
+              "estimation": lambda: estimation_rows(convnet, logistic), "series": series_rows,
+              "pretraining": lambda: pretraining_rows(convnet, logistic),
+              "reproduction": lambda: reproduction_rows(convnet, logistic)}
     rows = []
     print(f"{'kind':<11} {'job':<52} {'estimate s':>10} {'measured s':>10} {'ratio':>6}")
     for kind in kinds:

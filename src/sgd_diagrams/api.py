@@ -438,7 +438,8 @@ def predict(landscape: Any, schedule: Schedule, order: int, eta: Any, quantity: 
     if samples is not None:
         seed = 0 if seed is None else seed
         return _estimated(landscape, schedule, order, etas, q, method, samples, seed, replications, metric_m, cache,
-                          progress, force, backend, address, device, krylov_dim, resummation, limit, rtol)
+                          progress, force, backend, address, device, krylov_dim, resummation, limit, rtol,
+                          execution.workers)
     if krylov_dim is not None or resummation != "auto":
         raise SgdDiagramsError("krylov_dim and resummation apply to estimates from samples (samples=K)")
     if replications is not None or seed is not None:
@@ -773,7 +774,7 @@ def _check_sampling(samples, seed, replications) -> None:
 
 def _estimated(landscape, schedule, order, etas, q, method, samples, seed, replications, metric, cache,
                progress, force=False, backend="local", address=None, device=None, krylov_dim=None,
-               resummation="auto", limit="epochs", rtol=DEFAULT_RTOL) -> Prediction:
+               resummation="auto", limit="epochs", rtol=DEFAULT_RTOL, workers=1) -> Prediction:
     from .estimation.predictions import estimated_prediction
 
     if method not in ("taylor", "resummed", "limit") or q.is_variance:
@@ -789,7 +790,7 @@ def _estimated(landscape, schedule, order, etas, q, method, samples, seed, repli
                                     resum=method == "resummed", replications=replications, metric=metric,
                                     progress=progress, cache=cache, force=force, backend=backend,
                                     address=address, krylov_dim=krylov_dim, resummation=resummation,
-                                    limit=limit if method == "limit" else None)
+                                    limit=limit if method == "limit" else None, workers=workers)
     return _estimated_result(pred, etas, q, method, int(samples), int(seed), caught, limit,
                              getattr(landscape, "pretraining", None), schedule=schedule, rtol=rtol)
 
@@ -885,7 +886,8 @@ def measure(landscape: Any, order: int, sampling: Sampling | None = None, execut
         kinds = [kinds]
     land = landscape if is_exact(landscape) else _sampled(landscape, device)
     return measure_statistics(land, order, int(samples), int(seed), replications, tuple(kinds), tensors=tensors,
-                              progress=progress, force=force, backend=backend, address=address, spec=spec)
+                              progress=progress, force=force, backend=backend, address=address, spec=spec,
+                              workers=execution.workers)
 
 
 def load_statistics(path: str | Path) -> Any:
@@ -1110,6 +1112,7 @@ def simulate(landscape: Any, schedule: Schedule, optimizers: Sequence[str] = ("s
         result = simulate_trials(land, schedule, built, float(e), trials, seed=seed, chunk=chunk,
                                  record_steps=list(record_steps), eval_chunk=eval_chunk, completed=have,
                                  on_chunk=hook, progress=progress, force=force, backend=backend, address=address,
+                                 workers=execution.workers,
                                  eval_size=eval_size)
         summaries.append(result.summary())
         pilot = result.estimated_seconds

@@ -8,7 +8,8 @@ schedule, order, η, quantity, method) and everything else in two frozen datacla
   resummed form from samples the ``krylov_dim`` and the ``resummation`` path (``auto``, ``dense``,
   ``matrix-free``);
 * :class:`Execution` — where and how the job runs: ``backend`` (``local`` or ``ray``) and its ``address``,
-  the torch ``device``, a ``progress`` bar on stderr, and ``force`` past the time budget.
+  ``workers`` (local processes for simulation chunks and estimation replications; default 1), the torch
+  ``device``, a ``progress`` bar on stderr, and ``force`` past the time budget.
 
 Both validate their fields on construction (one-line :class:`~sgd_diagrams.errors.SgdDiagramsError`), so a
 bad option fails where it is written.  :func:`split_legacy` maps the keyword arguments of the previous release
@@ -26,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from .backends import check_backend
+from .backends import check_backend, check_workers
 from .errors import SgdDiagramsError
 from .limits import MAX_SAMPLES
 
@@ -74,18 +75,22 @@ class Sampling:
 
 @dataclass(frozen=True)
 class Execution:
-    """Where and how a job runs: ``backend`` (local, ray) and ``address``, ``device``, ``progress``, ``force``."""
+    """Where and how a job runs: ``backend`` (local, ray) and ``address``, ``device``, ``progress``, ``force``,
+    and ``workers``: local processes (one torch thread each) for simulation chunks and matrix-free estimation
+    replications — the same numbers as one process."""
 
     backend: str = "local"
     address: str | None = None
     device: str | None = None
     progress: bool = False
     force: bool = False
+    workers: int = 1
 
     def __post_init__(self) -> None:
         if not isinstance(self.backend, str):
             raise SgdDiagramsError(f"backend must be a string (local or ray), got {type(self.backend).__name__}")
         check_backend(self.backend, self.address)
+        check_workers(self.workers, self.backend)
         if self.device is not None and not isinstance(self.device, str):
             raise SgdDiagramsError(f"device must be auto, cpu or cuda[:N], got {self.device!r}")
         for name in ("progress", "force"):

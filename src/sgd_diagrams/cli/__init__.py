@@ -29,6 +29,7 @@ import sys
 import warnings
 
 from .. import __version__
+from ..backends import keep_freed_memory
 from ..errors import SgdDiagramsError
 from ..io import terminal_safe
 from . import coefficients, demo, draw, plot, predict, reproduce, series, simulate, stats, whatif
@@ -139,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout = _TerminalSafeStream(stdout)
         try:
             _thread_policy(args)
+            keep_freed_memory()
             status = int(args.run(args) or 0)
             if not quiet:
                 for text in dict.fromkeys(held):

@@ -152,6 +152,9 @@ def add_backend(p: argparse.ArgumentParser) -> None:
                    "'ray')")
     p.add_argument("--address", help="with --backend ray: a cluster address (auto, ray://host:10001); "
                    "default: start or join a local Ray instance")
+    p.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="local processes for simulation chunks and matrix-free estimation replications, one torch "
+                   "thread each (default 1; identical results; README, Threads)")
 
 
 def add_device(p: argparse.ArgumentParser) -> None:
@@ -278,10 +281,11 @@ def sampling_from_args(args: argparse.Namespace, fixed_by_statistics: bool = Fal
 
 
 def execution_from_args(args: argparse.Namespace) -> Execution:
-    """``--backend/--address/--device/--quiet/--force`` as :class:`sd.Execution` (absent flags: defaults)."""
+    """``--backend/--address/--workers/--device/--quiet/--force`` as :class:`sd.Execution` (absent flags:
+    defaults)."""
     return Execution(backend=getattr(args, "backend", "local"), address=getattr(args, "address", None),
                      device=getattr(args, "device", None), progress=progress(args),
-                     force=bool(getattr(args, "force", False)))
+                     force=bool(getattr(args, "force", False)), workers=getattr(args, "workers", 1))
 
 
 def emit(args: argparse.Namespace, payload: Any, table: str) -> None:

@@ -42,6 +42,8 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--check", action="store_true", help="after running, check each JSON against its claim's shape "
                    "(exit 1 if one fails)")
     p.add_argument("--backend", choices=("local", "ray"), default="local", help="where simulations run")
+    p.add_argument("--force", action="store_true", help="run even when the run, priced from its first finished "
+                   "unit of work, would pass the time budget (a refused run's finished pieces are kept)")
     add_device(p)
     p.add_argument("--quiet", action="store_true", help="no progress and no warnings on stderr")
     p.set_defaults(run=run)
@@ -94,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
         flags = (" --quick" if args.quick else "") + f" --seed {args.seed}"
         payload = run_reproduction(name, args.out, quick=args.quick, seed=args.seed, data_dir=args.data_dir,
                                    device=args.device, backend=args.backend, show_progress=not args.quiet,
-                                   command=f"sgd-diagrams reproduce {name}{flags}")
+                                   command=f"sgd-diagrams reproduce {name}{flags}", force=args.force)
         line = f"{name}: {payload['verdict']} — {payload['reason']}"
         if args.check:
             problems = check_outputs(name, args.out)

@@ -42,6 +42,7 @@ from ..schedules.grid import Schedule
 from ..theory.geometric import continuous_history_sum, geometric_history_sum
 
 __all__ = ["reduced", "scalar_resummed", "complement_curvature", "complement_term", "complement_diagrams",
+           "complement_values_needed",
            "complement_links", "COMPLEMENT_LINKS", "NOISE_PROBES"]
 
 COMPLEMENT_LINKS = {1: 3, 2: 3, 3: 1}
@@ -81,6 +82,18 @@ def complement_diagrams(q: Quantity, order: int, extra_links: int = 0) -> list[D
     for m in range(1, order + extra_links + 1):
         out += [d for d in q.diagrams(m) if m <= order or d.linkless_reduction().n_edges <= order]
     return out
+
+
+def complement_values_needed(q: Quantity, order: int, extra_links: int = 0) -> list[Diagram]:
+    """Every diagram whose value :func:`scalar_resummed` reads: those of :func:`complement_diagrams` and each
+    with any subset of its links reduced (in a stable order, each once)."""
+    out: dict[Diagram, None] = {}
+    for d in complement_diagrams(q, order, extra_links):
+        links = d.links()
+        for size in range(len(links) + 1):
+            for subset in itertools.combinations(links, size):
+                out.setdefault(reduced(d, subset), None)
+    return list(out)
 
 
 def scalar_resummed(values_of: Callable[[Diagram], np.ndarray | float], q: Quantity, schedule: Schedule,

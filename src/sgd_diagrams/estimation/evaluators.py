@@ -46,7 +46,8 @@ from ..values.estimators import Partition, block_groups, cumulant_estimator
 from ..values.uvalue import UvalueEvaluator
 from .tensor_sources import forward_over_reverse_error
 
-__all__ = ["statistic_terms", "DenseEstimatedEvaluator", "MatrixFreeEstimatedEvaluator", "SamplePlan",
+__all__ = ["statistic_terms", "DenseEstimatedEvaluator", "MatrixFreeEstimatedEvaluator", "ReplicationValues",
+           "replication_values", "SamplePlan",
            "plan_samples", "plan_groups", "replication_evaluators", "dense_evaluator", "matrix_free_evaluator",
            "choose_method", "draw_rows", "DENSE_MAX_DIM", "forward_over_reverse_error"]
 
@@ -363,6 +364,64 @@ def matrix_free_evaluator(landscape, blocks, chunk: int = 64, relabel: bool = Tr
     ``sample_chunk`` fixes the samples per per-sample call (default: chosen by memory, see the class).
     """
     return MatrixFreeEstimatedEvaluator(landscape, blocks, chunk, relabel, sample_chunk)
+
+
+def _block_estimates(landscape, rows, chunk: int, diagrams: list[Diagram], root: str) -> np.ndarray:
+    """One vectorized pass: the matrix-free estimates of ``diagrams`` on sample blocks ``rows`` (a shard)."""
+    return matrix_free_evaluator(landscape, rows, chunk).per_block(diagrams, root).cpu().numpy()
+
+
+BLOCK_ROWS_PER_PASS = 256
+"""Sample rows per group times replications per vectorized pass of :func:`replication_values`."""
+
+
+def replication_values(landscape, rows, diagrams: Sequence[Diagram], root: str, chunk: int = 64,
+                       progress: bool = False, backend: str = "local", address: str | None = None,
+                       workers: int = 1) -> dict[str, np.ndarray]:
+    """Per-replication matrix-free estimates of ``diagrams`` on ``rows`` of shape (R, G, S, …): str(D) → (R,)
+    or (R, dim).
+
+    Several replications (one block each, ⌊256/S⌋ of them) share a vectorized pass, so the per-call cost of
+    the traversal is paid once per pass, not once per replication.  Each pass is a shard: with
+    ``backend="ray"`` shards run as Ray tasks, with ``workers=N`` in N local processes; a shard's rows are
+    fixed before anything runs, so the estimates are identical to those of one process.
+    """
+    from ..backends import run_chunks
+    from ..io import progress_bar
+
+    R, S = int(rows.shape[0]), int(rows.shape[2])
+    step = max(1, BLOCK_ROWS_PER_PASS // S)
+    bar = progress_bar(R, "estimating diagram values", "replications", progress)
+    starts = list(range(0, R, step))
+    parts: dict[int, np.ndarray] = {}
+
+    def finished(i: int, part: np.ndarray) -> None:
+        parts[i] = part
+        if bar is not None:
+            bar.update(len(part))
+
+    run_chunks(list(range(len(starts))), _block_estimates, (landscape,),
+               lambda i: (rows[starts[i]:starts[i] + step], chunk, list(diagrams), root), finished, backend, address,
+               workers)
+    if bar is not None:
+        bar.close()
+    flat = np.concatenate([parts[i] for i in range(len(starts))], axis=0)
+    width = 1 if root == "loss" else landscape.dim
+    return {str(d): (flat[:, i] if root == "loss" else flat[:, i * width:(i + 1) * width])
+            for i, d in enumerate(diagrams)}
+
+
+class ReplicationValues:
+    """One replication's row of :func:`replication_values`, callable like an evaluator (``ev(D, root=…)``)."""
+
+    def __init__(self, values: dict[str, np.ndarray], r: int, root: str) -> None:
+        self.values, self.r, self.root = values, r, root
+
+    def __call__(self, d: Diagram, root: str = "loss"):
+        if root != self.root:
+            raise SgdDiagramsError(f"these values were estimated for root {self.root!r}, not {root!r}")
+        v = self.values[str(d)][self.r]
+        return float(v) if root == "loss" else np.asarray(v, dtype=np.float64)
 
 
 def replication_evaluators(landscape, plan: SamplePlan, max_degree: int, seed: int = 0, method: str = "auto",

@@ -55,8 +55,8 @@ from ..schedules.grid import Schedule
 from ..theory.limits import LIMIT_FAMILIES, _grow
 from ..theory.resummation import resummed_prediction
 from ..values.uvalue import UvalueEvaluator
-from .complement import complement_curvature, complement_links, complement_term
-from .evaluators import draw_rows, matrix_free_evaluator, plan_groups
+from .complement import complement_curvature, complement_links, complement_term, complement_values_needed
+from .evaluators import ReplicationValues, draw_rows, plan_groups, replication_values
 from .group_statistic import GroupStatisticEvaluator
 from .lanczos import RitzBasis, lanczos_ritz
 from .tensor_sources import ExactGroupSource, TorchGroupSource, project_tensor
@@ -402,6 +402,11 @@ def krylov_resummed_estimate(landscape, schedule: Schedule, order: int, etas, qu
     rows = draw_rows(landscape, plan.used, seed)
     rows = rows.reshape((plan.replications, plan.groups, plan.per_group) + tuple(rows.shape[1:]))
     tensors = landscape.derivative_tensors(max_degree) if exact else None
+    full_values = None
+    if complement and not exact:
+        # the complement's whole-space diagram values depend on the rows only (not on Z or μ): estimated for
+        # every replication in a few vectorized passes before the loop, not one pass per replication
+        full_values = replication_values(landscape, rows, complement_values_needed(q, order, links), q.root)
     bar = progress_bar(plan.replications, "resummed estimate", "replications", progress)
     replicas, excluded, captured, curvatures = [], [], [], []
     tally = ResummedTally()
@@ -434,8 +439,8 @@ def krylov_resummed_estimate(landscape, schedule: Schedule, order: int, etas, qu
                     f"noise there sees curvature {mu:.4g}; raise --krylov (at k = dim nothing lies outside)"
                 )
             curvatures.append(mu)
-            full_ev = (GroupStatisticEvaluator(full_source) if exact
-                       else matrix_free_evaluator(landscape, rows[r][None]))
+            full_ev = (GroupStatisticEvaluator(full_source) if full_values is None
+                       else ReplicationValues(full_values, r, q.root))
 
             def comp(s, full_ev=full_ev, ev=ev, Z=Z, mu=mu):
                 return complement_term(full_ev, ev, Z, q, s, order, etas, mu, continuous, links)

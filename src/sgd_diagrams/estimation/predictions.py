@@ -41,8 +41,8 @@ from .evaluators import (
     choose_method,
     draw_rows,
     forward_over_reverse_error,
-    matrix_free_evaluator,
     plan_groups,
+    replication_values,
 )
 from .group_statistic import dense_group_evaluators
 from .plan import plan_estimation
@@ -145,36 +145,40 @@ def piloted_estimation_seconds(landscape, diagrams: list[Diagram], plan: SampleP
                                chunk: int = 64) -> float:
     """CPU seconds of the matrix-free estimators of ``diagrams`` on ``plan``, from a pilot of the real work.
 
-    Vectorized passes of 2 replications with S = 8 and S = 64 samples per group (the best of two each)
-    give a cost per pass and a cost per sample row; the job makes ⌈R / ⌊256/S⌋⌉ passes over R·G·S rows.
-    CPU time, so load from other jobs does not inflate it (``benchmarks/bench_cost_model.py`` checks it within 3x).
+    The job makes ⌈R / b⌉ vectorized passes of b = ⌊256/S⌋ replications (one block each) with the plan's S
+    samples per group.  The pilot has that shape: a pass of 1 block (run twice, the first paying one-time
+    set-up) and one of 2 blocks give a cost per pass and a cost per block — three small passes, so the pilot
+    costs less than the jobs it prices.  CPU time, so load from other jobs does not inflate it
+    (``benchmarks/bench_cost_model.py`` checks it within 3x).
     """
+    from .evaluators import BLOCK_ROWS_PER_PASS
+
     G, S, R = plan.groups, plan.per_group, plan.replications
-    times, used = [], []
-    for size in (8, 64):
-        pilot = plan_groups(2 * G * size, G, 2)
-        best = float("inf")
-        for _ in range(2):  # the best of two: the first call also pays one-time set-up
-            start = time.process_time()
-            _matrix_free_replicas(landscape, pilot, diagrams, root, seed, chunk, False)
-            best = min(best, time.process_time() - start)
-        times.append(best)
-        used.append(pilot.used)
-    per_row = max((times[1] - times[0]) / (used[1] - used[0]), 0.0)
-    per_pass = max(times[0] - per_row * used[0], 0.0)
-    passes = -(-R // max(1, 256 // S))
-    return passes * per_pass + per_row * plan.used
+
+    def timed(blocks: int) -> float:
+        start = time.process_time()
+        _matrix_free_replicas(landscape, SamplePlan(blocks * G * S, blocks, 1, G, S), diagrams, root, seed, chunk,
+                              False)
+        return time.process_time() - start
+
+    timed(1)  # one-time set-up (vmap tracing, first calls), not part of the job's per-pass cost
+    one, two = timed(1), timed(2)
+    per_block = max(two - one, 0.0)
+    per_pass = max(one - per_block, 0.0)
+    step = max(1, BLOCK_ROWS_PER_PASS // S)
+    return -(-R // step) * per_pass + R * per_block
 
 
 def estimate_uvalues(landscape, kind: str, order: int, samples: int, seed: int = 0,
                      replications: int | None = None, method: str = "auto", progress: bool = False,
                      cache: str | Path | None = None, chunk: int = 64,
                      schedule: Schedule | None = None, force: bool = False, backend: str = "local",
-                     address: str | None = None) -> UvalueEstimates:
+                     address: str | None = None, workers: int = 1) -> UvalueEstimates:
     """Estimate the uvalue of every ``kind`` diagram with ≤ ``order`` edges, R times independently.
 
     With ``schedule``, only diagrams with histories in it (nonzero counts) are estimated.  ``cache``: a
-    directory to read and write estimates in (opt-in).
+    directory to read and write estimates in (opt-in).  ``workers=N`` runs the matrix-free passes in N local
+    processes (identical numbers).
     """
     if kind not in ("test", "train", "displacement"):
         raise SgdDiagramsError(f"unknown diagram kind {kind!r}; use test, train or displacement")
@@ -197,7 +201,8 @@ def estimate_uvalues(landscape, kind: str, order: int, samples: int, seed: int =
         check_work(seconds, f"estimating {len(diagrams)} diagram values "
                    f"from {samples} samples", "use fewer samples or a smaller order", force)
         try:
-            replicas = _matrix_free_replicas(landscape, plan, diagrams, root, seed, chunk, progress, backend, address)
+            replicas = _matrix_free_replicas(landscape, plan, diagrams, root, seed, chunk, progress, backend, address,
+                                             workers)
         except (RuntimeError, NotImplementedError) as exc:  # torch losses without forward-over-reverse (F.mse_loss)
             raise forward_over_reverse_error(exc) from None
     else:
@@ -289,40 +294,13 @@ def _finite_array(rows, shape: tuple[int, ...]) -> np.ndarray | None:
     return value if np.all(np.isfinite(value)) else None
 
 
-def _block_estimates(landscape, rows, chunk: int, diagrams: list[Diagram], root: str) -> np.ndarray:
-    """One vectorized pass: the matrix-free estimates of ``diagrams`` on sample blocks ``rows`` (a shard)."""
-    return matrix_free_evaluator(landscape, rows, chunk).per_block(diagrams, root).cpu().numpy()
-
-
 def _matrix_free_replicas(landscape, plan: SamplePlan, diagrams: list[Diagram], root: str, seed: int, chunk: int,
-                          progress: bool, backend: str = "local", address: str | None = None) -> dict[str, np.ndarray]:
-    """Per-replication matrix-free estimates, several replications (one block each) per vectorized pass.
-
-    Each pass is a shard: with ``backend="ray"`` shards run as Ray tasks, and since a shard's rows are
-    fixed by the seed before anything runs, the estimates are identical to the local ones.
-    """
-    from ..backends import run_chunks
-
+                          progress: bool, backend: str = "local", address: str | None = None,
+                          workers: int = 1) -> dict[str, np.ndarray]:
+    """Per-replication matrix-free estimates on the seed's rows (:func:`~.evaluators.replication_values`)."""
     rows = draw_rows(landscape, plan.used, seed)
     rows = rows.reshape((plan.replications, plan.groups, plan.per_group) + tuple(rows.shape[1:]))
-    step = max(1, 256 // plan.per_group)
-    bar = progress_bar(plan.replications, "estimating diagram values", "replications", progress)
-    starts = list(range(0, plan.replications, step))
-    parts: dict[int, np.ndarray] = {}
-
-    def finished(i: int, part: np.ndarray) -> None:
-        parts[i] = part
-        if bar is not None:
-            bar.update(len(part))
-
-    run_chunks(list(range(len(starts))), _block_estimates, (landscape,),
-               lambda i: (rows[starts[i]:starts[i] + step], chunk, diagrams, root), finished, backend, address)
-    if bar is not None:
-        bar.close()
-    flat = np.concatenate([parts[i] for i in range(len(starts))], axis=0)
-    width = 1 if root == "loss" else landscape.dim
-    return {str(d): (flat[:, i] if root == "loss" else flat[:, i * width:(i + 1) * width])
-            for i, d in enumerate(diagrams)}
+    return replication_values(landscape, rows, diagrams, root, chunk, progress, backend, address, workers)
 
 
 def replication_tables(estimates: UvalueEstimates):
@@ -362,7 +340,7 @@ def estimated_prediction(landscape, schedule: Schedule, order: int, etas, quanti
                          method: str = "auto", metric: np.ndarray | None = None, progress: bool = False,
                          cache: str | Path | None = None, force: bool = False, backend: str = "local",
                          address: str | None = None, krylov_dim: int | None = None, resummation: str = "auto",
-                         limit: str | None = None) -> EstimatedPrediction:
+                         limit: str | None = None, workers: int = 1) -> EstimatedPrediction:
     """Taylor or resummed prediction of E[quantity] from ``samples`` sampled data points.
 
     :func:`~.plan.plan_estimation` decides the path (per-replication uvalues, the dense statistic through a
@@ -391,5 +369,6 @@ def estimated_prediction(landscape, schedule: Schedule, order: int, etas, quanti
         bar = progress_bar(groups.replications, "estimating", "replications", progress)
         return taylor_estimate(landscape, schedule, order, q, etas, evaluators, groups, plan.evaluator, metric, bar)
     est = estimate_uvalues(landscape, q.kind, order, samples, seed, replications, plan.evaluator, progress,
-                           cache, schedule=schedule, force=force, backend=backend, address=address)
+                           cache, schedule=schedule, force=force, backend=backend, address=address,
+                           workers=workers)
     return taylor_estimate(landscape, schedule, order, q, etas, replication_tables(est), est.plan, plan.evaluator)

@@ -244,7 +244,8 @@ def _part_keys(kinds: Sequence[str], order: int) -> set[tuple[tuple[int, ...], t
 def measure_statistics(landscape, order: int, samples: int, seed: int = 0, replications: int | None = None,
                        kinds: Sequence[str] = KINDS, method: str = "auto", tensors: bool | str = "auto",
                        progress: bool = False, force: bool = False, backend: str = "local",
-                       address: str | None = None, chunk: int = 64, spec: str | None = None) -> Statistics:
+                       address: str | None = None, chunk: int = 64, spec: str | None = None,
+                       workers: int = 1) -> Statistics:
     """Estimate every ``kinds`` diagram value with ≤ ``order`` edges per replication (App. C.6) and θ0's identity.
 
     ``landscape`` is what the estimators take (an exact landscape, or a sampled one on its device).
@@ -272,7 +273,7 @@ def measure_statistics(landscape, order: int, samples: int, seed: int = 0, repli
         plan = None
         for kind in kinds:
             est = estimate_uvalues(landscape, kind, order, samples, seed, replications, method, progress, None,
-                                   chunk, None, force, backend, address)
+                                   chunk, None, force, backend, address, workers)
             uvalues[kind], plan = est.replicas, est.plan
         lambda_max = top_hessian_eigenvalue(landscape, draw_rows(landscape, plan.used, seed), seed)
     else:

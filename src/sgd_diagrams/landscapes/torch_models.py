@@ -213,6 +213,10 @@ def check_model(model: nn.Module, params: list[torch.Tensor]) -> None:
                                    "model.eval() before building the landscape")
 
 
+PRETRAIN_PILOT_STEPS = 5
+"""Full-batch GD steps of :meth:`TorchLandscape.pretrained` timed before the rest is admitted or refused."""
+
+
 class TorchLandscape(Landscape):
     """Any ``nn.Module`` with any loss on any data, as a sampled landscape over its flattened weights.
 
@@ -464,9 +468,12 @@ class TorchLandscape(Landscape):
         """θ0 moved by ``steps`` of full-batch GD (rate ``eta``) on every training row: a point near a minimum.
 
         Returns a new landscape; ``.pretraining`` records steps, eta and the training loss and gradient norm
-        before and after (seed 001 Theorem 2 predicts long runs *near a minimum*).  The cost is the first
-        full-batch gradient's measured time × ``steps``, checked against the work budget before the loop
-        (:func:`~sgd_diagrams.limits.check_work`; ``force`` runs it anyway); ``steps`` ≤ ``MAX_STEPS`` always.
+        before and after (seed 001 Theorem 2 predicts long runs *near a minimum*), and ``estimated_cpu_s`` /
+        ``measured_cpu_s``.  The estimate is a pilot of the real work: the first :data:`PRETRAIN_PILOT_STEPS`
+        steps are timed in CPU seconds (load from other jobs does not inflate it), the cheapest after the
+        first call taken per step, and × the remaining steps; it is checked against the work budget before the
+        rest runs (:func:`~sgd_diagrams.limits.check_work`; ``force`` runs it anyway); ``steps`` ≤
+        ``MAX_STEPS`` always.
         """
         import time
 
@@ -479,27 +486,36 @@ class TorchLandscape(Landscape):
             raise SgdDiagramsError(f"pretrain steps {steps} exceed the limit {MAX_STEPS:.0e}; pretrain fewer steps")
         if isinstance(eta, bool) or not isinstance(eta, (int, float)) or not math.isfinite(eta) or eta <= 0:
             raise SgdDiagramsError(f"the pretraining learning rate must be a positive number, got {eta!r}")
+        cpu_start = time.process_time()
         theta = self.init.detach().clone()
         grad_fn = torch.func.grad_and_value(self.training_loss)
-        clock = time.perf_counter()
         g, before = grad_fn(theta)
-        check_work(steps * (time.perf_counter() - clock), f"pretraining {steps} full-batch GD steps",
-                   "pretrain fewer steps", force)
         start = {"loss": float(before), "grad_norm": float(torch.linalg.vector_norm(g))}
         bar = progress_bar(steps, "pretraining (full-batch GD)", "steps", progress)
-        for _ in range(steps):
+        pilot = min(steps, PRETRAIN_PILOT_STEPS)
+        per_step = math.inf
+        estimate = 0.0
+        for step in range(steps):
+            clock = time.process_time()
             theta = theta - eta * g
             g, value = grad_fn(theta)
             if not torch.isfinite(value):
                 raise SgdDiagramsError(f"pretraining diverged (loss {float(value)}); use a smaller --pretrain-eta")
+            if step < pilot:
+                per_step = min(per_step, time.process_time() - clock)
+                if step == pilot - 1:  # the pilot's CPU so far + the rest at the cheapest pilot step, + the end
+                    estimate = time.process_time() - cpu_start + (steps - pilot + 1) * per_step
+                    check_work(estimate, f"pretraining {steps} full-batch GD steps", "pretrain fewer steps", force)
             if bar is not None:
                 bar.update(1)
         if bar is not None:
             bar.close()
         out = self.with_init(theta)
+        after = float(self.training_loss(theta))
         out.pretraining = {"steps": steps, "eta": float(eta), "train_loss_before": start["loss"],
-                           "grad_norm_before": start["grad_norm"], "train_loss_after": float(self.training_loss(theta)),
-                           "grad_norm_after": float(torch.linalg.vector_norm(g))}
+                           "grad_norm_before": start["grad_norm"], "train_loss_after": after,
+                           "grad_norm_after": float(torch.linalg.vector_norm(g)), "estimated_cpu_s": float(estimate),
+                           "measured_cpu_s": float(time.process_time() - cpu_start)}
         return out
 
     def flatten_state_dict(self, state: dict[str, Any]) -> np.ndarray:

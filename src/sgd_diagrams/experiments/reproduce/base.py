@@ -42,6 +42,12 @@ class Context:
     enough trials that the verdict's confidence intervals are tight.  ``seed`` seeds everything;
     ``data_dir`` points at Fashion-MNIST / CIFAR-10 files for the convnet experiments (None: the
     offline digits data); ``device`` and ``backend`` pass through to simulations and estimates.
+
+    **Cost.**  The run is priced by a pilot of its own work: the first progress counter it opens
+    (:meth:`progress`) is the run's main loop, and when its first unit finishes the whole run is estimated
+    as the CPU seconds spent before that loop plus the loop's CPU per finished unit × its units
+    (:meth:`price`).  Over the work budget the run stops there unless ``force`` (its finished pieces are
+    saved, so a rerun with ``--force`` resumes); the estimate and the measured CPU go into ``NAME.json``.
     """
 
     name: str
@@ -52,9 +58,12 @@ class Context:
     device: str = "cpu"
     backend: str = "local"
     show_progress: bool = True
+    force: bool = False
+    estimate: dict[str, Any] | None = None
     _started: float = field(default_factory=time.perf_counter, repr=False)
     _cpu_started: float = field(default_factory=time.process_time, repr=False)
     _invocation: str = field(default_factory=lambda: f"{time.time():.6f}", repr=False)
+    _pilot_opened: bool = field(default=False, repr=False)
 
     @property
     def partial_dir(self) -> Path:
@@ -114,13 +123,54 @@ class Context:
                 "invocations": 1 + len(earlier), "this_invocation_wall_seconds": wall}
 
     def progress(self, total: float, desc: str, unit: str = "step") -> Any:
-        """A progress bar (or log line) for ``total`` units, or None when progress is off."""
-        return progress_bar(total, f"{self.name}: {desc}", unit, enabled=self.show_progress)
+        """A progress counter for ``total`` units (a bar or log line on stderr unless progress is off); the
+        run's first counter prices the run (class docstring)."""
+        bar = progress_bar(total, f"{self.name}: {desc}", unit, enabled=self.show_progress)
+        pilot = not self._pilot_opened
+        self._pilot_opened = True
+        return _Progress(self, bar, float(total), desc, unit, pilot)
+
+    def cpu_so_far(self) -> float:
+        """CPU seconds of this run: this invocation plus every earlier, interrupted one."""
+        return self.total_time()["cpu_seconds"]
+
+    def price(self, done: float, total: float, cpu_before: float, what: str) -> None:
+        """Estimate the run from ``done`` of ``total`` units of its main loop (CPU ``cpu_before`` when the loop
+        opened) and refuse it over the budget unless :attr:`force`."""
+        from ...limits import check_work
+
+        spent = self.cpu_so_far()
+        seconds = cpu_before + (spent - cpu_before) * total / max(done, 1e-12)
+        self.estimate = {"estimated_cpu_s": float(seconds),
+                         "estimate_from": f"first {done:g} of {total:g} {what} ({spent - cpu_before:.3g} s CPU) "
+                                          f"+ {cpu_before:.3g} s before them"}
+        check_work(seconds, f"reproduction {self.name}{' --quick' if self.quick else ''} (priced from {done:g} of "
+                   f"{total:g} {what})", "run it with --quick (its finished pieces are kept)", self.force)
 
     @property
     def elapsed(self) -> float:
         """Seconds since the run started."""
         return time.perf_counter() - self._started
+
+
+class _Progress:
+    """A reproduction's progress counter: advances the visible bar (if any); the run's first one prices it."""
+
+    def __init__(self, ctx: Context, bar: Any, total: float, desc: str, unit: str, pilot: bool) -> None:
+        self.ctx, self.bar, self.total, self.what, self.pilot = ctx, bar, total, f"{unit}s of {desc!r}", pilot
+        self.done = 0.0
+        self.cpu_before = ctx.cpu_so_far() if pilot else 0.0
+
+    def update(self, n: float = 1) -> None:
+        self.done += n
+        if self.bar is not None:
+            self.bar.update(n)
+        if self.pilot and self.ctx.estimate is None and self.done > 0 and self.total > 0:
+            self.ctx.price(self.done, self.total, self.cpu_before, self.what)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 @dataclass

@@ -81,12 +81,14 @@ def load(name: str) -> ModuleType:
 
 def run_reproduction(name: str, out_dir: str | Path, *, quick: bool = False, seed: int = 0,
                      data_dir: str | Path | None = None, device: str = "cpu", backend: str = "local",
-                     show_progress: bool = True, command: str | None = None) -> dict[str, Any]:
+                     show_progress: bool = True, command: str | None = None, force: bool = False) -> dict[str, Any]:
     """Run reproduction ``name``; write ``NAME.json``, ``NAME.md`` and ``NAME.csv`` into ``out_dir``; return the JSON.
 
     The verdict comes from the experiment's ``assess`` (the common rules of :mod:`.verdicts`) applied to the
     saved numbers.  Finished pieces saved by the experiment (:meth:`Context.cached`) make a rerun after a kill
     resume where it stopped (its time is added up over the pieces); they are removed once the reports are written.
+    The run is priced from a pilot of its own main loop (:class:`~.base.Context`) and stops over the work budget
+    unless ``force``; ``meta`` records ``estimated_cpu_s`` (and ``estimate_from``) beside ``measured_cpu_s``.
     """
     module = load(name)
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
@@ -95,7 +97,7 @@ def run_reproduction(name: str, out_dir: str | Path, *, quick: bool = False, see
     out.mkdir(parents=True, exist_ok=True)
     ctx = Context(name=name, out_dir=out, quick=quick, seed=int(seed),
                   data_dir=Path(data_dir) if data_dir else None, device=device, backend=backend,
-                  show_progress=show_progress)
+                  show_progress=show_progress, force=bool(force))
     started = now_utc()
     with capture_warnings() as caught:
         outcome: Outcome = module.run(ctx)
@@ -103,6 +105,8 @@ def run_reproduction(name: str, out_dir: str | Path, *, quick: bool = False, see
     times = ctx.total_time()
     meta = {"name": name, "quick": quick, "seed": int(seed), **provenance(), "started": started,
             "seconds": times["wall_seconds"], **times, "warnings": caught,
+            **(ctx.estimate or {"estimated_cpu_s": None, "estimate_from": "no progress counter: not priced"}),
+            "measured_cpu_s": times["cpu_seconds"],
             "data_dir": str(data_dir) if data_dir else None, "device": device, "backend": backend,
             "command": command or f"sgd-diagrams reproduce {name}{' --quick' if quick else ''} --seed {seed}"}
     payload = _payload(name, outcome.title, outcome.claim, outcome.measured, judgement, outcome.figures,

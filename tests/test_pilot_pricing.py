@@ -1,0 +1,83 @@
+"""Pretraining and reproductions are priced from a pilot of their own work, refused over the budget unless
+forced (never under it), and record the estimate beside the measured CPU seconds."""
+
+from __future__ import annotations
+
+import pytest
+
+import sgd_diagrams as sd
+import sgd_diagrams.limits as limits
+from sgd_diagrams.experiments.reproduce.base import Context
+
+
+@pytest.fixture(scope="module")
+def digits():
+    pytest.importorskip("torch")
+    return sd.landscape("logistic-digits")
+
+
+def test_pretraining_records_its_estimate_and_measured_cpu(digits):
+    near = digits.pretrained(12, 0.5)
+    p = near.pretraining
+    assert p["estimated_cpu_s"] > 0 and p["measured_cpu_s"] > 0
+    assert p["train_loss_after"] < p["train_loss_before"]
+    # fewer steps than the pilot: still priced (from the steps there are); no steps: nothing to price
+    short = digits.pretrained(2, 0.5).pretraining
+    assert short["estimated_cpu_s"] > 0
+    assert digits.pretrained(0, 0.5).pretraining["estimated_cpu_s"] == 0.0
+
+
+def test_pretraining_over_the_budget_is_refused_unless_forced(digits, monkeypatch):
+    monkeypatch.setattr(limits, "WORK_BUDGET_SECONDS", 1e-9)
+    with pytest.raises(sd.SgdDiagramsError, match="pretraining 40 full-batch GD steps.*--force"):
+        digits.pretrained(40, 0.5)
+    forced = digits.pretrained(40, 0.5, force=True)
+    assert forced.pretraining["steps"] == 40
+    monkeypatch.setattr(limits, "WORK_BUDGET_SECONDS", 1e9)  # under the limit: never refused
+    assert digits.pretrained(40, 0.5).pretraining["train_loss_after"] == forced.pretraining["train_loss_after"]
+
+
+def _scripted(ctx: Context, monkeypatch, cpu: list[float]) -> None:
+    values = iter(cpu)
+    monkeypatch.setattr(Context, "cpu_so_far", lambda self: next(values))
+
+
+def test_a_reproduction_is_priced_from_its_first_unit(tmp_path, monkeypatch):
+    ctx = Context(name="demo", out_dir=tmp_path)
+    _scripted(ctx, monkeypatch, [10.0, 12.0])  # 10 s before the loop, its first of 4 units took 2 s
+    bar = ctx.progress(4, "trials", "chunk")
+    bar.update(1)
+    assert ctx.estimate["estimated_cpu_s"] == pytest.approx(10.0 + 2.0 * 4)
+    assert "first 1 of 4 chunks of 'trials'" in ctx.estimate["estimate_from"]
+    second = ctx.progress(10, "figures", "figure")  # later counters do not re-price the run
+    second.update(1)
+    bar.update(3)
+    bar.close()
+    assert ctx.estimate["estimated_cpu_s"] == pytest.approx(18.0)
+
+
+def test_a_reproduction_over_the_budget_is_refused_unless_forced(tmp_path, monkeypatch):
+    monkeypatch.setattr(limits, "WORK_BUDGET_SECONDS", 15.0)
+    for force in (False, True):
+        ctx = Context(name="demo", out_dir=tmp_path, force=force)
+        _scripted(ctx, monkeypatch, [10.0, 12.0])
+        bar = ctx.progress(4, "trials", "chunk")
+        if force:
+            bar.update(1)
+            assert ctx.estimate["estimated_cpu_s"] == pytest.approx(18.0)
+        else:
+            with pytest.raises(sd.SgdDiagramsError, match="reproduction demo.*--force"):
+                bar.update(1)
+    ctx = Context(name="demo", out_dir=tmp_path)
+    _scripted(ctx, monkeypatch, [1.0, 2.0])  # 1 + 1 x 4 = 5 s: under the budget, never refused
+    ctx.progress(4, "trials", "chunk").update(1)
+    assert ctx.estimate["estimated_cpu_s"] == pytest.approx(5.0)
+
+
+def test_reproduce_records_estimate_and_measured_cpu(tmp_path):
+    from sgd_diagrams.experiments.reproduce import run_reproduction
+
+    meta = run_reproduction("batch-size", tmp_path, quick=True, show_progress=False)["meta"]
+    assert meta["estimated_cpu_s"] > 0 and meta["measured_cpu_s"] > 0
+    assert meta["measured_cpu_s"] == meta["cpu_seconds"]
+    assert meta["estimate_from"].startswith("first ")
