@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
+from conftest import random_landscape
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -14,7 +15,11 @@ import sgd_diagrams as sd
 from sgd_diagrams.diagrams import quantity
 from sgd_diagrams.schedules.histories import history_count
 from sgd_diagrams.schedules.prefixes import check_steps, prefix_history_counts
+from sgd_diagrams.theory import variance
 from sgd_diagrams.theory.curves import _family_prefix_counts, curve_history_counts
+from sgd_diagrams.theory.geometric import continuous_history_sum, geometric_history_sum
+from sgd_diagrams.theory.geometric_prefixes import continuous_prefix_sums, geometric_prefix_sums, power_entries
+from sgd_diagrams.theory.resummation import resummed_prediction
 
 RTOL = 1e-10
 
@@ -189,3 +194,98 @@ def test_vectorised_curve_trust_equals_assess_trust_per_step(T, order, dim, zero
         assert np.array_equal(one.trusted, trusted[i])
         assert np.allclose(one.error, error[i], rtol=1e-12, atol=0.0, equal_nan=True)
         assert np.allclose(one.tolerance, tolerance[i], rtol=1e-12)
+
+
+# -- resummed, continuous and variance curves: every prefix from one sweep (theory/geometric_prefixes.py) ----------
+@st.composite
+def one_epoch_schedules(draw):
+    """Plain one-epoch schedules of one batch size: the continuous form's domain."""
+    B = draw(st.integers(1, 2))
+    N = B * draw(st.integers(1, 4))
+    return sd.sgd(N, B, 1, shuffle_seed=draw(st.one_of(st.none(), st.integers(0, 5))))
+
+
+def _random_etas(land, fractions) -> np.ndarray:
+    """η as fractions of 1/|λ|_max of the landscape's Hessian (inside the resummed form's range η·λ_max < 2)."""
+    lam = np.linalg.eigvalsh(np.atleast_2d(land.mean_derivative(2)))
+    return np.asarray(fractions) / max(float(np.max(np.abs(lam))), 1e-3)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data(), st.integers(0, 10**6), st.integers(1, 2), st.integers(1, 3),
+       st.sampled_from(["test-loss", "train-loss", "gen-gap", "displacement"]), st.sampled_from(["resummed",
+                                                                                                 "continuous"]))
+def test_resummed_and_continuous_curves_equal_truncated_predictions(data, seed, dim, order, qname, method):
+    """Random landscapes and schedules (in-order, reshuffled, GD, explicit grids, lr schedules, momentum), orders 1–3:
+    the curve at every step equals predict on schedule.prefix(t) to 1e-10 relative."""
+    schedule = data.draw(one_epoch_schedules() if method == "continuous" else schedules())
+    land = random_landscape(seed, dim=dim)
+    etas = _random_etas(land, data.draw(st.lists(st.floats(0.05, 1.5), min_size=1, max_size=2)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        curve = sd.predict(land, schedule, order, etas, qname, method, steps="all")
+        for i, t in enumerate(curve.steps):
+            if t == 0:
+                continue
+            ref = sd.predict(land, schedule.prefix(int(t)), order, etas, qname, method)
+            assert _relative(curve.value[i], ref.value) < RTOL, (t, schedule)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(schedules(), st.sampled_from(["test-loss", "train-loss"]), st.integers(1, 3), st.integers(0, 2**31 - 1))
+def test_geometric_prefix_sums_equal_final_point_sums(schedule, qname, edges, seed):
+    """Every path (constant lr: powers, block corner, GD step, row-tuple sweep; lr; heavy ball) at every prefix,
+    q = 1 − ηλ anywhere in (−1, 1.3) (negative q: η·λ > 1; q > 1: a negative curvature)."""
+    rng = np.random.default_rng(seed)
+    steps = check_steps("all", schedule.T)
+    one_epoch = schedule.plain and len(set(schedule.batch_sizes.tolist())) == 1 and schedule.grid().sum(1).max() <= 1
+    for d in quantity(qname).diagrams(edges, linkless=True):
+        q = rng.uniform(-1.0, 1.3, size=(3, edges))
+        got = geometric_prefix_sums(d, schedule, q, steps)
+        want = np.stack([geometric_history_sum(d, schedule.prefix(int(t)), q) for t in steps[1:]])
+        assert np.all(got[0] == 0.0) and _relative(got[1:], want) < RTOL, (d, schedule)
+        if one_epoch:
+            rates = rng.uniform(-0.2, 1.5, size=(2, edges))
+            got = continuous_prefix_sums(d, schedule, rates, steps[1:])
+            want = np.stack([continuous_history_sum(d, schedule.prefix(int(t)), rates) for t in steps[1:]])
+            assert _relative(got, want) < RTOL, (d, schedule)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 3), st.integers(1, 5), st.lists(st.integers(0, 300), min_size=1, max_size=12),
+       st.integers(0, 2**31 - 1))
+def test_power_entries_equal_matrix_powers(nA, n, steps, seed):
+    """Baby/giant steps: [M^t]_{start, target} = numpy's matrix_power, any sorted list of steps."""
+    rng = np.random.default_rng(seed)
+    M = np.abs(rng.normal(size=(nA, n, n)))
+    M /= np.max(np.abs(np.linalg.eigvals(M)), axis=1)[:, None, None]  # spectral radius 1: no over/underflow
+    start, target = int(rng.integers(n)), int(rng.integers(n))
+    steps = np.array(sorted(steps))
+    got = power_entries(M, start, target, steps)
+    want = np.stack([np.linalg.matrix_power(M, int(t))[:, start, target] for t in steps])
+    assert np.allclose(got, want, rtol=1e-11, atol=1e-300)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(schedules(), st.integers(0, 10**6), st.integers(1, 4), st.booleans(), st.floats(0.05, 1.0))
+def test_variance_curve_equals_truncated_moments(schedule, seed, order, resum, fraction):
+    """E[l²] − E[l]² after every step (both moments' curves in one pass each) = the final-point formula on the
+    truncated schedule; the tolerance is relative to E[l]², what the difference is taken against."""
+    land = random_landscape(seed, dim=1 + seed % 2)
+    etas = _random_etas(land, [fraction])
+    steps = check_steps("all", schedule.T)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got = variance.test_loss_variance_curve(land, schedule, order, etas, steps, resum=resum)
+        for i, t in enumerate(steps[1:], start=1):
+            prefix = schedule.prefix(int(t))
+            if resum:
+                second = resummed_prediction(land, prefix, order, etas, root_tensors=variance.squared_loss_derivatives(
+                    land, max(order, 2))).value
+                mean = resummed_prediction(land, prefix, order, etas).value
+                want = second - mean**2
+            else:
+                c = variance.test_loss_variance_coefficients(land, prefix, order)
+                mean = sd.predict(land, prefix, order, etas).value
+                want = sum(ck * etas**k for k, ck in enumerate(c))
+            assert np.allclose(got[i], want, rtol=RTOL, atol=1e-12 * float(np.max(mean**2))), (t, schedule)

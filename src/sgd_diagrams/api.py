@@ -488,7 +488,8 @@ def _predict_curve(landscape, schedule, order, etas, q, method, steps, band, met
 
     Taylor (exact, from samples or from statistics): every prefix's history counts in one sweep
     (:mod:`sgd_diagrams.theory.curves`), the diagram values computed once — about the cost of the last point.
-    Resummed, continuous and the variance: the landscape side once, the geometric sums per recorded step.
+    Resummed, continuous and the variance: the landscape side once, every prefix's geometric sums from one sweep
+    (:mod:`sgd_diagrams.theory.geometric_prefixes`).
     Resummed from samples (dense or matrix-free, as :func:`predict` routes the final point): one estimate —
     per replication the Krylov basis, projected tensors and complement values once — read at every step
     (:func:`~sgd_diagrams.estimation.krylov.krylov_resummed_curves`); ``sampling`` carries its ``krylov_dim``
@@ -551,34 +552,31 @@ def _predict_curve(landscape, schedule, order, etas, q, method, steps, band, met
 
 
 def _exact_curve(exact, schedule, order, etas, q, method, grid, metric, force):
-    """(values (steps, etas[, dim]), Taylor coefficients per step or None) on an exact landscape."""
+    """(values (steps, etas[, dim]), Taylor coefficients per step or None) on an exact landscape.
+
+    Every form reads all prefixes from one sweep: Taylor counts (:mod:`.theory.curves`), resummed and
+    continuous geometric sums (:func:`~.theory.resummation.resummed_curve`), the variance from both moments.
+    """
     from .theory.curves import curve_values, taylor_curve_coefficients
 
     if method == "taylor" and not q.is_variance:
         coefficients = taylor_curve_coefficients(exact, schedule, order, q, grid, metric=metric, force=force)
         return curve_values(coefficients, etas), coefficients
     if q.is_variance:
-        from .theory.variance import test_loss_variance
+        from .theory.variance import nonnegative_variance, test_loss_variance_curve
 
-        def at(prefix):
-            return test_loss_variance(exact, prefix, order, etas, resum=method == "resummed", force=force)
+        raw = test_loss_variance_curve(exact, schedule, order, etas, grid, resum=method == "resummed", force=force)
+        values = np.stack([raw[0]] + [nonnegative_variance(row, etas, order, method) for row in raw[1:]])
     else:
-        from .theory.resummation import resummed_prediction
-        from .values.uvalue import UvalueEvaluator
+        from .theory.resummation import resummed_curve
 
-        evaluator = UvalueEvaluator(exact, max(order, 2), metric)  # the landscape side once for every step
-        projected: dict = {}  # the projected uvalues U_D, once for every step
-
-        def at(prefix):
-            return resummed_prediction(exact, prefix, order, etas, q.name, metric=metric,
-                                       continuous=method == "continuous", evaluator=evaluator, force=force,
-                                       projected=projected).value
+        values = resummed_curve(exact, schedule, order, etas, grid, q.name, metric=metric,
+                                continuous=method == "continuous", force=force)
+    # step 0 is l(θ0) itself (no step taken; a variance of 0), as the Taylor curve's order 0 gives it
     start = taylor_curve_coefficients(exact, schedule, 0, q if not q.is_variance else "test-loss", grid[:1],
                                       metric=metric)[0][0]
-    rows = [np.zeros(len(etas)) if q.is_variance else (np.full(len(etas), float(start)) if np.ndim(start) == 0
-                                                       else np.tile(start, (len(etas), 1)))]
-    rows += [np.asarray(at(schedule.prefix(int(t))), dtype=np.float64) for t in grid[1:]]
-    return np.stack(rows), None
+    values[0] = 0.0 if q.is_variance else start
+    return values, None
 
 
 def _estimated_curve(landscape, schedule, order, etas, q, method, grid, metric, force, samples, seed, replications,
@@ -672,16 +670,17 @@ def _curve_trust(coefficients, etas, values, stderr, lambda_max, schedule, grid,
 
 
 def _band_sd(exact, schedule, order, etas, grid, method, force) -> np.ndarray:
-    """sd of the test loss over training sets per (step, η): √Var from the variance's own form; NaN (with a
-    warning naming where) where the truncation makes the variance negative (l² needs order 4 on quadratics)."""
-    from .theory.variance import test_loss_variance
+    """sd of the test loss over training sets per (step, η): √Var from the variance's own form (every step from
+    one sweep, :func:`~.theory.variance.test_loss_variance_curve`); NaN (with a warning naming where) where the
+    truncation makes the variance negative (l² needs order 4 on quadratics)."""
+    from .theory.variance import nonnegative_variance, test_loss_variance_curve
 
+    raw = test_loss_variance_curve(exact, schedule, order, etas, grid, resum=method == "resummed", force=force)
     variance = np.zeros((len(grid), len(etas)))
     refused = []
     for i, t in enumerate(grid[1:], start=1):
         try:
-            variance[i] = test_loss_variance(exact, schedule.prefix(int(t)), order, etas,
-                                             resum=method == "resummed", force=force)
+            variance[i] = nonnegative_variance(raw[i], etas, order, method)
         except SgdDiagramsError:
             variance[i] = np.nan
             refused.append(int(t))

@@ -41,7 +41,7 @@ from ..schedules.grid import Schedule
 from ..schedules.histories import cells_by_step, row_groups, row_tuples
 from ..schedules.sweep import HistorySweep, history_sweep, kernel_moves
 
-__all__ = ["continuous_history_sum", "geometric_history_sum"]
+__all__ = ["continuous_generator", "continuous_history_sum", "geometric_history_sum"]
 
 
 def _power_apply(v: np.ndarray, powers: list[np.ndarray], gaps: np.ndarray) -> np.ndarray:
@@ -161,13 +161,15 @@ def _tied_geometric(sw: HistorySweep, schedule: Schedule, idle: np.ndarray,
     return total
 
 
-def _lr_geometric(sw: HistorySweep, schedule: Schedule, q: np.ndarray) -> np.ndarray:
+def _lr_geometric(sw: HistorySweep, schedule: Schedule, q: np.ndarray, steps: np.ndarray | None = None
+                  ) -> np.ndarray:
     """S_D·|Aut(D)| with per-step multipliers m_t: the edge from step s to u weighs m_s Π_{s<t<u}(1 − m_t ηλ).
 
     The propagator of a time-dependent learning rate is Π_t (I − η m_t H) (seed 001 §"Re-summation",
     with η → η m_t per step); ``q`` = 1 − ηλ per edge, so 1 − η m_t λ = 1 − m_t (1 − q).  Each node placed
     at step t brings its m_t (the η m_t of its edge; the caller multiplies by (−η)^d).  A dense sweep
-    over the T steps, vectorized over eigen-labels and the tied parts' row tuples.
+    over the T steps, vectorized over eigen-labels and the tied parts' row tuples.  With ``steps`` (sorted,
+    in 0..T) the sweep is read after every recorded step: (len(steps), nA), the sums of every prefix.
     """
     T, ns, nA = schedule.T, sw.n_states, q.shape[0]
     mt = schedule.lr_multipliers()
@@ -196,7 +198,9 @@ def _lr_geometric(sw: HistorySweep, schedule: Schedule, q: np.ndarray) -> np.nda
     zero = sw.zero_counts
     v = np.zeros((nA, Q, ns))
     v[:, :, 0] = 1.0
-    for t in range(T):
+    reader = _PrefixReader(steps, T, nA)
+    reader.read(0, v, sw.full, mult)
+    for t in range(reader.last):
         new = np.einsum("aqs,ast->aqt", v, step_matrix(zero, t))
         if k and len(cells[t][0]):
             gs, ws = cells[t]
@@ -214,7 +218,32 @@ def _lr_geometric(sw: HistorySweep, schedule: Schedule, q: np.ndarray) -> np.nda
                     new[:, sel] += np.einsum("aqs,ast->aqt", v[:, sel], step_matrix(counts, t)) * coef[None, sel, None]
             wvec[gs] = 0.0
         v = new
-    return (v[:, :, sw.full] * mult[None]).sum(axis=1)
+        reader.read(t + 1, v, sw.full, mult)
+    return reader.result()
+
+
+class _PrefixReader:
+    """Records Σ_q mult_q·v[:, q, full] after the recorded steps of a dense sweep (every prefix's sum).
+
+    ``steps`` None: only the end T, and :meth:`result` is (nA,) as for the final point; otherwise
+    (len(steps), nA) and the sweep can stop at :attr:`last`, the largest recorded step.
+    """
+
+    def __init__(self, steps: np.ndarray | None, T: int, nA: int) -> None:
+        self.final = steps is None
+        self.steps = np.array([T] if steps is None else steps, dtype=np.int64)
+        self.last = int(self.steps.max(initial=0))
+        self.rows: dict[int, np.ndarray] = {}
+        self.want = set(self.steps.tolist())
+        self.nA = nA
+
+    def read(self, t: int, v: np.ndarray, full: int, mult: np.ndarray) -> None:
+        if t in self.want:
+            self.rows[t] = (v[:, :, full] * mult[None]).sum(axis=1)
+
+    def result(self) -> np.ndarray:
+        out = np.stack([self.rows[int(t)] for t in self.steps]) if len(self.steps) else np.zeros((0, self.nA))
+        return out[0] if self.final else out
 
 
 def _tied_rows(schedule: Schedule, k: int):
@@ -228,7 +257,8 @@ def _tied_rows(schedule: Schedule, k: int):
     return np.zeros((1, 0), dtype=np.int64), np.ones(1), None, None
 
 
-def _heavy_ball_geometric(d: Diagram, schedule: Schedule, q: np.ndarray) -> np.ndarray:
+def _heavy_ball_geometric(d: Diagram, schedule: Schedule, q: np.ndarray, steps: np.ndarray | None = None
+                          ) -> np.ndarray:
     """S_D·|Aut(D)| for heavy-ball momentum: every edge carries the resummed heavy-ball response.
 
     Linearised heavy ball with Hessian eigenvalue λ (the links resummed): a unit gradient read at step s
@@ -239,7 +269,8 @@ def _heavy_ball_geometric(d: Diagram, schedule: Schedule, q: np.ndarray) -> np.n
     (y ← y + m_t b: pending moves to applied with m_t or stays).  With λ = 0 this is the kernel
     k(s, u) = Σ_t m_t β^{t−s} of the Taylor form; with β = 0 it is m_s Π_{s<t<u}(1 − η m_t λ).
     The moves are :class:`~sgd_diagrams.schedules.sweep.KernelMoves`; a dense sweep over the T steps,
-    vectorized over eigen-labels and the tied parts' row tuples.
+    vectorized over eigen-labels and the tied parts' row tuples; ``steps`` reads it after every recorded
+    step, as in :func:`_lr_geometric`.
     """
     mv = kernel_moves(d)
     T, nA = schedule.T, q.shape[0]
@@ -251,7 +282,9 @@ def _heavy_ball_geometric(d: Diagram, schedule: Schedule, q: np.ndarray) -> np.n
     Q = len(mult)
     x = np.zeros((nA, Q, mv.n_states))
     x[:, :, mv.start] = 1.0
-    for t in range(T):
+    reader = _PrefixReader(steps, T, nA)
+    reader.read(0, x, mv.full, mult)
+    for t in range(reader.last):
         for c, ((pending, _), (applied, back)) in enumerate(zip(mv.apply, mv.feedback, strict=True)):
             moved = x[:, :, applied] * feedback_weight[:, c, None, None]
             x[:, :, pending] *= beta
@@ -271,7 +304,8 @@ def _heavy_ball_geometric(d: Diagram, schedule: Schedule, q: np.ndarray) -> np.n
                     x[:, sel[:, None], dst] += x[:, sel[:, None], src] * w_parts[sel, tied][None, :, None]
         for pending, dst in mv.apply:
             x[:, :, dst] += x[:, :, pending] * mt[t]
-    return (x[:, :, mv.full] * mult[None]).sum(axis=1)
+        reader.read(t + 1, x, mv.full, mult)
+    return reader.result()
 
 
 def continuous_history_sum(d: Diagram, schedule: Schedule, rates: np.ndarray) -> np.ndarray:
@@ -280,6 +314,23 @@ def continuous_history_sum(d: Diagram, schedule: Schedule, rates: np.ndarray) ->
     ``rates`` (nA, d) are ηλ per edge.  Nodes alone in their part arrive at rate 1 per
     step; a tied part of k nodes (one epoch: they share one cell) arrives at once with
     rate B^{1−k}; an open edge decays at its rate.  Value = [exp(T·Gen)]_{∅, all}.
+    """
+    sw, gen = continuous_generator(d, schedule, rates)
+    if gen is None:
+        return np.ones(np.atleast_2d(rates).shape[0])
+    T = schedule.T
+    out = np.array([scipy.linalg.expm(T * g)[0, sw.full] for g in gen])
+    if sw.root_shared:
+        out = out / schedule.N
+    return out / d.automorphisms
+
+
+def continuous_generator(d: Diagram, schedule: Schedule, rates: np.ndarray
+                         ) -> tuple[HistorySweep, np.ndarray | None]:
+    """(sweep, Gen (nA, ns, ns)) of Remark 1's continuous-time sum; Gen is None for a diagram without edges.
+
+    Gen is a Metzler matrix (arrival rates ≥ 0 off the diagonal, minus the open edges' decay rates on it),
+    so exp(t·Gen) is entrywise non-negative.  Refuses schedules the continuous form does not cover.
     """
     if not schedule.plain:
         raise SgdDiagramsError("the continuous-time form needs a constant learning rate without momentum; use the "
@@ -293,7 +344,7 @@ def continuous_history_sum(d: Diagram, schedule: Schedule, rates: np.ndarray) ->
     rates = np.atleast_2d(np.asarray(rates, dtype=np.float64))
     nA = rates.shape[0]
     if sw.m == 0:
-        return np.ones(nA)
+        return sw, None
     ns = len(sw.states)
     tied_sizes = [len(p) for p in sw.tied_parts]
     gen = np.zeros((nA, ns, ns))
@@ -312,8 +363,4 @@ def continuous_history_sum(d: Diagram, schedule: Schedule, rates: np.ndarray) ->
     for s_index, s in enumerate(sw.states):
         open_edges = sw.open_edges(s, s)
         gen[:, s_index, s_index] -= rates[:, [c - 1 for c in open_edges]].sum(axis=1) if open_edges else 0.0
-    T = schedule.T
-    out = np.array([scipy.linalg.expm(T * g)[0, sw.full] for g in gen])
-    if sw.root_shared:
-        out = out / schedule.N
-    return out / d.automorphisms
+    return sw, gen

@@ -40,11 +40,12 @@ from ..schedules.grid import Schedule, require_concrete
 from ..schedules.histories import history_seconds
 from ..values.uvalue import UvalueEvaluator
 from .geometric import continuous_history_sum, geometric_history_sum
+from .geometric_prefixes import continuous_prefix_sums, geometric_prefix_sums
 from .orders import check_order, check_tensor_work
 from .propagators import eigen_propagator_basis, projected_uvalue
 
 __all__ = ["eigen_propagator_basis", "projected_uvalue", "geometric_history_sum", "continuous_history_sum",
-           "resummed_prediction", "ResummedPrediction"]
+           "resummed_curve", "resummed_prediction", "ResummedPrediction"]
 
 
 # -- predictions ----------------------------------------------------------------------------------
@@ -72,6 +73,84 @@ def resummed_prediction(landscape, schedule: Schedule, order: int, etas, quantit
     ``projected``: a dict kept by the caller across schedules with the same evaluator (a curve's steps): the
     projected uvalues U_D, which do not depend on the schedule, are computed once and read from it.
     """
+    side = _landscape_side(landscape, schedule, order, etas, quantity, metric, root_tensors, evaluator, force)
+    q, etas, lam, dim = side.quantity, side.etas, side.lam, landscape.dim
+    shape = (order + 1, len(etas)) + ((dim,) if q.root == "displacement" else ())
+    by_order = np.zeros(shape)
+    for k in range(order + 1):
+        for d in q.diagrams(k, linkless=True):
+            labels = list(itertools.product(range(dim), repeat=k))
+            flat = side.flat_uvalue(d, projected)
+            for e_index, eta in enumerate(etas):
+                if k == 0:
+                    S = np.ones(1)
+                elif continuous:
+                    S = continuous_history_sum(d, schedule, eta * lam[np.array(labels)])
+                else:
+                    S = geometric_history_sum(d, schedule, 1.0 - eta * lam[np.array(labels)])
+                contrib = np.tensordot(S, flat, axes=(0, 0)) * (-eta) ** k
+                by_order[k, e_index] += q.sign * contrib
+    return ResummedPrediction(q.name, order, etas, by_order.sum(axis=0), by_order)
+
+
+def resummed_curve(landscape, schedule: Schedule, order: int, etas, steps, quantity: str | Quantity = "test-loss",
+                   metric: np.ndarray | None = None, continuous: bool = False,
+                   root_tensors: list[np.ndarray] | None = None, evaluator: UvalueEvaluator | None = None,
+                   force: bool = False) -> np.ndarray:
+    """:func:`resummed_prediction` on ``schedule.prefix(t)`` for every t in ``steps`` (sorted, in 0..T), in one sweep.
+
+    The landscape side (eigenbasis, projected uvalues) once; the schedule side from the prefix sums of
+    :mod:`.geometric_prefixes`, vectorised over η and the eigen-labels: shape (len(steps), len(etas)[, dim]).
+    The cost check and the growth warning are those of the final point (T's, the largest of every prefix).
+    """
+    side = _landscape_side(landscape, schedule, order, etas, quantity, metric, root_tensors, evaluator, force)
+    q, etas, lam, dim = side.quantity, side.etas, side.lam, landscape.dim
+    steps = np.asarray(steps, dtype=np.int64)
+    out = np.zeros((len(steps), len(etas)) + ((dim,) if q.root == "displacement" else ()))
+    for k in range(order + 1):
+        for d in q.diagrams(k, linkless=True):
+            flat = side.flat_uvalue(d, None)  # (labels, …)
+            if k == 0:
+                out += q.sign * flat[0]
+                continue
+            rates = etas[:, None, None] * lam[np.array(list(itertools.product(range(dim), repeat=k)))][None]
+            rates = rates.reshape(-1, k)  # (η × labels, edges)
+            if continuous:
+                S = continuous_prefix_sums(d, schedule, rates, steps)
+            else:
+                S = geometric_prefix_sums(d, schedule, 1.0 - rates, steps)
+            S = S.reshape(len(steps), len(etas), -1) * ((-etas) ** k)[None, :, None]
+            out += q.sign * np.tensordot(S, flat, axes=(2, 0))
+    return out
+
+
+@dataclass
+class _LandscapeSide:
+    """What a resummed prediction reads from the landscape, for any schedule: the eigenbasis (λ, W) of the
+    propagator and the projected uvalues U_D (seed 001 Def. 4), checked and computed once."""
+
+    quantity: Quantity
+    etas: np.ndarray
+    evaluator: UvalueEvaluator
+    lam: np.ndarray
+    W: np.ndarray
+
+    def flat_uvalue(self, d, cache: dict | None) -> np.ndarray:
+        """U_D with its edge labels flattened: (dim^edges, …); ``cache`` keeps it across schedules."""
+        root = self.quantity.root
+        if cache is None:
+            U = projected_uvalue(self.evaluator, d, self.W, root=root)
+        else:
+            if (d, root) not in cache:
+                cache[(d, root)] = projected_uvalue(self.evaluator, d, self.W, root=root)
+            U = cache[(d, root)]
+        k = d.n_edges
+        return U.reshape((len(self.lam) ** k,) + U.shape[k:]) if k else U.reshape((1,) + U.shape)
+
+
+def _landscape_side(landscape, schedule: Schedule, order: int, etas, quantity, metric, root_tensors, evaluator,
+                    force: bool) -> _LandscapeSide:
+    """Checks (order, concrete schedule, finite η, the work budget, η·λ_max ≤ 2) and the landscape side."""
     q = quantity_of(quantity, DIAGRAM_QUANTITY_NAMES)
     check_order(order, "resummed")
     require_concrete(schedule, "the resummed form")
@@ -90,31 +169,9 @@ def resummed_prediction(landscape, schedule: Schedule, order: int, etas, quantit
     else:
         H = evaluator.part_cumulant((2,))
     lam, W = eigen_propagator_basis(H, metric)
-    root, sign = q.root, q.sign
-    shape = (order + 1, len(etas)) + ((dim,) if root == "displacement" else ())
-    by_order = np.zeros(shape)
     # heavy ball is stable for η·λ < 2(1 + β): compare η·max m_t/(1 + β) with plain descent's limit
     _warn_if_growing(lam, etas, schedule.T, float(np.max(schedule.lr_multipliers())) / (1.0 + schedule.momentum))
-    for k in range(order + 1):
-        for d in q.diagrams(k, linkless=True):
-            if projected is None:
-                U = projected_uvalue(evaluator, d, W, root=root)
-            else:
-                if (d, root) not in projected:
-                    projected[(d, root)] = projected_uvalue(evaluator, d, W, root=root)
-                U = projected[(d, root)]
-            labels = list(itertools.product(range(dim), repeat=k))
-            flat = U.reshape((dim**k,) + U.shape[k:]) if k else U.reshape((1,) + U.shape)
-            for e_index, eta in enumerate(etas):
-                if k == 0:
-                    S = np.ones(1)
-                elif continuous:
-                    S = continuous_history_sum(d, schedule, eta * lam[np.array(labels)])
-                else:
-                    S = geometric_history_sum(d, schedule, 1.0 - eta * lam[np.array(labels)])
-                contrib = np.tensordot(S, flat, axes=(0, 0)) * (-eta) ** k
-                by_order[k, e_index] += sign * contrib
-    return ResummedPrediction(q.name, order, etas, by_order.sum(axis=0), by_order)
+    return _LandscapeSide(q, etas, evaluator, lam, W)
 
 
 def _warn_if_growing(lam: np.ndarray, etas: np.ndarray, T: int, scale: float = 1.0) -> None:
@@ -137,5 +194,5 @@ def _warn_if_growing(lam: np.ndarray, etas: np.ndarray, T: int, scale: float = 1
         warnings.warn(
             f"propagators (1 − ηλ)^t grow for eta in {bad.tolist()} (Hessian eigenvalues {np.round(lam, 6).tolist()}): "
             "the resummed series is outside its decaying range; expect large errors for large T",
-            RuntimeWarning, stacklevel=3,
+            RuntimeWarning, stacklevel=4,
         )

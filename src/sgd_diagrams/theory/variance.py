@@ -4,7 +4,9 @@ App. A.6 computes second moments with *two-rooted* diagrams.  Equivalently
 (the product rule splits a root's children between two copies of l), the
 second moment E[l(θ_T)²] is Theorem 1 for the deterministic measurement
 s = l², whose root tensor is ∇^k(l²) = Σ_{S ⊆ slots} ∇^{|S|} l ⊗ ∇^{k−|S|} l;
-then Var = E[l²] − E[l]².  Both the Taylor and the resummed forms are offered.
+then Var = E[l²] − E[l]².  Both the Taylor and the resummed forms are offered, at the end of the
+schedule or after every recorded step (:func:`test_loss_variance_curve`: both moments' curves in one sweep,
+:mod:`.curves` and :mod:`.geometric_prefixes`).
 """
 
 from __future__ import annotations
@@ -16,10 +18,14 @@ import numpy as np
 
 from ..errors import SgdDiagramsError
 from ..schedules.grid import Schedule
-from .resummation import resummed_prediction
+from ..values.uvalue import UvalueEvaluator
+from .curves import curve_values, taylor_curve_coefficients
+from .orders import check_tensor_work
+from .resummation import resummed_curve, resummed_prediction
 from .series import taylor_series
 
-__all__ = ["squared_loss_derivatives", "test_loss_variance_coefficients", "test_loss_variance"]
+__all__ = ["squared_loss_derivatives", "test_loss_variance_coefficients", "test_loss_variance",
+           "test_loss_variance_curve", "nonnegative_variance"]
 
 _LETTERS = string.ascii_lowercase
 
@@ -46,7 +52,12 @@ def test_loss_variance_coefficients(landscape, schedule: Schedule, order: int, f
     second = taylor_series(landscape, schedule, order, "test-loss",
                            root_tensors=squared_loss_derivatives(landscape, order), force=force).coefficients
     mean = taylor_series(landscape, schedule, order, "test-loss", force=force).coefficients
-    return [float(second[k] - sum(mean[a] * mean[k - a] for a in range(k + 1))) for k in range(order + 1)]
+    return [float(c) for c in _variance_from_moments(second, mean)]
+
+
+def _variance_from_moments(second: list, mean: list) -> list:
+    """Coefficients of E[l²] − E[l]² from those of E[l²] and E[l] (Cauchy product, order by order)."""
+    return [second[k] - sum(mean[a] * mean[k - a] for a in range(k + 1)) for k in range(len(second))]
 
 
 def test_loss_variance(landscape, schedule: Schedule, order: int, etas, resum: bool = True,
@@ -66,10 +77,34 @@ def test_loss_variance(landscape, schedule: Schedule, order: int, etas, resum: b
                                      force=force).value
         mean = resummed_prediction(landscape, schedule, order, etas, "test-loss", force=force).value
         values = second - mean**2
-    return _nonnegative(np.asarray(values, dtype=np.float64), etas, order, "resummed" if resum else "taylor")
+    return nonnegative_variance(np.asarray(values, dtype=np.float64), etas, order, "resummed" if resum else "taylor")
 
 
-def _nonnegative(values: np.ndarray, etas: np.ndarray, order: int, form: str) -> np.ndarray:
+def test_loss_variance_curve(landscape, schedule: Schedule, order: int, etas, steps, resum: bool = True,
+                             force: bool = False) -> np.ndarray:
+    """E[l²] − E[l]² on ``schedule.prefix(t)`` for every t in ``steps`` (sorted, 0..T): (len(steps), len(etas)).
+
+    Both moments' curves in one pass each (Taylor: every prefix's counts, :func:`~.curves.taylor_curve_coefficients`;
+    resummed: every prefix's geometric sums, :func:`~.resummation.resummed_curve`).  Raw differences: round-off
+    or a truncation can leave them below zero; pass each step through :func:`nonnegative_variance`.
+    """
+    etas = np.atleast_1d(np.asarray(etas, dtype=np.float64))
+    steps = np.asarray(steps, dtype=np.int64)
+    if resum:
+        squared = squared_loss_derivatives(landscape, max(order, 2))
+        second = resummed_curve(landscape, schedule, order, etas, steps, "test-loss", root_tensors=squared,
+                                force=force)
+        mean = resummed_curve(landscape, schedule, order, etas, steps, "test-loss", force=force)
+        return second - mean**2
+    check_tensor_work(landscape, order, force)
+    squared = UvalueEvaluator(landscape, max(order, 0), root_tensors=squared_loss_derivatives(landscape, order))
+    second = taylor_curve_coefficients(landscape, schedule, order, "test-loss", steps, evaluator=squared)
+    mean = taylor_curve_coefficients(landscape, schedule, order, "test-loss", steps, force=force)
+    return curve_values(_variance_from_moments(second, mean), etas)
+
+
+def nonnegative_variance(values: np.ndarray, etas: np.ndarray, order: int, form: str) -> np.ndarray:
+    """``values`` (one per η) with round-off below zero set to 0; a truly negative variance is refused."""
     negative = values < -1e-12 * max(1.0, float(np.max(np.abs(values))))
     if np.any(negative):
         bad = ", ".join(f"{e:g}" for e in etas[negative])
