@@ -40,8 +40,10 @@ import numpy as np
 from ..diagrams import Diagram, Quantity
 from ..schedules.grid import Schedule
 from ..theory.geometric import continuous_history_sum, geometric_history_sum
+from ..theory.geometric_prefixes import continuous_prefix_sums, geometric_prefix_sums
 
-__all__ = ["reduced", "scalar_resummed", "complement_values", "complement_sum", "complement_difference",
+__all__ = ["reduced", "scalar_resummed", "complement_values", "complement_sum", "complement_sum_curve",
+           "complement_difference",
            "complement_curvature", "complement_term", "complement_diagrams", "complement_links", "COMPLEMENT_LINKS",
            "NOISE_PROBES"]
 
@@ -110,6 +112,26 @@ def complement_sum(values: list[tuple[Diagram, np.ndarray]], q: Quantity, schedu
     for e, eta in enumerate(etas):
         for d, value in values:
             out[e] += q.sign * (-eta) ** d.n_edges * _history_sum(d, schedule, float(eta), mu, continuous) * value
+    return out
+
+
+def complement_sum_curve(values: list[tuple[Diagram, np.ndarray]], q: Quantity, schedule: Schedule,
+                         etas: np.ndarray, mu: float, steps: np.ndarray, continuous: bool = False) -> np.ndarray:
+    """:func:`complement_sum` on ``schedule.prefix(t)`` for every t in ``steps``: (len(steps), len(etas)[, width]).
+
+    Every prefix's history sums S_D(q_μ) from one sweep (:mod:`sgd_diagrams.theory.geometric_prefixes`),
+    all η at once; step 0 (no step taken) is 0.
+    """
+    etas = np.asarray(etas, dtype=np.float64)
+    steps = np.asarray(steps, dtype=np.int64)
+    width = values[0][1].shape if values else ()
+    out = np.zeros((len(steps), len(etas)) + tuple(width))
+    for d, value in values:
+        rates = np.repeat((etas * mu)[:, None], d.n_edges, axis=1)  # ημ on every edge, one row per η
+        S = (continuous_prefix_sums(d, schedule, rates, steps) if continuous
+             else geometric_prefix_sums(d, schedule, 1.0 - rates, steps))  # (steps, η)
+        scale = q.sign * (-etas) ** d.n_edges * S
+        out += scale.reshape(scale.shape + (1,) * len(width)) * value
     return out
 
 

@@ -53,16 +53,23 @@ from ..landscapes.conversions import is_exact
 from ..limits import check_work
 from ..schedules.grid import Schedule
 from ..theory.limits import LIMIT_FAMILIES, _grow
-from ..theory.resummation import resummed_prediction
+from ..theory.resummation import resummed_curve, resummed_prediction
 from ..values.uvalue import UvalueEvaluator
-from .complement import complement_curvature, complement_difference, complement_links, complement_sum, complement_term
+from .complement import (
+    complement_curvature,
+    complement_difference,
+    complement_links,
+    complement_sum,
+    complement_sum_curve,
+    complement_term,
+)
 from .evaluators import draw_rows, matrix_free_evaluator, plan_groups
 from .group_statistic import GroupStatisticEvaluator
 from .lanczos import RitzBasis, lanczos_ritz
 from .tensor_sources import ExactGroupSource, TorchGroupSource, project_tensor
 
 __all__ = ["KRYLOV_DIM", "CURVATURE_FLOOR", "ProjectedLandscape", "exact_ritz_basis", "krylov_resummed_exact",
-           "KrylovPrediction", "krylov_resummed_estimate", "krylov_resummed_curves", "CurveTarget", "resummed_curve"]
+           "KrylovPrediction", "krylov_resummed_estimate", "krylov_resummed_curves", "CurveTarget", "replication_curve"]
 
 KRYLOV_DIM = 20
 """Default Krylov dimension k (Lanczos steps) of the matrix-free resummed path."""
@@ -285,9 +292,10 @@ class ResummedTally:
 
         ``lift``: the basis Z the evaluator's tensors are projected on (a displacement is returned as
         value @ Zᵀ, in the full space).  ``complement``: schedule ↦ the complement term
-        (:mod:`.complement`), added to the value (and recorded in ``complements``).  ``steps`` (a curve's
-        recorded steps, 0 and T included; not with ``limit``): the value on ``schedule.prefix(t)`` for every
-        t, stacked (steps first) — the tensors once, only the history sums per step (:func:`resummed_curve`).
+        (:mod:`.complement`), added to the value (and recorded in ``complements``); with ``steps``
+        (schedule, steps) ↦ its value at every step.  ``steps`` (a curve's recorded steps, 0 and T included;
+        not with ``limit``): the value on ``schedule.prefix(t)`` for every t, stacked (steps first) — the
+        tensors once, every step's history sums from one sweep (:func:`replication_curve`).
         """
         if isinstance(ev, GroupStatisticEvaluator):  # estimate every tensor now; the theory reads a table
             ev = ev.part_table([d for k in range(order + 1) for d in q.diagrams(k, linkless=True)], q.root)
@@ -306,8 +314,8 @@ class ResummedTally:
             warnings.simplefilter("ignore", RuntimeWarning)  # summarized once below, not per replication
             base = resummed_prediction(_Dim(dim), schedule, 0, etas, q.name, evaluator=ev, force=force).value
             if steps is not None:
-                value, comp = resummed_curve(ev, dim, schedule, steps, order, etas, q, metric, continuous, force,
-                                             lift=lift, complement=complement, start=base)
+                value, comp = replication_curve(ev, dim, schedule, steps, order, etas, q, metric, continuous, force,
+                                                lift=lift, complement=complement)
             elif limit is None:
                 value, comp = value_at(schedule)
             else:
@@ -347,39 +355,26 @@ class ResummedTally:
                                  "stderr": (c.std(axis=0, ddof=1) / np.sqrt(len(c))).tolist()}
 
 
-def resummed_curve(ev, dim: int, schedule: Schedule, steps: np.ndarray, order: int, etas: np.ndarray, q: Quantity,
-                   metric: np.ndarray | None, continuous: bool, force: bool, *, lift: np.ndarray | None = None,
-                   complement: Callable[[Schedule], np.ndarray] | None = None,
-                   start: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+def replication_curve(ev, dim: int, schedule: Schedule, steps: np.ndarray, order: int, etas: np.ndarray,
+                      q: Quantity, metric: np.ndarray | None, continuous: bool, force: bool, *,
+                      lift: np.ndarray | None = None,
+                      complement: Callable[..., np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """(values, complement terms or None), each (len(steps), len(etas)[, dim]): one replication's resummed
     value on ``schedule.prefix(t)`` for every recorded t, from one evaluator ``ev`` (a part table).
 
-    The projected uvalues U_D in the propagator's eigenbasis do not depend on the schedule: they are computed
-    once and shared by every step (``projected=`` of :func:`resummed_prediction`); only the geometric history
-    sums are per step.  Step 0 is l(θ0) (``start``: the order-0 value, computed here when not given) and its
-    complement term 0.  ``lift`` and ``complement`` as in :meth:`ResummedTally.replicate`.
+    The projected uvalues U_D do not depend on the schedule: :func:`~sgd_diagrams.theory.resummation.resummed_curve`
+    computes them once and reads every prefix's geometric sums from one sweep; ``complement(schedule, steps)``
+    gives the complement term at every step the same way (:func:`~.complement.complement_sum_curve`).  Step 0
+    is l(θ0) (no step taken) with complement 0.  ``lift`` as in :meth:`ResummedTally.replicate`.
     """
-    if start is None:
-        start = resummed_prediction(_Dim(dim), schedule, 0, etas, q.name, evaluator=ev, force=force).value
-    projected: dict = {}
-    rows, comps = [], []
-    for t in np.asarray(steps, dtype=np.int64):
-        if t == 0:
-            v = np.asarray(start, dtype=np.float64)
-            if lift is not None and q.root == "displacement":
-                v = v @ lift.T
-            rows.append(v)
-            comps.append(np.zeros_like(v))
-            continue
-        prefix = schedule.prefix(int(t))
-        v = resummed_prediction(_Dim(dim), prefix, order, etas, q.name, metric=metric, continuous=continuous,
-                                evaluator=ev, force=force, projected=projected).value
-        if lift is not None and q.root == "displacement":
-            v = v @ lift.T
-        c = np.zeros_like(v) if complement is None else np.asarray(complement(prefix), dtype=np.float64)
-        rows.append(v + c)
-        comps.append(c)
-    return np.stack(rows), (None if complement is None else np.stack(comps))
+    values = resummed_curve(_Dim(dim), schedule, order, etas, steps, q.name, metric=metric, continuous=continuous,
+                            evaluator=ev, force=force)
+    if lift is not None and q.root == "displacement":
+        values = values @ lift.T
+    if complement is None:
+        return values, None
+    comps = np.asarray(complement(schedule, steps), dtype=np.float64)
+    return values + comps, comps
 
 
 @dataclass(frozen=True)
@@ -525,8 +520,10 @@ def krylov_resummed_curves(landscape, targets: list[CurveTarget], order: int, qu
         for i, (target, tally) in enumerate(zip(targets, tallies, strict=True)):
             term = None
             if comp is not None:
-                def term(s, comp=comp, mu=mu, etas=target.etas):
-                    return complement_sum(comp, q, s, etas, mu, continuous)
+                def term(s, steps=None, comp=comp, mu=mu, etas=target.etas):
+                    if steps is None:
+                        return complement_sum(comp, q, s, etas, mu, continuous)
+                    return complement_sum_curve(comp, q, s, etas, mu, steps, continuous)
             value = tally.replicate(ev, source.dim, target.schedule, order, target.etas, q, metric, continuous,
                                     limit, force, lift=Z, complement=term, steps=target.steps)
             replicas[i].append(np.asarray(value, dtype=np.float64))
