@@ -214,7 +214,7 @@ def _convnet_resummed(ctx: Context, cfg: dict[str, Any], land: Any, runs: list) 
     reliability rule (it warns beyond it).  The sizes (K, k, R) were chosen by the pilot cost model
     (:func:`~sgd_diagrams.estimation.krylov.resummed_estimate_seconds` over the three schedules).
     """
-    from ...estimation.krylov import COMPLEMENT_WARN, CurveTarget, krylov_resummed_curves
+    from ...estimation.krylov import CurveTarget, krylov_resummed_curves
     from ...landscapes import as_sampled
 
     K, R, k = cfg["resum_samples"], cfg["resum_replications"], cfg["krylov"]
@@ -242,12 +242,20 @@ def _convnet_resummed(ctx: Context, cfg: dict[str, Any], land: Any, runs: list) 
                 "captured_gradient_noise": d.get("captured_gradient_noise"),
                 "complement_curvature": d.get("complement", {}).get("curvature"),
                 "cpu_seconds": d.get("cpu_seconds"), "negative_curvature": d.get("negative_curvature"),
-                "trust_rule": f"complement term ≤ {COMPLEMENT_WARN:g} × the predicted change"}
+                "trust_rule": f"complement term ≤ {_complement_warn():g} × the predicted change"}
 
     out = dict(ctx.cached(key, compute))
     for c in out["curves"]:  # the trust rule is applied to the saved numbers (a re-render can restate it)
-        c["trusted"] = [bool(i == 0 or r <= COMPLEMENT_WARN) for i, r in enumerate(c["complement_relative"])]
+        c["trusted"] = complement_trusted(c["complement_relative"])
     return out
+
+
+def complement_trusted(relative: list[float]) -> list[bool]:
+    """Per step of an estimated resummed curve: trusted where its complement term is at most
+    :data:`~sgd_diagrams.estimation.krylov.COMPLEMENT_WARN` of the predicted change (step 0, l(θ0), always)."""
+    from ...estimation.krylov import COMPLEMENT_WARN
+
+    return [bool(i == 0 or r <= COMPLEMENT_WARN) for i, r in enumerate(relative)]
 
 
 def _points(curve: dict, trusted_only: bool) -> list[Comparison]:
