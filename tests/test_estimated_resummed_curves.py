@@ -111,16 +111,18 @@ def test_curve_refuses_krylov_options_that_do_not_apply():
         sd.predict(land, sd.sgd(4, 1, 1), 1, 0.1, sampling=sd.Sampling(samples=40, krylov_dim=2), steps="all")
 
 
-def test_cli_resummed_curve_from_samples(tmp_path, one_thread):
+def test_cli_resummed_curve_from_samples(tmp_path, one_thread, capsys):
     from sgd_diagrams.cli import main
 
     out = tmp_path / "curve.json"
+    args = ["predict", "--landscape", "logistic-digits", "--schedule", "sgd:N=4,B=1,E=1", "--order", "1", "--eta",
+            "0.05", "--resum", "--samples", "60", "--replications", "2", "--krylov", "3", "--curve", "--every", "2"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        code = main(["predict", "--landscape", "logistic-digits", "--schedule", "sgd:N=4,B=1,E=1", "--order", "1",
-                     "--eta", "0.05", "--resum", "--samples", "60", "--replications", "2", "--krylov", "3",
-                     "--curve", "--every", "2", "--json", "--out", str(out)])
-    assert code == 0
+        assert main(args + ["--json", "--out", str(out)]) == 0
+        assert main(args) == 0
     record = json.loads(out.read_text())
     assert record["steps"] == [0, 2, 4]
     assert np.asarray(record["value"]).shape == (3, 1) and np.asarray(record["stderr"]).shape == (3, 1)
+    text = capsys.readouterr().out
+    assert "resummed (estimated) order-1 curve" in text and "matrix-free: Krylov dimension 3" in text
