@@ -12,6 +12,7 @@ import warnings
 
 import numpy as np
 import pytest
+from conftest import tiny_torch
 
 import sgd_diagrams as sd
 from sgd_diagrams.estimation.krylov import CurveTarget, krylov_resummed_curves, krylov_resummed_estimate
@@ -24,32 +25,9 @@ def _relative(a, b) -> float:
     return float(np.max(np.abs(a - b) / np.maximum(np.abs(b), 1e-12)))
 
 
-@pytest.fixture()
-def one_thread():
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def _tiny_torch():
-    """A 39-weight tanh MLP on 64 random points (> 24 weights: the matrix-free path with a complement)."""
-    import torch
-
-    from sgd_diagrams.landscapes.torch_models import TorchLandscape
-
-    gen = torch.Generator().manual_seed(0)
-    x = torch.randn(64, 5, generator=gen, dtype=torch.float64)
-    y = torch.randint(0, 3, (64,), generator=gen)
-    model = torch.nn.Sequential(torch.nn.Linear(5, 4), torch.nn.Tanh(), torch.nn.Linear(4, 3))
-    return TorchLandscape(model.double(), torch.nn.functional.cross_entropy, x, y, name="tiny")
-
-
 @pytest.mark.parametrize("lr, momentum", [(None, None), ("warmup:2+cosine", 0.5)])
 def test_matrix_free_resummed_curve_equals_truncated_predictions(one_thread, lr, momentum):
-    land = _tiny_torch()
+    land = tiny_torch()
     schedule = sd.sgd(6, 1, 1)
     sampling = sd.Sampling(samples=120, seed=3, replications=3, krylov_dim=5)
     etas = [0.1, 0.4]
@@ -74,7 +52,7 @@ def test_matrix_free_resummed_curve_equals_truncated_predictions(one_thread, lr,
 
 def test_one_estimate_serves_several_schedules(one_thread):
     """Every target of krylov_resummed_curves equals its own krylov_resummed_estimate (same rows, same Lanczos)."""
-    land = _tiny_torch()
+    land = tiny_torch()
     plain = sd.sgd(5, 1, 1)
     cosine = sd.sgd(5, 1, 1).with_lr("cosine")
     steps = np.array([0, 3, 5])
@@ -94,7 +72,7 @@ def test_one_estimate_serves_several_schedules(one_thread):
 
 
 def test_displacement_curve_is_lifted_to_the_weights(one_thread):
-    land = _tiny_torch()
+    land = tiny_torch()
     schedule = sd.sgd(4, 1, 1)
     sampling = sd.Sampling(samples=80, seed=0, replications=2, krylov_dim=3)
     with warnings.catch_warnings():
