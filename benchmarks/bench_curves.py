@@ -7,7 +7,9 @@ Columns: seconds for the final point (``predict``), for the curve with every ste
 (``steps="all"``, trust per step included) — first call and best of three — and for the counts/values alone
 (no trust), and the ratio curve/final of the best times.  The first call of a curve builds the Newton forms of
 GD / one-epoch SGD counts (cached per diagram and batch size, like the closed forms); the final point runs
-first, so its first call also pays the shared closed-form caches.
+first, so its first call also pays the shared closed-form caches.  The second table (:func:`resummed`) does the
+same for the resummed and continuous forms and the test-loss variance, with 11, 101 and every step recorded.
+Run one table with ``python benchmarks/bench_curves.py taylor`` (or ``resummed``).
 """
 
 from __future__ import annotations
@@ -68,31 +70,74 @@ def main(cases=None) -> None:
                   f"{counts[1]:>9.3f} {curve[1] / final[1]:>11.2f}", flush=True)
 
 
+def _adaptive_seconds(fn, budget: float = 3.0) -> float:
+    """Best of up to three wall times, fewer when one call already takes ``budget`` seconds."""
+    best, spent = float("inf"), 0.0
+    for _ in range(3):
+        start = time.perf_counter()
+        fn()
+        took = time.perf_counter() - start
+        best, spent = min(best, took), spent + took
+        if spent > budget:
+            break
+    return best
+
+
 def resummed(cases=None) -> None:
-    """Resummed curves: the landscape side once, one geometric history sum per recorded step, so the cost
-    grows with the recorded steps (``--every K``) — the second table."""
+    """Resummed, continuous and variance curves: every prefix's geometric sums from one sweep
+    (``theory/geometric_prefixes.py``) — the second table.  Columns: the final point (``predict`` at T; first call
+    and best), then the curve with 11, 101 and every step recorded (best) and its ratio to the final point's best.
+    Constant lr reads e₀·M^t·e_full at every recorded t by baby/giant steps (O(√T) vector–matrix work + O(1) per
+    step, against the final point's O(log T) matrix products); lr schedules, momentum and tied row tuples are a
+    dense sweep for the final point already, read at every recorded step."""
     land = sd.landscape("example")
-    cases = cases or [("in-order SGD N=T=1e3", sd.sgd(1000), 2), ("in-order SGD N=T=1e3", sd.sgd(1000), 3),
-                      ("GD N=10, T=1e3", sd.gd(10, 1000), 2),
-                      ("SGD N=100 + warmup/cosine + momentum", sd.sgd(100).with_lr("warmup:10+cosine")
-                       .with_momentum(0.5), 2)]
-    print(f"\n{'resummed case':<40} {'order':>5} {'final s':>15} " + " ".join(
+    rng = np.random.default_rng(0)
+    explicit = sd.from_batches(50, [sorted(rng.choice(50, size=int(rng.integers(1, 6)), replace=False).tolist())
+                                    for _ in range(200)])
+    momentum = sd.sgd(100, 2, 2, shuffle_seed=0).with_lr("warmup:10+cosine").with_momentum(0.5)
+    cases = cases or [
+        *[("in-order SGD N=T=1e3", sd.sgd(1000), k, "test-loss", "resummed") for k in (2, 3, 4, 5)],
+        *[("in-order SGD N=T=1e5", sd.sgd(100_000), k, "test-loss", "resummed") for k in (3, 4, 5)],
+        *[("GD N=10, T=1e3", sd.gd(10, 1000), k, "test-loss", "resummed") for k in (2, 3, 4)],
+        ("explicit grid N=50, T=200", explicit, 3, "test-loss", "resummed"),
+        ("SGD B=2 E=2 N=100 (reshuffled once)", sd.sgd(100, 2, 2, shuffle_seed=0), 3, "test-loss", "resummed"),
+        ("SGD B=2 E=2 N=100 + warmup/cosine + momentum", momentum, 2, "test-loss", "resummed"),
+        ("SGD B=2 E=2 N=100 + warmup/cosine + momentum", momentum, 3, "test-loss", "resummed"),
+        ("in-order SGD N=T=1e3", sd.sgd(1000), 3, "test-loss", "continuous"),
+        ("in-order SGD N=T=1e5", sd.sgd(100_000), 3, "test-loss", "continuous"),
+        # the variance (and so --band) needs order 4 on this quadratic-like landscape (order 3 comes out negative)
+        ("in-order SGD N=T=1e3", sd.sgd(1000), 4, "test-loss-variance", "taylor"),
+        ("GD N=10, T=1e3", sd.gd(10, 1000), 4, "test-loss-variance", "taylor"),
+        ("GD N=10, T=1e3", sd.gd(10, 1000), 4, "test-loss-variance", "resummed"),
+    ]
+    print(f"\n{'case':<46} {'order':>5} {'form':<18} {'final s':>15} " + " ".join(
         f"{'R=' + str(r) + ' s':>9} {'x':>6}" for r in (11, 101, "all")))
-    print(f"{'':<40} {'':>5} {'first / best':>15}   (x: curve / first final; the curve's prefixes are new schedules)")
-    for name, schedule, order in cases:
+    print(f"{'':<46} {'':>5} {'':<18} {'first / best':>15}   (x: curve / best final)")
+    for name, schedule, order, qname, method in cases:
+        form = method if qname == "test-loss" else f"{method} variance"
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            first, best = _seconds(lambda s=schedule, k=order: sd.predict(land, s, k, [0.001], method="resummed"))
+            try:
+                start = time.perf_counter()
+                sd.predict(land, schedule, order, [0.001], qname, method)
+                first = time.perf_counter() - start
+            except sd.SgdDiagramsError as exc:
+                print(f"{name:<46} {order:>5} {form:<18}   final point refused: {str(exc)[:60]}", flush=True)
+                continue
+            best = min(first, _adaptive_seconds(lambda s=schedule, k=order, qn=qname, m=method: sd.predict(
+                land, s, k, [0.001], qn, m)))
             cells = []
             for every in (schedule.T // 10, schedule.T // 100, 1):
-                steps = list(range(0, schedule.T + 1, every))
-                took = _seconds(lambda s=schedule, k=order, g=steps: sd.predict(land, s, k, [0.001],
-                                                                              method="resummed", steps=g), 1)[1]
-                cells.append(f"{took:>9.3f} {took / first:>6.1f}")
-        print(f"{name:<40} {order:>5} {first:>7.3f} {best:>7.3f} " + " ".join(cells), flush=True)
+                steps = list(range(0, schedule.T + 1, max(every, 1)))
+                took = _adaptive_seconds(lambda s=schedule, k=order, g=steps, qn=qname, m=method: sd.predict(
+                    land, s, k, [0.001], qn, m, steps=g))
+                cells.append(f"{took:>9.3f} {took / best:>6.1f}")
+        print(f"{name:<46} {order:>5} {form:<18} {first:>7.3f} {best:>7.3f} " + " ".join(cells), flush=True)
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 1:
+    tables = sys.argv[1:] or ["taylor", "resummed"]  # e.g. ``python benchmarks/bench_curves.py resummed``
+    if "taylor" in tables:
         main()
+    if "resummed" in tables:
         resummed()

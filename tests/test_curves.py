@@ -18,7 +18,12 @@ from sgd_diagrams.schedules.prefixes import check_steps, prefix_history_counts
 from sgd_diagrams.theory import variance
 from sgd_diagrams.theory.curves import _family_prefix_counts, curve_history_counts
 from sgd_diagrams.theory.geometric import continuous_history_sum, geometric_history_sum
-from sgd_diagrams.theory.geometric_prefixes import continuous_prefix_sums, geometric_prefix_sums, power_entries
+from sgd_diagrams.theory.geometric_prefixes import (
+    continuous_prefix_sums,
+    geometric_prefix_sums,
+    power_entries,
+    power_factors,
+)
 from sgd_diagrams.theory.resummation import resummed_prediction
 
 RTOL = 1e-10
@@ -205,10 +210,12 @@ def one_epoch_schedules(draw):
     return sd.sgd(N, B, 1, shuffle_seed=draw(st.one_of(st.none(), st.integers(0, 5))))
 
 
-def _random_etas(land, fractions) -> np.ndarray:
-    """η as fractions of 1/|λ|_max of the landscape's Hessian (inside the resummed form's range η·λ_max < 2)."""
+def _random_etas(land, fractions, schedule=None) -> np.ndarray:
+    """η as fractions of 1/|λ|_max of the landscape's Hessian, over the schedule's largest lr multiplier and
+    heavy ball's 1/(1 + β) (inside the resummed form's range η·λ_max·max m_t/(1 + β) < 2)."""
     lam = np.linalg.eigvalsh(np.atleast_2d(land.mean_derivative(2)))
-    return np.asarray(fractions) / max(float(np.max(np.abs(lam))), 1e-3)
+    scale = 1.0 if schedule is None else float(np.max(schedule.lr_multipliers())) / (1.0 + schedule.momentum)
+    return np.asarray(fractions) / max(float(np.max(np.abs(lam))) * scale, 1e-3)
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -220,13 +227,13 @@ def test_resummed_and_continuous_curves_equal_truncated_predictions(data, seed, 
     the curve at every step equals predict on schedule.prefix(t) to 1e-10 relative."""
     schedule = data.draw(one_epoch_schedules() if method == "continuous" else schedules())
     land = random_landscape(seed, dim=dim)
-    etas = _random_etas(land, data.draw(st.lists(st.floats(0.05, 1.5), min_size=1, max_size=2)))
+    etas = _random_etas(land, data.draw(st.lists(st.floats(0.05, 1.5), min_size=1, max_size=2)), schedule)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         curve = sd.predict(land, schedule, order, etas, qname, method, steps="all")
-        for i, t in enumerate(curve.steps):
-            if t == 0:
-                continue
+        start = sd.predict(land, schedule, 0, etas, qname)  # before any step: the quantity at θ0
+        assert _relative(curve.value[0], start.value) < RTOL
+        for i, t in enumerate(curve.steps[1:], start=1):
             ref = sd.predict(land, schedule.prefix(int(t)), order, etas, qname, method)
             assert _relative(curve.value[i], ref.value) < RTOL, (t, schedule)
 
@@ -253,17 +260,26 @@ def test_geometric_prefix_sums_equal_final_point_sums(schedule, qname, edges, se
 
 @settings(max_examples=60, deadline=None)
 @given(st.integers(1, 3), st.integers(1, 5), st.lists(st.integers(0, 300), min_size=1, max_size=12),
-       st.integers(0, 2**31 - 1))
-def test_power_entries_equal_matrix_powers(nA, n, steps, seed):
-    """Baby/giant steps: [M^t]_{start, target} = numpy's matrix_power, any sorted list of steps."""
+       st.integers(0, 2**31 - 1), st.booleans())
+def test_power_entries_equal_matrix_powers(nA, n, steps, seed, dense):
+    """Baby/giant steps: [M^t]_{start, target} = numpy's matrix_power, any sorted list of steps (a few: gathered;
+    most of 0..t_max: the whole table as one product)."""
     rng = np.random.default_rng(seed)
     M = np.abs(rng.normal(size=(nA, n, n)))
     M /= np.max(np.abs(np.linalg.eigvals(M)), axis=1)[:, None, None]  # spectral radius 1: no over/underflow
     start, target = int(rng.integers(n)), int(rng.integers(n))
-    steps = np.array(sorted(steps))
+    steps = np.arange(max(steps) + 1) if dense else np.array(sorted(steps))
     got = power_entries(M, start, target, steps)
     want = np.stack([np.linalg.matrix_power(M, int(t))[:, start, target] for t in steps])
     assert np.allclose(got, want, rtol=1e-11, atol=1e-300)
+    # the weighted contraction (a curve's Σ over eigen-labels, per η): weightings a = (e, l), any trailing axes
+    E = 1 + (nA == 3) * 2  # 3 weightings as 3 η × 1 label or 1 η × 3 labels
+    weights = rng.normal(size=(E, nA // E, 2))
+    factors = power_factors(M, start, target, int(steps.max()), scale=0.5)
+    combined = factors.weighted(weights, steps)
+    assert combined.shape == (len(steps), E, 2)
+    assert np.allclose(combined, 0.5 * np.einsum("sel,elx->sex", want.reshape(len(steps), E, -1), weights),
+                       rtol=1e-10, atol=1e-12 * np.max(np.abs(want)))
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -272,7 +288,7 @@ def test_variance_curve_equals_truncated_moments(schedule, seed, order, resum, f
     """E[l²] − E[l]² after every step (both moments' curves in one pass each) = the final-point formula on the
     truncated schedule; the tolerance is relative to E[l]², what the difference is taken against."""
     land = random_landscape(seed, dim=1 + seed % 2)
-    etas = _random_etas(land, [fraction])
+    etas = _random_etas(land, [fraction], schedule)
     steps = check_steps("all", schedule.T)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -289,3 +305,20 @@ def test_variance_curve_equals_truncated_moments(schedule, seed, order, resum, f
                 mean = sd.predict(land, prefix, order, etas).value
                 want = sum(ck * etas**k for k, ck in enumerate(c))
             assert np.allclose(got[i], want, rtol=RTOL, atol=1e-12 * float(np.max(mean**2))), (t, schedule)
+
+
+@pytest.mark.parametrize("schedule, method", [
+    (sd.sgd(40), "resummed"), (sd.sgd(40), "continuous"), (sd.sgd(40, 2, 1, shuffle_seed=1), "resummed"),
+    (sd.sgd(40, 2, 1, shuffle_seed=1), "continuous"), (sd.gd(3, 40), "resummed"),
+    (sd.sgd(20, 1, 2, shuffle_seed=2), "resummed"),  # the continuous form is for one epoch only
+])
+def test_sparse_recorded_steps_equal_truncated_predictions(schedule, method):
+    """A few recorded steps of a long schedule (the gathered baby/giant entries, not the whole table)."""
+    land, etas = sd.landscape("example"), [0.01, 0.1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        curve = sd.predict(land, schedule, 3, etas, "train-loss", method, steps=[3, 17])
+        assert curve.steps.tolist() == [0, 3, 17, schedule.T]
+        for i, t in enumerate(curve.steps[1:], start=1):
+            ref = sd.predict(land, schedule.prefix(int(t)), 3, etas, "train-loss", method)
+            assert _relative(curve.value[i], ref.value) < RTOL

@@ -13,6 +13,7 @@ from sgd_diagrams.cli import main
 from sgd_diagrams.errors import SgdDiagramsError
 from sgd_diagrams.optimizers import make_optimizer
 from sgd_diagrams.optimizers.trials import simulate as simulate_trials
+from sgd_diagrams.schedules.prefixes import check_steps
 
 LAND = "mean-estimation:H=2,S=1"
 
@@ -114,3 +115,23 @@ def test_plot_curve_from_files_and_objects(tmp_path, capsys):
     assert main(["plot", "--curve", "--prediction", str(p_file), "--simulation", str(flat),
                  "--out", str(tmp_path / "y.png")]) == 2
     assert "record-every" in capsys.readouterr().err
+
+
+def test_record_every_past_the_end_is_refused(tmp_path, capsys):
+    """K > T would record only steps 0 and T: refused with one line (simulate and predict, CLI and Python), nothing
+    written; K = T records exactly 0 and T."""
+    land, schedule = sd.landscape(LAND), sd.sgd(6, 1, 1)
+    with pytest.raises(SgdDiagramsError, match="more than the schedule's T = 6"):
+        sd.simulate(land, schedule, ["sgd"], 0.1, trials=5, record_every=7)
+    with pytest.raises(SgdDiagramsError, match="more than the schedule's T = 6"):
+        check_steps("all", 6, 7)  # the rule predict --every and simulate share
+    assert sd.simulate(land, schedule, ["sgd"], 0.1, trials=5, record_every=6).steps.tolist() == [0, 6]
+    out = tmp_path / "r.json"
+    assert main(["simulate", "--landscape", LAND, "--schedule", "sgd:N=6,B=1,E=1", "--optimizer", "sgd", "--eta",
+                 "0.1", "--trials", "10", "--record-every", "7", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "--record-every = 7 is more than the schedule's T = 6" in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
+    assert main(["predict", "--landscape", LAND, "--schedule", "sgd:N=6,B=1,E=1", "--order", "2", "--eta", "0.1",
+                 "--curve", "--every", "9"]) == 2
+    assert "--every = 9 is more than the schedule's T = 6" in capsys.readouterr().err

@@ -557,26 +557,23 @@ def _exact_curve(exact, schedule, order, etas, q, method, grid, metric, force):
     Every form reads all prefixes from one sweep: Taylor counts (:mod:`.theory.curves`), resummed and
     continuous geometric sums (:func:`~.theory.resummation.resummed_curve`), the variance from both moments.
     """
-    from .theory.curves import curve_values, taylor_curve_coefficients
-
     if method == "taylor" and not q.is_variance:
+        from .theory.curves import curve_values, taylor_curve_coefficients
+
         coefficients = taylor_curve_coefficients(exact, schedule, order, q, grid, metric=metric, force=force)
         return curve_values(coefficients, etas), coefficients
     if q.is_variance:
         from .theory.variance import nonnegative_variance, test_loss_variance_curve
 
         raw = test_loss_variance_curve(exact, schedule, order, etas, grid, resum=method == "resummed", force=force)
-        values = np.stack([raw[0]] + [nonnegative_variance(row, etas, order, method) for row in raw[1:]])
-    else:
-        from .theory.resummation import resummed_curve
+        # step 0: no step taken, θ0 is the same for every training set (a variance of 0, not round-off)
+        values = np.stack([np.zeros(len(etas))] + [nonnegative_variance(row, etas, order, method) for row in raw[1:]])
+        return values, None
+    from .theory.resummation import resummed_curve
 
-        values = resummed_curve(exact, schedule, order, etas, grid, q.name, metric=metric,
-                                continuous=method == "continuous", force=force)
-    # step 0 is l(θ0) itself (no step taken; a variance of 0), as the Taylor curve's order 0 gives it
-    start = taylor_curve_coefficients(exact, schedule, 0, q if not q.is_variance else "test-loss", grid[:1],
-                                      metric=metric)[0][0]
-    values[0] = 0.0 if q.is_variance else start
-    return values, None
+    # step 0 comes out of the sweep as l(θ0) (every edge's history sum of the empty prefix is 0)
+    return resummed_curve(exact, schedule, order, etas, grid, q.name, metric=metric,
+                          continuous=method == "continuous", force=force), None
 
 
 def _estimated_curve(landscape, schedule, order, etas, q, method, grid, metric, force, samples, seed, replications,

@@ -31,6 +31,7 @@ from ..api import METHODS, predict
 from ..errors import SgdDiagramsError
 from ..estimation import krylov as _k
 from ..limits import WORK_BUDGET_SECONDS
+from ..schedules.prefixes import check_every
 from ..theory.orders import ORDER_LIMITS
 from ._options import (
     add_eta,
@@ -188,9 +189,8 @@ def _curve_options(args: argparse.Namespace, schedule) -> dict:
         raise SgdDiagramsError("--every K applies to a curve; add --curve")
     if not (args.curve or args.band):
         return {}
-    if args.every is not None and args.every < 1:
-        raise SgdDiagramsError(f"--every must be a positive number of steps, got {args.every}")
-    steps = "all" if args.every is None else list(range(0, schedule.T + 1, args.every))
+    every = None if args.every is None else check_every(args.every, schedule.T, "--every")
+    steps = "all" if every is None else list(range(0, schedule.T + 1, every))
     return {"steps": steps, "band": bool(args.band)}
 
 

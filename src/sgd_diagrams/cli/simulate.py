@@ -14,9 +14,9 @@ The JSON has one shape for every run (:meth:`sgd_diagrams.Simulation.to_json`): 
 {...}}}}, "differences": {"b - a": ...}} per η], "meta": {...}}`` at the last step — one η and one
 optimizer included; differences are paired (same training sets, the same at every η).  Readers
 (``plot``, :meth:`~sgd_diagrams.Simulation.from_json`) also accept the shapes of earlier versions.
-``--record-every K`` records a training curve: every metric at steps 0, K, 2K, …, T for every trial (paired),
-streamed as per-step sums and sums of squares; the JSON gains ``"steps"`` and each summary's ``at_steps``
-holds that step's mean, SEM and CI.  ``--out`` writes the result atomically and saves every finished chunk;
+``--record-every K`` (1 ≤ K ≤ T) records a training curve: every metric at steps 0, K, 2K, …, T for every trial
+(paired), streamed as per-step sums and sums of squares; the JSON gains ``"steps"`` and each summary's
+``at_steps`` holds that step's mean, SEM and CI.  ``--out`` writes the result atomically and saves every finished chunk;
 a rerun with the same arguments resumes from the finished chunks.
 
 ``--lr-schedule SPEC`` and ``--momentum BETA`` change the schedule: step t of sgd and gd uses η·m_t, and with
@@ -38,6 +38,7 @@ from ..catalog import OPTIMIZER_NAMES
 from ..errors import SgdDiagramsError
 from ..io import atomic_write_text, dumps, read_untrusted_json, terminal_safe
 from ..limits import MAX_INPUT_BYTES
+from ..schedules.prefixes import check_every
 from ._options import (
     add_eta,
     add_execution,
@@ -190,6 +191,8 @@ def run(args: argparse.Namespace) -> int:
     if every is not None and every < 1:
         raise SgdDiagramsError(f"--record-every must be a positive number of steps, got {every}")
     schedule = load_schedule_arg(args)
+    if every is not None:  # K > T would record only 0 and T: refused before anything is loaded or run
+        check_every(every, schedule.T, "--record-every")
     dtype = {"float32": torch.float32, "float64": torch.float64, None: None}[args.dtype]
     land = as_sampled(load_landscape_arg(args, extra=_params(args.param), dtype=dtype), dtype=dtype)
     settings = {  # the momentum optimizer's beta: the schedule's (--momentum), else its default 0.9

@@ -214,6 +214,16 @@ def tied_event_batches(sw: HistorySweep, schedule: Schedule, exact: bool):
         yield times, wts, mult
 
 
+def event_weight(counts: tuple[int, ...], weights: list[np.ndarray], e: int) -> np.ndarray:
+    """Π_j weights[j][:, e]^counts[j]: each row tuple's weight for an event of its e-th event step that places
+    counts[j] nodes of tied part j (float64 weights from :func:`tied_event_batches`)."""
+    coef = np.ones(len(weights[0]) if weights else 1)
+    for j, c in enumerate(counts):
+        if c:
+            coef = coef * weights[j][:, e] ** c
+    return coef
+
+
 def _count_tied(sw: HistorySweep, schedule: Schedule, exact: bool):
     zero = Fraction(0) if exact else 0.0
     total = zero

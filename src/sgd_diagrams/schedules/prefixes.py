@@ -28,10 +28,10 @@ import numpy as np
 from ..diagrams.diagram import Diagram
 from ..errors import SgdDiagramsError
 from .grid import Schedule, require_concrete
-from .histories import kernel_prefix_counts, tied_event_batches
+from .histories import event_weight, kernel_prefix_counts, tied_event_batches
 from .sweep import history_sweep
 
-__all__ = ["check_steps", "prefix_history_counts"]
+__all__ = ["check_every", "check_steps", "prefix_history_counts"]
 
 
 def check_steps(steps: object, T: int, every: int | None = None) -> np.ndarray:
@@ -42,10 +42,9 @@ def check_steps(steps: object, T: int, every: int | None = None) -> np.ndarray:
     if isinstance(steps, str):
         if steps != "all":
             raise SgdDiagramsError(f"steps must be 'all' or a list of step numbers in 0..{T}, got {steps[:20]!r}")
-        stride = 1 if every is None else every
-        if isinstance(stride, bool) or not isinstance(stride, (int, np.integer)) or stride < 1:
-            raise SgdDiagramsError(f"every must be a positive integer (record every K-th step), got {every!r}")
-        chosen = set(range(0, T + 1, int(stride)))
+        stride = 1 if every is None else check_every(every, T)
+        grid = np.arange(0, T + 1, stride, dtype=np.int64)
+        return grid if grid[-1] == T else np.append(grid, np.int64(T))
     else:
         if every is not None:
             raise SgdDiagramsError("every applies to steps='all'; with a list of steps give the steps themselves")
@@ -60,6 +59,17 @@ def check_steps(steps: object, T: int, every: int | None = None) -> np.ndarray:
                                    "between 0 and the schedule's T")
         chosen = {int(x) for x in items}
     return np.array(sorted(chosen | {0, T}), dtype=np.int64)
+
+
+def check_every(every: object, T: int, name: str = "every") -> int:
+    """A recording stride K in 1..T (every K-th step, 0 and T always); K > T is refused, not clamped: it would
+    silently record only 0 and T, which ``steps=[0, T]`` says plainly."""
+    if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 1:
+        raise SgdDiagramsError(f"{name} must be a positive integer (record every K-th step), got {every!r}")
+    if every > max(T, 1):
+        raise SgdDiagramsError(f"{name} = {every} is more than the schedule's T = {T} steps, so only steps 0 and T "
+                               f"would be recorded; use a K between 1 and {T}")
+    return int(every)
 
 
 def prefix_history_counts(d: Diagram, schedule: Schedule, steps: np.ndarray) -> np.ndarray:
@@ -89,11 +99,7 @@ def prefix_history_counts(d: Diagram, schedule: Schedule, steps: np.ndarray) -> 
                 v = _idle_power(v, times[:, e] - prev - 1, nil, sw.m)
                 extra = np.zeros_like(v)
                 for counts, mat in event_mats.items():
-                    coef = np.ones(Q)
-                    for i, c in enumerate(counts):
-                        if c:
-                            coef = coef * wts[i][:, e] ** c
-                    extra += (v @ mat) * coef[:, None]
+                    extra += (v @ mat) * event_weight(counts, wts, e)[:, None]
                 np.add.at(corrections, times[:, e], extra * mult[:, None])
                 v = v @ idle + extra
                 prev = times[:, e]

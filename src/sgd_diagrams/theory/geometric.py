@@ -25,12 +25,16 @@ paths of a pending/applied edge state (:func:`_heavy_ball_geometric`).
 Remark 1's continuous-time approximation replaces (1−ηλ)^{Δt−1} by e^{−ηλΔt}
 and sums by integrals; for one-epoch schedules it is the same sweep with a
 generator: :func:`continuous_history_sum`.
+
+The sums of every prefix of the schedule (a training curve) come from the same sweeps read at every recorded
+step: :mod:`sgd_diagrams.theory.geometric_prefixes`.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections import defaultdict
+from functools import lru_cache
 
 import numpy as np
 import scipy.linalg
@@ -38,7 +42,7 @@ import scipy.linalg
 from ..diagrams import Diagram
 from ..errors import SgdDiagramsError
 from ..schedules.grid import Schedule
-from ..schedules.histories import cells_by_step, row_groups, row_tuples
+from ..schedules.histories import cells_by_step, event_weight, row_groups, row_tuples
 from ..schedules.sweep import HistorySweep, history_sweep, kernel_moves
 
 __all__ = ["continuous_generator", "continuous_history_sum", "geometric_history_sum"]
@@ -149,11 +153,7 @@ def _tied_geometric(sw: HistorySweep, schedule: Schedule, idle: np.ndarray,
             v = _power_apply(v, powers, times[:, e] - prev - 1)
             new = np.einsum("aqs,ast->aqt", v, idle)
             for counts, mat in events.items():
-                coef = np.ones(Q)
-                for j, c in enumerate(counts):
-                    if c:
-                        coef = coef * wts[j][:, e] ** c
-                new += np.einsum("aqs,ast->aqt", v, mat) * coef[None, :, None]
+                new += np.einsum("aqs,ast->aqt", v, mat) * event_weight(counts, wts, e)[None, :, None]
             v = new
             prev = times[:, e]
         v = _power_apply(v, powers, T - prev - 1)
@@ -325,6 +325,21 @@ def continuous_history_sum(d: Diagram, schedule: Schedule, rates: np.ndarray) ->
     return out / d.automorphisms
 
 
+@lru_cache(maxsize=8)
+def _one_epoch_batch_size(schedule: Schedule) -> int:
+    """B of a plain one-epoch schedule with one batch size (the continuous form's domain); refuses others.
+
+    Checked once per schedule (O(cells), without the dense N×T grid), not once per diagram."""
+    if not schedule.plain:
+        raise SgdDiagramsError("the continuous-time form needs a constant learning rate without momentum; use the "
+                               "resummed form (lr multipliers) or the Taylor form (momentum)")
+    sizes = schedule.batch_sizes
+    rows = np.fromiter(itertools.chain.from_iterable(schedule.batches), dtype=np.int64, count=int(sizes.sum()))
+    if np.any(np.bincount(rows, minlength=schedule.N) > 1) or len(set(sizes.tolist())) != 1:
+        raise SgdDiagramsError("the continuous-time approximation needs a one-epoch schedule with one batch size")
+    return int(sizes[0])
+
+
 def continuous_generator(d: Diagram, schedule: Schedule, rates: np.ndarray
                          ) -> tuple[HistorySweep, np.ndarray | None]:
     """(sweep, Gen (nA, ns, ns)) of Remark 1's continuous-time sum; Gen is None for a diagram without edges.
@@ -332,14 +347,7 @@ def continuous_generator(d: Diagram, schedule: Schedule, rates: np.ndarray
     Gen is a Metzler matrix (arrival rates ≥ 0 off the diagonal, minus the open edges' decay rates on it),
     so exp(t·Gen) is entrywise non-negative.  Refuses schedules the continuous form does not cover.
     """
-    if not schedule.plain:
-        raise SgdDiagramsError("the continuous-time form needs a constant learning rate without momentum; use the "
-                               "resummed form (lr multipliers) or the Taylor form (momentum)")
-    sizes = schedule.batch_sizes
-    cells = schedule.grid().sum(axis=1)
-    if np.any(cells > 1) or len(set(sizes.tolist())) != 1:
-        raise SgdDiagramsError("the continuous-time approximation needs a one-epoch schedule with one batch size")
-    B = int(sizes[0])
+    B = _one_epoch_batch_size(schedule)
     sw = history_sweep(d)
     rates = np.atleast_2d(np.asarray(rates, dtype=np.float64))
     nA = rates.shape[0]

@@ -40,7 +40,12 @@ from ..schedules.grid import Schedule, require_concrete
 from ..schedules.histories import history_seconds
 from ..values.uvalue import UvalueEvaluator
 from .geometric import continuous_history_sum, geometric_history_sum
-from .geometric_prefixes import continuous_prefix_sums, geometric_prefix_sums
+from .geometric_prefixes import (
+    check_prefix_steps,
+    continuous_prefix_factors,
+    geometric_prefix_factors,
+    geometric_prefix_sums,
+)
 from .orders import check_order, check_tensor_work
 from .propagators import eigen_propagator_basis, projected_uvalue
 
@@ -63,15 +68,13 @@ class ResummedPrediction:
 def resummed_prediction(landscape, schedule: Schedule, order: int, etas, quantity: str | Quantity = "test-loss",
                         metric: np.ndarray | None = None, continuous: bool = False,
                         root_tensors: list[np.ndarray] | None = None,
-                        evaluator: UvalueEvaluator | None = None, force: bool = False,
-                        projected: dict | None = None) -> ResummedPrediction:
+                        evaluator: UvalueEvaluator | None = None, force: bool = False) -> ResummedPrediction:
     """Theorem 1 resummed to ``order`` edges at each η in ``etas`` (Remark 1 if ``continuous``).
 
     ``root_tensors``: measure a deterministic s with derivatives [s, ∇s, …] instead of the test loss.
     ``evaluator``: use its part cumulants (e.g. estimated ones) instead of the landscape's exact
-    ones; H is then ``evaluator.part_cumulant((2,))`` and only ``landscape.dim`` is read.
-    ``projected``: a dict kept by the caller across schedules with the same evaluator (a curve's steps): the
-    projected uvalues U_D, which do not depend on the schedule, are computed once and read from it.
+    ones; H is then ``evaluator.part_cumulant((2,))`` and only ``landscape.dim`` is read.  A curve (every
+    prefix of the schedule) is :func:`resummed_curve`.
     """
     side = _landscape_side(landscape, schedule, order, etas, quantity, metric, root_tensors, evaluator, force)
     q, etas, lam, dim = side.quantity, side.etas, side.lam, landscape.dim
@@ -80,7 +83,7 @@ def resummed_prediction(landscape, schedule: Schedule, order: int, etas, quantit
     for k in range(order + 1):
         for d in q.diagrams(k, linkless=True):
             labels = list(itertools.product(range(dim), repeat=k))
-            flat = side.flat_uvalue(d, projected)
+            flat = side.flat_uvalue(d)
             for e_index, eta in enumerate(etas):
                 if k == 0:
                     S = np.ones(1)
@@ -96,32 +99,40 @@ def resummed_prediction(landscape, schedule: Schedule, order: int, etas, quantit
 def resummed_curve(landscape, schedule: Schedule, order: int, etas, steps, quantity: str | Quantity = "test-loss",
                    metric: np.ndarray | None = None, continuous: bool = False,
                    root_tensors: list[np.ndarray] | None = None, evaluator: UvalueEvaluator | None = None,
-                   force: bool = False) -> np.ndarray:
+                   force: bool = False, by_order: bool = False) -> np.ndarray:
     """:func:`resummed_prediction` on ``schedule.prefix(t)`` for every t in ``steps`` (sorted, in 0..T), in one sweep.
 
     The landscape side (eigenbasis, projected uvalues) once; the schedule side from the prefix sums of
-    :mod:`.geometric_prefixes`, vectorised over η and the eigen-labels: shape (len(steps), len(etas)[, dim]).
+    :mod:`.geometric_prefixes`, vectorised over η and the eigen-labels: shape (len(steps), len(etas)[, dim]),
+    or with ``by_order`` the parts of each order k = 0..order, (order + 1, len(steps), len(etas)[, dim]).
     The cost check and the growth warning are those of the final point (T's, the largest of every prefix).
     """
     side = _landscape_side(landscape, schedule, order, etas, quantity, metric, root_tensors, evaluator, force)
     q, etas, lam, dim = side.quantity, side.etas, side.lam, landscape.dim
-    steps = np.asarray(steps, dtype=np.int64)
-    out = np.zeros((len(steps), len(etas)) + ((dim,) if q.root == "displacement" else ()))
+    steps = check_prefix_steps(schedule, steps)
+    t_max = int(steps.max(initial=0))
+    parts = np.zeros((order + 1, len(steps), len(etas)) + ((dim,) if q.root == "displacement" else ()))
     for k in range(order + 1):
+        out = parts[k]
         for d in q.diagrams(k, linkless=True):
-            flat = side.flat_uvalue(d, None)  # (labels, …)
+            flat = side.flat_uvalue(d)  # (labels, …)
             if k == 0:
                 out += q.sign * flat[0]
                 continue
             rates = etas[:, None, None] * lam[np.array(list(itertools.product(range(dim), repeat=k)))][None]
             rates = rates.reshape(-1, k)  # (η × labels, edges)
+            # (−η)^k U_D[labels] per η: the weights of the eigen-labels' sums, (η, labels[, dim])
+            weights = q.sign * ((-etas) ** k).reshape((-1, 1) + (1,) * (flat.ndim - 1)) * flat[None]
             if continuous:
-                S = continuous_prefix_sums(d, schedule, rates, steps)
+                factors = continuous_prefix_factors(d, schedule, rates, t_max)
             else:
-                S = geometric_prefix_sums(d, schedule, 1.0 - rates, steps)
-            S = S.reshape(len(steps), len(etas), -1) * ((-etas) ** k)[None, :, None]
-            out += q.sign * np.tensordot(S, flat, axes=(2, 0))
-    return out
+                factors = geometric_prefix_factors(d, schedule, 1.0 - rates, t_max)
+            if factors is not None:  # constant lr: contract the weights inside the baby/giant product
+                out += factors.weighted(weights, steps)
+                continue
+            S = geometric_prefix_sums(d, schedule, 1.0 - rates, steps).reshape(len(steps), len(etas), -1)
+            out += np.einsum("sel,el...->se...", S, weights)
+    return parts if by_order else parts.sum(axis=0)
 
 
 @dataclass
@@ -135,15 +146,9 @@ class _LandscapeSide:
     lam: np.ndarray
     W: np.ndarray
 
-    def flat_uvalue(self, d, cache: dict | None) -> np.ndarray:
-        """U_D with its edge labels flattened: (dim^edges, …); ``cache`` keeps it across schedules."""
-        root = self.quantity.root
-        if cache is None:
-            U = projected_uvalue(self.evaluator, d, self.W, root=root)
-        else:
-            if (d, root) not in cache:
-                cache[(d, root)] = projected_uvalue(self.evaluator, d, self.W, root=root)
-            U = cache[(d, root)]
+    def flat_uvalue(self, d) -> np.ndarray:
+        """U_D with its edge labels flattened: (dim^edges, …)."""
+        U = projected_uvalue(self.evaluator, d, self.W, root=self.quantity.root)
         k = d.n_edges
         return U.reshape((len(self.lam) ** k,) + U.shape[k:]) if k else U.reshape((1,) + U.shape)
 
@@ -158,8 +163,8 @@ def _landscape_side(landscape, schedule: Schedule, order: int, etas, quantity, m
     if not np.all(np.isfinite(etas)):
         raise SgdDiagramsError("every eta must be a finite number")
     dim = landscape.dim
-    seconds = sum(history_seconds([d], schedule, labels=dim ** d.n_edges * len(etas))
-                  for k in range(1, order + 1) for d in q.diagrams(k, linkless=True))
+    seconds = sum(history_seconds(q.diagrams(k, linkless=True), schedule, labels=dim ** k * len(etas))
+                  for k in range(1, order + 1))  # one call per order: each reads the schedule's rows (O(N))
     check_work(seconds, f"the resummed order-{order} sums over {dim}^edges eigen-labels on N={schedule.N}, "
                f"T={schedule.T}", "use a smaller order, fewer eta, or the Taylor form", force)
     if evaluator is None:

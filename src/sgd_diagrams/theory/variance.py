@@ -55,6 +55,17 @@ def test_loss_variance_coefficients(landscape, schedule: Schedule, order: int, f
     return [float(c) for c in _variance_from_moments(second, mean)]
 
 
+def _variance_from_parts(second: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    """E[l²] − E[l]² from the per-order parts (axis 0) of both moments, without subtracting l(θ0)²-sized numbers.
+
+    With s = s₀ + δs and m = m₀ + δm (order 0 is l(θ0)² and l(θ0), exactly), Var = (s₀ − m₀²) + (δs − 2m₀·δm) − δm²:
+    the O(1) parts cancel before any rounding of the small terms, so a variance far below l(θ0)² keeps its digits
+    (the plain s − m² loses about log₁₀(l²/Var) of them)."""
+    s0, m0 = second[0], mean[0]
+    ds, dm = second[1:].sum(axis=0), mean[1:].sum(axis=0)
+    return (s0 - m0 * m0) + (ds - 2.0 * m0 * dm) - dm * dm
+
+
 def _variance_from_moments(second: list, mean: list) -> list:
     """Coefficients of E[l²] − E[l]² from those of E[l²] and E[l] (Cauchy product, order by order)."""
     return [second[k] - sum(mean[a] * mean[k - a] for a in range(k + 1)) for k in range(len(second))]
@@ -74,9 +85,9 @@ def test_loss_variance(landscape, schedule: Schedule, order: int, etas, resum: b
     else:
         second = resummed_prediction(landscape, schedule, order, etas, "test-loss",
                                      root_tensors=squared_loss_derivatives(landscape, max(order, 2)),
-                                     force=force).value
-        mean = resummed_prediction(landscape, schedule, order, etas, "test-loss", force=force).value
-        values = second - mean**2
+                                     force=force).by_order
+        mean = resummed_prediction(landscape, schedule, order, etas, "test-loss", force=force).by_order
+        values = _variance_from_parts(second, mean)
     return nonnegative_variance(np.asarray(values, dtype=np.float64), etas, order, "resummed" if resum else "taylor")
 
 
@@ -93,9 +104,9 @@ def test_loss_variance_curve(landscape, schedule: Schedule, order: int, etas, st
     if resum:
         squared = squared_loss_derivatives(landscape, max(order, 2))
         second = resummed_curve(landscape, schedule, order, etas, steps, "test-loss", root_tensors=squared,
-                                force=force)
-        mean = resummed_curve(landscape, schedule, order, etas, steps, "test-loss", force=force)
-        return second - mean**2
+                                force=force, by_order=True)
+        mean = resummed_curve(landscape, schedule, order, etas, steps, "test-loss", force=force, by_order=True)
+        return _variance_from_parts(second, mean)
     check_tensor_work(landscape, order, force)
     squared = UvalueEvaluator(landscape, max(order, 0), root_tensors=squared_loss_derivatives(landscape, order))
     second = taylor_curve_coefficients(landscape, schedule, order, "test-loss", steps, evaluator=squared)
