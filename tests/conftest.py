@@ -93,3 +93,27 @@ def chladni_finite() -> FiniteLandscape:
     return FiniteLandscape(1, [0.5], [0.5, 0.5],
                            ["0.5*t0**2 + t0 + (t0 + 0.5*t0**2)", "0.5*t0**2 + t0 - (t0 + 0.5*t0**2)"],
                            name="chladni")
+
+
+def tiny_torch(dim_hidden: int = 4):
+    """A tanh MLP 5 → ``dim_hidden`` → 3 on 64 fixed random points, float64, cross-entropy."""
+    import torch
+
+    from sgd_diagrams.landscapes.torch_models import TorchLandscape
+
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(64, 5, generator=gen, dtype=torch.float64)
+    y = torch.randint(0, 3, (64,), generator=gen)
+    model = torch.nn.Sequential(torch.nn.Linear(5, dim_hidden), torch.nn.Tanh(), torch.nn.Linear(dim_hidden, 3))
+    return TorchLandscape(model.double(), torch.nn.functional.cross_entropy, x, y, name="tiny")
+
+
+@pytest.fixture()
+def one_thread():
+    """Tiny models: one torch thread (many threads on a busy machine cost far more than they give)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

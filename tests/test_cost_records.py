@@ -8,22 +8,13 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from conftest import tiny_torch as _tiny_torch
 
 import sgd_diagrams as sd
 from sgd_diagrams.cli import main
 from sgd_diagrams.estimation import krylov, predictions
 from sgd_diagrams.optimizers import trials
 from sgd_diagrams.schedules import sgd
-
-
-def _tiny_torch():
-    from sgd_diagrams.landscapes.torch_models import TorchLandscape
-
-    gen = torch.Generator().manual_seed(0)
-    x = torch.randn(64, 5, generator=gen, dtype=torch.float64)
-    y = torch.randint(0, 3, (64,), generator=gen)
-    model = torch.nn.Sequential(torch.nn.Linear(5, 4), torch.nn.Tanh(), torch.nn.Linear(4, 3))
-    return TorchLandscape(model.double(), torch.nn.functional.cross_entropy, x, y, name="tiny")
 
 
 def test_resummed_pilot_records_costs_and_changes_nothing(monkeypatch):

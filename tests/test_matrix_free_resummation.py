@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _poly_landscape import PolyLandscape  # noqa: E402
+from conftest import tiny_torch as _tiny_torch  # noqa: E402
 
 from sgd_diagrams.errors import SgdDiagramsError  # noqa: E402
 from sgd_diagrams.estimation.krylov import krylov_resummed_estimate, krylov_resummed_exact  # noqa: E402
@@ -153,29 +154,6 @@ def test_limit_from_samples_matches_exact_limit():
 
 
 # -- torch landscapes: pretraining, init, matrix-free == dense ------------------------------------------
-@pytest.fixture()
-def one_thread():
-    """Tiny models: one torch thread (many threads on a busy machine cost far more than they give)."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def _tiny_torch(dim_hidden: int = 4):
-    import torch
-
-    from sgd_diagrams.landscapes.torch_models import TorchLandscape
-
-    gen = torch.Generator().manual_seed(0)
-    x = torch.randn(64, 5, generator=gen, dtype=torch.float64)
-    y = torch.randint(0, 3, (64,), generator=gen)
-    model = torch.nn.Sequential(torch.nn.Linear(5, dim_hidden), torch.nn.Tanh(), torch.nn.Linear(dim_hidden, 3))
-    return TorchLandscape(model.double(), torch.nn.functional.cross_entropy, x, y, name="tiny")
-
-
 def test_torch_matrix_free_equals_dense_and_pretraining_records(one_thread):
     import sgd_diagrams as sd
 

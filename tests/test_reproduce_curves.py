@@ -33,3 +33,20 @@ def test_untrusted_steps_are_reported_not_tested():
     assert curves.assess({"curves": [c], "per_curve": [s]}).verdict == "confirmed"
     flat = _curve("flat", [0.0, 0.0, 0.0], [0.0, 1e-6, 1e-6])  # no effect to resolve: no power
     assert curves.assess({"curves": [flat], "per_curve": [curves._per_curve(flat)]}).verdict == "inconclusive"
+
+
+def test_resummed_convnet_steps_are_trusted_by_their_complement_share():
+    """An estimated resummed step counts in the claim only where the complement is ≤ 20% of the change."""
+    assert curves.complement_trusted([0.0, 0.1, 0.2, 0.21, 5.0]) == [True, True, True, False, False]
+    assert curves.complement_trusted([3.0]) == [True]  # step 0 is l(θ0) itself
+    taylor = _curve("convnet, cosine", [0.0, 0.1, 0.2], [0.0, 0.1, 0.2],
+                    part="convnet cosine (estimated Taylor order 3)")
+    resummed = _curve("convnet, cosine (resummed)", [0.0, 0.1, 0.9], [0.0, 0.1, 0.2],
+                      trusted=curves.complement_trusted([0.0, 0.1, 0.5]),
+                      part="convnet cosine (estimated resummed order 3)")
+    assert curves._resummed_of(taylor, [taylor, resummed]) is resummed
+    assert curves._resummed_of(resummed, [taylor, resummed]) is None
+    s = curves._per_curve(resummed)
+    assert (s["agreeing_steps"], s["first_untrusted_step"]) == (1, 2)  # reported: the miss at t = 2 …
+    data = {"curves": [taylor, resummed], "per_curve": [curves._per_curve(taylor), s]}
+    assert curves.assess(data).verdict == "confirmed"  # … but not tested: outside its trust region

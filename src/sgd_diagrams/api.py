@@ -423,7 +423,7 @@ def predict(landscape: Any, schedule: Schedule, order: int, eta: Any, quantity: 
     rtol = _rtol(rtol)
     if steps is not None or band is not False:
         return _predict_curve(landscape, schedule, order, etas, q, method, steps, band, metric_m, rtol, force,
-                              samples, seed, replications)
+                              samples, seed, replications, sampling=sampling, progress=progress, device=device)
     stats = measured_values(landscape)  # the one protocol predict dispatches on: saved values, or a model
     if stats is not None:
         given = [n for n, v in (("samples", samples), ("replications", replications), ("cache", cache))
@@ -483,13 +483,18 @@ def predict(landscape: Any, schedule: Schedule, order: int, eta: Any, quantity: 
 
 # -- curves: the prediction after every recorded step -----------------------------------------------
 def _predict_curve(landscape, schedule, order, etas, q, method, steps, band, metric, rtol, force, samples, seed,
-                   replications) -> Prediction:
+                   replications, *, sampling: Sampling | None = None, progress: bool = False,
+                   device: str | None = None) -> Prediction:
     """E[quantity] on ``schedule.prefix(t)`` for every recorded t: one pass over the schedule, values once.
 
     Taylor (exact, from samples or from statistics): every prefix's history counts in one sweep
     (:mod:`sgd_diagrams.theory.curves`), the diagram values computed once — about the cost of the last point.
     Resummed, continuous and the variance: the landscape side once, every prefix's geometric sums from one sweep
     (:mod:`sgd_diagrams.theory.geometric_prefixes`).
+    Resummed from samples (dense or matrix-free, as :func:`predict` routes the final point): one estimate —
+    per replication the Krylov basis, projected tensors and complement values once — read at every step
+    (:func:`~sgd_diagrams.estimation.krylov.krylov_resummed_curves`); ``sampling`` carries its ``krylov_dim``
+    and ``resummation``.
     Trust per (step, η) is :func:`assess_trust` on that step's coefficients and curvature rate (no witnesses).
     ``band``: ± sd over training sets from the test-loss variance; refused where it does not exist (estimates,
     the continuous form, a metric) and left out (NaN, with a warning) where the truncation makes it negative.
@@ -519,7 +524,8 @@ def _predict_curve(landscape, schedule, order, etas, q, method, steps, band, met
         warnings.simplefilter("always", RuntimeWarning)
         if estimated:
             values, stderr, coefficients, lambda_max, info = _estimated_curve(
-                landscape, schedule, order, etas, q, method, grid, metric, force, samples, seed, replications)
+                landscape, schedule, order, etas, q, method, grid, metric, force, samples, seed, replications,
+                sampling, progress, device)
             details.update(info)
         else:
             check_order(order, "taylor" if method == "taylor" else method)
@@ -571,11 +577,13 @@ def _exact_curve(exact, schedule, order, etas, q, method, grid, metric, force):
                           continuous=method == "continuous", force=force), None
 
 
-def _estimated_curve(landscape, schedule, order, etas, q, method, grid, metric, force, samples, seed, replications):
+def _estimated_curve(landscape, schedule, order, etas, q, method, grid, metric, force, samples, seed, replications,
+                     sampling=None, progress=False, device=None):
     """An estimated curve: measure once (or the given statistics), then every step from the saved values.
 
     Identical to ``predict(landscape, schedule.prefix(t), samples=K, ...)`` at each t (the statistics replay
-    the same per-replication computation, :func:`measure`).  The resummed form replays the dense path per step.
+    the same per-replication computation, :func:`measure`).  The resummed form from statistics replays the dense
+    path per step; from samples it is :func:`_estimated_resummed_curve` (one estimate, every step).
     """
     from .estimation.statistics import replication_evaluators, statistics_prediction
     from .theory.curves import curve_values, taylor_curve_coefficients
@@ -584,6 +592,18 @@ def _estimated_curve(landscape, schedule, order, etas, q, method, grid, metric, 
         raise SgdDiagramsError("estimated curves have the taylor and resummed forms of test-loss, train-loss, "
                                "gen-gap and displacement")
     stats = measured_values(landscape)
+    krylov_dim = None if sampling is None else sampling.krylov_dim
+    resummation = "auto" if sampling is None else sampling.resummation
+    if stats is not None and (krylov_dim is not None or resummation == "matrix-free"):
+        raise SgdDiagramsError("statistics replay the dense resummed path from their saved tensors; drop "
+                               "krylov_dim and resummation='matrix-free' (or predict from samples=K)")
+    if stats is None and method == "resummed":
+        seed = 0 if seed is None else seed
+        _check_sampling(samples, seed, replications)
+        return _estimated_resummed_curve(landscape, schedule, order, etas, q, grid, metric, force, int(samples),
+                                         int(seed), replications, krylov_dim, resummation, progress, device)
+    if stats is None and (krylov_dim is not None or resummation != "auto"):
+        raise SgdDiagramsError("krylov_dim and resummation apply to the resummed form and the limit")
     if stats is None:
         seed = 0 if seed is None else seed
         _check_sampling(samples, seed, replications)
@@ -609,6 +629,29 @@ def _estimated_curve(landscape, schedule, order, etas, q, method, grid, metric, 
     mean_coefficients = [np.mean([row[k] for row in per_replication], axis=0) for k in range(order + 1)]
     return (replicas_arr.mean(axis=0), replicas_arr.std(axis=0, ddof=1) / np.sqrt(R), mean_coefficients,
             None if metric is not None else stats.lambda_max, info)
+
+
+def _estimated_resummed_curve(landscape, schedule, order, etas, q, grid, metric, force, samples, seed, replications,
+                              krylov_dim, resummation, progress, device):
+    """The resummed curve from samples: one estimate (:func:`~.estimation.krylov.krylov_resummed_estimate` with
+    ``steps``), routed like the final point (:func:`~.estimation.plan.plan_estimation`: dense or Krylov), so the
+    value at step t is ``predict(landscape, schedule.prefix(t), ..., method="resummed", sampling=...)``."""
+    from .estimation.krylov import krylov_resummed_estimate
+    from .estimation.plan import plan_estimation
+
+    land = landscape if is_exact(landscape) else _sampled(landscape, device)
+    plan = plan_estimation(land, order, q, samples, resum=True, metric=metric, resummation=resummation,
+                           krylov_dim=krylov_dim)
+    kp = krylov_resummed_estimate(land, schedule, order, etas, q, samples=samples, seed=seed, replications=replications,
+                                  krylov_dim=krylov_dim, basis=plan.path, metric=metric, progress=progress,
+                                  force=force, steps=grid)
+    p = kp.plan
+    info = {"samples": samples, "seed": seed, "replications": p.replications, "samples_per_group": p.per_group,
+            "groups": p.groups, "estimator": "dense" if plan.path == "dense" else "matrix-free",
+            **{k: v for k, v in kp.details.items() if k != "steps"}, "routing": plan.why}
+    if getattr(landscape, "pretraining", None):
+        info["pretraining"] = dict(landscape.pretraining)
+    return kp.value, kp.stderr, None, None, info
 
 
 def _curve_trust(coefficients, etas, values, stderr, lambda_max, schedule, grid, rtol):

@@ -221,6 +221,8 @@ def _curve_lines(pred, args: argparse.Namespace, where: str) -> list[str]:
                 text += "*"
             cells.append(f"{text:>24}")
         lines.append(f"{int(steps[i]):>8}   " + "   ".join(cells))
+    if pred.method == "resummed" and pred.stderr is not None:  # estimated: the Krylov record of the final step
+        lines += _resummation_lines(pred.details)
     return lines
 
 

@@ -40,10 +40,12 @@ import numpy as np
 from ..diagrams import Diagram, Quantity
 from ..schedules.grid import Schedule
 from ..theory.geometric import continuous_history_sum, geometric_history_sum
+from ..theory.geometric_prefixes import continuous_prefix_sums, geometric_prefix_sums
 
-__all__ = ["reduced", "scalar_resummed", "complement_curvature", "complement_term", "complement_diagrams",
-           "complement_values_needed",
-           "complement_links", "COMPLEMENT_LINKS", "NOISE_PROBES"]
+__all__ = ["reduced", "scalar_resummed", "complement_values", "complement_sum", "complement_sum_curve",
+           "complement_difference", "complement_values_needed",
+           "complement_curvature", "complement_term", "complement_diagrams", "complement_links", "COMPLEMENT_LINKS",
+           "NOISE_PROBES"]
 
 COMPLEMENT_LINKS = {1: 3, 2: 3, 3: 1}
 """Extra V-links carried in the complement's expansion by prediction order (0 from order 4: cost)."""
@@ -96,6 +98,55 @@ def complement_values_needed(q: Quantity, order: int, extra_links: int = 0) -> l
     return list(out)
 
 
+def complement_values(values_of: Callable[[Diagram], np.ndarray | float], q: Quantity, order: int, mu: float,
+                      extra_links: int = 0) -> list[tuple[Diagram, np.ndarray]]:
+    """The schedule-independent part of F_μ[U]: Σ_{A ⊆ links(D)} (−μ)^{|A|} U(D∖A) for every diagram of F_μ.
+
+    Computed once per set of diagram values; :func:`complement_sum` then evaluates F_μ on any schedule
+    (every prefix of a training curve) from these numbers alone.
+    """
+    out = []
+    for d in complement_diagrams(q, order, extra_links):
+        links = d.links()
+        value = 0.0
+        for size in range(len(links) + 1):
+            for subset in itertools.combinations(links, size):
+                value = value + (-mu) ** size * np.asarray(values_of(reduced(d, subset)), dtype=np.float64)
+        out.append((d, np.asarray(value, dtype=np.float64)))
+    return out
+
+
+def complement_sum(values: list[tuple[Diagram, np.ndarray]], q: Quantity, schedule: Schedule, etas: np.ndarray,
+                   mu: float, continuous: bool = False) -> np.ndarray:
+    """F_μ at each η from :func:`complement_values`: Σ_D sign·(−η)^m·S_D(q_μ)·value_D on ``schedule``."""
+    width = values[0][1].shape if values else ()
+    out = np.zeros((len(etas),) + tuple(width))
+    for e, eta in enumerate(etas):
+        for d, value in values:
+            out[e] += q.sign * (-eta) ** d.n_edges * _history_sum(d, schedule, float(eta), mu, continuous) * value
+    return out
+
+
+def complement_sum_curve(values: list[tuple[Diagram, np.ndarray]], q: Quantity, schedule: Schedule,
+                         etas: np.ndarray, mu: float, steps: np.ndarray, continuous: bool = False) -> np.ndarray:
+    """:func:`complement_sum` on ``schedule.prefix(t)`` for every t in ``steps``: (len(steps), len(etas)[, width]).
+
+    Every prefix's history sums S_D(q_μ) from one sweep (:mod:`sgd_diagrams.theory.geometric_prefixes`),
+    all η at once; step 0 (no step taken) is 0.
+    """
+    etas = np.asarray(etas, dtype=np.float64)
+    steps = np.asarray(steps, dtype=np.int64)
+    width = values[0][1].shape if values else ()
+    out = np.zeros((len(steps), len(etas)) + tuple(width))
+    for d, value in values:
+        rates = np.repeat((etas * mu)[:, None], d.n_edges, axis=1)  # ημ on every edge, one row per η
+        S = (continuous_prefix_sums(d, schedule, rates, steps) if continuous
+             else geometric_prefix_sums(d, schedule, 1.0 - rates, steps))  # (steps, η)
+        scale = q.sign * (-etas) ** d.n_edges * S
+        out += scale.reshape(scale.shape + (1,) * len(width)) * value
+    return out
+
+
 def scalar_resummed(values_of: Callable[[Diagram], np.ndarray | float], q: Quantity, schedule: Schedule,
                     order: int, etas: np.ndarray, mu: float, continuous: bool = False,
                     extra_links: int = 0) -> np.ndarray:
@@ -104,20 +155,8 @@ def scalar_resummed(values_of: Callable[[Diagram], np.ndarray | float], q: Quant
     Order 0 is left out: l(θ0) is the same in every basis.  Shape (len(etas),) or (len(etas), width).
     ``extra_links``: also the diagrams of :func:`complement_diagrams` with that many more V-links.
     """
-    terms: list[tuple[int, Diagram, np.ndarray]] = []
-    for d in complement_diagrams(q, order, extra_links):
-        links = d.links()
-        value = 0.0
-        for size in range(len(links) + 1):
-            for subset in itertools.combinations(links, size):
-                value = value + (-mu) ** size * np.asarray(values_of(reduced(d, subset)), dtype=np.float64)
-        terms.append((d.n_edges, d, np.asarray(value, dtype=np.float64)))
-    width = terms[0][2].shape if terms else ()
-    out = np.zeros((len(etas),) + tuple(width))
-    for e, eta in enumerate(etas):
-        for m, d, value in terms:
-            out[e] += q.sign * (-eta) ** m * _history_sum(d, schedule, float(eta), mu, continuous) * value
-    return out
+    return complement_sum(complement_values(values_of, q, order, mu, extra_links), q, schedule, etas, mu,
+                          continuous)
 
 
 def complement_curvature(noise: np.ndarray, Z: np.ndarray, hvp: Callable[[np.ndarray], np.ndarray],
@@ -148,19 +187,29 @@ def complement_curvature(noise: np.ndarray, Z: np.ndarray, hvp: Callable[[np.nda
     return mu, (inside / total if total > 0 else 1.0)
 
 
-def complement_term(full, projected, Z: np.ndarray, q: Quantity, schedule: Schedule, order: int,
-                    etas: np.ndarray, mu: float, continuous: bool = False, extra_links: int = 0) -> np.ndarray:
-    """F_μ[U_full] − F_μ[U_Z]: the complement and cross terms of span(Z), to the series order.
+def complement_difference(full, projected, Z: np.ndarray, q: Quantity, order: int, mu: float,
+                          extra_links: int = 0) -> list[tuple[Diagram, np.ndarray]]:
+    """:func:`complement_values` of U_full − U_Z: the schedule-independent numbers of the complement term.
 
     ``full`` and ``projected`` are evaluators (``ev(D, root=…)``) of the diagram values in the whole space
-    and on the tensors projected on Z; a displacement's projected part is lifted by Zᵀ.
+    and on the tensors projected on Z; a displacement's projected part is lifted by Zᵀ.  Estimated once per
+    replication, they give the complement term on every schedule (:func:`complement_sum`).
     """
     root = q.root
     if hasattr(full, "prepare"):  # the matrix-free estimator: every diagram in one vectorized pass
         full.prepare(complement_diagrams(q, order, extra_links), root)
-    inside = scalar_resummed(lambda d: projected(d, root=root), q, schedule, order, etas, mu, continuous,
-                             extra_links)
-    if root == "displacement":
-        inside = inside @ Z.T
-    return scalar_resummed(lambda d: full(d, root=root), q, schedule, order, etas, mu, continuous,
-                           extra_links) - inside
+    outside = complement_values(lambda d: full(d, root=root), q, order, mu, extra_links)
+    inside = complement_values(lambda d: projected(d, root=root), q, order, mu, extra_links)
+    lift = (lambda v: v @ Z.T) if root == "displacement" else (lambda v: v)
+    return [(d, a - lift(b)) for (d, a), (_, b) in zip(outside, inside, strict=True)]
+
+
+def complement_term(full, projected, Z: np.ndarray, q: Quantity, schedule: Schedule, order: int,
+                    etas: np.ndarray, mu: float, continuous: bool = False, extra_links: int = 0) -> np.ndarray:
+    """F_μ[U_full] − F_μ[U_Z]: the complement and cross terms of span(Z), to the series order.
+
+    ``full`` and ``projected`` as in :func:`complement_difference` (F_μ is linear in U, so the difference of
+    the values is summed once).
+    """
+    return complement_sum(complement_difference(full, projected, Z, q, order, mu, extra_links), q, schedule,
+                          np.asarray(etas, dtype=np.float64), mu, continuous)

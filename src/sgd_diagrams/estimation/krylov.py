@@ -53,16 +53,24 @@ from ..landscapes.conversions import is_exact
 from ..limits import check_work
 from ..schedules.grid import Schedule
 from ..theory.limits import LIMIT_FAMILIES, _grow
-from ..theory.resummation import resummed_prediction
+from ..theory.resummation import resummed_curve, resummed_prediction
 from ..values.uvalue import UvalueEvaluator
-from .complement import complement_curvature, complement_links, complement_term, complement_values_needed
+from .complement import (
+    complement_curvature,
+    complement_difference,
+    complement_links,
+    complement_sum,
+    complement_sum_curve,
+    complement_term,
+    complement_values_needed,
+)
 from .evaluators import ReplicationValues, draw_rows, plan_groups, replication_values
 from .group_statistic import GroupStatisticEvaluator
 from .lanczos import RitzBasis, lanczos_ritz
 from .tensor_sources import ExactGroupSource, TorchGroupSource, project_tensor
 
 __all__ = ["KRYLOV_DIM", "CURVATURE_FLOOR", "ProjectedLandscape", "exact_ritz_basis", "krylov_resummed_exact",
-           "KrylovPrediction", "krylov_resummed_estimate"]
+           "KrylovPrediction", "krylov_resummed_estimate", "krylov_resummed_curves", "CurveTarget", "replication_curve"]
 
 KRYLOV_DIM = 20
 """Default Krylov dimension k (Lanczos steps) of the matrix-free resummed path."""
@@ -279,12 +287,16 @@ class ResummedTally:
     def replicate(self, ev, dim: int, schedule: Schedule, order: int, etas: np.ndarray, q: Quantity,
                   metric: np.ndarray | None, continuous: bool, limit: str | None, force: bool, *,
                   lift: np.ndarray | None = None,
-                  complement: Callable[[Schedule], np.ndarray] | None = None) -> np.ndarray:
+                  complement: Callable[[Schedule], np.ndarray] | None = None,
+                  steps: np.ndarray | None = None) -> np.ndarray:
         """One replication's resummed value (Theorem 1, or Theorem 2's limit) and its order-0 ``change``.
 
         ``lift``: the basis Z the evaluator's tensors are projected on (a displacement is returned as
         value @ Zᵀ, in the full space).  ``complement``: schedule ↦ the complement term
-        (:mod:`.complement`), added to the value (and recorded in ``complements``).
+        (:mod:`.complement`), added to the value (and recorded in ``complements``); with ``steps``
+        (schedule, steps) ↦ its value at every step.  ``steps`` (a curve's recorded steps, 0 and T included;
+        not with ``limit``): the value on ``schedule.prefix(t)`` for every t, stacked (steps first) — the
+        tensors once, every step's history sums from one sweep (:func:`replication_curve`).
         """
         if isinstance(ev, GroupStatisticEvaluator):  # estimate every tensor now; the theory reads a table
             ev = ev.part_table([d for k in range(order + 1) for d in q.diagrams(k, linkless=True)], q.root)
@@ -301,7 +313,11 @@ class ResummedTally:
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # summarized once below, not per replication
-            if limit is None:
+            base = resummed_prediction(_Dim(dim), schedule, 0, etas, q.name, evaluator=ev, force=force).value
+            if steps is not None:
+                value, comp = replication_curve(ev, dim, schedule, steps, order, etas, q, metric, continuous, force,
+                                                lift=lift, complement=complement)
+            elif limit is None:
                 value, comp = value_at(schedule)
             else:
                 value, reached, comp = _limit(value_at, schedule, limit)
@@ -309,9 +325,6 @@ class ResummedTally:
         if comp is not None:
             self.complements.append(comp)
         if q.root == "loss":
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                base = resummed_prediction(_Dim(dim), schedule, 0, etas, q.name, evaluator=ev, force=force).value
             self.changes.append(np.asarray(value - base, dtype=np.float64))
         return value
 
@@ -343,13 +356,45 @@ class ResummedTally:
                                  "stderr": (c.std(axis=0, ddof=1) / np.sqrt(len(c))).tolist()}
 
 
+def replication_curve(ev, dim: int, schedule: Schedule, steps: np.ndarray, order: int, etas: np.ndarray,
+                      q: Quantity, metric: np.ndarray | None, continuous: bool, force: bool, *,
+                      lift: np.ndarray | None = None,
+                      complement: Callable[..., np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """(values, complement terms or None), each (len(steps), len(etas)[, dim]): one replication's resummed
+    value on ``schedule.prefix(t)`` for every recorded t, from one evaluator ``ev`` (a part table).
+
+    The projected uvalues U_D do not depend on the schedule: :func:`~sgd_diagrams.theory.resummation.resummed_curve`
+    computes them once and reads every prefix's geometric sums from one sweep; ``complement(schedule, steps)``
+    gives the complement term at every step the same way (:func:`~.complement.complement_sum_curve`).  Step 0
+    is l(θ0) (no step taken) with complement 0.  ``lift`` as in :meth:`ResummedTally.replicate`.
+    """
+    values = resummed_curve(_Dim(dim), schedule, order, etas, steps, q.name, metric=metric, continuous=continuous,
+                            evaluator=ev, force=force)
+    if lift is not None and q.root == "displacement":
+        values = values @ lift.T
+    if complement is None:
+        return values, None
+    comps = np.asarray(complement(schedule, steps), dtype=np.float64)
+    return values + comps, comps
+
+
+@dataclass(frozen=True)
+class CurveTarget:
+    """One schedule read from a shared resummed estimate: its η and recorded steps (None: the final point)."""
+
+    schedule: Schedule
+    etas: np.ndarray
+    steps: np.ndarray | None = None
+
+
 def krylov_resummed_estimate(landscape, schedule: Schedule, order: int, etas, quantity: str | Quantity = "test-loss",
                              *, samples: int, seed: int = 0, replications: int | None = None,
                              krylov_dim: int | None = None, basis: str = "krylov", limit: str | None = None,
                              metric: np.ndarray | None = None, continuous: bool = False,
                              curvature_floor: float = CURVATURE_FLOOR, progress: bool = False,
                              force: bool = False, complement: bool = True,
-                             extra_links: int | None = None, pilot: bool = True) -> KrylovPrediction:
+                             extra_links: int | None = None, pilot: bool = True,
+                             steps: np.ndarray | None = None) -> KrylovPrediction:
     """Resummed order-``order`` E[quantity] from ``samples`` data points, R independent replications.
 
     ``basis``: ``"krylov"`` (matrix-free, Lanczos with ``krylov_dim`` steps; None: chosen by
@@ -360,6 +405,33 @@ def krylov_resummed_estimate(landscape, schedule: Schedule, order: int, etas, qu
     by doubling the schedule's horizon until two values agree).  ``details`` records ``estimated_seconds``
     (CPU; from a pilot of the real work when the first model says over :data:`PILOT_ABOVE_SECONDS`, see
     :func:`resummed_estimate_seconds`) and the measured ``cpu_seconds``; ``pilot=False`` skips the pilot.
+    ``steps`` (a curve: recorded steps with 0 and T, as :func:`~sgd_diagrams.schedules.prefixes.check_steps`
+    gives them): the value on ``schedule.prefix(t)`` for every t, replicas (R, len(steps), len(etas)[, dim]) —
+    one estimate, every step (:func:`krylov_resummed_curves`).
+    """
+    etas = np.atleast_1d(np.asarray(etas, dtype=np.float64))
+    target = CurveTarget(schedule, etas, None if steps is None else np.asarray(steps, dtype=np.int64))
+    return krylov_resummed_curves(landscape, [target], order, quantity, samples=samples, seed=seed,
+                                  replications=replications, krylov_dim=krylov_dim, basis=basis, limit=limit,
+                                  metric=metric, continuous=continuous, curvature_floor=curvature_floor,
+                                  progress=progress, force=force, complement=complement, extra_links=extra_links,
+                                  pilot=pilot)[0]
+
+
+def krylov_resummed_curves(landscape, targets: list[CurveTarget], order: int, quantity: str | Quantity = "test-loss",
+                           *, samples: int, seed: int = 0, replications: int | None = None,
+                           krylov_dim: int | None = None, basis: str = "krylov", limit: str | None = None,
+                           metric: np.ndarray | None = None, continuous: bool = False,
+                           curvature_floor: float = CURVATURE_FLOOR, progress: bool = False,
+                           force: bool = False, complement: bool = True,
+                           extra_links: int | None = None, pilot: bool = True) -> list[KrylovPrediction]:
+    """:func:`krylov_resummed_estimate` for several schedules (and their curves) from one estimate.
+
+    Everything the samples give — the rows, each replication's Lanczos basis Z and Ritz values, the projected
+    part tensors, the noise curvature μ and the complement's diagram values — does not depend on the schedule:
+    it is estimated once per replication and every target (schedule, η, recorded steps) is read from it, so a
+    target's result is identical to :func:`krylov_resummed_estimate` on that schedule alone (same seed) and a
+    curve's value at step t identical to it on ``schedule.prefix(t)``.  One :class:`KrylovPrediction` per target.
     """
     q = quantity_of(quantity, DIAGRAM_QUANTITY_NAMES)
     if basis not in ("krylov", "dense"):
@@ -369,6 +441,10 @@ def krylov_resummed_estimate(landscape, schedule: Schedule, order: int, etas, qu
         raise SgdDiagramsError("a matrix learning rate (--metric) needs the dense path (dim <= 24)")
     if limit is not None and limit not in LIMIT_FAMILIES:
         raise SgdDiagramsError(f"unknown limit family {limit!r}; use epochs or samples")
+    if limit is not None and any(t.steps is not None for t in targets):
+        raise SgdDiagramsError("the T -> infinity limit is one number, not a curve; drop steps")
+    targets = [CurveTarget(t.schedule, np.atleast_1d(np.asarray(t.etas, dtype=np.float64)), t.steps)
+               for t in targets]
     choice = None
     if krylov_dim is None and not dense:
         krylov_dim, choice = choose_krylov_dim(landscape, order, q, samples, seed)
@@ -376,7 +452,6 @@ def krylov_resummed_estimate(landscape, schedule: Schedule, order: int, etas, qu
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
         raise SgdDiagramsError(f"krylov_dim must be a positive integer, got {krylov_dim!r}")
     k = int(min(k, landscape.dim))
-    etas = np.atleast_1d(np.asarray(etas, dtype=np.float64))
     max_degree = max(order, 2)
     _check_part_sizes(q, order, landscape.dim if dense else k, force)
     links = complement_links(order) if extra_links is None else int(extra_links)
@@ -393,8 +468,9 @@ def krylov_resummed_estimate(landscape, schedule: Schedule, order: int, etas, qu
         units = _units_per_sample(k, max_degree, landscape.dim, dense)
         estimate = (samples * units * t_grad, "model")
         if pilot and estimate[0] > PILOT_ABOVE_SECONDS:
-            estimate = (resummed_estimate_seconds(landscape, schedule, order, etas, q, plan, k, basis, limit,
-                                                  metric, continuous, seed), "pilot")
+            estimate = (resummed_estimate_seconds(landscape, targets[0].schedule, order, targets[0].etas, q, plan,
+                                                  k, basis, limit, metric, continuous, seed, targets=targets),
+                        "pilot")
         check_work(estimate[0], f"the resummed order-{order} estimate from {samples} samples "
                    f"({'dense' if dense else f'Krylov dimension {k}'})",
                    "use fewer samples, a smaller --krylov or a lower order", force)
@@ -408,8 +484,9 @@ def krylov_resummed_estimate(landscape, schedule: Schedule, order: int, etas, qu
         # every replication in a few vectorized passes before the loop, not one pass per replication
         full_values = replication_values(landscape, rows, complement_values_needed(q, order, links), q.root)
     bar = progress_bar(plan.replications, "resummed estimate", "replications", progress)
-    replicas, excluded, captured, curvatures = [], [], [], []
-    tally = ResummedTally()
+    replicas: list[list[np.ndarray]] = [[] for _ in targets]
+    excluded, captured, curvatures = [], [], []
+    tallies = [ResummedTally() for _ in targets]
     start = time.perf_counter()
     for r in range(plan.replications):
         if exact:
@@ -420,8 +497,9 @@ def krylov_resummed_estimate(landscape, schedule: Schedule, order: int, etas, qu
         Z, comp = None, None
         if rb is not None:
             Z, values = rb.vectors, rb.values
-            tally.negatives.append(rb.negative())
-            tally.ritz_top.append(float(np.max(rb.values)))
+            for tally in tallies:
+                tally.negatives.append(rb.negative())
+                tally.ritz_top.append(float(np.max(rb.values)))
             full_source = factory(None)
             noise = _noise(full_source)
             captured.append(_noise_captured(noise, Z))
@@ -430,7 +508,8 @@ def krylov_resummed_estimate(landscape, schedule: Schedule, order: int, etas, qu
                 excluded.append(dropped)
         ev = GroupStatisticEvaluator(source, metric)
         if rb is None:
-            tally.check_dense_curvature(ev, limit, curvature_floor)
+            for tally in tallies:
+                tally.check_dense_curvature(ev, limit, curvature_floor)
         elif complement:
             mu, _ = complement_curvature(noise, Z, hvp, values)
             if limit is not None and mu <= curvature_floor * float(np.max(values)):
@@ -441,38 +520,72 @@ def krylov_resummed_estimate(landscape, schedule: Schedule, order: int, etas, qu
             curvatures.append(mu)
             full_ev = (GroupStatisticEvaluator(full_source) if full_values is None
                        else ReplicationValues(full_values, r, q.root))
-
-            def comp(s, full_ev=full_ev, ev=ev, Z=Z, mu=mu):
-                return complement_term(full_ev, ev, Z, q, s, order, etas, mu, continuous, links)
-        value = tally.replicate(ev, source.dim, schedule, order, etas, q, metric, continuous, limit, force,
-                                lift=Z, complement=comp)
-        replicas.append(np.asarray(value, dtype=np.float64))
+            # the complement's diagram values, once per replication: every schedule and step reads them
+            comp = complement_difference(full_ev, ev, Z, q, order, mu, links)
+        ev = ev.part_table([d for m in range(order + 1) for d in q.diagrams(m, linkless=True)], q.root)
+        for i, (target, tally) in enumerate(zip(targets, tallies, strict=True)):
+            term = None
+            if comp is not None:
+                def term(s, steps=None, comp=comp, mu=mu, etas=target.etas):
+                    if steps is None:
+                        return complement_sum(comp, q, s, etas, mu, continuous)
+                    return complement_sum_curve(comp, q, s, etas, mu, steps, continuous)
+            value = tally.replicate(ev, source.dim, target.schedule, order, target.etas, q, metric, continuous,
+                                    limit, force, lift=Z, complement=term, steps=target.steps)
+            replicas[i].append(np.asarray(value, dtype=np.float64))
         if bar is not None:
             bar.update(1)
     if bar is not None:
         bar.close()
     seconds = time.perf_counter() - start
-    details: dict = {"krylov_dim": None if dense else k, "basis": "dense" if dense else "krylov"}
-    if choice is not None:
-        details["krylov_choice"] = choice
-    tally.summarize(details, schedule, dense, limit, curvature_floor, stacklevel=3)
+    out = []
+    for target, tally, reps in zip(targets, tallies, replicas, strict=True):
+        details: dict = {"krylov_dim": None if dense else k, "basis": "dense" if dense else "krylov"}
+        if choice is not None:
+            details["krylov_choice"] = choice
+        if target.steps is not None:
+            details["steps"] = [int(t) for t in target.steps]
+        _summarize_target(details, tally, np.stack(reps), target, dense, limit, curvature_floor, excluded, captured,
+                          curvatures, k)
+        if t_grad is not None:
+            details["gradient_equivalents_per_sample"] = float(seconds / (samples * t_grad))
+        details["seconds"] = float(seconds)
+        details["cpu_seconds"] = float(time.process_time() - cpu_start)
+        if len(targets) > 1:
+            details["shared_by_schedules"] = len(targets)
+        if estimate is not None:
+            details["estimated_seconds"], details["estimate_from"] = float(estimate[0]), estimate[1]
+        out.append(KrylovPrediction(q.name, order, target.etas, np.stack(reps), plan, "dense" if dense else "krylov",
+                                    details))
+    return out
+
+
+def _summarize_target(details: dict, tally: ResummedTally, replicas: np.ndarray, target: CurveTarget, dense: bool,
+                      limit: str | None, curvature_floor: float, excluded: list, captured: list, curvatures: list,
+                      k: int) -> None:
+    """One target's details: curvature and growth (warned once), the complement's size (a curve: at its last
+    step, and ``complement_curve["relative"]`` per step), excluded directions, captured noise, the horizon."""
+    tally.summarize(details, target.schedule, dense, limit, curvature_floor, stacklevel=5)
     if excluded:
         details["excluded_directions"] = float(np.mean([len(e) for e in excluded]))
     if captured:
         details["captured_gradient_noise"] = float(np.mean(captured))
     if tally.complements:
-        details["complement"] = complement_summary(np.stack(tally.complements), np.stack(replicas),
-                                                   details.get("change"), float(np.mean(curvatures)))
-        _warn_large_complement(details["complement"], etas, k, details.get("captured_gradient_noise"))
+        comps, mu = np.stack(tally.complements), float(np.mean(curvatures))
+        if target.steps is None:
+            details["complement"] = complement_summary(comps, replicas, details.get("change"), mu)
+        else:  # (R, steps, η[, dim]): the final step as for a final point, every step's relative size beside it
+            change = details.get("change")
+            per_step = [complement_summary(comps[:, i], replicas[:, i], None if change is None else
+                                           {"value": change["value"][i]}, mu) for i in range(comps.shape[1])]
+            details["complement"] = per_step[-1]
+            details["complement_curve"] = {"relative": [p["relative"] for p in per_step],
+                                           "value": [p["value"] for p in per_step],
+                                           "stderr": [p["stderr"] for p in per_step]}
+        _warn_large_complement(details["complement"], target.etas, k, details.get("captured_gradient_noise"),
+                               stacklevel=5)
     if tally.horizons:
         details["horizon"] = int(max(tally.horizons))
-    if t_grad is not None:
-        details["gradient_equivalents_per_sample"] = float(seconds / (samples * t_grad))
-    details["seconds"] = float(seconds)
-    details["cpu_seconds"] = float(time.process_time() - cpu_start)
-    if estimate is not None:
-        details["estimated_seconds"], details["estimate_from"] = float(estimate[0]), estimate[1]
-    return KrylovPrediction(q.name, order, etas, np.stack(replicas), plan, "dense" if dense else "krylov", details)
 
 
 COMPLEMENT_WARN = 0.2
@@ -499,7 +612,8 @@ def complement_summary(comps: np.ndarray, replicas: np.ndarray, change: dict | N
     return {"value": value.tolist(), "stderr": stderr.tolist(), "relative": relative.tolist(), "curvature": mu}
 
 
-def _warn_large_complement(summary: dict, etas: np.ndarray, k: int, captured: float | None) -> None:
+def _warn_large_complement(summary: dict, etas: np.ndarray, k: int, captured: float | None,
+                           stacklevel: int = 3) -> None:
     """One warning when the complement term is large relative to the predicted effect."""
     rel = np.asarray(summary["relative"])
     if not np.any(rel > COMPLEMENT_WARN):
@@ -509,7 +623,7 @@ def _warn_large_complement(summary: dict, etas: np.ndarray, k: int, captured: fl
     warnings.warn(
         f"the directions outside the Krylov space (k = {k}){seen} contribute {rel[worst]:.0%} of the predicted "
         f"effect at eta = {etas[worst]:g}; they are expanded to the series order, not resummed, so the value "
-        f"is less reliable there: raise --krylov", RuntimeWarning, stacklevel=3)
+        f"is less reliable there: raise --krylov", RuntimeWarning, stacklevel=stacklevel)
 
 
 PILOT_ABOVE_SECONDS = 3.0
@@ -517,24 +631,29 @@ PILOT_ABOVE_SECONDS = 3.0
 
 
 def resummed_estimate_seconds(landscape, schedule: Schedule, order: int, etas, q: Quantity, plan, k: int,
-                              basis: str, limit: str | None, metric, continuous: bool, seed: int) -> float:
+                              basis: str, limit: str | None, metric, continuous: bool, seed: int,
+                              targets: list[CurveTarget] | None = None) -> float:
     """CPU seconds of a resummed estimate, calibrated on a pilot of the real work.
 
     Two runs of 2 replications with S = 1 and S = min(S, 8) samples per group give the fixed cost of a
     replication (Lanczos set-up, the resummed engine on k-dimensional tensors) and the cost per sample
     (per-sample projected tensors); the estimate is R × (fixed + G·S·per sample).  CPU time, not wall time,
     so load from other jobs does not inflate it.  ``benchmarks/bench_cost_model.py`` checks it (within 3x).
+    ``targets``: every schedule (and curve) read from the estimate (:func:`krylov_resummed_curves`), so the
+    engine's per-schedule and per-step work is in the fixed cost; default: ``schedule`` at ``etas``.
     """
     G, S = plan.groups, plan.per_group
     sizes = (1, min(S, 8)) if S > 1 else (1,)
+    targets = [CurveTarget(schedule, np.atleast_1d(np.asarray(etas, dtype=np.float64)))] if targets is None \
+        else targets
     times = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for size in sizes:
             start = time.process_time()
-            krylov_resummed_estimate(landscape, schedule, order, etas, q, samples=2 * G * size, seed=seed,
-                                     replications=2, krylov_dim=k, basis=basis, limit=limit, metric=metric,
-                                     continuous=continuous, force=True, pilot=False)
+            krylov_resummed_curves(landscape, targets, order, q, samples=2 * G * size, seed=seed, replications=2,
+                                   krylov_dim=k, basis=basis, limit=limit, metric=metric, continuous=continuous,
+                                   force=True, pilot=False)
             times.append((time.process_time() - start) / 2)
     per_sample = max((times[-1] - times[0]) / (G * (sizes[-1] - 1)), 0.0) if len(times) > 1 else 0.0
     fixed = max(times[0] - G * per_sample, 0.0)
