@@ -322,3 +322,20 @@ def test_sparse_recorded_steps_equal_truncated_predictions(schedule, method):
         for i, t in enumerate(curve.steps[1:], start=1):
             ref = sd.predict(land, schedule.prefix(int(t)), 3, etas, "train-loss", method)
             assert _relative(curve.value[i], ref.value) < RTOL
+
+
+@pytest.mark.parametrize("schedule", [sd.sgd(12, 1, 1), sd.sgd(6, 2, 2, shuffle_seed=3), sd.gd(5, 7),
+                                      sd.sgd(10, 1, 1).with_lr("cosine").with_momentum(0.5)])
+def test_statistics_resummed_curve_equals_truncated_replays(schedule):
+    """From a statistics record: the resummed curve (one sweep per replication) equals the dense replay on every
+    truncated schedule — value and stderr — and step 0 is the estimate of l(θ0)."""
+    stats = sd.measure(sd.landscape("mean-estimation"), 2, sd.Sampling(samples=240, seed=2), kinds=("test",),
+                       tensors=True)
+    etas = [0.1, 0.3]
+    curve = sd.predict(stats, schedule, 2, etas, method="resummed", steps="all")
+    assert list(curve.steps) == list(range(schedule.T + 1))
+    for i, t in enumerate(curve.steps):
+        ref = (sd.predict(stats, schedule.prefix(int(t)), 2, etas, method="resummed") if t else
+               sd.predict(stats, schedule, 0, etas))  # step 0: the order-0 estimate of l(θ0)
+        assert _relative(curve.value[i], ref.value) < RTOL
+        assert _relative(curve.stderr[i], ref.stderr) < RTOL

@@ -582,8 +582,8 @@ def _estimated_curve(landscape, schedule, order, etas, q, method, grid, metric, 
     """An estimated curve: measure once (or the given statistics), then every step from the saved values.
 
     Identical to ``predict(landscape, schedule.prefix(t), samples=K, ...)`` at each t (the statistics replay
-    the same per-replication computation, :func:`measure`).  The resummed form from statistics replays the dense
-    path per step; from samples it is :func:`_estimated_resummed_curve` (one estimate, every step).
+    the same per-replication computation, :func:`measure`).  The resummed form reads every step from one sweep:
+    from statistics the dense replay with ``steps``, from samples :func:`_estimated_resummed_curve` (one estimate).
     """
     from .estimation.statistics import replication_evaluators, statistics_prediction
     from .theory.curves import curve_values, taylor_curve_coefficients
@@ -612,13 +612,10 @@ def _estimated_curve(landscape, schedule, order, etas, q, method, grid, metric, 
                         tensors=True if (method == "resummed" or metric is not None) else False)
     stats.require(q, order, resummed=method == "resummed", metric=metric is not None)
     info = {"samples": stats.samples, "seed": stats.seed, "estimator": stats.method}
-    if method == "resummed":
-        rows = [statistics_prediction(stats, schedule.prefix(int(t)), order, etas, q, resum=True, metric=metric,
-                                      force=force) for t in grid[1:]]
-        first = statistics_prediction(stats, schedule.prefix(int(grid[-1])), 0, etas, q, metric=metric)
-        values = np.stack([first.value] + [r.value for r in rows])
-        stderr = np.stack([first.stderr] + [r.stderr for r in rows])
-        return values, stderr, None, None, info
+    if method == "resummed":  # every replication's tensors once, every step from one sweep
+        curve = statistics_prediction(stats, schedule, order, etas, q, resum=True, metric=metric, force=force,
+                                      steps=np.asarray(grid))
+        return np.asarray(curve.value), np.asarray(curve.stderr), None, None, info
     replicas, per_replication = [], []
     for ev in replication_evaluators(stats, q, metric):
         coefficients = taylor_curve_coefficients(stats, schedule, order, q, grid, metric=metric, evaluator=ev)

@@ -369,18 +369,23 @@ def _dense_pass(landscape, plan: SamplePlan, max_degree: int, seed: int, kinds: 
 # -- predicting -------------------------------------------------------------------------------------
 def statistics_prediction(stats: Statistics, schedule: Schedule, order: int, etas, quantity: str | Quantity,
                           resum: bool = False, metric: np.ndarray | None = None, limit: str | None = None,
-                          force: bool = False) -> EstimatedPrediction:
+                          force: bool = False, steps: np.ndarray | None = None) -> EstimatedPrediction:
     """:func:`~.predictions.estimated_prediction` from saved statistics: the same per-replication theory.
 
     ``schedule`` goes to the theory untouched, so whatever it carries (batches, shuffles, per-step
     learning rates, momentum) shapes the counts exactly as for exact or directly estimated values.
     ``resum`` or ``limit`` (``"epochs"``/``"samples"``, T → ∞) replay the dense resummed path
-    (:func:`~.krylov.krylov_resummed_estimate` with ``basis="dense"``) on the saved tensors.
+    (:func:`~.krylov.krylov_resummed_estimate` with ``basis="dense"``) on the saved tensors.  ``steps`` (resummed
+    only): a training curve, the value on ``schedule.prefix(t)`` for every recorded t (value [step][η]), every
+    step's history sums from one sweep per replication.
     """
     q = stats.require(quantity, order, resummed=resum or limit is not None, metric=metric is not None)
     etas = np.atleast_1d(np.asarray(etas, dtype=np.float64))
+    if steps is not None and (not resum or limit is not None):
+        raise SgdDiagramsError("a curve from statistics (steps=) is read here for the resummed form only; the T -> "
+                               "infinity limit has no curve")
     if resum or limit is not None:
-        return _resummed_replay(stats, schedule, order, etas, q, metric, limit, force)
+        return _resummed_replay(stats, schedule, order, etas, q, metric, limit, force, steps)
     plan = stats.tensors.plan if metric is not None else stats.estimates(q.kind).plan
     return taylor_estimate(stats, schedule, order, q, etas, replication_evaluators(stats, q, metric), plan,
                            stats.method, metric)
@@ -394,7 +399,8 @@ def replication_evaluators(stats: Statistics, q: Quantity, metric: np.ndarray | 
     return replication_tables(stats.estimates(q.kind))
 
 def _resummed_replay(stats: Statistics, schedule: Schedule, order: int, etas: np.ndarray, q: Quantity,
-                     metric: np.ndarray | None, limit: str | None, force: bool) -> EstimatedPrediction:
+                     metric: np.ndarray | None, limit: str | None, force: bool,
+                     steps: np.ndarray | None = None) -> EstimatedPrediction:
     """The dense branch of :func:`~.krylov.krylov_resummed_estimate` (Z = I) on the saved part cumulants and Ĥ.
 
     Step for step the same per-replication computation (curvature checks, resummed values, the order-0
@@ -411,7 +417,7 @@ def _resummed_replay(stats: Statistics, schedule: Schedule, order: int, etas: np
     start = time.perf_counter()
     for ev in stats.evaluators(metric):
         tally.check_dense_curvature(ev, limit, CURVATURE_FLOOR)
-        value = tally.replicate(ev, dim, schedule, order, etas, q, metric, False, limit, force)
+        value = tally.replicate(ev, dim, schedule, order, etas, q, metric, False, limit, force, steps=steps)
         replicas.append(np.asarray(value, dtype=np.float64))
     seconds = time.perf_counter() - start
     details: dict = {"krylov_dim": None, "basis": "dense"}
