@@ -76,6 +76,10 @@ class ExactGroupSource:
         return self._tensors[1][self.rows.reshape(-1)].mean(axis=0)
 
 
+SAMPLE_CHUNK_BYTES = 16 * 2**20
+"""Bound on a vmapped per-sample call's largest intermediate (below the 32 MiB mmap threshold the CLI sets)."""
+
+
 def _derivative(fn: Callable, alpha0, degree: int):
     """∇^degree fn at alpha0 (forward-over-reverse nesting)."""
     from torch.func import grad, jacfwd
@@ -121,6 +125,14 @@ class TorchGroupSource:
         self._means: dict[tuple[int, int], np.ndarray] = {}
         self._samples: dict[tuple[int, int], np.ndarray] = {}
 
+    def _chunk(self, degree: int) -> int:
+        """Samples per vmapped call: at most ``chunk``, and few enough that the largest intermediate — a
+        parameter-space gradient per sample and per forward tangent, P·k^(degree−1) numbers — stays under
+        :data:`SAMPLE_CHUNK_BYTES` (allocations above glibc's mmap threshold are returned to the kernel and
+        page-faulted in again on every call: half the CPU of an order-3 convnet estimate at chunk 32)."""
+        per_sample = self.theta.numel() * max(self.dim, 1) ** max(degree - 1, 0) * self.theta.element_size()
+        return int(max(1, min(self.chunk, SAMPLE_CHUNK_BYTES // max(per_sample, 1))))
+
     def _alpha0(self):
         import torch
 
@@ -152,6 +164,6 @@ class TorchGroupSource:
             def one(row):
                 return _derivative(self._restricted(row.unsqueeze(0)), alpha0, degree)
 
-            value = vmap(one, chunk_size=self.chunk)(self.rows[g])
+            value = vmap(one, chunk_size=self._chunk(degree))(self.rows[g])
             self._samples[key] = value.detach().to(torch.float64).cpu().numpy()
         return self._samples[key]
