@@ -79,3 +79,28 @@ def test_history_cost_model_is_positive_and_grows(order):
         schedule = sgd(N, 1, 1)
         costs.append(history_seconds(diagrams, schedule.with_lr(lr_schedule("cosine", schedule.T))))
     assert 0 < costs[0] < costs[1]
+
+
+def test_estimation_pilot_drops_an_outlier_timing(monkeypatch):
+    """A stall charged as CPU in one pilot pass (kernel reclaim under memory pressure) does not price a small
+    estimate at hours: the cheaper one-block pass counts and a block never costs more than a one-block pass."""
+    from sgd_diagrams.estimation.evaluators import plan_groups
+
+    plan = plan_groups(1600, 4, None)
+    # CPU seconds of the pilot's three passes: set-up pass, a one-block pass hit by a 1000 s stall, two blocks
+    durations = iter([2.0, 1000.0, 3.0])
+    clock = {"now": 0.0, "started": False}
+
+    def fake_clock():
+        if clock["started"]:
+            clock["now"] += next(durations)
+        clock["started"] = not clock["started"]
+        return clock["now"]
+
+    monkeypatch.setattr(predictions, "_matrix_free_replicas", lambda *a, **k: None)
+    monkeypatch.setattr(predictions.time, "process_time", fake_clock)
+    seconds = predictions.piloted_estimation_seconds(None, [], plan, "loss", 0)
+    step = max(1, 256 // plan.per_group)
+    passes = -(-plan.replications // step)
+    # one = min(2, 1000) = 2, per block = min(3 - 2, 2) = 1, per pass = 1
+    assert seconds == pytest.approx(passes * 1.0 + plan.replications * 1.0)
