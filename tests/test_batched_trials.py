@@ -189,6 +189,32 @@ def test_simulation_statistics_equal_the_unbatched_paths():
                     np.testing.assert_allclose(moments.m2, other.m2, rtol=1e-3, atol=1e-7, err_msg=where)
 
 
+@pytest.mark.parametrize("schedule, momentum", [(sgd(6, 2, 2), 0.0), (sgd(5, 1, 1, shuffle_seed=2), 0.5)])
+def test_trial_blocks_inside_a_chunk_equal_one_block(monkeypatch, schedule, momentum):
+    """Training a chunk's trials in blocks (cache-sized working sets) gives the numbers of one block: the
+    training sets come from the chunk's seed first, and SGD/GD draw nothing while training."""
+    from sgd_diagrams.optimizers import trials as trials_module
+
+    land = _convnet_digits()
+    sch = schedule.with_momentum(momentum) if momentum else schedule
+    runs = []
+    for block in (16, 10**9):
+        monkeypatch.setattr(trials_module, "TRIAL_BLOCK", block)
+        if block == 16:
+            assert len(trials_module._trial_blocks(land, SGD().bind(land, sch, 0.05), sch, 40, True)) == 3
+        runs.append(simulate_chunk(land, sch, [SGD(), GD()], 0.05, 40, seed=5, chunk_index=1,
+                                   record_steps=[2, sch.T]))
+    a, b = runs
+    for kind in ("optimizers", "differences"):
+        for name, steps in a[kind].items():
+            for step, metrics in steps.items():
+                for metric, moments in metrics.items():
+                    other = b[kind][name][step][metric]
+                    assert np.array_equal(moments.count, other.count)
+                    np.testing.assert_allclose(moments.mean, other.mean, rtol=1e-7, atol=1e-9)
+                    np.testing.assert_allclose(moments.m2, other.m2, rtol=1e-5, atol=1e-9)
+
+
 def test_models_without_a_batched_form_keep_the_per_trial_path():
     """A subclass, another loss or a user model: no batched form, so the generic paths run."""
 
