@@ -178,6 +178,11 @@ def test_simulation_statistics_equal_the_unbatched_paths():
     a = simulate_chunk(land, schedule, [SGD(), GD()], 0.05, 24, seed=3, chunk_index=0, record_steps=[3, 6])
     b = simulate_chunk(land, schedule, [SGD(), GD()], 0.05, 24, seed=3, chunk_index=0, record_steps=[3, 6],
                        vectorize=False)
+    _assert_same_statistics(a, b, mean_tol=(1e-5, 1e-6), m2_tol=(1e-3, 1e-7))
+
+
+def _assert_same_statistics(a, b, mean_tol: tuple[float, float], m2_tol: tuple[float, float]) -> None:
+    """Two chunks' statistics agree: counts exactly, means and second moments within (rtol, atol)."""
     for kind in ("optimizers", "differences"):
         for name, steps in a[kind].items():
             for step, metrics in steps.items():
@@ -185,8 +190,8 @@ def test_simulation_statistics_equal_the_unbatched_paths():
                     other = b[kind][name][step][metric]
                     assert np.array_equal(moments.count, other.count)
                     where = f"{kind} {name} {step} {metric}"
-                    np.testing.assert_allclose(moments.mean, other.mean, rtol=1e-5, atol=1e-6, err_msg=where)
-                    np.testing.assert_allclose(moments.m2, other.m2, rtol=1e-3, atol=1e-7, err_msg=where)
+                    np.testing.assert_allclose(moments.mean, other.mean, *mean_tol, err_msg=where)
+                    np.testing.assert_allclose(moments.m2, other.m2, *m2_tol, err_msg=where)
 
 
 @pytest.mark.parametrize("schedule, momentum", [(sgd(6, 2, 2), 0.0), (sgd(5, 1, 1, shuffle_seed=2), 0.5)])
@@ -204,15 +209,7 @@ def test_trial_blocks_inside_a_chunk_equal_one_block(monkeypatch, schedule, mome
             assert len(trials_module._trial_blocks(land, SGD().bind(land, sch, 0.05), sch, 40, True)) == 3
         runs.append(simulate_chunk(land, sch, [SGD(), GD()], 0.05, 40, seed=5, chunk_index=1,
                                    record_steps=[2, sch.T]))
-    a, b = runs
-    for kind in ("optimizers", "differences"):
-        for name, steps in a[kind].items():
-            for step, metrics in steps.items():
-                for metric, moments in metrics.items():
-                    other = b[kind][name][step][metric]
-                    assert np.array_equal(moments.count, other.count)
-                    np.testing.assert_allclose(moments.mean, other.mean, rtol=1e-7, atol=1e-9)
-                    np.testing.assert_allclose(moments.m2, other.m2, rtol=1e-5, atol=1e-9)
+    _assert_same_statistics(*runs, mean_tol=(1e-7, 1e-9), m2_tol=(1e-5, 1e-9))
 
 
 def test_models_without_a_batched_form_keep_the_per_trial_path():
