@@ -207,20 +207,23 @@ def test_trial_blocks_inside_a_chunk_equal_one_block(monkeypatch, schedule, mome
         monkeypatch.setattr(trials_module, "TRIAL_BLOCK", block)
         if block == 16:
             assert len(trials_module._trial_blocks(land, SGD().bind(land, sch, 0.05), sch, 40, True)) == 3
+            user = type(land)(_Wider((1, 8, 8), 10), land.dataset, eval_size=50)  # no batched form: one block
+            assert trials_module._trial_blocks(user, SGD().bind(user, sch, 0.05), sch, 40, True) == [(0, 40)]
         runs.append(simulate_chunk(land, sch, [SGD(), GD()], 0.05, 40, seed=5, chunk_index=1,
                                    record_steps=[2, sch.T]))
     _assert_same_statistics(*runs, mean_tol=(1e-7, 1e-9), m2_tol=(1e-5, 1e-9))
 
 
+class _Wider(TanhConvNet):
+    """A subclass of the built-in convnet: no batched form (it may override anything)."""
+
+
 def test_models_without_a_batched_form_keep_the_per_trial_path():
     """A subclass, another loss or a user model: no batched form, so the generic paths run."""
 
-    class Wider(TanhConvNet):
-        pass
-
     land = _convnet_digits()
     assert land.batched_model() is not None
-    other = type(land)(Wider((1, 8, 8), 10), land.dataset, eval_size=50)
+    other = type(land)(_Wider((1, 8, 8), 10), land.dataset, eval_size=50)
     assert other.batched_model() is None and other.trial_gradients(other.init[None], torch.zeros(1, 1).long()) is None
     mse = type(land)(TanhConvNet((1, 8, 8), 10), land.dataset, eval_size=50,
                      per_sample_loss=lambda out, y: cross_entropy_per_sample(out, y) * 1.0)

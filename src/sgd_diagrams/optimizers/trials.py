@@ -328,8 +328,9 @@ def _trial_blocks(landscape: Landscape, stepper: Stepper, schedule: Schedule, tr
     training sets and shuffles come from the chunk's seed before it), so the numbers are those of one block;
     anything that draws step noise keeps one block (its noise stream is per chunk)."""
     whole = [(0, trials)]
-    if not vectorize or trials <= TRIAL_BLOCK or getattr(landscape, "trial_metrics_batched", None) is None:
-        return whole
+    batched_model = getattr(landscape, "batched_model", None)
+    if not vectorize or trials <= TRIAL_BLOCK or batched_model is None or batched_model() is None:
+        return whole  # user models keep vmap over the whole chunk
     if any(stepper.noise_shape(t) is not None for t in range(schedule.T)):
         return whole
     return [(a, min(a + TRIAL_BLOCK, trials)) for a in range(0, trials, TRIAL_BLOCK)]
