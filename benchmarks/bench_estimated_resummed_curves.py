@@ -7,6 +7,10 @@ curve recorded every 4 steps (17 steps, ``steps=``); then the three schedules' c
 (``krylov_resummed_curves``) against three separate curve estimates.  CPU time (``time.process_time``), one
 thread, so load from other jobs does not inflate it.  Arguments: ``k K R`` (default 8 400 2):
 ``python benchmarks/bench_estimated_resummed_curves.py 8 400 2``.
+
+``python benchmarks/bench_estimated_resummed_curves.py statistics``: resummed curves from a statistics record
+(mean estimation, order 3, 2000 samples, in-order SGD N = T = 100, every step recorded) against the final point,
+with a constant lr and under cosine + momentum 0.5, through the public API a user calls.
 """
 
 from __future__ import annotations
@@ -58,5 +62,28 @@ def main(k: int = 8, samples: int = 400, replications: int = 2) -> None:
           f"({separate / shared:.2f}x)")
 
 
+def statistics_curves() -> None:
+    import torch
+
+    import sgd_diagrams as sd
+
+    torch.set_num_threads(1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        stats = sd.measure(sd.landscape("mean-estimation"), 3, sd.Sampling(samples=2000, seed=0), kinds=("test",),
+                           tensors=True)
+        print("statistics record, mean estimation, order 3, K = 2000, N = T = 100; CPU seconds")
+        print("| schedule | final point | every step (101) | curve / final |")
+        print("|---|---|---|---|")
+        for name, s in (("constant lr", sd.sgd(100, 1, 1)),
+                        ("cosine + momentum 0.5", sd.sgd(100, 1, 1).with_lr("cosine").with_momentum(0.5))):
+            final = _cpu(lambda s=s: sd.predict(stats, s, 3, [0.1, 0.3], method="resummed"))
+            curve = _cpu(lambda s=s: sd.predict(stats, s, 3, [0.1, 0.3], method="resummed", steps="all"))
+            print(f"| {name} | {final:.3f} | {curve:.3f} | {curve / final:.2f} |")
+
+
 if __name__ == "__main__":
-    main(*(int(a) for a in sys.argv[1:4]))
+    if sys.argv[1:2] == ["statistics"]:
+        statistics_curves()
+    else:
+        main(*(int(a) for a in sys.argv[1:4]))
