@@ -20,9 +20,10 @@ dimension and every layer is one large matrix product:
 * the loss and the accuracy come from one set of logits: one max over classes gives both the predicted class
   (first maximal index, as ``argmax``) and the shift of the log-sum-exp.
 
-Everything is differentiable, so per-trial gradients are ONE ``torch.autograd.grad`` of the sum of the
-trials' losses (trials are independent: d(Σ_m l_m)/dθ_m = ∇l_m(θ_m)), and GDC's regularized gradient two
-(per-sample gradients with θ repeated once per row, then the gradient through them).  All results equal the
+Per-trial gradients come from a hand-written backward pass (:meth:`BatchedModel.loss_gradients`: the same
+arithmetic as autograd, each batched product in its fastest layout).  Everything is also differentiable, so
+GDC's regularized gradient is two ``torch.autograd.grad`` calls (per-sample gradients with θ repeated once
+per row, then the gradient through them; trials are independent: d(Σ_m l_m)/dθ_m = ∇l_m(θ_m)).  All results equal the
 per-trial model's to float rounding (``tests/test_batched_trials.py``).
 """
 
@@ -139,6 +140,15 @@ class _FirstLayer:
             out = torch.bmm(weight, patches.reshape(m, k, positions * b))
         return out.reshape(m, self.out_channels * positions, b)
 
+    def backward(self, weights: torch.Tensor, patches: torch.Tensor, grad_out: torch.Tensor,
+                 gain: float) -> list[torch.Tensor]:
+        """Gradients of the weight and bias parameters (θ's pieces, (M, size) each) from the gradient of the
+        output (M, C·L, b), for per-trial patches (M, K + 1, L, b); the input needs none."""
+        m = grad_out.shape[0]
+        cols = patches.reshape(m, patches.shape[1], -1)
+        g = torch.bmm(grad_out.reshape(m, self.out_channels, -1), cols.transpose(1, 2))  # (M, C, K + 1)
+        return [g[..., :-1].reshape(m, -1) * (self.weight.scale * gain), g[..., -1] * gain]
+
 
 class _LaterConv:
     """A convolution after the first layer, on activations (M, C_in·H·W, b) → (M, C_out·H'·W', b)."""
@@ -170,6 +180,14 @@ class _LaterConv:
             flat = (cc * h + i.clamp(0, h - 1)) * w + j.clamp(0, w - 1)
             index = torch.where(inside, flat, torch.full_like(flat, c_in * h * w))
             self.patch = c_in * k * k
+            # the same gather with positions outer and kernel taps inner (training's layout, below)
+            self.index_by_position = index.reshape(self.patch, self.positions).T.reshape(-1)
+            self.in_features = c_in * h * w
+            # its backward adds the columns' gradients into the input features they read: only the slots
+            # inside the image (padding taps read the zero slot; half the slots of the digits' conv2, and an
+            # index_add_ with them all colliding on one slot runs 4x slower)
+            self.inside_slots = (self.index_by_position < self.in_features).nonzero().squeeze(1)
+            self.inside_features = self.index_by_position[self.inside_slots]
         self.index = index.reshape(-1)
 
     def prepare(self, parts: Sequence[torch.Tensor], gain: float) -> tuple[torch.Tensor, torch.Tensor, float]:
@@ -187,27 +205,101 @@ class _LaterConv:
         return (kernel.reshape(kernel.shape[0], self.c_out, self.patch), bias.reshape(-1, self.c_out, 1, 1),
                 self.weight.scale * gain)
 
-    def apply(self, prepared: tuple[torch.Tensor, torch.Tensor, float], x: torch.Tensor) -> torch.Tensor:
+    def on_sigmoid(self, prepared: tuple[torch.Tensor, torch.Tensor, float]
+                   ) -> tuple[torch.Tensor, torch.Tensor, float]:
+        """The same layer applied to s = σ(x) instead of a = 2s − 1 (:meth:`BatchedModel.evaluation_logits`):
+        W·a + b = (2W)·s + (b − W·1); the unfold form's padding reads s = ½ (a = 0)."""
+        weight, bias, factor = prepared
+        if self.dense:
+            return weight * 2.0, bias - weight.sum(2, keepdim=True), 1.0
+        m = weight.shape[0]
+        return weight, bias - factor * weight.sum(2).reshape(m, self.c_out, 1, 1), 2.0 * factor
+
+    def apply(self, prepared: tuple[torch.Tensor, torch.Tensor, float], x: torch.Tensor,
+              pad: float = 0.0) -> torch.Tensor:
         weight, bias, factor = prepared
         if self.dense:
             return torch.baddbmm(bias, weight, x)
         m, _, b = x.shape
-        padded = torch.cat([x, x.new_zeros(m, 1, b)], dim=1)
+        padded = torch.cat([x, x.new_full((m, 1, b), pad)], dim=1)
         cols = padded.index_select(1, self.index.to(x.device)).reshape(m, self.patch, self.positions * b)
         out = torch.bmm(weight, cols).reshape(m, self.c_out, self.positions, b) * factor + bias
         return out.reshape(m, self.c_out * self.positions, b)
+
+    def forward_saving(self, prepared: tuple[torch.Tensor, torch.Tensor, float],
+                       x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`apply` for the hand-written backward: (output, what :meth:`backward` needs).  The unfold form
+        lays its columns out (M, b·L, C_in·k²) — taps contiguous, so both products and the gradient of the
+        kernel run as batched GEMMs with unit-stride inner dimensions (3-4x faster on tiny matrices)."""
+        weight, bias, factor = prepared
+        if self.dense:
+            return torch.baddbmm(bias, weight, x), x
+        m, _, b = x.shape
+        rows = x.transpose(1, 2)
+        padded = torch.cat([rows, rows.new_zeros(m, b, 1)], dim=2)
+        cols = padded.index_select(2, self.index_by_position.to(x.device)).reshape(m, b * self.positions, self.patch)
+        out = torch.bmm(weight, cols.transpose(1, 2)).mul_(factor).add_(bias.reshape(m, self.c_out, 1))
+        if b > 1:  # (M, C_out, b, L) → features (channel, position) by image
+            out = out.reshape(m, self.c_out, b, self.positions).transpose(2, 3)
+        return out.reshape(m, self.c_out * self.positions, b), cols
+
+    def backward(self, prepared: tuple[torch.Tensor, torch.Tensor, float], saved: torch.Tensor,
+                 grad_out: torch.Tensor, gain: float) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """Gradients of the weight and bias parameters (θ's pieces, (M, size) each) and of the input
+        (M, C_in·H·W, b) from the output's (M, C_out·H'·W', b)."""
+        weight, _, factor = prepared
+        m, _, b = grad_out.shape
+        if self.dense:
+            x = saved
+            g_matrix = torch.bmm(grad_out, x.transpose(1, 2)).reshape(m, -1)
+            g_kernel = g_matrix.new_zeros(m, self.weight.size + 1).index_add_(1, self.index.to(x.device), g_matrix)
+            g_bias = grad_out.reshape(m, self.c_out, self.positions * b).sum(2)
+            return ([g_kernel[:, :-1] * (self.weight.scale * gain), g_bias * gain],
+                    torch.bmm(weight.transpose(1, 2), grad_out))
+        cols = saved
+        g = grad_out.reshape(m, self.c_out, self.positions, b)
+        g = g.reshape(m, self.c_out, self.positions) if b == 1 else g.transpose(2, 3).reshape(m, self.c_out, -1)
+        g_kernel = torch.bmm(g, cols).mul_(factor)  # (M, C_out, C_in·k²): the raw kernel's piece
+        g_cols = torch.bmm(g.transpose(1, 2), weight).mul_(factor).reshape(m * b, -1)  # (M·b, L·C_in·k²)
+        inside = g_cols.index_select(1, self.inside_slots.to(g.device))
+        g_x = g_cols.new_zeros(m * b, self.in_features).index_add_(1, self.inside_features.to(g.device), inside)
+        return [g_kernel.reshape(m, -1), g.sum(2) * gain], g_x.reshape(m, b, -1).transpose(1, 2)
 
 
 class _Dense:
     def __init__(self, weight: _Slice, bias: _Slice) -> None:
         self.weight, self.bias = weight, bias
 
+    def on_sigmoid(self, prepared: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """See :meth:`_LaterConv.on_sigmoid`."""
+        weight, bias = prepared
+        return weight * 2.0, bias - weight.sum(2, keepdim=True)
+
     def prepare(self, parts: Sequence[torch.Tensor], gain: float) -> tuple[torch.Tensor, torch.Tensor]:
         return self.weight.of(parts, gain), self.bias.of(parts, gain).unsqueeze(-1)
 
-    def apply(self, prepared: tuple[torch.Tensor, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+    def apply(self, prepared: tuple[torch.Tensor, torch.Tensor], x: torch.Tensor, pad: float = 0.0) -> torch.Tensor:
         weight, bias = prepared
         return torch.baddbmm(bias, weight, x)
+
+    def forward_saving(self, prepared: tuple[torch.Tensor, torch.Tensor],
+                       x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`apply` for the hand-written backward.  One image per trial: a matrix-vector product, as a
+        broadcast multiply and sum (2-4x faster than a batched GEMM with one column)."""
+        weight, bias = prepared
+        if x.shape[2] == 1:
+            return (weight * x.transpose(1, 2)).sum(2, keepdim=True).add_(bias), x
+        return self.apply(prepared, x), x
+
+    def backward(self, prepared: tuple[torch.Tensor, torch.Tensor], x: torch.Tensor, grad_out: torch.Tensor,
+                 gain: float) -> tuple[list[torch.Tensor], torch.Tensor]:
+        weight, _ = prepared
+        m = x.shape[0]
+        if x.shape[2] == 1:  # outer product and transposed matrix-vector product, broadcast
+            g_weight = (grad_out * x.transpose(1, 2)).reshape(m, -1).mul_(self.weight.scale * gain)
+            return [g_weight, grad_out.reshape(m, -1) * gain], (weight * grad_out).sum(1).unsqueeze(2)
+        g_weight = torch.bmm(grad_out, x.transpose(1, 2)).reshape(m, -1) * (self.weight.scale * gain)
+        return [g_weight, grad_out.sum(2) * gain], torch.bmm(weight.transpose(1, 2), grad_out)
 
 
 class BatchedModel:
@@ -245,6 +337,54 @@ class BatchedModel:
         for layer, weights in zip(self.later, prepared[1:], strict=True):
             x = layer.apply(weights, _tanh_of_doubled(x))
         return x
+
+    def prepare_evaluation(self, theta: torch.Tensor) -> list:
+        """:meth:`prepare` for :meth:`evaluation_logits`: each later layer takes σ(x) of the layer before,
+        with the affine part of tanh = 2σ − 1 folded into its weights and bias (exact algebra, equal to float
+        rounding): no ×2 and −1 passes over the activations."""
+        prepared = self.prepare(theta)
+        return [prepared[0], *(layer.on_sigmoid(w) for layer, w in zip(self.later, prepared[1:], strict=True))]
+
+    def evaluation_logits(self, prepared: list, patches: torch.Tensor) -> torch.Tensor:
+        """:meth:`logits` without gradient, from :meth:`prepare_evaluation`'s weights: σ in place between
+        layers."""
+        x = self.first.apply(prepared[0], patches)
+        for layer, weights in zip(self.later, prepared[1:], strict=True):
+            x = layer.apply(weights, torch.sigmoid_(x), pad=0.5)
+        return x
+
+    def loss_gradients(self, theta: torch.Tensor, patches: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """∇_θ of every trial's mean cross-entropy over its own images, by a hand-written backward pass:
+        θ (M, P), per-trial patches (M, K + 1, L, b), targets (M, b) → (M, P).
+
+        The same arithmetic as autograd through :meth:`logits` (equal to float rounding), without its graph
+        and with every product in the layout its batched GEMM runs fastest in.  Each layer's prepared weights
+        carry its gain (2 before a tanh): with a = 2σ(x) − 1 = tanh(x/2), da/dx = (1 − a²)/2, and a
+        parameter's piece of θ gets scale × gain times the gradient of its prepared weight."""
+        layers = [self.first, *self.later]
+        gains = [2.0 if i < len(layers) - 1 else 1.0 for i in range(len(layers))]
+        prepared = self.prepare(theta)
+        x = self.first.apply(prepared[0], patches)
+        inputs, activations = [], []
+        for layer, weights in zip(self.later, prepared[1:], strict=True):
+            a = _tanh_of_doubled(x)
+            activations.append(a)
+            x, saved = layer.forward_saving(weights, a)
+            inputs.append(saved)
+        # cross-entropy, mean over each trial's b images: d/dlogits = (softmax − onehot) / b
+        b = x.shape[2]
+        top = x.amax(dim=1, keepdim=True)
+        grad = torch.softmax(x - top, dim=1)
+        grad.scatter_add_(1, targets.unsqueeze(1), grad.new_full((x.shape[0], 1, b), -1.0))
+        if b > 1:
+            grad.div_(b)
+        pieces: list[list[torch.Tensor]] = [[] for _ in layers]
+        for i in range(len(self.later) - 1, -1, -1):
+            pieces[i + 1], grad = self.later[i].backward(prepared[i + 1], inputs[i], grad, gains[i + 1])
+            a = activations[i]
+            grad = grad.mul_(1.0 - a * a).mul_(0.5)  # d/dx of a = 2σ(x) − 1
+        pieces[0] = self.first.backward(prepared[0], patches, grad, gains[0])
+        return torch.cat([p.reshape(theta.shape[0], -1) for piece in pieces for p in piece], dim=1)
 
 
 def _slices(model: nn.Module) -> tuple[dict[str, _Slice], list[int]]:
@@ -317,7 +457,7 @@ class PatchSource:
         return cols.reshape(m, r, *cols.shape[1:]).permute(0, 2, 3, 1)
 
 
-ACTIVATION_BUDGET = 2**20  # floats of activations per block of trials × images (4 MiB in float32: near L2)
+ACTIVATION_BUDGET = 2**20  # floats of activations per block of trials × images (4 MiB in float32: L3, not L2)
 
 
 class TrialEvaluator:
@@ -330,7 +470,7 @@ class TrialEvaluator:
     """
 
     def __init__(self, model: BatchedModel, inputs: torch.Tensor, targets: torch.Tensor,
-                 eval_inputs: torch.Tensor, eval_targets: torch.Tensor, trial_chunk: int = 16,
+                 eval_inputs: torch.Tensor, eval_targets: torch.Tensor, trial_chunk: int = 64,
                  block: int | None = None, rows_budget: int = 4096, cache_bytes: int = 64 * 2**20) -> None:
         self.model, self.targets, self.eval_targets = model, targets, eval_targets
         self.eval_inputs = eval_inputs
@@ -359,15 +499,15 @@ class TrialEvaluator:
         if eval_rows is None:
             for s in range(0, trials, self.trial_chunk):
                 th = theta[s : s + self.trial_chunk]
-                prepared = self.model.prepare(th)
+                prepared = self.model.prepare_evaluation(th)
                 loss = th.new_zeros(th.shape[0])
                 correct = th.new_zeros(th.shape[0])
                 for patches, y in self._blocks if self._blocks is not None else self._make_blocks():
-                    per, hit = cross_entropy_and_correct(self.model.logits(prepared, patches), y)
+                    per, hit = cross_entropy_and_correct(self.model.evaluation_logits(prepared, patches), y)
                     loss += per.sum(dim=1)
                     correct += hit.sum(dim=1)
                 rows = train_rows[s : s + self.trial_chunk]
-                per, _ = cross_entropy_and_correct(self.model.logits(prepared, self.data.rows(rows)),
+                per, _ = cross_entropy_and_correct(self.model.evaluation_logits(prepared, self.data.rows(rows)),
                                                    self.targets[rows])
                 out["test-loss"].append(loss / n)
                 out["accuracy"].append(correct / n)
@@ -379,7 +519,7 @@ class TrialEvaluator:
         for s in range(0, trials, step):
             th, rows, test_rows = theta[s : s + step], train_rows[s : s + step], eval_rows[s : s + step]
             patches = torch.cat([self.test.rows(test_rows), self.data.rows(rows)], dim=-1)
-            logits = self.model.logits(self.model.prepare(th), patches)
+            logits = self.model.evaluation_logits(self.model.prepare_evaluation(th), patches)
             targets = torch.cat([self.eval_targets[test_rows], self.targets[rows]], dim=1)
             per, hit = cross_entropy_and_correct(logits, targets)
             test = per[:, :k]
@@ -394,16 +534,15 @@ def trial_gradients(model: BatchedModel, data: PatchSource, targets: torch.Tenso
                     rows: torch.Tensor, rows_budget: int = 4096) -> torch.Tensor:
     """∇_θ of each trial's mean cross-entropy over its own rows: θ (M, P), rows (M, r) → (M, P).
 
-    One ``torch.autograd.grad`` of Σ_m (trial m's loss) per group of trials (trials are independent, so the
-    gradient with respect to θ_m is trial m's own), up to ``rows_budget`` images per group."""
+    :meth:`BatchedModel.loss_gradients` (a hand-written backward pass: 2.2x faster than one
+    ``torch.autograd.grad`` of Σ_m (trial m's loss) on the digits convnet with one row per trial) per group of
+    trials, up to ``rows_budget`` images per group."""
     step = max(1, rows_budget // rows.shape[1])
     grads = []
-    for s in range(0, theta.shape[0], step):
-        th, r = theta[s : s + step].detach().requires_grad_(True), rows[s : s + step]
-        with torch.enable_grad():
-            logits = model.logits(model.prepare(th), data.rows(r))
-            loss = cross_entropy(logits, targets[r]).mean(dim=1).sum()
-            grads.append(torch.autograd.grad(loss, th)[0])
+    with torch.no_grad():
+        for s in range(0, theta.shape[0], step):
+            r = rows[s : s + step]
+            grads.append(model.loss_gradients(theta[s : s + step], data.rows(r), targets[r]))
     return grads[0] if len(grads) == 1 else torch.cat(grads)
 
 

@@ -603,7 +603,7 @@ class TorchModelLandscape(TorchLandscape):
 
     def trial_gradients(self, theta: torch.Tensor, rows: torch.Tensor) -> torch.Tensor | None:
         """∇ of every trial's mean loss over its own rows: θ (M, dim), rows (M, r) → (M, dim), by one
-        autograd pass over the batched model (None for models without a batched form)."""
+        hand-written backward pass over the batched model (None for models without a batched form)."""
         parts = self._batched_parts()
         if parts is None:
             return None
