@@ -172,6 +172,9 @@ class _LaterConv:
             flat = ((oo * c_in + cc) * k + u.clamp(0, k - 1)) * k + v.clamp(0, k - 1)
             index = torch.where(inside, flat, torch.full_like(flat, c_out * c_in * k * k))
             self.shape = (c_out * h2 * w2, c_in * h * w)
+            # the backward adds each matrix entry's gradient into its kernel tap: only entries inside the kernel
+            self.inside_entries = inside.reshape(-1).nonzero().squeeze(1)
+            self.inside_taps = flat.reshape(-1)[self.inside_entries]
         else:
             # unfold: column (c, u, v) at output (y, x) reads pixel (c, s·y − p + u, s·x − p + v) or the zero row
             cc, uu, vv, yy, xx = torch.meshgrid(*(torch.arange(n) for n in (c_in, k, k, h2, w2)), indexing="ij")
@@ -252,9 +255,10 @@ class _LaterConv:
         if self.dense:
             x = saved
             g_matrix = torch.bmm(grad_out, x.transpose(1, 2)).reshape(m, -1)
-            g_kernel = g_matrix.new_zeros(m, self.weight.size + 1).index_add_(1, self.index.to(x.device), g_matrix)
+            inside = g_matrix.index_select(1, self.inside_entries.to(x.device))
+            g_kernel = g_matrix.new_zeros(m, self.weight.size).index_add_(1, self.inside_taps.to(x.device), inside)
             g_bias = grad_out.reshape(m, self.c_out, self.positions * b).sum(2)
-            return ([g_kernel[:, :-1] * (self.weight.scale * gain), g_bias * gain],
+            return ([g_kernel.mul_(self.weight.scale * gain), g_bias * gain],
                     torch.bmm(weight.transpose(1, 2), grad_out))
         cols = saved
         g = grad_out.reshape(m, self.c_out, self.positions, b)
