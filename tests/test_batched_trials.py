@@ -12,7 +12,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.func import functional_call, grad
 
-from sgd_diagrams.landscapes.batched_models import PatchSource, TrialEvaluator, convnet, linear_model, trial_gradients
+from sgd_diagrams.landscapes.batched_models import (
+    PatchSource,
+    TrialEvaluator,
+    convnet,
+    cross_entropy,
+    linear_model,
+    trial_gradients,
+)
 from sgd_diagrams.landscapes.registry import resolve_landscape
 from sgd_diagrams.landscapes.torch_models import LogisticRegression, TanhConvNet, cross_entropy_per_sample
 from sgd_diagrams.optimizers import GD, GDC, SGD, Momentum
@@ -55,6 +62,17 @@ def test_convnet_logits_equal_the_per_trial_model(channels, height, width, hidde
     per_trial = batched.logits(batched.prepare(theta), PatchSource(batched, images).rows(
         torch.arange(7).repeat(3, 1)))
     torch.testing.assert_close(per_trial.transpose(1, 2), expected, rtol=1e-5, atol=2e-5)
+    # evaluation: σ between layers, tanh's affine part folded into the next layer (padding reads σ = ½)
+    folded = batched.evaluation_logits(batched.prepare_evaluation(theta), batched.patches(images))
+    torch.testing.assert_close(folded.transpose(1, 2), expected, rtol=1e-5, atol=2e-5)
+    # the hand-written backward equals autograd through the same forward
+    rows = torch.randint(0, 7, (3, 2), generator=gen)
+    targets = torch.randint(0, 4, (3, 2), generator=gen)
+    source = PatchSource(batched, images)
+    th = theta.clone().requires_grad_(True)
+    loss = cross_entropy(batched.logits(batched.prepare(th), source.rows(rows)), targets).mean(dim=1).sum()
+    torch.testing.assert_close(batched.loss_gradients(theta, source.rows(rows), targets),
+                               torch.autograd.grad(loss, th)[0], rtol=1e-4, atol=1e-5)
 
 
 def test_logistic_logits_and_metrics_equal_the_per_trial_model():
@@ -74,6 +92,10 @@ def test_logistic_logits_and_metrics_equal_the_per_trial_model():
     for key in a:
         np.testing.assert_allclose(b[key], a[key], rtol=2e-6, atol=2e-6, err_msg=key)
     assert b["accuracy"][1] == pytest.approx(float((land._eval_data()[1] == 0).float().mean()))
+    batch = land.sample_training_sets(gen, 5, 3)  # the hand-written backward of the one-layer model
+    torch.testing.assert_close(land.trial_gradients(theta, batch),
+                               torch.stack([grad(land.batch_loss)(theta[i], batch[i]) for i in range(5)]),
+                               rtol=1e-4, atol=2e-6)
 
 
 @settings(max_examples=10, deadline=None)

@@ -16,7 +16,8 @@ dimension and every layer is one large matrix product:
   4×4×10 → 2×2×10 with 6400 multiply-adds instead of 10 000), or an unfold of the activations by a fixed index
   gather followed by a batched product;
 * dense layers are batched products; tanh z is 2σ(2z) − 1 (:func:`fast_tanh`): the factor 2 inside is folded
-  into the layer's weights and bias (exact), and σ, ×2, −1 run in place when no gradient is needed;
+  into the layer's weights and bias (exact); in evaluation the affine part 2s − 1 is folded into the next
+  layer too (W·(2s − 1) + b = 2W·s + (b − W·1)), so only σ runs over the activations, in place;
 * the loss and the accuracy come from one set of logits: one max over classes gives both the predicted class
   (first maximal index, as ``argmax``) and the shift of the log-sum-exp.
 
