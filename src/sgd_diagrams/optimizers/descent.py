@@ -44,7 +44,7 @@ class _HeavyBallStepper(Stepper):
 
     def step_trials(self, state, t, batch_rows, train_rows, noise) -> State | None:
         """Every trial's step at once through the landscape's batched per-trial gradients (the built-in
-        models: one autograd pass for all trials), when it has them."""
+        models: one hand-written backward pass for all trials), when it has them."""
         gradients = getattr(self.landscape, "trial_gradients", None)
         if gradients is None:
             return None
