@@ -71,8 +71,14 @@ def test_convnet_logits_equal_the_per_trial_model(channels, height, width, hidde
     source = PatchSource(batched, images)
     th = theta.clone().requires_grad_(True)
     loss = cross_entropy(batched.logits(batched.prepare(th), source.rows(rows)), targets).mean(dim=1).sum()
-    torch.testing.assert_close(batched.loss_gradients(theta, source.rows(rows), targets),
-                               torch.autograd.grad(loss, th)[0], rtol=1e-4, atol=1e-5)
+    (gradient,) = torch.autograd.grad(loss, th, create_graph=True)
+    torch.testing.assert_close(batched.loss_gradients(theta, source.rows(rows), targets), gradient.detach(),
+                               rtol=1e-4, atol=1e-5)
+    # and its forward-mode derivative equals autograd's Hessian-vector products (double backward)
+    direction = torch.randn(theta.shape, generator=gen)
+    (hvp,) = torch.autograd.grad((gradient * direction).sum(), th)
+    torch.testing.assert_close(batched.hessian_products(theta, direction, source.rows(rows), targets), hvp,
+                               rtol=1e-4, atol=1e-4)
 
 
 def test_logistic_logits_and_metrics_equal_the_per_trial_model():

@@ -613,7 +613,7 @@ class TorchModelLandscape(TorchLandscape):
     def trial_covariance_regularized_gradients(self, theta: torch.Tensor, rows: torch.Tensor,
                                                weight: float) -> torch.Tensor | None:
         """∇ of every trial's mean loss + ``weight`` · tr Ĉ over its own rows (GDC's objective), θ (M, dim),
-        rows (M, N) → (M, dim), by two autograd passes over the batched model (None without one)."""
+        rows (M, N) → (M, dim), by a hand-written backward and one forward-mode pass over it (None without one)."""
         parts = self._batched_parts()
         if parts is None:
             return None

@@ -106,8 +106,8 @@ class _GdcStepper(Stepper):
 
     def step_trials(self, state, t, batch_rows, train_rows, noise) -> State | None:
         """Every trial's step at once through the landscape's batched regularized gradients (the built-in
-        models: per-sample gradients and the objective's gradient by two autograd passes), when it has them;
-        the landscape's projection must be the identity (theirs is)."""
+        models: per-sample gradients by a hand-written backward, their Hessian products by a forward-mode
+        pass), when it has them; the landscape's projection must be the identity (theirs is)."""
         gradients = getattr(self.landscape, "trial_covariance_regularized_gradients", None)
         if gradients is None or type(self.landscape).project is not Landscape.project:
             return None
