@@ -431,8 +431,8 @@ def _pilot(landscape: Landscape, schedule: Schedule, optimizers: Sequence[Optimi
 
     key = (id(landscape), hash(schedule), tuple(repr(o.describe()) for o in optimizers), size, eval_size)
     if key not in _PILOT_SECONDS:
-        times = []
-        for steps in (1, min(5, schedule.T)):
+
+        def run(steps: int) -> float:
             short = from_batches(schedule.N, schedule.batches[:steps])
             best = math.inf
             for _ in range(2):  # the best of two: the first call also pays one-time set-up
@@ -440,10 +440,21 @@ def _pilot(landscape: Landscape, schedule: Schedule, optimizers: Sequence[Optimi
                 simulate_chunk(landscape, short, optimizers, 1e-12, size, 0, 0, [steps], True, eval_chunk,
                                eval_size=eval_size)
                 best = min(best, time.process_time() - start)
-            times.append(best)
-        step = max(times[1] - times[0], 0.0) / 4 if schedule.T >= 5 else times[0]
-        _PILOT_SECONDS[key] = (step, max(times[0] - step, 0.0), size)
+            return best
+
+        first, fifth = run(1), run(min(5, schedule.T))
+        step = max(fifth - first, 0.0) / 4 if schedule.T >= 5 else first
+        if schedule.T > 5 and fifth < _SHORT_PILOT_SECONDS:
+            # cheap steps: the first few cost more than the rest (allocations, cold caches), which a
+            # difference of 4 steps mistakes for the step cost (a 1000-trial logistic chunk: 3.5 ms per
+            # step from steps 1..5, 0.9 ms from 5..25); time 20 more steps
+            longer = min(25, schedule.T)
+            step = max(run(longer) - fifth, 0.0) / (longer - 5)
+        _PILOT_SECONDS[key] = (step, max(first - step, 0.0), size)
     return _PILOT_SECONDS[key][:2]
+
+
+_SHORT_PILOT_SECONDS = 0.05  # a 5-step pilot below this also times 20 more steps (cheap per step)
 
 
 def _chunk_seconds(landscape, schedule, optimizers, chunk: int, eval_chunk: int, records: int,
