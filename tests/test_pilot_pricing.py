@@ -56,6 +56,19 @@ def test_a_reproduction_is_priced_from_its_first_unit(tmp_path, monkeypatch):
     assert ctx.estimate["estimated_cpu_s"] == pytest.approx(18.0)
 
 
+def test_a_block_of_units_sharing_work_is_priced_after_the_block(tmp_path, monkeypatch):
+    """Units not alike (one initialization's estimates, then its 3 η points): priced from the first block."""
+    ctx = Context(name="demo", out_dir=tmp_path)
+    _scripted(ctx, monkeypatch, [1.0, 31.0])  # 1 s before the loop; the first init's 3 points took 30 s
+    bar = ctx.progress(6, "SGD simulations", "η points", price_after=3)
+    bar.update(1)
+    bar.update(1)
+    assert ctx.estimate is None  # not priced from the first point (it carried the whole block's estimates)
+    bar.update(1)
+    assert ctx.estimate["estimated_cpu_s"] == pytest.approx(1.0 + 30.0 * 6 / 3)
+    assert "first 3 of 6 η points of 'SGD simulations'" in ctx.estimate["estimate_from"]
+
+
 def test_a_reproduction_over_the_budget_is_refused_unless_forced(tmp_path, monkeypatch):
     monkeypatch.setattr(limits, "WORK_BUDGET_SECONDS", 15.0)
     for force in (False, True):

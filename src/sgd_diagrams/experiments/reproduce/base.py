@@ -44,7 +44,8 @@ class Context:
     offline digits data); ``device`` and ``backend`` pass through to simulations and estimates.
 
     **Cost.**  The run is priced by a pilot of its own work: the first progress counter it opens
-    (:meth:`progress`) is the run's main loop, and when its first unit finishes the whole run is estimated
+    (:meth:`progress`) is the run's main loop, and when its first unit (or first ``price_after`` units, where
+    a block of units shares work done before its first) finishes the whole run is estimated
     as the CPU seconds spent before that loop plus the loop's CPU per finished unit × its units
     (:meth:`price`).  Over the work budget the run stops there unless ``force`` (its finished pieces are
     saved, so a rerun with ``--force`` resumes); the estimate and the measured CPU go into ``NAME.json``.
@@ -122,13 +123,14 @@ class Context:
                 "cpu_seconds": cpu + sum(v["cpu"] for v in earlier.values()),
                 "invocations": 1 + len(earlier), "this_invocation_wall_seconds": wall}
 
-    def progress(self, total: float, desc: str, unit: str = "step") -> Any:
+    def progress(self, total: float, desc: str, unit: str = "step", price_after: float = 1) -> Any:
         """A progress counter for ``total`` units (a bar or log line on stderr unless progress is off); the
-        run's first counter prices the run (class docstring)."""
+        run's first counter prices the run (class docstring) once ``price_after`` units are done — more than
+        one where the loop's units are not alike (a block of units shares work done before its first)."""
         bar = progress_bar(total, f"{self.name}: {desc}", unit, enabled=self.show_progress)
         pilot = not self._pilot_opened
         self._pilot_opened = True
-        return _Progress(self, bar, float(total), desc, unit, pilot)
+        return _Progress(self, bar, float(total), desc, unit, pilot, float(price_after))
 
     def cpu_so_far(self) -> float:
         """CPU seconds of this run: this invocation plus every earlier, interrupted one."""
@@ -156,8 +158,11 @@ class Context:
 class _Progress:
     """A reproduction's progress counter: advances the visible bar (if any); the run's first one prices it."""
 
-    def __init__(self, ctx: Context, bar: Any, total: float, desc: str, unit: str, pilot: bool) -> None:
-        self.ctx, self.bar, self.total, self.what, self.pilot = ctx, bar, total, f"{unit}s of {desc!r}", pilot
+    def __init__(self, ctx: Context, bar: Any, total: float, desc: str, unit: str, pilot: bool,
+                 price_after: float = 1) -> None:
+        plural = unit if unit.endswith("s") else f"{unit}s"
+        self.ctx, self.bar, self.total, self.what, self.pilot = ctx, bar, total, f"{plural} of {desc!r}", pilot
+        self.price_after = max(min(price_after, total), 1e-12)
         self.done = 0.0
         self.cpu_before = ctx.cpu_so_far() if pilot else 0.0
 
@@ -165,7 +170,7 @@ class _Progress:
         self.done += n
         if self.bar is not None:
             self.bar.update(n)
-        if self.pilot and self.ctx.estimate is None and self.done > 0 and self.total > 0:
+        if self.pilot and self.ctx.estimate is None and self.done >= self.price_after and self.total > 0:
             self.ctx.price(self.done, self.total, self.cpu_before, self.what)
 
     def close(self) -> None:

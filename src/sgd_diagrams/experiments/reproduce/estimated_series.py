@@ -143,8 +143,11 @@ def sgd_points(ctx: Context, key: str, landscape: Any, schedule: Schedule, etas:
 
 def init_blocks(ctx: Context, cfg: dict[str, Any], block: Any) -> list[dict[str, Any]]:
     """``block(ctx, cfg, init, bar)`` for every initialization in ``cfg["inits"]``, with one progress bar
-    over all the SGD simulations (one per initialization and η)."""
-    bar = ctx.progress(len(cfg["inits"]) * len(cfg["eta"]), "SGD simulations", "η points")
+    over all the SGD simulations (one per initialization and η).  The run is priced after the first
+    initialization's η points: its diagram estimates come before its first simulation, once per
+    initialization (pricing from one η point multiplied them by the number of η: 9x over)."""
+    bar = ctx.progress(len(cfg["inits"]) * len(cfg["eta"]), "SGD simulations", "η points",
+                       price_after=len(cfg["eta"]))
     inits = [block(ctx, cfg, init, bar) for init in cfg["inits"]]
     if bar is not None:
         bar.close()
