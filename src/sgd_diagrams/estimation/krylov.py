@@ -483,6 +483,8 @@ def krylov_resummed_curves(landscape, targets: list[CurveTarget], order: int, qu
         # the complement's whole-space diagram values depend on the rows only (not on Z or μ): estimated for
         # every replication in a few vectorized passes before the loop, not one pass per replication
         full_values = replication_values(landscape, rows, complement_values_needed(q, order, links), q.root)
+    linkless = [d for m in range(order + 1) for d in q.diagrams(m, linkless=True)]
+    needed = linkless + (complement_values_needed(q, order, links) if complement else [])
     bar = progress_bar(plan.replications, "resummed estimate", "replications", progress)
     replicas: list[list[np.ndarray]] = [[] for _ in targets]
     excluded, captured, curvatures = [], [], []
@@ -507,6 +509,7 @@ def krylov_resummed_curves(landscape, targets: list[CurveTarget], order: int, qu
                 source, Z, values, dropped = _keep_positive(factory, rb, curvature_floor)
                 excluded.append(dropped)
         ev = GroupStatisticEvaluator(source, metric)
+        ev.prepare(needed, q.root)  # every tensor this replication reads, batched over groups
         if rb is None:
             for tally in tallies:
                 tally.check_dense_curvature(ev, limit, curvature_floor)
@@ -522,7 +525,7 @@ def krylov_resummed_curves(landscape, targets: list[CurveTarget], order: int, qu
                        else ReplicationValues(full_values, r, q.root))
             # the complement's diagram values, once per replication: every schedule and step reads them
             comp = complement_difference(full_ev, ev, Z, q, order, mu, links)
-        ev = ev.part_table([d for m in range(order + 1) for d in q.diagrams(m, linkless=True)], q.root)
+        ev = ev.part_table(linkless, q.root)
         for i, (target, tally) in enumerate(zip(targets, tallies, strict=True)):
             term = None
             if comp is not None:
