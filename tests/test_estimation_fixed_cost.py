@@ -157,3 +157,51 @@ def test_resummed_estimate_with_prefetch_equals_the_per_group_path(monkeypatch):
     np.testing.assert_allclose(new.replicas, old.replicas, rtol=1e-10, atol=1e-14)
     np.testing.assert_allclose(new.details["complement"]["value"], old.details["complement"]["value"],
                                rtol=1e-9, atol=1e-14)
+
+
+@given(st.integers(1, 4), st.sampled_from(["test", "train", "displacement"]), st.integers(2, 5),
+       st.integers(0, 2**31 - 1))
+@settings(max_examples=15, deadline=None)
+def test_cached_contraction_order_gives_identical_uvalues(edges, kind, dim, seed):
+    """contract_uvalue's contraction order is found once per (expression, shapes): the same numbers, bit for
+    bit, as numpy's greedy search on every call."""
+    from sgd_diagrams.diagrams import enumerate_diagrams
+    from sgd_diagrams.values.uvalue import contract_uvalue, contracted_parts
+
+    rng = np.random.default_rng(seed)
+    root = "displacement" if kind == "displacement" else "loss"
+    for d in enumerate_diagrams(edges, kind)[:6]:
+        parts = {m: rng.standard_normal((dim,) * sum(d.degree(v) for v in m)) for m in contracted_parts(d, root)}
+        for _ in range(2):  # the second call reads the cached order
+            got = contract_uvalue(d, parts, None, root)
+            assert np.array_equal(got, _contract_searching(d, parts, root))
+
+
+def _contract_searching(d, parts, root):
+    """contract_uvalue with numpy searching the greedy order on this call (the previous code path)."""
+    import importlib
+
+    uv = importlib.import_module("sgd_diagrams.values.uvalue")  # the module (the package re-exports a function)
+    cached = uv._greedy_path
+    try:
+        uv._greedy_path = lambda expr, shapes: "greedy"
+        return uv.contract_uvalue(d, parts, None, root)
+    finally:
+        uv._greedy_path = cached
+
+
+def test_batched_hessian_products_give_the_same_noise_curvature():
+    from sgd_diagrams.estimation.complement import complement_curvature
+    from sgd_diagrams.estimation.krylov import _torch_hvp
+    from sgd_diagrams.estimation.lanczos import lanczos_ritz
+
+    land = _mlp_landscape()
+    rows = draw_rows(land, 40, 3)[None]
+    hvp, G = _torch_hvp(land, rows)
+    basis = lanczos_ritz(hvp, land.dim, 3, G, 0)
+    noise = np.random.default_rng(1).standard_normal((8, land.dim))
+    batched = complement_curvature(noise, basis.vectors, hvp, basis.values, with_captured=True)
+    one_by_one = complement_curvature(noise, basis.vectors, lambda v: hvp(v), basis.values, with_captured=True)
+    assert batched[1] is not None and batched[1] != 1.0  # the captured share was computed from products
+    np.testing.assert_allclose(batched, one_by_one, rtol=1e-12)
+    np.testing.assert_allclose(hvp.rows(noise[:3]), np.stack([hvp(v) for v in noise[:3]]), rtol=1e-12, atol=1e-15)

@@ -181,19 +181,23 @@ def complement_curvature(noise: np.ndarray, Z: np.ndarray, hvp: Callable[[np.nda
     μ = Σ (Qu)ᵀĤ(Qu) / Σ ‖Qu‖² over the first ``probes`` noise vectors (Q = I − ZZᵀ), clipped to
     [0, max Ritz value]: the curvature the complement's gradient noise sees.  ``with_captured``: also the
     captured curvature Σ (Zᵀu)ᵀΘ(Zᵀu) / Σ uᵀĤu, the share of the noise-weighted curvature tr(ĤC) inside
-    span(Z) (ZᵀĤZ = Θ), at ``probes`` more products.
+    span(Z) (ZᵀĤZ = Θ), at ``probes`` more products.  Where ``hvp`` has a ``rows`` attribute (M ↦ Ĥ on
+    every row of M, as the torch path's), the products are taken in one batched call.
     """
     u = np.asarray(noise[:probes], dtype=np.float64)
     a = u @ Z
     inside = float(np.sum(a * a * np.asarray(ritz_values)[None, :]))
     Qu = u - a @ Z.T
+    probed = np.concatenate([Qu, u]) if with_captured else Qu
+    rows = getattr(hvp, "rows", None)  # Ĥ on many vectors at once, where the operator offers it
+    products = rows(probed) if rows is not None and len(probed) else [hvp(w) for w in probed]
     num = total = den = 0.0
-    for v, w in zip(u, Qu, strict=True):
-        Hw = hvp(w)
+    for i, (v, w) in enumerate(zip(u, Qu, strict=True)):
+        Hw = products[i]
         num += float(w @ Hw)
         den += float(w @ w)
         if with_captured:
-            total += float(v @ hvp(v))
+            total += float(v @ products[len(Qu) + i])
     top = max(float(np.max(ritz_values)) if len(ritz_values) else 0.0, 0.0)
     mu = min(max(num / den, 0.0), top) if den > 0 else 0.0
     if not with_captured:

@@ -202,6 +202,16 @@ def _torch_hvp(landscape, rows_r):
         out = torch.autograd.grad(g_graph, theta, vt, retain_graph=True)[0]
         return out.detach().to(torch.float64).cpu().numpy()
 
+    def hvp_rows(M: np.ndarray) -> np.ndarray:
+        """Ĥ times every row of M in one batched backward pass (``is_grads_batched``), not one pass per row."""
+        Mt = torch.as_tensor(np.asarray(M), dtype=dtype, device=theta.device)
+        try:
+            out = torch.autograd.grad(g_graph, theta, Mt, retain_graph=True, is_grads_batched=True)[0]
+        except (RuntimeError, NotImplementedError):  # an op without a batching rule: one product per row
+            return np.stack([hvp(m) for m in np.asarray(M)])
+        return out.detach().to(torch.float64).cpu().numpy()
+
+    hvp.rows = hvp_rows  # type: ignore[attr-defined]
     return hvp, g_graph.detach().to(torch.float64).cpu().numpy()
 
 
