@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
+from functools import lru_cache
 
 import numpy as np
 
@@ -80,21 +81,36 @@ def complement_diagrams(q: Quantity, order: int, extra_links: int = 0) -> list[D
     A diagram with m > order edges enters only when its linkless reduction has ≤ ``order`` edges: its
     extra edges are V-links, the next terms of the propagators' expansion around μ (not new physics).
     """
+    return [d for d, _ in _link_expansions(q, order, extra_links)]
+
+
+@lru_cache(maxsize=64)
+def _link_expansions(q: Quantity, order: int, extra_links: int) -> tuple[tuple[Diagram, tuple[tuple[int, Diagram],
+                                                                                                     ...]], ...]:
+    """Every diagram D of F_μ with (|A|, D∖A) for each subset A of its links (the order of the sums below).
+
+    Pure diagram combinatorics — no schedule, no values — so it is built once per (quantity, order, links)
+    and shared by every replication of an estimate (it was most of a replication's Python time).
+    """
     out = []
     for m in range(1, order + extra_links + 1):
-        out += [d for d in q.diagrams(m) if m <= order or d.linkless_reduction().n_edges <= order]
-    return out
+        for d in q.diagrams(m):
+            if m > order and d.linkless_reduction().n_edges > order:
+                continue
+            links = d.links()
+            terms = tuple((size, reduced(d, subset)) for size in range(len(links) + 1)
+                          for subset in itertools.combinations(links, size))
+            out.append((d, terms))
+    return tuple(out)
 
 
 def complement_values_needed(q: Quantity, order: int, extra_links: int = 0) -> list[Diagram]:
     """Every diagram whose value :func:`scalar_resummed` reads: those of :func:`complement_diagrams` and each
     with any subset of its links reduced (in a stable order, each once)."""
     out: dict[Diagram, None] = {}
-    for d in complement_diagrams(q, order, extra_links):
-        links = d.links()
-        for size in range(len(links) + 1):
-            for subset in itertools.combinations(links, size):
-                out.setdefault(reduced(d, subset), None)
+    for _, terms in _link_expansions(q, order, extra_links):
+        for _, r in terms:
+            out.setdefault(r, None)
     return list(out)
 
 
@@ -106,12 +122,10 @@ def complement_values(values_of: Callable[[Diagram], np.ndarray | float], q: Qua
     (every prefix of a training curve) from these numbers alone.
     """
     out = []
-    for d in complement_diagrams(q, order, extra_links):
-        links = d.links()
+    for d, terms in _link_expansions(q, order, extra_links):
         value = 0.0
-        for size in range(len(links) + 1):
-            for subset in itertools.combinations(links, size):
-                value = value + (-mu) ** size * np.asarray(values_of(reduced(d, subset)), dtype=np.float64)
+        for size, r in terms:
+            value = value + (-mu) ** size * np.asarray(values_of(r), dtype=np.float64)
         out.append((d, np.asarray(value, dtype=np.float64)))
     return out
 
@@ -167,19 +181,23 @@ def complement_curvature(noise: np.ndarray, Z: np.ndarray, hvp: Callable[[np.nda
     μ = Σ (Qu)ᵀĤ(Qu) / Σ ‖Qu‖² over the first ``probes`` noise vectors (Q = I − ZZᵀ), clipped to
     [0, max Ritz value]: the curvature the complement's gradient noise sees.  ``with_captured``: also the
     captured curvature Σ (Zᵀu)ᵀΘ(Zᵀu) / Σ uᵀĤu, the share of the noise-weighted curvature tr(ĤC) inside
-    span(Z) (ZᵀĤZ = Θ), at ``probes`` more products.
+    span(Z) (ZᵀĤZ = Θ), at ``probes`` more products.  Where ``hvp`` has a ``rows`` attribute (M ↦ Ĥ on
+    every row of M, as the torch path's), the products are taken in one batched call.
     """
     u = np.asarray(noise[:probes], dtype=np.float64)
     a = u @ Z
     inside = float(np.sum(a * a * np.asarray(ritz_values)[None, :]))
     Qu = u - a @ Z.T
+    probed = np.concatenate([Qu, u]) if with_captured else Qu
+    rows = getattr(hvp, "rows", None)  # Ĥ on many vectors at once, where the operator offers it
+    products = rows(probed) if rows is not None and len(probed) else [hvp(w) for w in probed]
     num = total = den = 0.0
-    for v, w in zip(u, Qu, strict=True):
-        Hw = hvp(w)
+    for i, (v, w) in enumerate(zip(u, Qu, strict=True)):
+        Hw = products[i]
         num += float(w @ Hw)
         den += float(w @ w)
         if with_captured:
-            total += float(v @ hvp(v))
+            total += float(v @ products[len(Qu) + i])
     top = max(float(np.max(ritz_values)) if len(ritz_values) else 0.0, 0.0)
     mu = min(max(num / den, 0.0), top) if den > 0 else 0.0
     if not with_captured:

@@ -117,6 +117,32 @@ class GroupStatisticEvaluator:
         parts = {members: self.part_tensor(d, members) for members in contracted_parts(d, root)}
         return contract_uvalue(d, parts, self.metric, root)
 
+    def prepare(self, diagrams, root: str = "loss") -> None:
+        """Hand the source, at once, every tensor the estimates of ``diagrams`` and Ĥ will read.
+
+        A source with ``prefetch(means, samples)`` (:class:`~.tensor_sources.TorchGroupSource`) then computes
+        them batched over groups; the estimates are unchanged (the same tensors, read from its cache).
+        """
+        prefetch = getattr(self.source, "prefetch", None)
+        if prefetch is None:
+            return
+        groups = self.source.groups
+        means = {(g, 2) for g in range(groups)}  # Ĥ: every group's mean Hessian
+        samples: set[tuple[int, int]] = set()
+        for d in diagrams:
+            for members in contracted_parts(d, root):
+                if max(members) >= groups:
+                    continue  # _estimate raises its error when asked
+                for tau in cumulant_estimator(tuple(members), 1):
+                    group = block_groups(tau)
+                    for block in tau:
+                        g = group[block[0]]
+                        if len(block) == 1:
+                            means.add((g, d.degree(block[0])))
+                        else:
+                            samples.update((g, d.degree(m)) for m in block)
+        prefetch(means, samples)
+
     def part_table(self, diagrams, root: str = "loss") -> PartTable:
         """Every part tensor the uvalues of ``diagrams`` read, and Ĥ, estimated now: a table the theory only reads.
 

@@ -202,6 +202,16 @@ def _torch_hvp(landscape, rows_r):
         out = torch.autograd.grad(g_graph, theta, vt, retain_graph=True)[0]
         return out.detach().to(torch.float64).cpu().numpy()
 
+    def hvp_rows(M: np.ndarray) -> np.ndarray:
+        """Ĥ times every row of M in one batched backward pass (``is_grads_batched``), not one pass per row."""
+        Mt = torch.as_tensor(np.asarray(M), dtype=dtype, device=theta.device)
+        try:
+            out = torch.autograd.grad(g_graph, theta, Mt, retain_graph=True, is_grads_batched=True)[0]
+        except (RuntimeError, NotImplementedError):  # an op without a batching rule: one product per row
+            return np.stack([hvp(m) for m in np.asarray(M)])
+        return out.detach().to(torch.float64).cpu().numpy()
+
+    hvp.rows = hvp_rows  # type: ignore[attr-defined]
     return hvp, g_graph.detach().to(torch.float64).cpu().numpy()
 
 
@@ -483,6 +493,8 @@ def krylov_resummed_curves(landscape, targets: list[CurveTarget], order: int, qu
         # the complement's whole-space diagram values depend on the rows only (not on Z or μ): estimated for
         # every replication in a few vectorized passes before the loop, not one pass per replication
         full_values = replication_values(landscape, rows, complement_values_needed(q, order, links), q.root)
+    linkless = [d for m in range(order + 1) for d in q.diagrams(m, linkless=True)]
+    needed = linkless + (complement_values_needed(q, order, links) if complement else [])
     bar = progress_bar(plan.replications, "resummed estimate", "replications", progress)
     replicas: list[list[np.ndarray]] = [[] for _ in targets]
     excluded, captured, curvatures = [], [], []
@@ -507,6 +519,7 @@ def krylov_resummed_curves(landscape, targets: list[CurveTarget], order: int, qu
                 source, Z, values, dropped = _keep_positive(factory, rb, curvature_floor)
                 excluded.append(dropped)
         ev = GroupStatisticEvaluator(source, metric)
+        ev.prepare(needed, q.root)  # every tensor this replication reads, batched over groups
         if rb is None:
             for tally in tallies:
                 tally.check_dense_curvature(ev, limit, curvature_floor)
@@ -522,7 +535,7 @@ def krylov_resummed_curves(landscape, targets: list[CurveTarget], order: int, qu
                        else ReplicationValues(full_values, r, q.root))
             # the complement's diagram values, once per replication: every schedule and step reads them
             comp = complement_difference(full_ev, ev, Z, q, order, mu, links)
-        ev = ev.part_table([d for m in range(order + 1) for d in q.diagrams(m, linkless=True)], q.root)
+        ev = ev.part_table(linkless, q.root)
         for i, (target, tally) in enumerate(zip(targets, tallies, strict=True)):
             term = None
             if comp is not None:

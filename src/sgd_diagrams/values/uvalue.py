@@ -21,6 +21,7 @@ is a vector whose free index is the root end of the root's single edge.
 from __future__ import annotations
 
 import string
+from functools import lru_cache
 
 import numpy as np
 
@@ -129,8 +130,21 @@ def contract_uvalue(d: Diagram, parts: dict[tuple[int, ...], np.ndarray], metric
         # free index: keep it as the child's letter (η = identity).
         output = child_side[d.children[0][0]]
     expr = ",".join(specs) + "->" + output
-    value = np.einsum(expr, *operands, optimize="greedy") if operands else np.asarray(1.0)
+    value = np.einsum(expr, *operands, optimize=_greedy_path(expr, tuple(o.shape for o in operands))) \
+        if operands else np.asarray(1.0)
     return float(value) if root == "loss" else np.asarray(value, dtype=np.float64)
+
+
+@lru_cache(maxsize=4096)
+def _greedy_path(expr: str, shapes: tuple[tuple[int, ...], ...]) -> list:
+    """numpy's greedy contraction order for ``expr`` on operands of these shapes, found once per (expr, shapes).
+
+    ``np.einsum(..., optimize=path)`` then runs the very contractions ``optimize="greedy"`` would (identical
+    numbers) without searching again: the search was most of a small contraction's time, paid per replication
+    and per diagram by the estimates.
+    """
+    dummies = [np.broadcast_to(np.zeros(()), shape) for shape in shapes]
+    return np.einsum_path(expr, *dummies, optimize="greedy")[0]
 
 
 def uvalue(d: Diagram, landscape, metric: np.ndarray | None = None, root: str = "loss"):
