@@ -59,7 +59,7 @@ def test_a_reproduction_is_priced_from_its_first_unit(tmp_path, monkeypatch):
 def test_a_block_of_units_sharing_work_is_priced_after_the_block(tmp_path, monkeypatch):
     """Units not alike (one initialization's estimates, then its 3 η points): priced from the first block."""
     ctx = Context(name="demo", out_dir=tmp_path)
-    _scripted(ctx, monkeypatch, [1.0, 31.0])  # 1 s before the loop; the first init's 3 points took 30 s
+    _scripted(ctx, monkeypatch, [1.0, 29.0, 30.0, 31.0])  # 1 s before the loop; the first init's points: 30 s
     bar = ctx.progress(6, "SGD simulations", "η points", price_after=3)
     bar.update(1)
     bar.update(1)
@@ -94,3 +94,25 @@ def test_reproduce_records_estimate_and_measured_cpu(tmp_path):
     assert meta["estimated_cpu_s"] > 0 and meta["measured_cpu_s"] > 0
     assert meta["measured_cpu_s"] == meta["cpu_seconds"]
     assert meta["estimate_from"].startswith("first ")
+
+
+def test_kinds_of_units_are_priced_from_their_own(tmp_path, monkeypatch):
+    """Two kinds (2 SDE points at 10 s, then 4 SGD points at 1 s): each extrapolated from its own first."""
+    ctx = Context(name="demo", out_dir=tmp_path)
+    _scripted(ctx, monkeypatch, [5.0, 15.0, 25.0, 26.0])
+    bar = ctx.progress(6, "simulations", "point", kinds=["sde", "sde", "sgd", "sgd", "sgd", "sgd"])
+    bar.update(1)
+    bar.update(1)
+    assert ctx.estimate is None  # no SGD point yet
+    bar.update(1)
+    assert ctx.estimate["estimated_cpu_s"] == pytest.approx(26.0 + 3 * 1.0)
+    # weights within a kind, and a first (set-up) update left out of the rate
+    ctx = Context(name="demo", out_dir=tmp_path)
+    _scripted(ctx, monkeypatch, [0.0, 7.0, 8.0])  # first chunk 7 s (set-up), second 1 s for the same work
+    bar = ctx.progress(4, "chunks", "chunk", weights=[1, 1, 2, 2], warmup=True)
+    bar.update(1)
+    assert ctx.estimate is None
+    bar.update(1)
+    assert ctx.estimate["estimated_cpu_s"] == pytest.approx(8.0 + 1.0 * 4)
+    with pytest.raises(ValueError, match="weights"):
+        ctx.progress(3, "x", weights=[1, -1, 1])

@@ -21,10 +21,12 @@ from __future__ import annotations
 import hashlib
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from ...errors import SgdDiagramsError
 from ...io import atomic_write_text, dumps, progress_bar, read_untrusted_json, to_jsonable
@@ -123,29 +125,31 @@ class Context:
                 "cpu_seconds": cpu + sum(v["cpu"] for v in earlier.values()),
                 "invocations": 1 + len(earlier), "this_invocation_wall_seconds": wall}
 
-    def progress(self, total: float, desc: str, unit: str = "step", price_after: float = 1) -> Any:
+    def progress(self, total: float, desc: str, unit: str = "step", price_after: float = 1,
+                 weights: Sequence[float] | None = None, kinds: Sequence[str] | None = None,
+                 warmup: bool = False) -> Any:
         """A progress counter for ``total`` units (a bar or log line on stderr unless progress is off); the
-        run's first counter prices the run (class docstring) once ``price_after`` units are done — more than
-        one where the loop's units are not alike (a block of units shares work done before its first)."""
+        run's first counter prices the run (class docstring, :class:`_Progress`) once ``price_after`` units
+        are done — more than one where a block of units shares work done before its first.  Where the units
+        are not alike: ``weights`` (one per unit, in the order they finish) their relative work within a
+        kind (e.g. trials × steps), ``kinds`` (one label per unit) groups priced from their own finished
+        units (e.g. SGD points and SDE points), ``warmup`` leaves each kind's first update out of its rate."""
         bar = progress_bar(total, f"{self.name}: {desc}", unit, enabled=self.show_progress)
         pilot = not self._pilot_opened
         self._pilot_opened = True
-        return _Progress(self, bar, float(total), desc, unit, pilot, float(price_after))
+        return _Progress(self, bar, float(total), desc, unit, pilot, float(price_after), weights, kinds, warmup)
 
     def cpu_so_far(self) -> float:
         """CPU seconds of this run: this invocation plus every earlier, interrupted one."""
         return self.total_time()["cpu_seconds"]
 
-    def price(self, done: float, total: float, cpu_before: float, what: str) -> None:
-        """Estimate the run from ``done`` of ``total`` units of its main loop (CPU ``cpu_before`` when the loop
-        opened) and refuse it over the budget unless :attr:`force`."""
+    def price(self, seconds: float, done: float, total: float, what: str, detail: str) -> None:
+        """Record the run's estimate (``seconds`` of CPU, from ``done`` of ``total`` units of its main loop;
+        ``detail`` says how) and refuse it over the budget unless :attr:`force`."""
         from ...limits import check_work
 
-        spent = self.cpu_so_far()
-        seconds = cpu_before + (spent - cpu_before) * total / max(done, 1e-12)
-        self.estimate = {"estimated_cpu_s": float(seconds),
-                         "estimate_from": f"first {done:g} of {total:g} {what} ({spent - cpu_before:.3g} s CPU) "
-                                          f"+ {cpu_before:.3g} s before them"}
+        self.estimate = {"estimated_cpu_s": float(seconds), "estimate_from": f"first {done:g} of {total:g} {what}"
+                                                                             f"{detail}"}
         check_work(seconds, f"reproduction {self.name}{' --quick' if self.quick else ''} (priced from {done:g} of "
                    f"{total:g} {what})", "run it with --quick (its finished pieces are kept)", self.force)
 
@@ -156,22 +160,64 @@ class Context:
 
 
 class _Progress:
-    """A reproduction's progress counter: advances the visible bar (if any); the run's first one prices it."""
+    """A reproduction's progress counter: advances the visible bar (if any); the run's first one prices it.
+
+    Pricing: the CPU of each update is charged to the units it finished; each kind of unit (``kinds``, one
+    label per unit; default one kind) is extrapolated from its own finished units by work (``weights``,
+    default 1 per unit) once every kind has finished one (and ``price_after`` units are done):
+    estimate = CPU so far + Σ_kinds (CPU per work of that kind) × its work left.  With ``warmup`` a kind's
+    first update (first-call set-up) is charged as spent but not used for its rate."""
 
     def __init__(self, ctx: Context, bar: Any, total: float, desc: str, unit: str, pilot: bool,
-                 price_after: float = 1) -> None:
+                 price_after: float = 1, weights: Sequence[float] | None = None,
+                 kinds: Sequence[str] | None = None, warmup: bool = False) -> None:
         plural = unit if unit.endswith("s") else f"{unit}s"
         self.ctx, self.bar, self.total, self.what, self.pilot = ctx, bar, total, f"{plural} of {desc!r}", pilot
+        n = int(total)
+        w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
+        if w.shape != (n,) or not np.all(np.isfinite(w)) or not np.all(w >= 0) or (n and w.sum() <= 0):
+            raise ValueError(f"weights: one non-negative number per unit ({n}), not all zero")
+        labels = [""] * n if kinds is None else [str(k) for k in kinds]
+        if len(labels) != n:
+            raise ValueError(f"kinds: one label per unit ({n})")
+        self.weight, self.kind, self.warmup = w, labels, warmup
+        self.left = {k: float(w[[i for i, lab in enumerate(labels) if lab == k]].sum()) for k in set(labels)}
+        self.cost = dict.fromkeys(self.left, 0.0)
+        self.work = dict.fromkeys(self.left, 0.0)
+        self.updates = dict.fromkeys(self.left, 0)
         self.price_after = max(min(price_after, total), 1e-12)
         self.done = 0.0
         self.cpu_before = ctx.cpu_so_far() if pilot else 0.0
+        self.last_cpu = self.cpu_before
 
     def update(self, n: float = 1) -> None:
+        first = int(round(self.done))
         self.done += n
         if self.bar is not None:
             self.bar.update(n)
-        if self.pilot and self.ctx.estimate is None and self.done >= self.price_after and self.total > 0:
-            self.ctx.price(self.done, self.total, self.cpu_before, self.what)
+        if not (self.pilot and self.ctx.estimate is None and self.total > 0):
+            return
+        cpu = self.ctx.cpu_so_far()
+        cost, self.last_cpu = cpu - self.last_cpu, cpu
+        last = min(max(int(round(self.done)), first + 1), len(self.kind))
+        kind = self.kind[min(first, len(self.kind) - 1)]
+        work = float(self.weight[first:last].sum())
+        self.left[kind] -= work
+        if not (self.warmup and self.updates[kind] == 0):
+            self.cost[kind] += cost
+            self.work[kind] += work
+        self.updates[kind] += 1
+        if self.done < self.price_after or any(v <= 0 for v in self.work.values()):
+            return
+        remaining = sum(self.cost[k] / self.work[k] * max(self.left[k], 0.0) for k in self.left)
+        loop = cpu - self.cpu_before
+        detail = ""
+        if len(self.left) > 1 or self.warmup or not np.all(self.weight == self.weight[0]):
+            share = loop / max(loop + remaining, 1e-12)
+            detail = (f", {100 * share:.3g} % of the work by {len(self.left)} kind(s)"
+                      f"{' after each kind' + chr(39) + 's first (set-up)' if self.warmup else ''}")
+        self.ctx.price(cpu + remaining, self.done, self.total, self.what,
+                       f"{detail} ({loop:.3g} s CPU) + {self.cpu_before:.3g} s before them")
 
     def close(self) -> None:
         if self.bar is not None:

@@ -171,6 +171,10 @@ def _convnet(ctx: Context, cfg: dict[str, Any]) -> tuple[list[dict], dict[str, A
         runs.append((key, title, schedule, ETA_K1 / _first_order_count(schedule),
                      list(range(0, schedule.T + 1, cfg["every"]))))
     resummed = _convnet_resummed(ctx, cfg, land, runs)
+    # the run's priced loop: the three schedules' simulations (alike).  The settings before it are not alike
+    # (mean estimation and HELIX take seconds, the convnet's estimates minutes), so pricing from the first of
+    # them was 160x under; here everything before the loop is in the price as spent
+    bar = ctx.progress(len(runs), "convnet simulations", "schedule")
     out = []
     for (key, title, schedule, eta, steps), res in zip(runs, resummed["curves"], strict=True):
         with warnings.catch_warnings():
@@ -193,6 +197,10 @@ def _convnet(ctx: Context, cfg: dict[str, Any]) -> tuple[list[dict], dict[str, A
                                  pred.steps, lr_time, res["change"], res["change_stderr"], res["trusted"], observed,
                                  sem, 0.0, {**common, "predicted_initial": res["initial"],
                                             "complement_relative": res["complement_relative"]}))
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
     info = {"samples": stats.samples, "replications": stats.replications, "estimator": stats.method,
             "initial_test_loss": initial, "order": CONVNET_ORDER, "eta_K1": ETA_K1, "N": CONVNET_N,
             "eval_size": cfg["eval_size"], "trials": cfg["convnet_trials"],
@@ -291,18 +299,10 @@ def _per_curve(curve: dict) -> dict[str, Any]:
 
 def run(ctx: Context) -> Outcome:
     cfg = _settings(ctx.quick)
-    bar = ctx.progress(3, "mean estimation, HELIX, convnet", "setting")
     curves = _mean_estimation(ctx, cfg)
-    if bar is not None:
-        bar.update(1)
     curves += _helix(ctx, cfg)
-    if bar is not None:
-        bar.update(1)
     convnet, info = _convnet(ctx, cfg)
     curves += convnet
-    if bar is not None:
-        bar.update(1)
-        bar.close()
     data = {"seed": ctx.seed, "quick": ctx.quick, "settings": cfg, "mean_estimation": ME, "helix_etas": HELIX_ETAS,
             "convnet": info, "curves": curves, "per_curve": [_per_curve(c) for c in curves]}
     judgement = assess(data)

@@ -75,7 +75,9 @@ def run(ctx: Context) -> Outcome:
     sched = sd.sgd(N=T, B=1, E=1)
     optimizers = list(cfg["trials"])
     total = sum(cfg["trials"].values()) * len(cfg["etas"])
-    bar = ctx.progress(total, "simulating HELIX", "trial")
+    # each optimizer's trials priced from its own (an SDE / ODE trial runs substeps per SGD step and more)
+    kinds = [name for _ in cfg["etas"] for name in optimizers for _ in range(cfg["trials"][name])]
+    bar = ctx.progress(total, "simulating HELIX", "trial", kinds=kinds)
     rows_out = []
     for eta in cfg["etas"]:
         theory = ctx.cached(f"engine eta={eta} T={T}", lambda eta=eta: engine_window_velocity(eta, T))

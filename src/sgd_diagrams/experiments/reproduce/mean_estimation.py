@@ -131,7 +131,11 @@ def _l2_sweep(ctx: Context, cfg: dict[str, Any], bar: Any) -> list[dict[str, Any
 
 def run(ctx: Context) -> Outcome:
     cfg = _settings(ctx)
-    bar = ctx.progress(len(cfg["H"]) + len(cfg["T_sweep"]) + len(cfg["l2_H"]), "GD / STIC sweeps", "point")
+    # work per point: trials × steps × optimizers (the three sweeps differ in all three)
+    weights = ([cfg["trials"] * float(T)] * len(cfg["H"]) + [cfg["T_trials"] * float(t) for t in cfg["T_sweep"]]
+               + [2.0 * cfg["l2_trials"] * T] * len(cfg["l2_H"]))
+    bar = ctx.progress(len(cfg["H"]) + len(cfg["T_sweep"]) + len(cfg["l2_H"]), "GD / STIC sweeps", "point",
+                       weights=weights)
     over = _overfitting_sweep(ctx, cfg, bar)
     limit = _limit_sweep(ctx, cfg, bar)
     l2 = _l2_sweep(ctx, cfg, bar)

@@ -96,17 +96,20 @@ def run(ctx: Context) -> Outcome:
         factor = -(T / 2) * (1 - 1 / k)
         exact = {**stats, "ode_a": factor * (stats["GHG"] + stats["G_dot_grad_trC"] / 2),
                  "sde_a": factor * stats["GHG"]}
-    bar = ctx.progress(len(etas) + len(sde_etas), "SGD / ODE / SDE simulations", "η points")
-    sgd_ode = []
-    for eta in etas:
-        sgd_ode.append(simulate_point(ctx, name, land, sgd, ["sgd", "ode"], float(eta), cfg["trials"], ctx.seed,
-                                      substeps=k))
-        if bar is not None:
-            bar.update(1)
+    # SDE points first, then SGD + ODE points (each point has its own seed: the order changes no number);
+    # the two kinds are priced from their own first points (an SDE point costs 10x an SGD + ODE point)
+    bar = ctx.progress(len(etas) + len(sde_etas), "SGD / ODE / SDE simulations", "η points",
+                       kinds=["sde"] * len(sde_etas) + ["sgd+ode"] * len(etas))
     sde = []
     for eta in sde_etas:
         sde.append(simulate_point(ctx, name, land, sgd, ["sde"], float(eta), cfg["sde_trials"], ctx.seed + 1,
                                   substeps=k))
+        if bar is not None:
+            bar.update(1)
+    sgd_ode = []
+    for eta in etas:
+        sgd_ode.append(simulate_point(ctx, name, land, sgd, ["sgd", "ode"], float(eta), cfg["trials"], ctx.seed,
+                                      substeps=k))
         if bar is not None:
             bar.update(1)
     if bar is not None:
