@@ -553,14 +553,15 @@ class TrialEvaluator:
     """
 
     def __init__(self, model: BatchedModel, inputs: torch.Tensor, targets: torch.Tensor,
-                 eval_inputs: torch.Tensor, eval_targets: torch.Tensor, trial_chunk: int = 64,
+                 eval_inputs: torch.Tensor, eval_targets: torch.Tensor, trial_chunk: int = 32,
                  block: int | None = None, rows_budget: int = 4096, cache_bytes: int = 64 * 2**20) -> None:
         self.model, self.targets, self.eval_targets = model, targets, eval_targets
         self.eval_inputs = eval_inputs
         self.data = PatchSource(model, inputs, cache_bytes)
         self.test = PatchSource(model, eval_inputs, cache_bytes)
-        if block is None:  # 256 images for the digits convnet; fewer for larger images, same working set
-            block = max(8, min(256, ACTIVATION_BUDGET // (trial_chunk * model.activations_per_image())))
+        if block is None:  # 128 images for the digits convnet; fewer for larger images, same working set
+            fit = ACTIVATION_BUDGET // (trial_chunk * model.activations_per_image())
+            block = max(8, min(256, 1 << max(int(fit).bit_length() - 1, 0)))  # a power of two: GEMM-friendly
         self.trial_chunk, self.block, self.rows_budget = trial_chunk, block, rows_budget
         n = eval_inputs.shape[0]
         size = model.first.patch * model.first.positions * n * eval_inputs.element_size()

@@ -317,7 +317,7 @@ def simulate_chunk(
 
 
 TRIAL_BLOCK = 256
-"""Trials a built-in model trains together inside a chunk (a multiple of the evaluation's 64-trial groups)."""
+"""Trials a built-in model trains together inside a chunk (a multiple of the evaluation's 32-trial groups)."""
 
 
 def _trial_blocks(landscape: Landscape, stepper: Stepper, schedule: Schedule, trials: int,
