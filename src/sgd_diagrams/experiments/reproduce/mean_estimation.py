@@ -131,11 +131,11 @@ def _l2_sweep(ctx: Context, cfg: dict[str, Any], bar: Any) -> list[dict[str, Any
 
 def run(ctx: Context) -> Outcome:
     cfg = _settings(ctx)
-    # work per point: trials × steps × optimizers (the three sweeps differ in all three)
-    weights = ([cfg["trials"] * float(T)] * len(cfg["H"]) + [cfg["T_trials"] * float(t) for t in cfg["T_sweep"]]
-               + [2.0 * cfg["l2_trials"] * T] * len(cfg["l2_H"]))
-    bar = ctx.progress(len(cfg["H"]) + len(cfg["T_sweep"]) + len(cfg["l2_H"]), "GD / STIC sweeps", "point",
-                       weights=weights)
+    # the three sweeps priced from their own points (a GD step on 20000 trials, a longer run, a STIC step cost
+    # differently per trial-step: trials × steps across sweeps was 4x under), the T sweep's points by T
+    kinds = ["overfitting"] * len(cfg["H"]) + ["limit"] * len(cfg["T_sweep"]) + ["l2"] * len(cfg["l2_H"])
+    weights = [1.0] * len(cfg["H"]) + [float(t) for t in cfg["T_sweep"]] + [1.0] * len(cfg["l2_H"])
+    bar = ctx.progress(len(kinds), "GD / STIC sweeps", "point", weights=weights, kinds=kinds)
     over = _overfitting_sweep(ctx, cfg, bar)
     limit = _limit_sweep(ctx, cfg, bar)
     l2 = _l2_sweep(ctx, cfg, bar)
