@@ -16,7 +16,6 @@ from sgd_diagrams.landscapes.batched_models import (
     PatchSource,
     TrialEvaluator,
     convnet,
-    cross_entropy,
     linear_model,
     trial_gradients,
 )
@@ -34,6 +33,11 @@ def _convnet_digits():
     if "convnet" not in _LAND:
         _LAND["convnet"] = resolve_landscape("convnet-digits", eval_size=200)
     return _LAND["convnet"]
+
+
+def cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Per-sample cross-entropy (M, b) from logits (M, classes, b) and targets (M, b), through autograd."""
+    return torch.logsumexp(logits, dim=1) - logits.gather(1, targets.unsqueeze(1)).squeeze(1)
 
 
 def _flat_params(model: torch.nn.Module, theta: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -100,7 +100,7 @@ def test_kinds_of_units_are_priced_from_their_own(tmp_path, monkeypatch):
     """Two kinds (2 SDE points at 10 s, then 4 SGD points at 1 s): each extrapolated from its own first."""
     ctx = Context(name="demo", out_dir=tmp_path)
     _scripted(ctx, monkeypatch, [5.0, 15.0, 25.0, 26.0])
-    bar = ctx.progress(6, "simulations", "point", kinds=["sde", "sde", "sgd", "sgd", "sgd", "sgd"])
+    bar = ctx.progress(6, "simulations", "point", segments=[(2, "sde", 1.0), (4, "sgd", 1.0)])
     bar.update(1)
     bar.update(1)
     assert ctx.estimate is None  # no SGD point yet
@@ -109,10 +109,18 @@ def test_kinds_of_units_are_priced_from_their_own(tmp_path, monkeypatch):
     # weights within a kind, and a first (set-up) update left out of the rate
     ctx = Context(name="demo", out_dir=tmp_path)
     _scripted(ctx, monkeypatch, [0.0, 7.0, 8.0])  # first chunk 7 s (set-up), second 1 s for the same work
-    bar = ctx.progress(4, "chunks", "chunk", weights=[1, 1, 2, 2], warmup=True)
+    bar = ctx.progress(4, "chunks", "chunk", segments=[(2, "", 1.0), (2, "", 2.0)], warmup=True)
     bar.update(1)
     assert ctx.estimate is None
     bar.update(1)
     assert ctx.estimate["estimated_cpu_s"] == pytest.approx(8.0 + 1.0 * 4)
-    with pytest.raises(ValueError, match="weights"):
-        ctx.progress(3, "x", weights=[1, -1, 1])
+    with pytest.raises(ValueError, match="segments"):
+        ctx.progress(3, "x", segments=[(1, "", 1.0), (2, "", -1.0)])
+    with pytest.raises(ValueError, match="segments"):  # runs that do not add up to the total
+        ctx.progress(3, "x", segments=[(1, "", 1.0)])
+    # an update spanning two kinds charges each its share of the work
+    ctx = Context(name="demo", out_dir=tmp_path)
+    _scripted(ctx, monkeypatch, [0.0, 4.0])
+    bar = ctx.progress(4, "mixed", "unit", segments=[(2, "a", 1.0), (2, "b", 1.0)])
+    bar.update(3)  # 2 of kind a and 1 of kind b for 4 s: 1.33 s of work each
+    assert ctx.estimate["estimated_cpu_s"] == pytest.approx(4.0 + 4.0 / 3)

@@ -380,6 +380,10 @@ class BatchedModel:
             x = layer.apply(weights, torch.sigmoid_(x), pad=0.5)
         return x
 
+    def _gains(self) -> list[float]:
+        """Each layer's gain (2 before a tanh, 1 for the last), as :meth:`prepare` applies them."""
+        return [2.0] * len(self.later) + [1.0]
+
     def loss_gradients(self, theta: torch.Tensor, patches: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """∇_θ of every trial's mean cross-entropy over its own images, by a hand-written backward pass:
         θ (M, P), per-trial patches (M, K + 1, L, b), targets (M, b) → (M, P).
@@ -388,8 +392,7 @@ class BatchedModel:
         and with every product in the layout its batched GEMM runs fastest in.  Each layer's prepared weights
         carry its gain (2 before a tanh): with a = 2σ(x) − 1 = tanh(x/2), da/dx = (1 − a²)/2, and a
         parameter's piece of θ gets scale × gain times the gradient of its prepared weight."""
-        layers = [self.first, *self.later]
-        gains = [2.0 if i < len(layers) - 1 else 1.0 for i in range(len(layers))]
+        gains = self._gains()
         prepared = self.prepare(theta)
         x = self.first.apply(prepared[0], patches)
         inputs, activations = [], []
@@ -398,20 +401,14 @@ class BatchedModel:
             activations.append(a)
             x, saved = layer.forward_saving(weights, a)
             inputs.append(saved)
-        # cross-entropy, mean over each trial's b images: d/dlogits = (softmax − onehot) / b
-        b = x.shape[2]
-        top = x.amax(dim=1, keepdim=True)
-        grad = torch.softmax(x - top, dim=1)
-        grad.scatter_add_(1, targets.unsqueeze(1), grad.new_full((x.shape[0], 1, b), -1.0))
-        if b > 1:
-            grad.div_(b)
-        pieces: list[list[torch.Tensor]] = [[] for _ in layers]
+        grad = _logit_gradient(_softmax(x), targets)
+        pieces: list[list[torch.Tensor]] = [[] for _ in gains]
         for i in range(len(self.later) - 1, -1, -1):
             pieces[i + 1], grad = self.later[i].backward(prepared[i + 1], inputs[i], grad, gains[i + 1])
             a = activations[i]
             grad = grad.mul_(1.0 - a * a).mul_(0.5)  # d/dx of a = 2σ(x) − 1
         pieces[0] = self.first.backward(prepared[0], patches, grad, gains[0])
-        return torch.cat([p.reshape(theta.shape[0], -1) for piece in pieces for p in piece], dim=1)
+        return _flat(pieces)
 
     def hessian_products(self, theta: torch.Tensor, tangent: torch.Tensor, patches: torch.Tensor,
                          targets: torch.Tensor) -> torch.Tensor:
@@ -423,30 +420,25 @@ class BatchedModel:
         ẏ = Ẇ·a + W·ȧ + ḃ and, going back, (g aᵀ)˙ = ġ aᵀ + g ȧᵀ, (Wᵀg)˙ = Wᵀġ + Ẇᵀg — each the same
         layer call on the other pair; with a = 2σ(x) − 1, ȧ = (1 − a²)/2 · ẋ and (g ⊙ (1 − a²)/2)˙ =
         ġ ⊙ (1 − a²)/2 − g ⊙ a ȧ; the cross-entropy's (s − onehot)/b has tangent s ⊙ (ẋ − Σ_c s ẋ)/b."""
-        layers = [self.first, *self.later]
-        gains = [2.0 if i < len(layers) - 1 else 1.0 for i in range(len(layers))]
+        gains = self._gains()
         prepared, dotted = self.prepare(theta), self.prepare(tangent)
-        unbiased = [_without_bias(w) for w in prepared]
         x = self.first.apply(prepared[0], patches)
         x_dot = self.first.apply(dotted[0], patches)
         saved = []  # per later layer: (a, ȧ, its input as saved for backward, the same for ȧ)
-        for layer, weights, weights_dot, plain in zip(self.later, prepared[1:], dotted[1:], unbiased[1:],
-                                                      strict=True):
+        for layer, weights, weights_dot in zip(self.later, prepared[1:], dotted[1:], strict=True):
+            plain = _without_bias(weights)
             a = _tanh_of_doubled(x)
             a_dot = x_dot.mul_(1.0 - a * a).mul_(0.5)
             x, kept = layer.forward_saving(weights, a)
             x_dot, kept_dot = layer.forward_saving(plain, a_dot)
             x_dot = x_dot.add_(layer.forward_saving(weights_dot, a)[0])
             saved.append((a, a_dot, kept, kept_dot))
-        b = x.shape[2]
-        top = x.amax(dim=1, keepdim=True)
-        soft = torch.softmax(x - top, dim=1)
+        soft = _softmax(x)
         grad_dot = soft * (x_dot - (soft * x_dot).sum(dim=1, keepdim=True))
-        grad = soft.scatter_add_(1, targets.unsqueeze(1), soft.new_full((x.shape[0], 1, b), -1.0))
-        if b > 1:
-            grad.div_(b)
-            grad_dot.div_(b)
-        pieces: list[list[torch.Tensor]] = [[] for _ in layers]
+        if x.shape[2] > 1:
+            grad_dot.div_(x.shape[2])
+        grad = _logit_gradient(soft, targets)
+        pieces: list[list[torch.Tensor]] = [[] for _ in gains]
         for i in range(len(self.later) - 1, -1, -1):
             layer = self.later[i]
             a, a_dot, kept, kept_dot = saved[i]
@@ -459,13 +451,28 @@ class BatchedModel:
             grad_dot = (input_dot + input_dot_2).mul_(slope).sub_(grad_input * a * a_dot)
             grad = grad_input.mul_(slope)
         pieces[0] = self.first.backward(prepared[0], patches, grad_dot, gains[0])
-        return torch.cat([p.reshape(theta.shape[0], -1) for piece in pieces for p in piece], dim=1)
+        return _flat(pieces)
 
 
-def _without_bias(prepared):
-    """A layer's prepared weights with a zero bias (the W·ȧ term of a product rule)."""
-    if isinstance(prepared, torch.Tensor):  # the first layer: kernel and bias in one matrix (not needed)
-        return prepared
+def _softmax(logits: torch.Tensor) -> torch.Tensor:
+    """Softmax over classes of logits (M, classes, b), shifted by the largest."""
+    return torch.softmax(logits - logits.amax(dim=1, keepdim=True), dim=1)
+
+
+def _logit_gradient(soft: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """d/dlogits of the mean cross-entropy over each trial's b images, (softmax − onehot) / b, in place."""
+    b = soft.shape[2]
+    soft.scatter_add_(1, targets.unsqueeze(1), soft.new_full((soft.shape[0], 1, b), -1.0))
+    return soft.div_(b) if b > 1 else soft
+
+
+def _flat(pieces: list[list[torch.Tensor]]) -> torch.Tensor:
+    """Every layer's parameter gradients (M, size) each, in θ's order, as one (M, P)."""
+    return torch.cat([p.reshape(p.shape[0], -1) for piece in pieces for p in piece], dim=1)
+
+
+def _without_bias(prepared: tuple) -> tuple:
+    """A later layer's prepared weights with a zero bias (the W·ȧ term of a product rule)."""
     weight, bias, *rest = prepared
     return (weight, torch.zeros_like(bias), *rest)
 
@@ -512,12 +519,6 @@ def cross_entropy_and_correct(logits: torch.Tensor, targets: torch.Tensor) -> tu
     idx = targets.expand(logits.shape[0], -1) if targets.ndim == 1 else targets
     target_logit = logits.gather(1, idx.unsqueeze(1)).squeeze(1)
     return lse.sub_(target_logit), predicted == idx
-
-
-def cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Per-sample cross-entropy (M, b) from logits (M, classes, b) and targets (M, b), differentiable."""
-    logits = logits.transpose(1, 2)  # classes last: the reductions run over contiguous memory
-    return torch.logsumexp(logits, dim=2) - logits.gather(2, targets.unsqueeze(2)).squeeze(2)
 
 
 class PatchSource:

@@ -126,18 +126,17 @@ class Context:
                 "invocations": 1 + len(earlier), "this_invocation_wall_seconds": wall}
 
     def progress(self, total: float, desc: str, unit: str = "step", price_after: float = 1,
-                 weights: Sequence[float] | None = None, kinds: Sequence[str] | None = None,
-                 warmup: bool = False) -> Any:
+                 segments: Sequence[tuple[float, str, float]] | None = None, warmup: bool = False) -> Any:
         """A progress counter for ``total`` units (a bar or log line on stderr unless progress is off); the
         run's first counter prices the run (class docstring, :class:`_Progress`) once ``price_after`` units
         are done — more than one where a block of units shares work done before its first.  Where the units
-        are not alike: ``weights`` (one per unit, in the order they finish) their relative work within a
-        kind (e.g. trials × steps), ``kinds`` (one label per unit) groups priced from their own finished
-        units (e.g. SGD points and SDE points), ``warmup`` leaves each kind's first update out of its rate."""
+        are not alike, ``segments`` lists them in the order they finish as runs ``(units, kind, work per
+        unit)``: each kind (e.g. SGD points, SDE points) is priced from its own finished units, by work within
+        it (e.g. trials × steps); ``warmup`` leaves each kind's first update out of its rate."""
         bar = progress_bar(total, f"{self.name}: {desc}", unit, enabled=self.show_progress)
         pilot = not self._pilot_opened
         self._pilot_opened = True
-        return _Progress(self, bar, float(total), desc, unit, pilot, float(price_after), weights, kinds, warmup)
+        return _Progress(self, bar, float(total), desc, unit, pilot, float(price_after), segments, warmup)
 
     def cpu_so_far(self) -> float:
         """CPU seconds of this run: this invocation plus every earlier, interrupted one."""
@@ -162,36 +161,50 @@ class Context:
 class _Progress:
     """A reproduction's progress counter: advances the visible bar (if any); the run's first one prices it.
 
-    Pricing: the CPU of each update is charged to the units it finished; each kind of unit (``kinds``, one
-    label per unit; default one kind) is extrapolated from its own finished units by work (``weights``,
-    default 1 per unit) once every kind has finished one (and ``price_after`` units are done):
-    estimate = CPU so far + Σ_kinds (CPU per work of that kind) × its work left.  With ``warmup`` a kind's
-    first update (first-call set-up) is charged as spent but not used for its rate."""
+    Pricing: the CPU of each update is charged to the units it finished; each kind of unit is extrapolated from
+    its own finished units by work once every kind has finished some (and ``price_after`` units are done):
+    estimate = CPU so far + Σ_kinds (CPU per work of that kind) × its work left.  ``segments`` describe the
+    units in the order they finish as runs ``(units, kind, work per unit)`` (default: one kind, work 1 per
+    unit) — a few numbers however many units.  With ``warmup`` a kind's first update (first-call set-up) is
+    charged as spent but not used for its rate."""
 
     def __init__(self, ctx: Context, bar: Any, total: float, desc: str, unit: str, pilot: bool,
-                 price_after: float = 1, weights: Sequence[float] | None = None,
-                 kinds: Sequence[str] | None = None, warmup: bool = False) -> None:
+                 price_after: float = 1, segments: Sequence[tuple[float, str, float]] | None = None,
+                 warmup: bool = False) -> None:
         plural = unit if unit.endswith("s") else f"{unit}s"
         self.ctx, self.bar, self.total, self.what, self.pilot = ctx, bar, total, f"{plural} of {desc!r}", pilot
-        n = int(total)
-        w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
-        if w.shape != (n,) or not np.all(np.isfinite(w)) or not np.all(w >= 0) or (n and w.sum() <= 0):
-            raise ValueError(f"weights: one non-negative number per unit ({n}), not all zero")
-        labels = [""] * n if kinds is None else [str(k) for k in kinds]
-        if len(labels) != n:
-            raise ValueError(f"kinds: one label per unit ({n})")
-        self.weight, self.kind, self.warmup = w, labels, warmup
-        self.left = {k: float(w[[i for i, lab in enumerate(labels) if lab == k]].sum()) for k in set(labels)}
+        runs = [(float(total), "", 1.0)] if segments is None else [(float(n), str(k), float(w)) for n, k, w in segments]
+        if (abs(sum(n for n, _, _ in runs) - float(total)) > 1e-9 or any(not n >= 0 or not w >= 0 for n, _, w in runs)
+                or (total > 0 and sum(n * w for n, _, w in runs) <= 0)):
+            raise ValueError(f"segments: (units, kind, work per unit) runs of non-negative numbers adding up to "
+                             f"{total:g} units, not all without work")
+        self.ends = np.cumsum([n for n, _, _ in runs])
+        self.runs = runs
+        self.left: dict[str, float] = {}
+        for n, k, w in runs:
+            self.left[k] = self.left.get(k, 0.0) + n * w
         self.cost = dict.fromkeys(self.left, 0.0)
         self.work = dict.fromkeys(self.left, 0.0)
         self.updates = dict.fromkeys(self.left, 0)
+        self.warmup = warmup
         self.price_after = max(min(price_after, total), 1e-12)
         self.done = 0.0
         self.cpu_before = ctx.cpu_so_far() if pilot else 0.0
         self.last_cpu = self.cpu_before
 
+    def _work_between(self, a: float, b: float) -> dict[str, float]:
+        """Work of each kind in the units (a, b]."""
+        out: dict[str, float] = {}
+        start = 0.0
+        for (_n, k, w), end in zip(self.runs, self.ends, strict=True):
+            overlap = min(b, end) - max(a, start)
+            if overlap > 0:
+                out[k] = out.get(k, 0.0) + overlap * w
+            start = end
+        return out
+
     def update(self, n: float = 1) -> None:
-        first = int(round(self.done))
+        first = self.done
         self.done += n
         if self.bar is not None:
             self.bar.update(n)
@@ -199,20 +212,20 @@ class _Progress:
             return
         cpu = self.ctx.cpu_so_far()
         cost, self.last_cpu = cpu - self.last_cpu, cpu
-        last = min(max(int(round(self.done)), first + 1), len(self.kind))
-        kind = self.kind[min(first, len(self.kind) - 1)]
-        work = float(self.weight[first:last].sum())
-        self.left[kind] -= work
-        if not (self.warmup and self.updates[kind] == 0):
-            self.cost[kind] += cost
-            self.work[kind] += work
-        self.updates[kind] += 1
+        works = self._work_between(first, min(self.done, self.total))
+        finished = sum(works.values())
+        for kind, work in works.items():
+            self.left[kind] -= work
+            if not (self.warmup and self.updates[kind] == 0):
+                self.cost[kind] += cost * work / finished
+                self.work[kind] += work
+            self.updates[kind] += 1
         if self.done < self.price_after or any(v <= 0 for v in self.work.values()):
             return
         remaining = sum(self.cost[k] / self.work[k] * max(self.left[k], 0.0) for k in self.left)
         loop = cpu - self.cpu_before
         detail = ""
-        if len(self.left) > 1 or self.warmup or not np.all(self.weight == self.weight[0]):
+        if len(self.left) > 1 or self.warmup or len({w for _, _, w in self.runs}) > 1:
             share = loop / max(loop + remaining, 1e-12)
             detail = (f", {100 * share:.3g} % of the work by {len(self.left)} kind(s)"
                       f"{' after each kind' + chr(39) + 's first (set-up)' if self.warmup else ''}")

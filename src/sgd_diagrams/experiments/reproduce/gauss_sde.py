@@ -128,10 +128,10 @@ def run(ctx: Context) -> Outcome:
     # set-up, 6x a later one) left out of its rate
     all_coefs = {T: ctx.cached(f"gauss-sde coefficients T={T} k={k} order={ORDER}",
                                lambda T=T: split_coefficients(T, k)) for T in cfg["Ts"]}
-    units = [(kind, float(T)) for T in cfg["Ts"] for _ in cfg["etas"]
-             for kind, n in (("paired", cfg["trials"]), ("library", cfg["library_sde_trials"])) for _ in range(n)]
-    bar = ctx.progress(len(units), "simulating GAUSS", "trial", weights=[w for _, w in units],
-                       kinds=[kind for kind, _ in units], warmup=True)
+    segments = [(n, kind, float(T)) for T in cfg["Ts"] for _ in cfg["etas"]
+                for kind, n in (("paired", cfg["trials"]), ("library", cfg["library_sde_trials"]))]
+    bar = ctx.progress(sum(n for n, _, _ in segments), "simulating GAUSS", "trial", segments=segments,
+                       warmup=True)
     tick = bar.update if bar is not None else None
     blocks = []
     for T in cfg["Ts"]:

@@ -76,8 +76,8 @@ def run(ctx: Context) -> Outcome:
     optimizers = list(cfg["trials"])
     total = sum(cfg["trials"].values()) * len(cfg["etas"])
     # each optimizer's trials priced from its own (an SDE / ODE trial runs substeps per SGD step and more)
-    kinds = [name for _ in cfg["etas"] for name in optimizers for _ in range(cfg["trials"][name])]
-    bar = ctx.progress(total, "simulating HELIX", "trial", kinds=kinds)
+    segments = [(cfg["trials"][name], name, 1.0) for _ in cfg["etas"] for name in optimizers]
+    bar = ctx.progress(total, "simulating HELIX", "trial", segments=segments)
     rows_out = []
     for eta in cfg["etas"]:
         theory = ctx.cached(f"engine eta={eta} T={T}", lambda eta=eta: engine_window_velocity(eta, T))

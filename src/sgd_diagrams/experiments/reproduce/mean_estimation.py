@@ -133,9 +133,10 @@ def run(ctx: Context) -> Outcome:
     cfg = _settings(ctx)
     # the three sweeps priced from their own points (a GD step on 20000 trials, a longer run, a STIC step cost
     # differently per trial-step: trials × steps across sweeps was 4x under), the T sweep's points by T
-    kinds = ["overfitting"] * len(cfg["H"]) + ["limit"] * len(cfg["T_sweep"]) + ["l2"] * len(cfg["l2_H"])
-    weights = [1.0] * len(cfg["H"]) + [float(t) for t in cfg["T_sweep"]] + [1.0] * len(cfg["l2_H"])
-    bar = ctx.progress(len(kinds), "GD / STIC sweeps", "point", weights=weights, kinds=kinds)
+    segments = [(len(cfg["H"]), "overfitting", 1.0), *((1, "limit", float(t)) for t in cfg["T_sweep"]),
+                (len(cfg["l2_H"]), "l2", 1.0)]
+    bar = ctx.progress(len(cfg["H"]) + len(cfg["T_sweep"]) + len(cfg["l2_H"]), "GD / STIC sweeps", "point",
+                       segments=segments)
     over = _overfitting_sweep(ctx, cfg, bar)
     limit = _limit_sweep(ctx, cfg, bar)
     l2 = _l2_sweep(ctx, cfg, bar)

@@ -99,7 +99,7 @@ def run(ctx: Context) -> Outcome:
     # SDE points first, then SGD + ODE points (each point has its own seed: the order changes no number);
     # the two kinds are priced from their own first points (an SDE point costs 10x an SGD + ODE point)
     bar = ctx.progress(len(etas) + len(sde_etas), "SGD / ODE / SDE simulations", "η points",
-                       kinds=["sde"] * len(sde_etas) + ["sgd+ode"] * len(etas))
+                       segments=[(len(sde_etas), "sde", 1.0), (len(etas), "sgd+ode", 1.0)])
     sde = []
     for eta in sde_etas:
         sde.append(simulate_point(ctx, name, land, sgd, ["sde"], float(eta), cfg["sde_trials"], ctx.seed + 1,
