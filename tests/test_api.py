@@ -147,3 +147,10 @@ def test_estimated_prediction_warnings_point_at_the_callers_line():
         warnings.simplefilter("always")
         sd.predict(sd.landscape("example"), sd.sgd(N=4, B=1, E=2), 3, [0.5], samples=200, seed=0)
     assert caught and all(w.filename == __file__ for w in caught if issubclass(w.category, RuntimeWarning))
+
+
+def test_eta_beyond_the_weights_float_range_is_a_one_line_error():
+    pytest.importorskip("torch")
+    land = sd.landscape("logistic-digits")
+    with pytest.raises(sd.SgdDiagramsError, match=r"eta=1e\+300 is beyond the range of this landscape's float32"):
+        sd.simulate(land, sd.sgd(N=4), ["sgd"], 1e300, 4)

@@ -80,6 +80,23 @@ def check_etas(eta: Any, positive: bool = True) -> np.ndarray:
     return etas
 
 
+def _check_etas_fit(etas: np.ndarray, land: Any) -> None:
+    """Every η must be a number of the landscape's floating type (a step θ − η·g with η beyond float32's range
+    is no SGD step, and the weights' update would fail inside torch)."""
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - without torch there are no torch weights
+        return
+
+    dtype = getattr(land, "dtype", None)
+    if isinstance(dtype, torch.dtype) and dtype.is_floating_point:
+        largest = float(torch.finfo(dtype).max)
+        if np.any(np.abs(etas) > largest):
+            raise SgdDiagramsError(f"eta={float(np.max(np.abs(etas))):g} is beyond the range of this landscape's "
+                                   f"{str(dtype).removeprefix('torch.')} weights (largest {largest:.3g}); use a "
+                                   f"smaller eta")
+
+
 def _check_where(backend: Any, address: Any, device: Any) -> None:
     """Backend and device are validated even where they go unused (an exact landscape runs here, on the CPU)."""
     from .backends import check_backend, resolve_device
@@ -1142,6 +1159,7 @@ def simulate(landscape: Any, schedule: Schedule, optimizers: Sequence[str] = ("s
     built = [make_optimizer(str(n), substeps=substeps, sde_noise=sde_noise,
                             stic_weight=stic_weight, gdc_coefficient=gdc_coefficient) for n in optimizers]
     land = _sampled(landscape, device)
+    _check_etas_fit(etas, land)
     done = completed or {}
     summaries = []
     estimated: float | None = 0.0
